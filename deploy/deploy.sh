@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Updates an ota-gate installation (a git clone) to the tip of origin/production,
+# by fast-forward only, and returns it to the commit it ran before when the new
+# version does not come up healthy.
+#
+# Usage: deploy/deploy.sh            (as root, or as the owner of the installation)
+#
+# Settings (environment), with their defaults:
+#   OTA_INSTALL_DIR   /opt/ota-gate                       the clone to update
+#   OTA_ENV_FILE      /etc/ota-gate/ota-gate.env          server settings, read for the migrate step
+#   OTA_SERVICE_USER  ota-gate                            migrations run as this user when run as root
+#   OTA_INSTALL_CMD   npm ci                              installs and builds
+#   OTA_MIGRATE_CMD   node dist/cli/main.js migrate       applies database migrations
+#   OTA_RESTART_CMD   systemctl restart ota-gate          restarts the server
+#   OTA_HEALTH_URL    http://127.0.0.1:$OTA_PORT/healthz  must answer 200 {"status":"ok"} (OTA_PORT
+#                                                         from the env file, else 8080)
+#   OTA_HEALTH_TRIES  30, OTA_HEALTH_INTERVAL 2 (seconds)  how long to wait for it
+# Commands run with bash -c in the installation folder.
+#
+# Exit codes: 0 deployed (or already up to date); 1 refused or failed before
+# anything changed; 3 the new version failed and the previous one is back;
+# 4 the new version failed and so did the return to the previous one.
+set -euo pipefail
+
+readonly branch=production
+readonly remote=origin
+install_dir="${OTA_INSTALL_DIR:-/opt/ota-gate}"
+env_file="${OTA_ENV_FILE:-/etc/ota-gate/ota-gate.env}"
+service_user="${OTA_SERVICE_USER:-ota-gate}"
+install_cmd="${OTA_INSTALL_CMD:-npm ci}"
+restart_cmd="${OTA_RESTART_CMD:-systemctl restart ota-gate}"
+health_url="${OTA_HEALTH_URL:-}"
+health_tries="${OTA_HEALTH_TRIES:-30}"
+health_interval="${OTA_HEALTH_INTERVAL:-2}"
+if [[ -n "${OTA_MIGRATE_CMD:-}" ]]; then
+  migrate_cmd="$OTA_MIGRATE_CMD"
+elif [[ $EUID -eq 0 ]] && id -u "$service_user" >/dev/null 2>&1; then
+  # Run as root, SQLite's -wal/-shm files would become root's and the service
+  # could no longer open its database.
+  migrate_cmd="runuser -u $service_user -- node dist/cli/main.js migrate"
+else
+  migrate_cmd="node dist/cli/main.js migrate"
+fi
+
+say() { printf 'deploy: %s\n' "$*"; }
+fail() {
+  printf 'deploy: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Reads KEY=VALUE lines the way systemd's EnvironmentFile does (no shell
+# expansion, optional surrounding quotes), so values with spaces are safe.
+load_env_file() {
+  local line key value
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    if [[ "$line" =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+      key="${BASH_REMATCH[2]}"
+      value="${BASH_REMATCH[3]}"
+      if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then
+        value="${BASH_REMATCH[1]}"
+      fi
+      export "$key=$value"
+    fi
+  done <"$1"
+}
+
+run_step() {
+  local what="$1" cmd="$2"
+  say "$what: $cmd"
+  if ! (cd "$install_dir" && bash -c "$cmd"); then
+    printf 'deploy: error: %s failed: %s\n' "$what" "$cmd" >&2
+    return 1
+  fi
+}
+
+check_health() {
+  local try
+  say "checking $health_url (up to $health_tries tries, ${health_interval}s apart)"
+  for ((try = 1; try <= health_tries; try++)); do
+    # node is on every host that runs ota-gate; curl may not be.
+    if node -e '
+      fetch(process.argv[1], { signal: AbortSignal.timeout(5000) })
+        .then(async (r) => {
+          const body = await r.text();
+          let ok = false;
+          try { ok = r.status === 200 && JSON.parse(body).status === "ok"; } catch {}
+          process.exit(ok ? 0 : 1);
+        })
+        .catch(() => process.exit(1));
+    ' "$health_url"; then
+      say "healthy after $try tries"
+      return 0
+    fi
+    if ((try < health_tries)); then sleep "$health_interval"; fi
+  done
+  printf 'deploy: error: %s did not answer 200 {"status":"ok"} after %s tries\n' "$health_url" "$health_tries" >&2
+  return 1
+}
+
+bring_up() {
+  run_step "installing dependencies and building" "$install_cmd" || return 1
+  run_step "applying migrations" "$migrate_cmd" || return 1
+  run_step "restarting" "$restart_cmd" || return 1
+  check_health
+}
+
+roll_back() {
+  local previous="$1" failed="$2"
+  say "returning to the previous commit $previous"
+  if git -C "$install_dir" reset --hard --quiet "$previous" &&
+    run_step "reinstalling the previous version" "$install_cmd" &&
+    run_step "restarting the previous version" "$restart_cmd" &&
+    check_health; then
+    printf 'deploy: error: %s did not come up; the installation is back at %s and healthy. Migrations the new version applied stay applied.\n' "$failed" "$previous" >&2
+    exit 3
+  fi
+  printf 'deploy: error: %s did not come up, and returning to %s failed too: the server needs attention by hand (see docs/install.md, "Rolling back the server").\n' "$failed" "$previous" >&2
+  exit 4
+}
+
+[[ -d "$install_dir" ]] || fail "$install_dir does not exist (set OTA_INSTALL_DIR)"
+git -C "$install_dir" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
+  fail "$install_dir is not a git checkout of ota-gate"
+git_dir="$(git -C "$install_dir" rev-parse --absolute-git-dir)"
+
+# One deploy at a time: a second one would race on the checkout and the restart.
+exec 9>"$git_dir/ota-gate-deploy.lock"
+flock -n 9 || fail "another deploy is running in $install_dir"
+
+current_branch="$(git -C "$install_dir" symbolic-ref --quiet --short HEAD || true)"
+[[ "$current_branch" == "$branch" ]] ||
+  fail "$install_dir is on '${current_branch:-a detached HEAD}', not '$branch'; deploys come only from $branch (git -C $install_dir checkout $branch)"
+[[ -z "$(git -C "$install_dir" status --porcelain --untracked-files=no)" ]] ||
+  fail "$install_dir has local changes to tracked files; commit them upstream or discard them first (git -C $install_dir status)"
+
+if [[ -e "$env_file" ]]; then
+  # Without it the migrate step would open ./data instead of the real database.
+  [[ -r "$env_file" ]] || fail "cannot read $env_file; run as root (sudo)"
+  say "reading settings from $env_file"
+  load_env_file "$env_file"
+else
+  say "no $env_file; the migrate step uses this shell's environment"
+fi
+health_url="${health_url:-http://127.0.0.1:${OTA_PORT:-8080}/healthz}"
+
+previous="$(git -C "$install_dir" rev-parse HEAD)"
+say "installed: $previous ($branch)"
+say "fetching $remote/$branch"
+git -C "$install_dir" fetch --quiet "$remote" "+refs/heads/$branch:refs/remotes/$remote/$branch" ||
+  fail "could not fetch $branch from $remote"
+target="$(git -C "$install_dir" rev-parse "refs/remotes/$remote/$branch")"
+if [[ "$target" == "$previous" ]]; then
+  say "already at $remote/$branch ($target); nothing to do"
+  exit 0
+fi
+if ! git -C "$install_dir" merge --ff-only --quiet "refs/remotes/$remote/$branch"; then
+  fail "$remote/$branch ($target) is not a fast-forward of the installed $previous: its history was rewritten. Refusing to deploy; nothing changed. Find out why $branch moved before deploying by hand."
+fi
+say "updated $previous -> $target:"
+git -C "$install_dir" log --oneline --no-decorate "$previous..$target" | sed 's/^/deploy:   /'
+
+if ! bring_up; then
+  roll_back "$previous" "$target"
+fi
+say "deployed $target"
