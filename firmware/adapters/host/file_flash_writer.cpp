@@ -1,0 +1,58 @@
+#include "file_flash_writer.h"
+
+#include <unistd.h>
+
+namespace ota_gate {
+namespace host {
+
+FileFlashWriter::~FileFlashWriter() {
+  if (file_ != nullptr) fclose(file_);
+}
+
+bool FileFlashWriter::begin(uint32_t image_size) {
+  if (file_ != nullptr || image_size == 0 || image_size > capacity_) return false;
+  file_ = fopen(slot_path_.c_str(), "wb");
+  if (file_ == nullptr) return false;
+  expected_ = image_size;
+  written_ = 0;
+  finished_ = false;
+  return true;
+}
+
+bool FileFlashWriter::write(const uint8_t* data, size_t len) {
+  if (file_ == nullptr || len > expected_ - written_) return false;
+  if (fwrite(data, 1, len, file_) != len) return false;
+  written_ += static_cast<uint32_t>(len);
+  return true;
+}
+
+bool FileFlashWriter::finish() {
+  if (file_ == nullptr) return false;
+  const bool flushed = fflush(file_) == 0 && fsync(fileno(file_)) == 0;
+  fclose(file_);
+  file_ = nullptr;
+  finished_ = flushed && written_ == expected_;
+  return finished_;
+}
+
+void FileFlashWriter::abort() {
+  if (file_ != nullptr) fclose(file_);
+  file_ = nullptr;
+  finished_ = false;
+  // Erase, as a device would leave the slot unusable.
+  remove(slot_path_.c_str());
+}
+
+bool FileFlashWriter::set_bootable() {
+  if (!finished_) return false;
+  // Written aside and renamed, so a crash never leaves half a record.
+  const std::string temp = otadata_path_ + ".tmp";
+  FILE* f = fopen(temp.c_str(), "w");
+  if (f == nullptr) return false;
+  const bool ok = fprintf(f, "slot.bin %u\n", expected_) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  fclose(f);
+  return ok && rename(temp.c_str(), otadata_path_.c_str()) == 0;
+}
+
+}  // namespace host
+}  // namespace ota_gate

@@ -1,0 +1,92 @@
+// The device-side OTA client: poll, verify, decide, download, report.
+//
+// One OtaClient lives for the whole program (allocate it statically); it
+// owns fixed buffers for the manifest body and for download I/O, and does
+// no allocation of its own after construction.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ota_gate/decision.h"
+#include "ota_gate/interfaces.h"
+#include "ota_gate/key_ring.h"
+#include "ota_gate/manifest.h"
+#include "ota_gate/result.h"
+
+namespace ota_gate {
+
+#ifndef OTA_GATE_IO_BUFFER
+#define OTA_GATE_IO_BUFFER 1024
+#endif
+
+struct OtaConfig {
+  const char* server_url = nullptr;  // e.g. "https://ota.example.com", no trailing slash needed
+  const char* board = nullptr;       // e.g. "esp32cam"
+  const char* channel = "stable";
+  const char* device_mac = nullptr;  // any form the contract accepts
+  const char* version = nullptr;     // the running firmware's label
+  uint32_t sequence = 0;             // the running firmware's sequence (0: hand-built)
+  const KeyRing* server_keys = nullptr;   // pinned manifest signing keys
+  const KeyRing* release_keys = nullptr;  // pinned release keys
+  uint32_t chunk_size = 16 * 1024;   // 4 KiB ... 64 KiB per Range request
+  uint8_t max_retries = 5;           // consecutive failed chunk attempts
+  uint32_t retry_delay_ms = 1000;    // doubled on each consecutive failure, capped at 30 s
+};
+
+enum class ReportStatus : uint8_t { downloading, downloaded, installed, booted, failed, rolled_back };
+const char* report_status_name(ReportStatus s);
+
+struct DownloadStats {
+  uint32_t bytes_written = 0;
+  uint32_t requests = 0;
+  uint32_t retries = 0;
+};
+
+class OtaClient {
+ public:
+  OtaClient(const OtaConfig& config, HttpTransport& http, FlashWriter& flash, Clock& clock);
+
+  // Poll and verify; on ok, `manifest` is trusted and `decision()` says
+  // whether to install it.
+  Result check(Manifest& manifest);
+  // Download a verified manifest's image into the slot, check its size and
+  // SHA-256, and mark it bootable. Reports downloading, downloaded,
+  // installed, or failed with the reason.
+  Result install(const Manifest& manifest);
+  // check() then install() when the decision is update. Returns ok when a
+  // new image is bootable (the caller reboots), no_update, or the failure.
+  Result update();
+
+  // POST /v1/devices/:device/reports. `detail` may be null.
+  Result report(ReportStatus status, const char* version, uint32_t sequence, const char* detail);
+  // After rebooting into a new image: report that the running version booted.
+  Result report_booted() { return report(ReportStatus::booted, config_.version, config_.sequence, nullptr); }
+
+  Decision decision() const { return decision_; }
+  const DownloadStats& stats() const { return stats_; }
+  const Manifest& last_manifest() const { return manifest_; }
+
+ private:
+  Result validate_config() const;
+  Result fetch_manifest(HttpResponseHead& head, uint32_t& body_len);
+  Result verify_manifest(const HttpResponseHead& head, uint32_t body_len, Manifest& m);
+  Result download(const Manifest& m);
+  Result fetch_chunk(const Manifest& m, uint32_t& offset, class Sha256& sha, bool& progressed);
+  Result read_body(uint32_t len, uint8_t* out);
+  Result fail(const Manifest& m, Result reason, bool began);
+
+  OtaConfig config_;
+  HttpTransport& http_;
+  FlashWriter& flash_;
+  Clock& clock_;
+  char mac_[13];
+  Decision decision_ = Decision::same_version;
+  DownloadStats stats_;
+  Manifest manifest_;
+  char body_[kMaxManifestBody + 1];
+  char url_[384];
+  uint8_t io_[OTA_GATE_IO_BUFFER];
+};
+
+}  // namespace ota_gate

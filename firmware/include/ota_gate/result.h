@@ -1,0 +1,47 @@
+// Outcomes of every step of the OTA client. Names double as the short
+// reasons sent in `failed` reports, so they stay stable.
+#pragma once
+
+#include <cstdint>
+
+namespace ota_gate {
+
+enum class Result : uint8_t {
+  ok,
+  no_update,               // verified manifest, but the decision rule says stay
+  bad_config,
+  transport_error,         // could not connect, send, or read a response head
+  http_status,             // an unexpected status code
+  no_release,              // 404 from the manifest endpoint
+  no_content_length,       // the body has no Content-Length (e.g. chunked)
+  bad_content_length,      // not a plain decimal, or conflicting values
+  body_too_large,          // manifest over 1024 bytes
+  short_body,              // the connection ended before Content-Length bytes
+  manifest_invalid,        // not the flat JSON object of the contract
+  board_mismatch,
+  channel_mismatch,
+  manifest_unsigned,       // no X-OTA-Signature header
+  unknown_server_key,      // signed by a key that is not pinned
+  manifest_signature_invalid,
+  unknown_release_key,     // release statement signed by an unpinned key
+  release_signature_invalid,
+  manifest_expired,
+  bad_expiry,              // expires_at is not ISO 8601 UTC
+  image_too_large,
+  bad_image_magic,
+  bad_range,               // Content-Range missing or not what was asked
+  download_failed,         // retries exhausted
+  size_mismatch,
+  sha256_mismatch,
+  flash_begin_failed,
+  flash_write_failed,
+  flash_finish_failed,
+  set_bootable_failed,
+  report_failed,
+  crypto_error,
+};
+
+// Stable snake_case name, e.g. "sha256_mismatch".
+const char* result_name(Result r);
+
+}  // namespace ota_gate

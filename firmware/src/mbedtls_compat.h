@@ -1,0 +1,44 @@
+// The one place that knows which mbedTLS major version is in use. ESP-IDF
+// v4.x and Debian ship 2.x; ESP-IDF v5.x ships 3.x, which renamed the
+// SHA-256 calls (the `_ret` variants became the only ones) and made struct
+// fields private.
+#pragma once
+
+#include <mbedtls/version.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/sha256.h>
+
+#if !defined(MBEDTLS_VERSION_NUMBER)
+#error "mbedtls/version.h did not define MBEDTLS_VERSION_NUMBER"
+#endif
+
+namespace ota_gate {
+namespace compat {
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+inline int sha256_starts(mbedtls_sha256_context* c) { return mbedtls_sha256_starts(c, 0); }
+inline int sha256_update(mbedtls_sha256_context* c, const unsigned char* d, size_t n) {
+  return mbedtls_sha256_update(c, d, n);
+}
+inline int sha256_finish(mbedtls_sha256_context* c, unsigned char out[32]) {
+  return mbedtls_sha256_finish(c, out);
+}
+inline mbedtls_ecp_group_id pk_curve(const mbedtls_pk_context& pk) {
+  return mbedtls_pk_ec(pk)->MBEDTLS_PRIVATE(grp).id;
+}
+#elif MBEDTLS_VERSION_NUMBER >= 0x02070000
+inline int sha256_starts(mbedtls_sha256_context* c) { return mbedtls_sha256_starts_ret(c, 0); }
+inline int sha256_update(mbedtls_sha256_context* c, const unsigned char* d, size_t n) {
+  return mbedtls_sha256_update_ret(c, d, n);
+}
+inline int sha256_finish(mbedtls_sha256_context* c, unsigned char out[32]) {
+  return mbedtls_sha256_finish_ret(c, out);
+}
+inline mbedtls_ecp_group_id pk_curve(const mbedtls_pk_context& pk) { return mbedtls_pk_ec(pk)->grp.id; }
+#else
+#error "ota-gate needs mbedTLS 2.7 or later"
+#endif
+
+}  // namespace compat
+}  // namespace ota_gate

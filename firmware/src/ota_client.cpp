@@ -1,0 +1,346 @@
+#include "ota_gate/ota_client.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+
+#include "ota_gate/chunk_plan.h"
+#include "ota_gate/http_fields.h"
+#include "ota_gate/identifiers.h"
+#include "ota_gate/iso8601.h"
+#include "ota_gate/release_statement.h"
+#include "ota_gate/sha256.h"
+
+namespace ota_gate {
+
+namespace {
+
+constexpr uint8_t kImageMagic = 0xE9;
+constexpr uint32_t kMaxRetryDelayMs = 30000;
+
+// Appends s to out (capacity cap, NUL kept), percent-encoding all but RFC 3986 unreserved bytes.
+bool append_encoded(char* out, size_t cap, const char* s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  size_t n = strlen(out);
+  for (; *s != '\0'; ++s) {
+    const unsigned char c = static_cast<unsigned char>(*s);
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '.' || c == '_' || c == '~';
+    const size_t need = plain ? 1 : 3;
+    if (n + need >= cap) return false;
+    if (plain) {
+      out[n++] = static_cast<char>(c);
+    } else {
+      out[n++] = '%';
+      out[n++] = kHex[c >> 4];
+      out[n++] = kHex[c & 0x0f];
+    }
+  }
+  out[n] = '\0';
+  return true;
+}
+
+bool append(char* out, size_t cap, const char* s) {
+  const size_t n = strlen(out);
+  const size_t len = strlen(s);
+  if (n + len >= cap) return false;
+  memcpy(out + n, s, len + 1);
+  return true;
+}
+
+// The server URL without trailing slashes.
+bool append_base(char* out, size_t cap, const char* server_url) {
+  size_t len = strlen(server_url);
+  while (len > 0 && server_url[len - 1] == '/') --len;
+  if (len + 1 > cap) return false;
+  memcpy(out, server_url, len);
+  out[len] = '\0';
+  return true;
+}
+
+// Printable ASCII only, quotes and backslashes escaped, at most 96 characters.
+void json_escape(const char* in, char* out, size_t cap) {
+  size_t n = 0;
+  for (size_t i = 0; in[i] != '\0' && i < 96 && n + 3 < cap; ++i) {
+    char c = in[i];
+    if (c < ' ' || c > '~') c = '?';
+    if (c == '"' || c == '\\') out[n++] = '\\';
+    out[n++] = c;
+  }
+  out[n] = '\0';
+}
+
+// A response that is worth asking again: the server or the path had a bad moment.
+bool is_transient_status(int status) { return status >= 500 || status == 408 || status == 429; }
+
+bool is_transient(Result r) { return r == Result::transport_error || r == Result::short_body; }
+
+}  // namespace
+
+const char* report_status_name(ReportStatus s) {
+  switch (s) {
+    case ReportStatus::downloading: return "downloading";
+    case ReportStatus::downloaded: return "downloaded";
+    case ReportStatus::installed: return "installed";
+    case ReportStatus::booted: return "booted";
+    case ReportStatus::failed: return "failed";
+    case ReportStatus::rolled_back: return "rolled_back";
+  }
+  return "failed";
+}
+
+OtaClient::OtaClient(const OtaConfig& config, HttpTransport& http, FlashWriter& flash, Clock& clock)
+    : config_(config), http_(http), flash_(flash), clock_(clock) {
+  if (!normalize_mac(config.device_mac, mac_)) mac_[0] = '\0';
+  memset(&manifest_, 0, sizeof manifest_);
+  body_[0] = '\0';
+  url_[0] = '\0';
+}
+
+Result OtaClient::validate_config() const {
+  const OtaConfig& c = config_;
+  const bool ok = c.server_url != nullptr &&
+                  (strncmp(c.server_url, "http://", 7) == 0 || strncmp(c.server_url, "https://", 8) == 0) &&
+                  is_board_name(c.board) && is_board_name(c.channel) && is_version_label(c.version) &&
+                  mac_[0] != '\0' && c.server_keys != nullptr && c.server_keys->size() > 0 &&
+                  c.release_keys != nullptr && c.release_keys->size() > 0 &&
+                  is_valid_chunk_size(c.chunk_size);
+  return ok ? Result::ok : Result::bad_config;
+}
+
+Result OtaClient::read_body(uint32_t len, uint8_t* out) {
+  uint32_t got = 0;
+  while (got < len) {
+    const int n = http_.read(out + got, len - got);
+    if (n <= 0) return Result::short_body;
+    got += static_cast<uint32_t>(n);
+  }
+  return Result::ok;
+}
+
+Result OtaClient::fetch_manifest(HttpResponseHead& head, uint32_t& body_len) {
+  char sequence[12];
+  snprintf(sequence, sizeof sequence, "%" PRIu32, config_.sequence);
+  const bool built = append_base(url_, sizeof url_, config_.server_url) &&
+                     append(url_, sizeof url_, "/v1/manifest?board=") &&
+                     append_encoded(url_, sizeof url_, config_.board) &&
+                     append(url_, sizeof url_, "&device=") && append(url_, sizeof url_, mac_) &&
+                     append(url_, sizeof url_, "&version=") &&
+                     append_encoded(url_, sizeof url_, config_.version) &&
+                     append(url_, sizeof url_, "&sequence=") && append(url_, sizeof url_, sequence) &&
+                     append(url_, sizeof url_, "&channel=") &&
+                     append_encoded(url_, sizeof url_, config_.channel);
+  if (!built) return Result::bad_config;
+
+  HttpRequest request;
+  request.url = url_;
+  head.reset();
+  if (!http_.open(request, head)) return Result::transport_error;
+  Result r = Result::ok;
+  if (head.status == 404) {
+    r = Result::no_release;
+  } else if (head.status != 200) {
+    r = Result::http_status;
+  } else {
+    r = parse_content_length(head, kMaxManifestBody, body_len);
+    if (r == Result::ok) r = read_body(body_len, reinterpret_cast<uint8_t*>(body_));
+  }
+  http_.close();
+  if (r == Result::ok) body_[body_len] = '\0';
+  return r;
+}
+
+Result OtaClient::verify_manifest(const HttpResponseHead& head, uint32_t body_len, Manifest& m) {
+  // The signature covers the exact bytes received, so it is checked before parsing.
+  if (head.ota_signature[0] == '\0') return Result::manifest_unsigned;
+  Result r = config_.server_keys->verify(head.ota_key_id, reinterpret_cast<const uint8_t*>(body_), body_len,
+                                         head.ota_signature, Result::unknown_server_key,
+                                         Result::manifest_signature_invalid);
+  if (r != Result::ok) return r;
+  r = parse_manifest(body_, body_len, m);
+  if (r != Result::ok) return r;
+  if (strcmp(m.board, config_.board) != 0) return Result::board_mismatch;
+  if (strcmp(m.channel, config_.channel) != 0) return Result::channel_mismatch;
+
+  char statement[kMaxStatement];
+  const size_t statement_len = build_release_statement(m, statement, sizeof statement);
+  if (statement_len == 0) return Result::manifest_invalid;
+  r = config_.release_keys->verify(m.release_key_id, reinterpret_cast<const uint8_t*>(statement), statement_len,
+                                   m.release_signature, Result::unknown_release_key,
+                                   Result::release_signature_invalid);
+  if (r != Result::ok) return r;
+
+  int64_t now = 0;
+  if (clock_.now_unix(now)) {
+    int64_t expires = 0;
+    if (!parse_iso8601_utc(m.expires_at, expires)) return Result::bad_expiry;
+    if (now >= expires) return Result::manifest_expired;
+  }
+  return Result::ok;
+}
+
+Result OtaClient::check(Manifest& manifest) {
+  Result r = validate_config();
+  if (r != Result::ok) return r;
+  HttpResponseHead head;
+  uint32_t body_len = 0;
+  r = fetch_manifest(head, body_len);
+  if (r != Result::ok) return r;
+  Manifest m;
+  r = verify_manifest(head, body_len, m);
+  if (r != Result::ok) return r;
+  decision_ = decide_update(config_.version, config_.sequence, m.version, m.sequence, m.allow_downgrade);
+  manifest_ = m;
+  manifest = m;
+  return Result::ok;
+}
+
+Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, bool& progressed) {
+  const ByteRange range = plan_chunk(offset, m.size, config_.chunk_size);
+  HttpRequest request;
+  request.url = m.url;
+  request.has_range = true;
+  request.range_first = range.first;
+  request.range_last = range.last;
+  HttpResponseHead head;
+  ++stats_.requests;
+  if (!http_.open(request, head)) return Result::transport_error;
+
+  uint32_t length = 0;
+  Result r = parse_content_length(head, UINT32_MAX, length);
+  if (head.status == 206) {
+    ContentRange cr;
+    if (r == Result::ok) {
+      if (!parse_content_range(head.content_range, cr)) {
+        r = Result::bad_range;
+      } else if (cr.total != m.size) {
+        r = Result::size_mismatch;
+      } else if (cr.first != offset || length != cr.last - cr.first + 1) {
+        // A server that ignores where we asked to start would corrupt the image.
+        r = Result::bad_range;
+      }
+    }
+  } else if (head.status == 200 && offset == 0) {
+    if (r == Result::ok && length != m.size) r = Result::size_mismatch;
+  } else if (head.status == 416) {
+    r = Result::size_mismatch;
+  } else {
+    r = is_transient_status(head.status) ? Result::transport_error : Result::http_status;
+  }
+
+  while (r == Result::ok && length > 0) {
+    const uint32_t want = length < sizeof io_ ? length : static_cast<uint32_t>(sizeof io_);
+    const int n = http_.read(io_, want);
+    if (n <= 0) {
+      r = Result::short_body;
+      break;
+    }
+    if (offset == 0 && io_[0] != kImageMagic) {
+      r = Result::bad_image_magic;
+    } else if (!flash_.write(io_, static_cast<size_t>(n))) {
+      r = Result::flash_write_failed;
+    } else if (!sha.update(io_, static_cast<size_t>(n))) {
+      r = Result::crypto_error;
+    } else {
+      offset += static_cast<uint32_t>(n);
+      length -= static_cast<uint32_t>(n);
+      stats_.bytes_written = offset;
+      progressed = true;
+    }
+  }
+  http_.close();
+  return r;
+}
+
+Result OtaClient::download(const Manifest& m) {
+  Sha256 sha;
+  if (!sha.start()) return Result::crypto_error;
+  uint32_t offset = 0;
+  uint8_t failures = 0;
+  while (offset < m.size) {
+    bool progressed = false;
+    const Result r = fetch_chunk(m, offset, sha, progressed);
+    if (r == Result::ok) {
+      failures = 0;
+      continue;
+    }
+    if (!is_transient(r)) return r;
+    // Retries count consecutive attempts that brought nothing: a slow link
+    // that keeps breaking but keeps moving still finishes.
+    if (progressed) failures = 0;
+    if (failures >= config_.max_retries) return Result::download_failed;
+    ++failures;
+    ++stats_.retries;
+    uint32_t delay = config_.retry_delay_ms;
+    for (uint8_t i = 1; i < failures && delay < kMaxRetryDelayMs; ++i) delay *= 2;
+    clock_.sleep_ms(delay < kMaxRetryDelayMs ? delay : kMaxRetryDelayMs);
+  }
+  char digest[65];
+  if (!sha.finish_hex(digest)) return Result::crypto_error;
+  if (strcmp(digest, m.sha256) != 0) return Result::sha256_mismatch;
+  return Result::ok;
+}
+
+Result OtaClient::fail(const Manifest& m, Result reason, bool began) {
+  if (began) flash_.abort();
+  report(ReportStatus::failed, m.version, m.sequence, result_name(reason));
+  return reason;
+}
+
+Result OtaClient::install(const Manifest& m) {
+  Result r = validate_config();
+  if (r != Result::ok) return r;
+  stats_ = DownloadStats();
+  report(ReportStatus::downloading, m.version, m.sequence, nullptr);
+  if (!flash_.begin(m.size)) return fail(m, Result::flash_begin_failed, false);
+  r = download(m);
+  if (r != Result::ok) return fail(m, r, true);
+  if (!flash_.finish()) return fail(m, Result::flash_finish_failed, true);
+  report(ReportStatus::downloaded, m.version, m.sequence, nullptr);
+  if (!flash_.set_bootable()) return fail(m, Result::set_bootable_failed, true);
+  report(ReportStatus::installed, m.version, m.sequence, nullptr);
+  return Result::ok;
+}
+
+Result OtaClient::update() {
+  Manifest m;
+  const Result r = check(m);
+  if (r != Result::ok) return r;
+  if (decision_ != Decision::update) return Result::no_update;
+  return install(manifest_);
+}
+
+Result OtaClient::report(ReportStatus status, const char* version, uint32_t sequence, const char* detail) {
+  if (config_.server_url == nullptr || mac_[0] == '\0' || !is_version_label(version)) return Result::bad_config;
+  url_[0] = '\0';
+  if (!append_base(url_, sizeof url_, config_.server_url) || !append(url_, sizeof url_, "/v1/devices/") ||
+      !append(url_, sizeof url_, mac_) || !append(url_, sizeof url_, "/reports")) {
+    return Result::bad_config;
+  }
+  char escaped[200];
+  char body[320];
+  int n;
+  if (detail != nullptr && detail[0] != '\0') {
+    json_escape(detail, escaped, sizeof escaped);
+    n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"version\":\"%s\",\"sequence\":%" PRIu32 ",\"detail\":\"%s\"}",
+                 report_status_name(status), version, sequence, escaped);
+  } else {
+    n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"version\":\"%s\",\"sequence\":%" PRIu32 "}",
+                 report_status_name(status), version, sequence);
+  }
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof body) return Result::bad_config;
+
+  HttpRequest request;
+  request.method = HttpMethod::post;
+  request.url = url_;
+  request.content_type = "application/json";
+  request.body = reinterpret_cast<const uint8_t*>(body);
+  request.body_len = static_cast<size_t>(n);
+  HttpResponseHead head;
+  if (!http_.open(request, head)) return Result::report_failed;
+  const int code = head.status;
+  http_.close();
+  return code >= 200 && code < 300 ? Result::ok : Result::report_failed;
+}
+
+}  // namespace ota_gate

@@ -1,0 +1,33 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { Config } from './config'
+import configPlugin from './plugins/external/config'
+import dbPlugin from './plugins/external/db'
+import errorHandler from './plugins/external/error-handler'
+import artifactStore from './plugins/app/artifact-store'
+import auth from './plugins/app/auth'
+import repositories from './plugins/app/repositories'
+import health from './routes/health'
+
+export interface AppOptions {
+  config: Config
+}
+
+/**
+ * The whole application as one plugin, in tiers: external resources (config, database), then
+ * application services (repositories, stores, auth), then routes. server.ts and the tests build
+ * it the same way, through createServer().
+ */
+const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
+  // external
+  await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(errorHandler)
+  await fastify.register(dbPlugin)
+  // application services
+  await fastify.register(repositories)
+  await fastify.register(artifactStore)
+  await fastify.register(auth)
+  // routes
+  await fastify.register(health)
+}
+
+export default app

@@ -1,0 +1,61 @@
+import path from 'node:path'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+// Environment variables are the only configuration. Keys are the variable names so that an
+// error, the .env.example file and the code all speak of the same thing.
+const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })
+
+export const ConfigSchema = Type.Object({
+  OTA_DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  OTA_HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  OTA_PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+  OTA_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  OTA_SERVER_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  OTA_GIT_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  OTA_RELEASE_BRANCH: Type.String({ default: 'production', pattern: '^[A-Za-z0-9._/-]{1,100}$' }),
+  OTA_TAG_PATTERN: Type.String({ default: 'prod-*', minLength: 1, maxLength: 100 }),
+  OTA_LEGACY_BOARD: { ...Name, default: 'esp32cam' },
+  OTA_LEGACY_CHANNEL: { ...Name, default: 'stable' },
+  OTA_TRUST_PROXY: Type.Optional(Type.String()),
+  OTA_LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' }
+  ),
+  /** Largest artifact accepted by PUT /v1/artifacts, in bytes. */
+  OTA_MAX_ARTIFACT_BYTES: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024 }),
+  /** Seconds a signed manifest stays valid (expires_at - issued_at). */
+  OTA_MANIFEST_TTL: Type.Integer({ default: 7 * 24 * 3600, minimum: 1 }),
+  /** Bytes of release binaries kept in memory for fast serving. */
+  OTA_CACHE_BYTES: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0 }),
+  /** A device not seen for this long is stale (the field fleet polls at least daily). */
+  OTA_STALE_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(s|m|h|d)$' }),
+  /** How long shutdown waits for in-flight requests (slow downloads) before closing. */
+  OTA_SHUTDOWN_GRACE_MS: Type.Integer({ default: 90_000, minimum: 0 }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads and validates the configuration once; throws ConfigError naming the bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
+  const problems = [...Value.Errors(ConfigSchema, converted)]
+  if (problems.length > 0) {
+    const lines = problems.map((e) => {
+      const variable = e.path.replace(/^\//, '') || '(configuration)'
+      return `${variable}=${JSON.stringify(raw[variable] ?? null)}: ${e.message}`
+    })
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  const config = converted as Config
+  return { ...config, OTA_DATA_DIR: path.resolve(config.OTA_DATA_DIR) }
+}

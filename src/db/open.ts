@@ -1,0 +1,31 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import BetterSqlite3, { type Database } from 'better-sqlite3'
+import { migrate } from './migrate'
+
+export const DATABASE_FILE = 'ota-gate.db'
+
+export function databasePath(dataDir: string): string {
+  return path.join(dataDir, DATABASE_FILE)
+}
+
+/**
+ * Opens the data folder's database with the pragmas ota-gate relies on and brings its schema up
+ * to date. WAL with synchronous=NORMAL keeps every committed transaction across a process crash
+ * (kill -9); only a power loss can take the last few, which devices simply repeat on their next poll.
+ */
+export function openDatabase(dataDir: string, options: { migrate?: boolean } = {}): Database {
+  fs.mkdirSync(dataDir, { recursive: true })
+  const db = new BetterSqlite3(databasePath(dataDir))
+  try {
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    db.pragma('foreign_keys = ON')
+    db.pragma('busy_timeout = 5000')
+    if (options.migrate !== false) migrate(db)
+  } catch (err) {
+    db.close()
+    throw err
+  }
+  return db
+}

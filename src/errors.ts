@@ -1,0 +1,50 @@
+// Every refusal the API makes has a stable code from this module; clients branch on `error`,
+// people read `message`.
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'no_release'
+  | 'artifact_not_found'
+  | 'release_not_found'
+  | 'device_not_found'
+  | 'board_not_found'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'digest_mismatch'
+  | 'sequence_not_increasing'
+  | 'version_exists'
+  | 'tag_exists'
+  | 'binary_exists'
+  | 'version_in_field'
+  | 'conflict'
+  | 'signature_invalid'
+  | 'unknown_key'
+  | 'image_invalid'
+  | 'chip_mismatch'
+  | 'too_large_for_slot'
+  | 'provenance_failed'
+  | 'range_not_satisfiable'
+  | 'rate_limited'
+  | 'overloaded'
+  | 'internal_error'
+
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {}
+  ) {
+    super(message)
+    this.name = 'AppError'
+  }
+}
+
+export const badRequest = (message: string) => new AppError(400, 'bad_request', message)
+export const unauthorized = (message: string) => new AppError(401, 'unauthorized', message)
+export const forbidden = (message: string) => new AppError(403, 'forbidden', message)
+export const notFound = (code: ErrorCode, message: string) => new AppError(404, code, message)
+export const conflict = (code: ErrorCode, message: string) => new AppError(409, code, message)
+export const unprocessable = (code: ErrorCode, message: string) => new AppError(422, code, message)

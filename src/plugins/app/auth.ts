@@ -1,0 +1,41 @@
+import fp from 'fastify-plugin'
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { forbidden, unauthorized } from '../../errors'
+import type { Identity, Role } from '../../repositories/tokens'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A preHandler admitting a bearer token of one of `roles`; `admin` is always admitted. */
+    requireRole(...roles: Role[]): preHandlerAsyncHookHandler
+  }
+  interface FastifyRequest {
+    identity: Identity | null
+  }
+}
+
+function bearer(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (!header) return undefined
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return m ? m[1] : undefined
+}
+
+export default fp(
+  async function authPlugin(app) {
+    app.decorateRequest('identity', null)
+    app.decorate('requireRole', function requireRole(...roles: Role[]): preHandlerAsyncHookHandler {
+      const allowed = new Set<Role>([...roles, 'admin'])
+      return async function checkRole(request) {
+        const token = bearer(request)
+        if (!token) throw unauthorized('send Authorization: Bearer <token> (create one with `ota-gate token create`)')
+        const identity = await app.repos.tokens.authenticate(token)
+        if (!identity) throw unauthorized('the token is unknown or revoked')
+        if (!allowed.has(identity.role)) {
+          throw forbidden(`this needs role ${[...allowed].join(' or ')}; the token "${identity.name}" has role ${identity.role}`)
+        }
+        request.identity = identity
+      }
+    })
+  },
+  { name: 'auth', dependencies: ['repositories'] }
+)

@@ -1,0 +1,38 @@
+import type { Database } from 'better-sqlite3'
+
+export interface Board {
+  name: string
+  chip: string
+  chip_id: number
+  slot_size: number
+  created_at: number
+}
+
+export class BoardExists extends Error {}
+
+export class BoardsRepository {
+  constructor(private readonly db: Database) {}
+
+  async get(name: string): Promise<Board | undefined> {
+    return this.db.prepare('SELECT * FROM boards WHERE name = ?').get(name) as Board | undefined
+  }
+
+  async list(): Promise<Board[]> {
+    return this.db.prepare('SELECT * FROM boards ORDER BY name').all() as Board[]
+  }
+
+  async add(board: Omit<Board, 'created_at'>): Promise<Board> {
+    const created = { ...board, created_at: Date.now() }
+    try {
+      this.db
+        .prepare('INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES (@name, @chip, @chip_id, @slot_size, @created_at)')
+        .run(created)
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new BoardExists(`board ${board.name} already exists`)
+      }
+      throw err
+    }
+    return created
+  }
+}

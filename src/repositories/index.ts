@@ -1,0 +1,19 @@
+import type { Database } from 'better-sqlite3'
+import { BoardsRepository } from './boards'
+import { TokensRepository } from './tokens'
+
+/**
+ * Every SQL statement of the application lives in a repository. Their interfaces are async so that
+ * a PostgreSQL backend can stand in without changes to routes or services.
+ */
+export interface Repositories {
+  tokens: TokensRepository
+  boards: BoardsRepository
+}
+
+export function createRepositories(db: Database): Repositories {
+  return {
+    tokens: new TokensRepository(db),
+    boards: new BoardsRepository(db),
+  }
+}

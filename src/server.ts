@@ -1,0 +1,62 @@
+import closeWithGrace from 'close-with-grace'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import app from './app'
+import { ConfigError, loadConfig, type Config } from './config'
+import { loggerOptions } from './logger'
+import { RequestLog } from './request-log'
+
+/**
+ * The Fastify instance with the application registered: the one production runs and tests use.
+ * Timeouts suit slow devices: a 2 MB download at 25 KB/s takes 80 s and must not be cut, but a
+ * connection that never finishes its headers is closed.
+ */
+export function createServer(config: Config): FastifyInstance {
+  const server = Fastify({
+    logger: loggerOptions(config),
+    logController: new RequestLog(),
+    trustProxy: config.OTA_TRUST_PROXY ? config.OTA_TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : false,
+    // Idle sockets are closed after this; a slow download that keeps moving is never idle.
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 5_000,
+    // Whole-request limit for receiving a request (uploads of release binaries included).
+    requestTimeout: 300_000,
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  server.server.headersTimeout = 15_000
+
+  server.register(app, { config })
+  return server
+}
+
+async function main(): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`ota-gate: ${err.message}`)
+      process.exitCode = 1
+      return
+    }
+    throw err
+  }
+  const server = createServer(config)
+  closeWithGrace({ delay: config.OTA_SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) server.log.error({ err }, 'shutting down after an error')
+    else server.log.info({ signal }, 'shutting down')
+    await server.close()
+  })
+  try {
+    await server.listen({ host: config.OTA_HOST, port: config.OTA_PORT })
+  } catch (err) {
+    server.log.fatal({ err }, 'could not start')
+    process.exitCode = 1
+    await server.close().catch(() => undefined)
+  }
+}
+
+if (require.main === module) {
+  void main()
+}
