@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3'
+import { ArtifactsRepository } from './artifacts'
 import { BoardsRepository } from './boards'
 import { TokensRepository } from './tokens'
 
@@ -9,11 +10,13 @@ import { TokensRepository } from './tokens'
 export interface Repositories {
   tokens: TokensRepository
   boards: BoardsRepository
+  artifacts: ArtifactsRepository
 }
 
 export function createRepositories(db: Database): Repositories {
   return {
     tokens: new TokensRepository(db),
     boards: new BoardsRepository(db),
+    artifacts: new ArtifactsRepository(db),
   }
 }
