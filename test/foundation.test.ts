@@ -61,7 +61,7 @@ t.test('a failing migration is rolled back whole and stops the start', async (t)
   const raw = new BetterSqlite3(path.join(dir, 'x.db'))
   const bad = [{ version: 1, name: 'bad', sql: 'CREATE TABLE a (x INTEGER); INSERT INTO nope VALUES (1);', checksum: 'x' }]
   t.throws(() => migrate(raw, bad), /001_bad\.sql failed/)
-  t.equal(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'a'").get().n, 0, 'nothing of it stays')
+  t.equal((raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'a'").get() as { n: number }).n, 0, 'nothing of it stays')
   raw.close()
 })
 

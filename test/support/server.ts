@@ -75,7 +75,7 @@ export async function cli(argv: string[], env: Record<string, string | undefined
 }
 
 /** Creates a token of `role` in the data folder, as an operator would with `ota-gate token create`. */
-export async function createToken(dataDir: string, role: 'releaser' | 'operator' | 'admin', name = role): Promise<string> {
+export async function createToken(dataDir: string, role: 'releaser' | 'operator' | 'admin', name: string = role): Promise<string> {
   const r = await cli(['token', 'create', '--role', role, '--name', name], { OTA_DATA_DIR: dataDir })
   if (r.code !== 0) throw new Error(`token create failed: ${r.stderr}`)
   return r.lastLine
