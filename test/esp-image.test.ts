@@ -5,7 +5,7 @@ import { CHIPS, CHIP_NAMES, chipId, chipName } from '../src/esp/chips'
 import { EspImageError, parseEspImage, readEspImage, type EspImageErrorReason } from '../src/esp/esp-image'
 import { appendSecureBootV2Signature, buildEspImage } from './support/esp-image-builder'
 
-function refusal(t: Test, bytes: Buffer, reason: EspImageErrorReason, message: RegExp, read = parseEspImage): void {
+function refusal(t: Test, bytes: Buffer, reason: EspImageErrorReason, message: RegExp, read: (bytes: Buffer) => unknown = parseEspImage): void {
   let error: unknown
   try {
     read(bytes)
@@ -160,7 +160,7 @@ t.test('a truncated file is refused wherever it is cut', async (t) => {
     [24, /inside the header of segment 1 of 5/],
     [0x100, /segment 1 of 5 .* but the file ends at 0x100: the file is truncated/],
     [img.segments[3].fileOffset + 4, /inside the header of segment 4 of 5/],
-    [img.segments[3].fileOffset + 0x1000, /segment 4 of 5 .*the file is truncated/],
+    [img.segments[3].fileOffset + 8 + (img.segments[3].length >> 1), /segment 4 of 5 .*the file is truncated/],
     [img.checksumOffset, /before the checksum byte at 0x[0-9a-f]+/],
     [img.checksumOffset + 1, /inside the appended SHA-256/],
     [image.length - 1, /inside the appended SHA-256/],

@@ -99,7 +99,7 @@ export function buildEspImage(options: EspImageOptions = {}): Buffer {
   // 64 KiB MMU page; small images skip that to stay small.
   const iramHeaderAt = 24 + 8 + drom.length + 8 + dram.length
   let iramLength = 0x400
-  if (opts.size >= MMU_PAGE + 0x1000) {
+  if (opts.size >= MMU_PAGE) {
     const iromHeaderAt = Math.ceil((iramHeaderAt + 8 + 0x400 - 0x18) / MMU_PAGE) * MMU_PAGE + 0x18
     iramLength = iromHeaderAt - iramHeaderAt - 8
   }
