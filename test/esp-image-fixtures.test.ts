@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
-import t, { type Test } from 'tap'
-import { EspImageError, parseEspImage, readEspImage, type EspImageErrorReason } from '../src/esp/esp-image'
+import t from 'tap'
+import { parseEspImage, readEspImage } from '../src/esp/esp-image'
+import { assertEspImageRefused as refusal } from './support/esp-image-refusal'
 
 // Real Espressif images, compared with what `esptool.py image_info --version 2` printed for them.
 
@@ -90,18 +91,6 @@ function readEsptoolReading(text: string): EsptoolReading {
 function readmeDigests(readme: string): Map<string, string> {
   const rows = [...readme.matchAll(/^\| ([\w.-]+\.bin) \| ([0-9a-f]{64}) \|/gm)]
   return new Map(rows.map((m) => [m[1], m[2]]))
-}
-
-function refusal(t: Test, bytes: Buffer, reason: EspImageErrorReason, message: RegExp): void {
-  t.throws(() => parseEspImage(bytes), EspImageError)
-  try {
-    parseEspImage(bytes)
-  } catch (e) {
-    if (e instanceof EspImageError) {
-      t.equal(e.reason, reason)
-      t.match(e.message, message)
-    }
-  }
 }
 
 // What each image is, per the fixtures README.

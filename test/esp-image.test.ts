@@ -1,23 +1,12 @@
 import { createHash } from 'node:crypto'
 import { crc32 } from 'node:zlib'
-import t, { type Test } from 'tap'
-import { CHIPS, CHIP_NAMES, chipId, chipName } from '../src/esp/chips'
-import { EspImageError, parseEspImage, readEspImage, type EspImageErrorReason } from '../src/esp/esp-image'
+import t from 'tap'
+import { Value } from '@sinclair/typebox/value'
+import type { Static } from '@sinclair/typebox'
+import { CHIPS, CHIP_NAMES, ChipNameSchema, chipId, chipName } from '../src/esp/chips'
+import { parseEspImage, readEspImage } from '../src/esp/esp-image'
 import { appendSecureBootV2Signature, buildEspImage } from './support/esp-image-builder'
-
-function refusal(t: Test, bytes: Buffer, reason: EspImageErrorReason, message: RegExp, read: (bytes: Buffer) => unknown = parseEspImage): void {
-  let error: unknown
-  try {
-    read(bytes)
-  } catch (e) {
-    error = e
-  }
-  t.type(error, EspImageError, `refused with an EspImageError (${reason})`)
-  if (error instanceof EspImageError) {
-    t.equal(error.reason, reason)
-    t.match(error.message, message)
-  }
-}
+import { assertEspImageRefused as refusal } from './support/esp-image-refusal'
 
 function copy(bytes: Buffer): Buffer {
   return Buffer.from(bytes)
@@ -33,6 +22,10 @@ t.test('chip names and ids map both ways', async (t) => {
   t.equal(chipName(1), undefined)
   for (const name of CHIP_NAMES) t.equal(chipName(CHIPS[name]), name)
   t.equal(new Set(Object.values(CHIPS)).size, CHIP_NAMES.length, 'ids are distinct')
+  const name: Static<typeof ChipNameSchema> = 'esp32s3'
+  t.ok(Value.Check(ChipNameSchema, name), 'the TypeBox schema accepts a chip name')
+  t.notOk(Value.Check(ChipNameSchema, 'esp8266'), 'and refuses an unknown one')
+  t.notOk(Value.Check(ChipNameSchema, 0), 'and an id')
 })
 
 t.test('a generated image parses with the facts it was built with', async (t) => {

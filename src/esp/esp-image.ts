@@ -80,7 +80,7 @@ export interface EspImageInfo {
   calculatedHash: string | null
   hashValid: boolean | null
   secureBootSignature: SecureBootV2Signature | null
-  /** 0xFF fill between the image (or its signature padding) and the end of the file. */
+  /** 0xFF bytes after the image: the padding before the signature sector, or else up to the end of the file. */
   fillBytes: number
   app: EspAppDescriptor | null
 }
@@ -109,7 +109,8 @@ const ECDSA_SHA_384 = 0x01
 
 const FLASH_MODES = ['QIO', 'QOUT', 'DIO', 'DOUT']
 const FLASH_SIZES = ['1MB', '2MB', '4MB', '8MB', '16MB', '32MB', '64MB', '128MB']
-// esptool's FLASH_FREQUENCY tables, keyed by the low nibble of header byte 3; the value meanings differ by chip.
+// esptool's FLASH_FREQUENCY tables (first name where two share a value), keyed by the low nibble of header byte 3;
+// the meaning of a value differs by chip.
 const FLASH_FREQS_ESP32: Record<number, string> = { 0xf: '80m', 0x0: '40m', 0x1: '26m', 0x2: '20m' }
 const FLASH_FREQS_BY_CHIP: Record<number, Record<number, string>> = {
   12: { 0xf: '60m', 0x0: '30m', 0x1: '20m', 0x2: '15m' },
