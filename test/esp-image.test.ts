@@ -236,6 +236,12 @@ t.test('a Secure Boot V2 signature sector is accepted and reported', async (t) =
   refusal(t, resigned, 'signature_digest_mismatch', /signature at 0x[0-9a-f]+ signs a different image digest/)
   t.equal(readEspImage(resigned).secureBootSignature?.digestValid, false)
 
+  const threeBlocks = appendSecureBootV2Signature(image, { blocks: 3 })
+  const third = sector + 2 * 1216
+  threeBlocks[third + 10] ^= 0x01
+  threeBlocks.writeUInt32LE(crc32(threeBlocks.subarray(third, third + 1196)), third + 1196)
+  refusal(t, threeBlocks, 'signature_digest_mismatch', /signs a different image digest/)
+
   const badCrc = copy(signed)
   badCrc[sector + 100] ^= 0x01
   refusal(t, badCrc, 'bad_signature_block', /signature sector at 0x[0-9a-f]+ .* first block is not valid/)

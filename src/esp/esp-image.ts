@@ -52,7 +52,7 @@ export interface SecureBootV2Signature {
   offset: number
   /** Valid signature blocks in the sector (1 to 3). */
   blocks: number
-  /** Whether the first block's image digest matches the bytes before the sector. */
+  /** Whether every block's image digest matches the bytes before the sector. */
   digestValid: boolean
 }
 
@@ -176,18 +176,23 @@ function readSignatureSector(bytes: Buffer, offset: number): SecureBootV2Signatu
         `(version ${hex(first[1])}, expected 0x2 or 0x3, or a wrong CRC32): re-sign the image with espsecure`,
     )
   }
-  let blocks = 1
-  while (blocks < SIG_BLOCKS_MAX) {
-    const start = offset + blocks * SIG_BLOCK_SIZE
-    if (!isValidSignatureBlock(bytes.subarray(start, start + SIG_BLOCK_SIZE))) break
-    blocks++
+  const valid = [first]
+  while (valid.length < SIG_BLOCKS_MAX) {
+    const start = offset + valid.length * SIG_BLOCK_SIZE
+    const block = bytes.subarray(start, start + SIG_BLOCK_SIZE)
+    if (!isValidSignatureBlock(block)) break
+    valid.push(block)
   }
   // ECDSA-P384 blocks carry a SHA-384 digest; all others a SHA-256 one (espsecure signature_info_v2).
   const signed = bytes.subarray(0, offset)
-  const sha384 = first[1] === 0x03 && first[2] === ECDSA_SHA_384
-  const digest = sha384 ? createHash('sha384').update(signed).digest() : sha256(signed)
-  const stored = first.subarray(4, 4 + digest.length)
-  return { version: first[1], offset, blocks, digestValid: stored.equals(digest) }
+  const digests = new Map<string, Buffer>()
+  const digestValid = valid.every((block) => {
+    const algorithm = block[1] === 0x03 && block[2] === ECDSA_SHA_384 ? 'sha384' : 'sha256'
+    const digest = digests.get(algorithm) ?? createHash(algorithm).update(signed).digest()
+    digests.set(algorithm, digest)
+    return block.subarray(4, 4 + digest.length).equals(digest)
+  })
+  return { version: first[1], offset, blocks: valid.length, digestValid }
 }
 
 /*
