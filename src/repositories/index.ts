@@ -1,6 +1,8 @@
 import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
 import { BoardsRepository } from './boards'
+import { ReleaseKeysRepository } from './release-keys'
+import { ReleasesRepository } from './releases'
 import { TokensRepository } from './tokens'
 
 /**
@@ -11,6 +13,8 @@ export interface Repositories {
   tokens: TokensRepository
   boards: BoardsRepository
   artifacts: ArtifactsRepository
+  releaseKeys: ReleaseKeysRepository
+  releases: ReleasesRepository
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -18,5 +22,7 @@ export function createRepositories(db: Database): Repositories {
     tokens: new TokensRepository(db),
     boards: new BoardsRepository(db),
     artifacts: new ArtifactsRepository(db),
+    releaseKeys: new ReleaseKeysRepository(db),
+    releases: new ReleasesRepository(db),
   }
 }

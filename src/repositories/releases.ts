@@ -1,0 +1,177 @@
+import type { Database } from 'better-sqlite3'
+
+export type Provenance = 'verified' | 'attested' | 'imported'
+
+/** A row of the releases table. `sha256`, `size`, `md5` are null for an imported historical release. */
+export interface Release {
+  id: number
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  sha256: string | null
+  size: number | null
+  md5: string | null
+  tag: string
+  commit_sha: string
+  signature: string | null
+  key_id: string | null
+  provenance: Provenance
+  chip: string | null
+  project_name: string | null
+  app_version: string | null
+  idf_version: string | null
+  secure_version: number | null
+  build_date: string | null
+  build_time: string | null
+  notes: string | null
+  published_by: string | null
+  created_at: number
+}
+
+export type NewRelease = Omit<Release, 'id' | 'created_at'> & { created_at?: number }
+
+export type ReleaseConflictCode = 'sequence_not_increasing' | 'version_exists' | 'tag_exists' | 'binary_exists' | 'version_in_field'
+
+/** A release that cannot be recorded because of what is already there; the route answers 409 with `code`. */
+export class ReleaseConflict extends Error {
+  constructor(readonly code: ReleaseConflictCode, message: string) {
+    super(message)
+    this.name = 'ReleaseConflict'
+  }
+}
+
+const COLUMNS = [
+  'board', 'channel', 'version', 'sequence', 'sha256', 'size', 'md5', 'tag', 'commit_sha', 'signature', 'key_id',
+  'provenance', 'chip', 'project_name', 'app_version', 'idf_version', 'secure_version', 'build_date', 'build_time',
+  'notes', 'published_by', 'created_at',
+] as const
+
+export class ReleasesRepository {
+  private readonly insertTx: (release: NewRelease) => Release
+
+  constructor(private readonly db: Database) {
+    const insert = db.prepare(`INSERT INTO releases (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`)
+    // The checks and the insert run in one synchronous IMMEDIATE transaction: two publishes racing
+    // for the same board cannot both pass, even from two processes sharing the database.
+    // No constraint can say "above the highest sequence", so that one is checked here; version,
+    // tag and binary are left to the UNIQUE constraints.
+    const tx = db.transaction((release: NewRelease): Release => {
+      this.assertSequenceIncreases(release)
+      this.assertVersionNotInField(release)
+      const row = { ...release, created_at: release.created_at ?? Date.now() }
+      try {
+        return { ...row, id: Number(insert.run(row).lastInsertRowid) }
+      } catch (err) {
+        throw this.conflictFrom(err, release) ?? err
+      }
+    })
+    this.insertTx = (release) => tx.immediate(release)
+  }
+
+  /**
+   * Records a release. Throws ReleaseConflict when its sequence is not above every sequence of the
+   * board, or its version, tag or binary is already a release of the board, or devices of the board
+   * already report its version.
+   */
+  async insert(release: NewRelease): Promise<Release> {
+    return this.insertTx(release)
+  }
+
+  private assertSequenceIncreases(r: NewRelease): void {
+    const highest = this.maxSequenceSync(r.board)
+    if (highest !== null && r.sequence <= highest) {
+      throw new ReleaseConflict(
+        'sequence_not_increasing',
+        `sequence ${r.sequence} is not above ${highest}, the highest sequence of board ${r.board}: publish with sequence ${highest + 1} or higher (and sign the statement again)`
+      )
+    }
+  }
+
+  private assertVersionNotInField(r: NewRelease): void {
+    // Devices running a release of that name are the version_exists case, reported by the insert.
+    const { n } = this.db
+      .prepare(
+        `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ? AND d.version = ?
+            AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = d.board AND r.version = d.version)`
+      )
+      .get(r.board, r.version) as { n: number }
+    if (n > 0) {
+      throw new ReleaseConflict(
+        'version_in_field',
+        `${n} device(s) of board ${r.board} already report running a version named ${r.version} that is not this release, so they would never take it: choose another version name`
+      )
+    }
+  }
+
+  /** Turns the UNIQUE constraint the insert hit into the conflict it means, naming the release in the way. */
+  private conflictFrom(err: unknown, r: NewRelease): ReleaseConflict | undefined {
+    if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') return undefined
+    const message = (err as Error).message
+    const existing = (column: string, value: unknown) =>
+      this.db.prepare(`SELECT version, sequence FROM releases WHERE board = ? AND ${column} = ?`).get(r.board, value) as
+        | { version: string; sequence: number }
+        | undefined
+    if (message.includes('releases.version')) {
+      const other = existing('version', r.version)
+      return new ReleaseConflict(
+        'version_exists',
+        `board ${r.board} already has a release named ${r.version} (sequence ${other?.sequence}): choose another version name`
+      )
+    }
+    if (message.includes('releases.tag')) {
+      const other = existing('tag', r.tag)
+      return new ReleaseConflict(
+        'tag_exists',
+        `tag ${r.tag} is already release ${other?.version} of board ${r.board}: tag the new build with a new tag`
+      )
+    }
+    if (message.includes('releases.sha256')) {
+      const other = existing('sha256', r.sha256)
+      return new ReleaseConflict(
+        'binary_exists',
+        `this binary (${r.sha256}) is already release ${other?.version} of board ${r.board}: a new release needs a new build`
+      )
+    }
+    return undefined
+  }
+
+  async get(board: string, version: string): Promise<Release | undefined> {
+    return this.db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?').get(board, version) as Release | undefined
+  }
+
+  async getById(id: number): Promise<Release | undefined> {
+    return this.db.prepare('SELECT * FROM releases WHERE id = ?').get(id) as Release | undefined
+  }
+
+  /** Releases, newest (highest sequence) first, optionally of one board and/or channel. */
+  async list(filter: { board?: string; channel?: string } = {}): Promise<Release[]> {
+    return this.db
+      .prepare(
+        `SELECT * FROM releases
+          WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
+          ORDER BY sequence DESC, id DESC`
+      )
+      .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as Release[]
+  }
+
+  /** The release with the highest sequence on the board and channel that has a binary to serve. */
+  async latest(board: string, channel: string): Promise<Release | undefined> {
+    return this.db
+      .prepare('SELECT * FROM releases WHERE board = ? AND channel = ? AND sha256 IS NOT NULL ORDER BY sequence DESC LIMIT 1')
+      .get(board, channel) as Release | undefined
+  }
+
+  /** The highest sequence of any release of the board (any channel, with or without binary), or null. */
+  async maxSequence(board: string): Promise<number | null> {
+    return this.maxSequenceSync(board)
+  }
+
+  private maxSequenceSync(board: string): number | null {
+    const row = this.db.prepare('SELECT MAX(sequence) AS max FROM releases WHERE board = ?').get(board) as { max: number | null }
+    return row.max
+  }
+}
+
+// The API rendering lives with the other schemas; re-exported here so callers find it with the type.
+export { releaseView, ReleaseView } from '../schemas/release'

@@ -1,0 +1,71 @@
+import { Type, type Static } from '@sinclair/typebox'
+import type { Release } from '../repositories/releases'
+import { BoardName, ChannelName, CommitHex, Sequence, Sha256Hex, Version } from './common'
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** What the ESP application descriptor of the binary says (null for an imported release without binary). */
+export const ReleaseImage = Type.Object({
+  chip: Nullable(Type.String()),
+  project_name: Nullable(Type.String()),
+  app_version: Nullable(Type.String()),
+  idf_version: Nullable(Type.String()),
+  secure_version: Nullable(Type.Integer()),
+  build_date: Nullable(Type.String()),
+  build_time: Nullable(Type.String()),
+})
+
+/** A release as the API renders it (GET /v1/releases…, POST /v1/releases). */
+export const ReleaseView = Type.Object({
+  id: Type.Integer(),
+  board: BoardName,
+  channel: ChannelName,
+  version: Version,
+  sequence: Sequence,
+  sha256: Nullable(Sha256Hex),
+  md5: Nullable(Type.String()),
+  size: Nullable(Type.Integer()),
+  has_binary: Type.Boolean(),
+  tag: Type.String(),
+  commit: CommitHex,
+  signature: Nullable(Type.String()),
+  key_id: Nullable(Type.String()),
+  provenance: Type.Union([Type.Literal('verified'), Type.Literal('attested'), Type.Literal('imported')]),
+  image: ReleaseImage,
+  notes: Nullable(Type.String()),
+  published_by: Nullable(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+})
+export type ReleaseView = Static<typeof ReleaseView>
+
+/** Renders a stored release for the API: ISO times, `commit`, image facts grouped under `image`. */
+export function releaseView(r: Release): ReleaseView {
+  return {
+    id: r.id,
+    board: r.board,
+    channel: r.channel,
+    version: r.version,
+    sequence: r.sequence,
+    sha256: r.sha256,
+    md5: r.md5,
+    size: r.size,
+    has_binary: r.sha256 !== null,
+    tag: r.tag,
+    commit: r.commit_sha,
+    signature: r.signature,
+    key_id: r.key_id,
+    provenance: r.provenance,
+    image: {
+      chip: r.chip,
+      project_name: r.project_name,
+      app_version: r.app_version,
+      idf_version: r.idf_version,
+      secure_version: r.secure_version,
+      build_date: r.build_date,
+      build_time: r.build_time,
+    },
+    notes: r.notes,
+    published_by: r.published_by,
+    created_at: new Date(r.created_at).toISOString(),
+  }
+}
