@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
 import { BoardsRepository } from './boards'
+import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
 import { ReleasesRepository } from './releases'
 import { TokensRepository } from './tokens'
@@ -15,6 +16,8 @@ export interface Repositories {
   artifacts: ArtifactsRepository
   releaseKeys: ReleaseKeysRepository
   releases: ReleasesRepository
+  /** historical releases (published before ota-gate), written by the ledger import */
+  history: ReleaseHistoryRepository
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -24,5 +27,6 @@ export function createRepositories(db: Database): Repositories {
     artifacts: new ArtifactsRepository(db),
     releaseKeys: new ReleaseKeysRepository(db),
     releases: new ReleasesRepository(db),
+    history: new ReleaseHistoryRepository(db),
   }
 }
