@@ -202,6 +202,15 @@ TEST("ISO 8601 UTC timestamps convert to Unix time") {
   CHECK(!parse_iso8601_utc("2026-11-27T10:00:00+01:00", t));
   CHECK(!parse_iso8601_utc("2026-11-27 10:00:00Z", t));
   CHECK(!parse_iso8601_utc("2026-11-27T10:00:00.Z", t));
+  // A device clock still near 1970 is not trusted to judge expiry.
+  CHECK(!is_plausible_wall_clock(86400));
+  CHECK(is_plausible_wall_clock(1795773600));
+  // The host's clock is real, so WallClock reads it.
+  struct HostWallClock : WallClock {
+    void sleep_ms(uint32_t) override {}
+  } wall;
+  int64_t now = 0;
+  CHECK(wall.now_unix(now) && now >= time(nullptr) - 1 && now <= time(nullptr) + 1);
 }
 
 TEST("manifest: every field is read; unknown fields, nested too, are skipped") {

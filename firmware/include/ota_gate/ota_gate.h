@@ -13,3 +13,4 @@
 #include "ota_gate/release_statement.h"
 #include "ota_gate/result.h"
 #include "ota_gate/sha256.h"
+#include "ota_gate/wall_clock.h"

@@ -1,0 +1,572 @@
+// End-to-end: the real ota-gate server on a loopback port, releases
+// published through its HTTP API, and the C++ client (build/ota_host_client)
+// updating a file-backed slot. A proxy of our own sits between them, so a
+// test can cut a download mid-way, flip a byte of the binary, or re-sign a
+// manifest with a key the device does not know; the server is never changed
+// for a test.
+//
+// Prints `ok - ...` / `not ok - ...` per case and, last, `N passed, M failed`.
+
+import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const firmwareDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const projectRoot = path.resolve(firmwareDir, '..')
+const buildDir = path.join(firmwareDir, 'build')
+const clientBin = path.join(buildDir, 'ota_host_client')
+const imageTool = path.join(buildDir, 'make_esp_image')
+const serverJs = path.join(projectRoot, 'dist', 'server.js')
+const cliJs = path.join(projectRoot, 'dist', 'cli', 'main.js')
+
+const BOARD = 'esp32cam'
+const HOUR = 3600
+
+// ---------------------------------------------------------------- processes
+
+function run(cmd, args, options = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', (err) => resolve({ code: -1, stdout, stderr: stderr + String(err) }))
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+async function runOk(cmd, args, options = {}) {
+  const r = await run(cmd, args, options)
+  if (r.code !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`)
+  return r
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function request(port, method, urlPath, { headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, headers, agent: false }, (res) => {
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.on('end', () => {
+        const buf = Buffer.concat(chunks)
+        let json
+        try {
+          json = JSON.parse(buf.toString('utf8'))
+        } catch {
+          json = undefined
+        }
+        resolve({ status: res.statusCode, headers: res.headers, body: buf, json })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// ---------------------------------------------------------------- the proxy
+
+// Forwards each connection to the server. Per request kind (manifest or
+// firmware) a test may install a rule that rewrites the response stream.
+class Proxy {
+  constructor(upstreamPort) {
+    this.upstreamPort = upstreamPort
+    this.firmwareRule = null   // { cutAfter: N } or { flipAt: K }, applied to the next firmware response that fits
+    this.manifestRule = null   // { key: KeyObject, keyId: string }: re-sign the manifest body
+    this.log = []              // { kind, path, range }
+    this.sockets = new Set()
+    this.server = net.createServer((client) => this.handle(client))
+  }
+
+  listen() {
+    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve(this.server.address().port)))
+  }
+
+  close() {
+    for (const s of this.sockets) s.destroy()
+    return new Promise((resolve) => this.server.close(() => resolve()))
+  }
+
+  firmwareRequests() {
+    return this.log.filter((e) => e.kind === 'firmware')
+  }
+
+  handle(client) {
+    this.sockets.add(client)
+    client.on('close', () => this.sockets.delete(client))
+    client.on('error', () => {})
+    let head = Buffer.alloc(0)
+    const onData = (data) => {
+      head = Buffer.concat([head, data])
+      const end = head.indexOf('\r\n\r\n')
+      if (end < 0) return
+      client.off('data', onData)
+      const text = head.subarray(0, end).toString('latin1')
+      const [, target = ''] = text.split('\r\n')[0].split(' ')
+      const range = /\r\nrange:\s*([^\r\n]*)/i.exec(text)?.[1] ?? null
+      const kind = target.startsWith('/v1/firmware/') ? 'firmware' : target.startsWith('/v1/manifest') ? 'manifest' : 'other'
+      this.log.push({ kind, path: target, range })
+      const upstream = net.connect(this.upstreamPort, '127.0.0.1')
+      this.sockets.add(upstream)
+      upstream.on('close', () => this.sockets.delete(upstream))
+      upstream.on('error', () => client.destroy())
+      upstream.write(head)
+      client.pipe(upstream)
+      this.respond(kind, upstream, client)
+    }
+    client.on('data', onData)
+  }
+
+  respond(kind, upstream, client) {
+    if (kind === 'manifest' && this.manifestRule) {
+      const rule = this.manifestRule
+      const chunks = []
+      upstream.on('data', (c) => chunks.push(c))
+      upstream.on('end', () => client.end(resignManifest(Buffer.concat(chunks), rule)))
+      return
+    }
+    if (kind !== 'firmware' || !this.firmwareRule) {
+      upstream.pipe(client)
+      return
+    }
+    const rule = this.firmwareRule
+    let headBuf = Buffer.alloc(0)
+    let bodyOffset = -1 // -1 until the response head has passed
+    let active = false
+    upstream.on('data', (data) => {
+      if (bodyOffset < 0) {
+        headBuf = Buffer.concat([headBuf, data])
+        const end = headBuf.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const headText = headBuf.subarray(0, end).toString('latin1')
+        const start = Number(/\r\ncontent-range:\s*bytes (\d+)-/i.exec(headText)?.[1] ?? (/^HTTP\/1\.1 200/.test(headText) ? 0 : -1))
+        // Cuts and flips apply once, to the first response that starts at byte 0.
+        active = this.firmwareRule === rule && start === 0
+        if (active) this.firmwareRule = null
+        client.write(headBuf.subarray(0, end + 4))
+        data = headBuf.subarray(end + 4)
+        bodyOffset = 0
+      }
+      if (!active) {
+        client.write(data)
+        bodyOffset += data.length
+        return
+      }
+      if (rule.cutAfter !== undefined) {
+        const room = rule.cutAfter - bodyOffset
+        if (data.length >= room) {
+          client.write(data.subarray(0, room), () => {
+            rule.delivered = rule.cutAfter
+            client.destroy()
+            upstream.destroy()
+          })
+          bodyOffset += room
+          active = false
+          return
+        }
+      } else if (rule.flipAt !== undefined && rule.flipAt >= bodyOffset && rule.flipAt < bodyOffset + data.length) {
+        data = Buffer.from(data)
+        data[rule.flipAt - bodyOffset] ^= 0x01
+        rule.flipped = true
+      }
+      client.write(data)
+      bodyOffset += data.length
+    })
+    upstream.on('end', () => client.end())
+  }
+}
+
+// Replaces X-OTA-Signature and X-OTA-Key-Id with a signature by another key
+// over the same body bytes: what an attacker who does not hold the server's
+// key could serve.
+function resignManifest(raw, rule) {
+  const end = raw.indexOf('\r\n\r\n')
+  const body = raw.subarray(end + 4)
+  const signature = crypto.sign('sha256', body, rule.key).toString('base64')
+  const lines = raw
+    .subarray(0, end)
+    .toString('latin1')
+    .split('\r\n')
+    .filter((l) => !/^x-ota-(signature|key-id):/i.test(l))
+  lines.push(`X-OTA-Signature: ${signature}`, `X-OTA-Key-Id: ${rule.keyId}`)
+  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body])
+}
+
+// ---------------------------------------------------------------- keys and releases
+
+function newKey() {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const der = publicKey.export({ type: 'spki', format: 'der' })
+  return {
+    privateKey,
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    keyId: crypto.createHash('sha256').update(der).digest('hex').slice(0, 16),
+  }
+}
+
+function statement(r) {
+  return (
+    'ota-gate release v1\n' +
+    `board: ${r.board}\nversion: ${r.version}\nsequence: ${r.sequence}\nsize: ${r.size}\n` +
+    `sha256: ${r.sha256}\ntag: ${r.tag}\ncommit: ${r.commit}\n`
+  )
+}
+
+// ---------------------------------------------------------------- the harness
+
+class Harness {
+  async setUp() {
+    for (const f of [clientBin, imageTool]) {
+      if (!fs.existsSync(f)) throw new Error(`${f} is missing: run make -C firmware first`)
+    }
+    if (!fs.existsSync(serverJs) || !fs.existsSync(cliJs)) {
+      const built = await run('npm', ['run', '-s', 'build'], { cwd: projectRoot })
+      if (built.code !== 0 || !fs.existsSync(serverJs)) {
+        throw new Error(`the server is not built and \`npm run -s build\` failed: ${built.stderr.trim() || built.stdout.trim()}`)
+      }
+    }
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-gate-fw-e2e-'))
+    this.dataDir = path.join(this.dir, 'data')
+    fs.mkdirSync(this.dataDir)
+    this.env = { ...process.env, OTA_DATA_DIR: this.dataDir, OTA_LOG_LEVEL: 'warn' }
+
+    this.releaseKey = newKey()   // pinned on the device
+    this.rogueReleaseKey = newKey() // trusted by the server, not pinned on the device
+    for (const [name, key] of [['release-a', this.releaseKey], ['release-b', this.rogueReleaseKey]]) {
+      const file = path.join(this.dir, `${name}.pub`)
+      fs.writeFileSync(file, key.publicPem)
+      this.pinnedReleaseFile ??= file
+      await runOk(process.execPath, [cliJs, 'keys', 'trust', file, '--name', name], { cwd: projectRoot, env: this.env })
+    }
+    this.releaserToken = await this.token('releaser', 'fw-e2e-releaser')
+    this.operatorToken = await this.token('operator', 'fw-e2e-operator')
+
+    this.serverPort = await freePort()
+    this.proxy = new Proxy(this.serverPort)
+    this.proxyPort = await this.proxy.listen()
+    this.serverLog = path.join(this.dir, 'server.log')
+    const log = fs.openSync(this.serverLog, 'a')
+    this.server = spawn(process.execPath, [serverJs], {
+      cwd: projectRoot,
+      env: {
+        ...this.env,
+        OTA_HOST: '127.0.0.1',
+        OTA_PORT: String(this.serverPort),
+        // Binary URLs in manifests point at the proxy, so downloads pass through it.
+        OTA_PUBLIC_URL: `http://127.0.0.1:${this.proxyPort}`,
+        OTA_SHUTDOWN_GRACE_MS: '500',
+      },
+      stdio: ['ignore', log, log],
+    })
+    fs.closeSync(log)
+    this.serverExit = new Promise((resolve) => this.server.on('exit', (code) => resolve(code)))
+    await this.waitForServer()
+
+    const keys = await request(this.serverPort, 'GET', '/v1/keys')
+    if (keys.status !== 200 || !keys.json?.server?.public_key_pem) {
+      throw new Error(`GET /v1/keys answered ${keys.status}: ${keys.body.toString().slice(0, 200)}`)
+    }
+    this.serverKeyFile = path.join(this.dir, 'server.pub')
+    fs.writeFileSync(this.serverKeyFile, keys.json.server.public_key_pem)
+    this.serverKeyId = keys.json.server.key_id
+
+    this.stable = await this.publish({ version: 'mason', sequence: 10, size: 150_016, key: this.releaseKey })
+    this.beta = await this.publish({ version: 'leafcutter', sequence: 11, size: 20_016, key: this.rogueReleaseKey, channel: 'beta' })
+  }
+
+  async token(role, name) {
+    const r = await runOk(process.execPath, [cliJs, 'token', 'create', '--role', role, '--name', name], { cwd: projectRoot, env: this.env })
+    const lines = r.stdout.trim().split('\n')
+    return lines[lines.length - 1].trim()
+  }
+
+  async waitForServer() {
+    const deadline = Date.now() + 30_000
+    while (Date.now() < deadline) {
+      if (this.server.exitCode !== null) break
+      try {
+        const r = await request(this.serverPort, 'GET', '/healthz')
+        if (r.status === 200) return
+      } catch {
+        // not listening yet
+      }
+      await sleep(100)
+    }
+    throw new Error(`the server did not come up on port ${this.serverPort}:\n${this.serverLogTail()}`)
+  }
+
+  serverLogTail() {
+    try {
+      return fs.readFileSync(this.serverLog, 'utf8').split('\n').slice(-20).join('\n')
+    } catch {
+      return '(no server log)'
+    }
+  }
+
+  async publish({ version, sequence, size, key, channel }) {
+    const file = path.join(this.dir, `${version}.bin`)
+    await runOk(imageTool, ['--size', String(size), '--version', version, '--out', file, '--seed', String(sequence)])
+    const bytes = fs.readFileSync(file)
+    const sha256 = crypto.createHash('sha256').update(bytes).digest('hex')
+    const auth = { authorization: `Bearer ${this.releaserToken}` }
+    const put = await request(this.serverPort, 'PUT', `/v1/artifacts/${sha256}`, {
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: bytes,
+    })
+    if (put.status !== 201 && put.status !== 200) throw new Error(`PUT /v1/artifacts answered ${put.status}: ${put.body}`)
+    const release = {
+      board: BOARD,
+      version,
+      sequence,
+      size: bytes.length,
+      sha256,
+      tag: `prod-${version}`,
+      commit: crypto.randomBytes(20).toString('hex'),
+    }
+    const signature = crypto.sign('sha256', Buffer.from(statement(release), 'utf8'), key.privateKey).toString('base64')
+    const { size: _size, ...fields } = release
+    const post = await request(this.serverPort, 'POST', '/v1/releases', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...fields, signature, key_id: key.keyId, ...(channel ? { channel } : {}) }),
+    })
+    if (post.status !== 201) throw new Error(`POST /v1/releases answered ${post.status}: ${post.body}`)
+    return { ...release, bytes, channel: channel ?? 'stable' }
+  }
+
+  // Runs the C++ client as a device with its own slot directory.
+  async device({ mac, version = 'carder', sequence = 5, channel = 'stable', serverKey, clockOffset = 0, chunk = 4096, booted = false }) {
+    const slot = fs.mkdtempSync(path.join(this.dir, 'slot-'))
+    const args = [
+      '--server', `http://127.0.0.1:${this.proxyPort}`,
+      '--board', BOARD, '--channel', channel, '--device', mac,
+      '--version', version, '--sequence', String(sequence),
+      '--server-key', serverKey ?? this.serverKeyFile,
+      '--release-key', this.pinnedReleaseFile,
+      '--slot', slot, '--chunk', String(chunk), '--retries', '3', '--retry-delay-ms', '20',
+      '--clock-offset', String(clockOffset),
+    ]
+    if (booted) args.push('--report-booted')
+    const r = await run(clientBin, args)
+    const out = Object.fromEntries(
+      r.stdout.split('\n').filter((l) => l.includes(': ')).map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)])
+    )
+    return { ...out, code: r.code, stderr: r.stderr, slot }
+  }
+
+  async reports(mac) {
+    const r = await request(this.serverPort, 'GET', `/v1/devices/${mac}`, { headers: { authorization: `Bearer ${this.operatorToken}` } })
+    if (r.status !== 200) throw new Error(`GET /v1/devices/${mac} answered ${r.status}: ${r.body}`)
+    const reports = r.json?.reports ?? r.json?.device?.reports
+    if (!Array.isArray(reports)) throw new Error(`GET /v1/devices/${mac} has no reports array: ${r.body.toString().slice(0, 300)}`)
+    return reports
+  }
+
+  async tearDown() {
+    await this.proxy?.close()
+    if (this.server && this.server.exitCode === null) {
+      this.server.kill('SIGTERM')
+      const stopped = await Promise.race([this.serverExit, sleep(5000).then(() => 'timeout')])
+      if (stopped === 'timeout') this.server.kill('SIGKILL')
+    }
+    if (this.dir && !process.env.OTA_E2E_KEEP) fs.rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------- assertions
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message)
+}
+
+function expectResult(r, result) {
+  expect(r.result === result, `expected result ${result}, got ${r.result ?? '(none)'} (exit ${r.code}) ${r.stderr.trim()}`)
+}
+
+function expectNothingBootable(r) {
+  expect(!fs.existsSync(path.join(r.slot, 'otadata')), 'the slot was marked bootable')
+}
+
+function expectInstalled(r, release) {
+  expectResult(r, 'ok')
+  expect(fs.existsSync(path.join(r.slot, 'otadata')), 'the slot was not marked bootable')
+  const slot = fs.readFileSync(path.join(r.slot, 'slot.bin'))
+  expect(slot.equals(release.bytes), `slot.bin (${slot.length} bytes) differs from the published binary (${release.bytes.length} bytes)`)
+}
+
+// ---------------------------------------------------------------- the cases
+
+const cases = [
+  ['the update is applied and the slot is byte-identical to the published binary', async (h) => {
+    const r = await h.device({ mac: 'A4:CF:12:00:00:01', chunk: 16384 })
+    expectInstalled(r, h.stable)
+    expect(r.decision === 'update', `decision ${r.decision}`)
+    expect(Number(r.requests) === Math.ceil(h.stable.size / 16384), `expected ${Math.ceil(h.stable.size / 16384)} range requests, made ${r.requests}`)
+    const booted = await h.device({ mac: 'A4:CF:12:00:00:01', version: 'mason', sequence: 10, booted: true })
+    expectResult(booted, 'ok')
+  }],
+
+  ['after the update the device stays on the same version', async (h) => {
+    const before = h.proxy.firmwareRequests().length
+    const r = await h.device({ mac: 'A4:CF:12:00:00:01', version: 'mason', sequence: 10 })
+    expectResult(r, 'no_update')
+    expect(r.decision === 'same_version', `decision ${r.decision}`)
+    expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
+  }],
+
+  ['a connection cut mid-download resumes from the last byte written and completes', async (h) => {
+    const rule = { cutAfter: 10_000 }
+    h.proxy.firmwareRule = rule
+    const before = h.proxy.firmwareRequests().length
+    const r = await h.device({ mac: 'A4:CF:12:00:00:02', chunk: 65536 })
+    expectInstalled(r, h.stable)
+    expect(rule.delivered === 10_000, 'the proxy did not cut the connection')
+    expect(Number(r.retries) >= 1, `retries ${r.retries}`)
+    const ranges = h.proxy.firmwareRequests().slice(before).map((e) => e.range)
+    expect(ranges[0] === 'bytes=0-65535', `first range ${ranges[0]}`)
+    expect(ranges[1] === 'bytes=10000-75535', `resumed with ${ranges[1]}, expected bytes=10000-75535`)
+  }],
+
+  ['a tampered binary is refused and nothing is marked bootable', async (h) => {
+    const rule = { flipAt: 1000 }
+    h.proxy.firmwareRule = rule
+    const r = await h.device({ mac: 'A4:CF:12:00:00:03' })
+    expect(rule.flipped, 'the proxy did not flip a byte')
+    expectResult(r, 'sha256_mismatch')
+    expectNothingBootable(r)
+    expect(!fs.existsSync(path.join(r.slot, 'slot.bin')), 'the tampered image was left in the slot')
+  }],
+
+  ['a manifest signed by an unknown key is refused before any download', async (h) => {
+    const attacker = newKey()
+    const before = h.proxy.firmwareRequests().length
+    h.proxy.manifestRule = { key: attacker.privateKey, keyId: attacker.keyId }
+    try {
+      const r = await h.device({ mac: 'A4:CF:12:00:00:04' })
+      expectResult(r, 'unknown_server_key')
+      expectNothingBootable(r)
+      // The same forgery claiming the server's key id fails the signature check itself.
+      h.proxy.manifestRule = { key: attacker.privateKey, keyId: h.serverKeyId }
+      const claimed = await h.device({ mac: 'A4:CF:12:00:00:04' })
+      expectResult(claimed, 'manifest_signature_invalid')
+      expectNothingBootable(claimed)
+    } finally {
+      h.proxy.manifestRule = null
+    }
+    expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
+  }],
+
+  ['a device pinning another server key refuses the real server', async (h) => {
+    const other = newKey()
+    const file = path.join(h.dir, 'other-server.pub')
+    fs.writeFileSync(file, other.publicPem)
+    const r = await h.device({ mac: 'A4:CF:12:00:00:05', serverKey: file })
+    expectResult(r, 'unknown_server_key')
+    expectNothingBootable(r)
+  }],
+
+  ['a release signed by a key the device does not pin is refused', async (h) => {
+    const before = h.proxy.firmwareRequests().length
+    const r = await h.device({ mac: 'A4:CF:12:00:00:06', channel: 'beta' })
+    expectResult(r, 'unknown_release_key')
+    expectNothingBootable(r)
+    expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
+  }],
+
+  ['an expired manifest is refused', async (h) => {
+    // The device's clock runs eight days ahead of the server's: past the default seven-day validity.
+    const r = await h.device({ mac: 'A4:CF:12:00:00:07', clockOffset: 8 * 24 * HOUR })
+    expectResult(r, 'manifest_expired')
+    expectNothingBootable(r)
+  }],
+
+  ['a downgrade without allow_downgrade is not installed', async (h) => {
+    const before = h.proxy.firmwareRequests().length
+    const r = await h.device({ mac: 'A4:CF:12:00:00:08', version: 'osmia', sequence: 50 })
+    expectResult(r, 'no_update')
+    expect(r.decision === 'not_newer', `decision ${r.decision}`)
+    expectNothingBootable(r)
+    expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
+  }],
+
+  ['a device on sequence 0 never updates', async (h) => {
+    const before = h.proxy.firmwareRequests().length
+    const r = await h.device({ mac: 'A4:CF:12:00:00:09', version: 'dev-build', sequence: 0 })
+    expectResult(r, 'no_update')
+    expect(r.decision === 'hand_built', `decision ${r.decision}`)
+    expectNothingBootable(r)
+    expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
+  }],
+
+  ['the server sees the client reports', async (h) => {
+    const ok = await h.reports('a4cf12000001')
+    const statuses = ok.map((r) => r.status)
+    for (const s of ['downloading', 'downloaded', 'installed', 'booted']) {
+      expect(statuses.includes(s), `no ${s} report for the updated device; got ${JSON.stringify(statuses)}`)
+    }
+    expect(ok.every((r) => r.version === 'mason' && Number(r.sequence) === 10), `reports name another release: ${JSON.stringify(ok)}`)
+    const bad = await h.reports('a4cf12000003')
+    const failed = bad.find((r) => r.status === 'failed')
+    expect(failed, `no failed report for the tampered download; got ${JSON.stringify(bad)}`)
+    expect(failed.detail === 'sha256_mismatch', `failed report detail ${failed.detail}`)
+  }],
+]
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  const h = new Harness()
+  let passed = 0
+  let failed = 0
+  const stopServer = () => h.server?.exitCode === null && h.server.kill('SIGKILL')
+  process.on('exit', stopServer)
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      stopServer()
+      process.exit(1)
+    })
+  }
+  try {
+    try {
+      await h.setUp()
+    } catch (err) {
+      console.log(`setup failed: ${err.message}`)
+      for (const [name] of cases) console.log(`not ok - ${name} (setup failed)`)
+      failed = cases.length
+      return
+    }
+    for (const [name, body] of cases) {
+      try {
+        await body(h)
+        passed++
+        console.log(`ok - ${name}`)
+      } catch (err) {
+        failed++
+        console.log(`not ok - ${name}\n  ${err.message}`)
+      }
+    }
+  } finally {
+    if (failed > 0 && h.serverLog) console.log(`server log (last lines):\n${h.serverLogTail()}`)
+    await h.tearDown()
+    console.log(`${passed} passed, ${failed} failed`)
+    process.exitCode = failed === 0 ? 0 : 1
+  }
+}
+
+await main()
