@@ -16,6 +16,18 @@ constexpr size_t kMaxSignature = 80;
 // SubjectPublicKeyInfo of an uncompressed P-256 point is 91 bytes.
 constexpr size_t kMaxSpki = 160;
 
+// The DER SubjectPublicKeyInfo of every P-256 key starts with these bytes
+// (id-ecPublicKey, prime256v1, an uncompressed point). Checking them needs
+// no access to mbedTLS structs, whose fields are private in 3.x.
+const unsigned char kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce,
+                                         0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+                                         0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
+constexpr int kP256SpkiLength = 91;
+
+bool is_p256_spki(const unsigned char* der, int len) {
+  return len == kP256SpkiLength && memcmp(der, kP256SpkiPrefix, sizeof kP256SpkiPrefix) == 0;
+}
+
 bool sha256_of(const uint8_t* data, size_t len, uint8_t digest[32]) {
   Sha256 sha;
   return sha.start() && sha.update(data, len) && sha.finish(digest);
@@ -44,11 +56,10 @@ bool KeyRing::add_pem(const char* pem) {
   }
   unsigned char der[kMaxSpki];
   const int der_len = mbedtls_pk_write_pubkey_der(&key, der, sizeof der);
-  uint8_t digest[32];
-  const bool p256 = mbedtls_pk_get_type(&key) == MBEDTLS_PK_ECKEY &&
-                    compat::pk_curve(key) == MBEDTLS_ECP_DP_SECP256R1;
   // mbedtls_pk_write_pubkey_der writes at the end of the buffer.
-  if (!p256 || der_len <= 0 || !sha256_of(der + sizeof der - der_len, der_len, digest)) {
+  const unsigned char* spki = der + sizeof der - (der_len > 0 ? der_len : 0);
+  uint8_t digest[32];
+  if (!is_p256_spki(spki, der_len) || !sha256_of(spki, static_cast<size_t>(der_len), digest)) {
     mbedtls_pk_free(&key);
     mbedtls_pk_init(&key);
     return false;
@@ -82,7 +93,7 @@ Result KeyRing::verify(const char* key_id, const uint8_t* message, size_t messag
   for (size_t i = 0; i < count_; ++i) {
     if (by_id && strcmp(ids_[i], key_id) != 0) continue;
     tried = true;
-    // mbedtls_pk_verify takes a non-const context in 2.x.
+    // mbedtls_pk_verify takes a non-const context (2.x and 3.x alike) but does not change it.
     mbedtls_pk_context* key = const_cast<mbedtls_pk_context*>(&keys_[i]);
     if (mbedtls_pk_verify(key, MBEDTLS_MD_SHA256, digest, sizeof digest, signature, signature_len) == 0) {
       return Result::ok;

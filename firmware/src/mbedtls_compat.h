@@ -1,12 +1,10 @@
 // The one place that knows which mbedTLS major version is in use. ESP-IDF
-// v4.x and Debian ship 2.x; ESP-IDF v5.x ships 3.x, which renamed the
-// SHA-256 calls (the `_ret` variants became the only ones) and made struct
-// fields private.
+// v4.x and Debian ship 2.x; ESP-IDF v5.x ships 3.x, where the SHA-256 calls
+// lost their `_ret` suffix. The pk, base64 and ECDSA calls the core uses are
+// the same in both, and the core touches no struct field (private in 3.x).
 #pragma once
 
 #include <mbedtls/version.h>
-#include <mbedtls/pk.h>
-#include <mbedtls/ecp.h>
 #include <mbedtls/sha256.h>
 
 #if !defined(MBEDTLS_VERSION_NUMBER)
@@ -24,9 +22,6 @@ inline int sha256_update(mbedtls_sha256_context* c, const unsigned char* d, size
 inline int sha256_finish(mbedtls_sha256_context* c, unsigned char out[32]) {
   return mbedtls_sha256_finish(c, out);
 }
-inline mbedtls_ecp_group_id pk_curve(const mbedtls_pk_context& pk) {
-  return mbedtls_pk_ec(pk)->MBEDTLS_PRIVATE(grp).id;
-}
 #elif MBEDTLS_VERSION_NUMBER >= 0x02070000
 inline int sha256_starts(mbedtls_sha256_context* c) { return mbedtls_sha256_starts_ret(c, 0); }
 inline int sha256_update(mbedtls_sha256_context* c, const unsigned char* d, size_t n) {
@@ -35,7 +30,6 @@ inline int sha256_update(mbedtls_sha256_context* c, const unsigned char* d, size
 inline int sha256_finish(mbedtls_sha256_context* c, unsigned char out[32]) {
   return mbedtls_sha256_finish_ret(c, out);
 }
-inline mbedtls_ecp_group_id pk_curve(const mbedtls_pk_context& pk) { return mbedtls_pk_ec(pk)->grp.id; }
 #else
 #error "ota-gate needs mbedTLS 2.7 or later"
 #endif
