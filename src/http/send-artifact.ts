@@ -1,0 +1,90 @@
+import { Readable } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+import { AppError } from '../errors'
+import type { ArtifactCache } from '../store/artifact-cache'
+import type { ArtifactStore } from '../store/artifact-store'
+import { planDownload, type DownloadRequest } from './range'
+
+/** Where the bytes come from; the Fastify instance itself fits (`app.artifacts`, `app.artifactCache`). */
+export interface ArtifactSource {
+  artifacts: ArtifactStore
+  artifactCache: ArtifactCache
+}
+
+/** A stored binary as the artifacts table records it (an ArtifactRow fits). */
+export interface DownloadableArtifact {
+  sha256: string
+  size: number
+  md5: string
+}
+
+export interface SendArtifactOptions {
+  /** Extra response headers, e.g. `{ 'x-MD5': md5 }` for Arduino HTTPUpdate, or Content-Disposition. */
+  headers?: Record<string, string>
+  /**
+   * True (the default) when the URL names these exact bytes forever (/v1/firmware/<sha256>.bin):
+   * a year of immutable caching. A URL whose bytes change with each release (/firmware.app.bin,
+   * /v1/arduino/:board) must pass false: it gets `Cache-Control: no-cache`, so caches revalidate
+   * with the ETag (the sha256, so If-None-Match and If-Range stay exact across releases).
+   */
+  immutable?: boolean
+  /**
+   * Sent as Last-Modified and used for If-Modified-Since / If-Range dates. Pass it only for an
+   * immutable URL: on a URL that changes, an older artifact released later would look unmodified.
+   */
+  lastModified?: Date
+}
+
+/**
+ * Answers a GET or HEAD for an artifact: conditional requests, one byte range (206, or 416 as
+ * JSON), and always an exact Content-Length, never chunked. Bytes come from the in-memory cache
+ * when the artifact fits in it (zero-copy slices), else are streamed from the store.
+ *
+ * Use it from a GET route (Fastify's automatic HEAD route works, as does `method: ['GET', 'HEAD']`):
+ *
+ *     return sendArtifact(request, reply, row, app, { immutable: false, headers: { 'x-MD5': row.md5 } })
+ *
+ * Throws AppError 412 (precondition_failed) or 416 (range_not_satisfiable) for the error handler.
+ */
+export async function sendArtifact(
+  request: DownloadRequest,
+  reply: FastifyReply,
+  artifact: DownloadableArtifact,
+  source: ArtifactSource,
+  options: SendArtifactOptions = {}
+): Promise<FastifyReply> {
+  const immutable = options.immutable ?? true
+  const plan = planDownload(request, { size: artifact.size, etag: `"${artifact.sha256}"`, lastModified: options.lastModified })
+  if (plan.status === 412) {
+    throw new AppError(412, 'precondition_failed', `the artifact's ETag is "${artifact.sha256}"; If-Match or If-Unmodified-Since did not hold`, plan.headers)
+  }
+  if (plan.status === 416) {
+    throw new AppError(
+      416,
+      'range_not_satisfiable',
+      `the range "${request.headers.range}" selects no byte of this ${artifact.size}-byte file; ask for bytes=0-${Math.max(artifact.size - 1, 0)} or a part of it`,
+      plan.headers
+    )
+  }
+  const headers = { ...plan.headers, ...(immutable ? {} : { 'Cache-Control': 'no-cache' }), ...options.headers }
+
+  // Without a body, an empty stream rather than nothing: Fastify's automatic HEAD route rewrites
+  // Content-Length to 0 for an empty reply but leaves it alone for a stream.
+  if (!plan.body) return reply.code(plan.status).headers(headers).send(Readable.from([]))
+
+  const { start, end } = plan.range ?? { start: 0, end: artifact.size - 1 }
+  const cached = await source.artifactCache.get(artifact.sha256, artifact.size)
+  if (cached) return reply.code(plan.status).headers(headers).send(cached.subarray(start, end + 1))
+
+  // Not @fastify/send: it serves paths, and the store is an interface (object storage later), and it
+  // would decide the conditional and range logic a second time. The size is checked first so that a
+  // missing or truncated file is a logged 500 before any header goes out, never a short body under
+  // a promised Content-Length.
+  const stored = await source.artifacts.size(artifact.sha256)
+  if (stored !== artifact.size) {
+    throw new Error(`artifact ${artifact.sha256} has ${stored ?? 'no'} bytes in the store, ${artifact.size} recorded`)
+  }
+  // Fastify destroys this stream (closing its file) when the client hangs up.
+  const body = source.artifacts.stream(artifact.sha256, plan.range)
+  return reply.code(plan.status).headers(headers).send(body)
+}

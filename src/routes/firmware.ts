@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { notFound } from '../errors'
+import { sendArtifact } from '../http/send-artifact'
+import { errors } from '../schemas/common'
+
+const FILE = /^([0-9a-f]{64})\.bin$/
+
+const Bytes = (description: string) => Type.Unknown({ description: `${description} (application/octet-stream)` })
+
+/** The immutable, content-addressed binaries that manifests point devices at. */
+const firmware: FastifyPluginAsyncTypebox = async (app) => {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/v1/firmware/:file',
+    schema: {
+      summary: 'Download a binary by its SHA-256: single byte ranges, If-Range, ETag, immutable caching',
+      tags: ['devices'],
+      params: Type.Object({ file: Type.String({ description: '<sha256>.bin, 64 lowercase hex' }) }),
+      response: {
+        200: Bytes('the whole binary'),
+        206: Bytes('the requested byte range, as Content-Range says'),
+        304: Type.Null({ description: 'If-None-Match or If-Modified-Since matched; no body' }),
+        ...errors(404, 412, 416),
+      },
+    },
+    handler: async (request, reply) => {
+      // Checked here rather than by the params schema so that a malformed name is a 404 like any
+      // other missing file, as the contract says, not a 400.
+      const sha256 = FILE.exec(request.params.file)?.[1]
+      if (sha256 === undefined) {
+        throw notFound(
+          'not_found',
+          `"${request.params.file.slice(0, 80)}" is not a firmware file name: use /v1/firmware/<sha256>.bin with 64 lowercase hex digits`
+        )
+      }
+      const artifact = await app.repos.artifacts.get(sha256)
+      if (!artifact) throw notFound('not_found', `no binary with SHA-256 ${sha256} is stored on this server`)
+      return sendArtifact(request, reply, artifact, app, { lastModified: new Date(artifact.created_at) })
+    },
+  })
+}
+
+export default firmware
