@@ -90,6 +90,7 @@ class Proxy {
     this.upstreamPort = upstreamPort
     this.firmwareRule = null   // { cutAfter: N } or { flipAt: K }, applied to the next firmware response that fits
     this.manifestRule = null   // { key: KeyObject, keyId: string }: re-sign the manifest body
+    this.rewriteTarget = null  // (target) => target: forward a different request than the device sent
     this.log = []              // { kind, path, range }
     this.sockets = new Set()
     this.server = net.createServer((client) => this.handle(client))
@@ -118,8 +119,13 @@ class Proxy {
       const end = head.indexOf('\r\n\r\n')
       if (end < 0) return
       client.off('data', onData)
-      const text = head.subarray(0, end).toString('latin1')
-      const [, target = ''] = text.split('\r\n')[0].split(' ')
+      let text = head.subarray(0, end).toString('latin1')
+      const [method, sent = '', version] = text.split('\r\n')[0].split(' ')
+      const target = this.rewriteTarget ? this.rewriteTarget(sent) : sent
+      if (target !== sent) {
+        text = [`${method} ${target} ${version}`, ...text.split('\r\n').slice(1)].join('\r\n')
+        head = Buffer.concat([Buffer.from(text, 'latin1'), head.subarray(end)])
+      }
       const range = /\r\nrange:\s*([^\r\n]*)/i.exec(text)?.[1] ?? null
       const kind = target.startsWith('/v1/firmware/') ? 'firmware' : target.startsWith('/v1/manifest') ? 'manifest' : 'other'
       this.log.push({ kind, path: target, range })
@@ -470,6 +476,18 @@ const cases = [
       h.proxy.manifestRule = null
     }
     expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
+  }],
+
+  ['a manifest validly signed for another channel is refused', async (h) => {
+    // Replays the server's own, correctly signed beta manifest to a device on stable.
+    h.proxy.rewriteTarget = (target) => target.replace('channel=stable', 'channel=beta')
+    try {
+      const r = await h.device({ mac: 'A4:CF:12:00:00:0A' })
+      expectResult(r, 'channel_mismatch')
+      expectNothingBootable(r)
+    } finally {
+      h.proxy.rewriteTarget = null
+    }
   }],
 
   ['a device pinning another server key refuses the real server', async (h) => {

@@ -183,6 +183,17 @@ TEST("Content-Length: missing, malformed, oversized or conflicting is refused") 
   CHECK(parse_content_length(twice, 1024, v) == Result::bad_content_length);
 }
 
+TEST("a header too long for its buffer marks the response malformed") {
+  HttpResponseHead head;
+  head.capture("X-OTA-Signature", std::string(200, 'A').c_str());
+  CHECK(head.malformed);
+  CHECK(head.ota_signature[0] == '\0');
+  HttpResponseHead fine;
+  fine.capture("x-ota-key-id", "  918de16a70456c8f ");
+  CHECK(!fine.malformed);
+  CHECK_EQ_STR(fine.ota_key_id, "918de16a70456c8f");
+}
+
 TEST("Content-Range is parsed strictly") {
   ContentRange cr;
   CHECK(parse_content_range("bytes 0-4095/120432", cr) && cr.first == 0 && cr.last == 4095 && cr.total == 120432);
@@ -435,6 +446,24 @@ TEST("a configuration outside the contract is refused before any request") {
   OtaClient bad_mac(device.config, device.http, device.flash, device.clock);
   CHECK(bad_mac.check(m) == Result::bad_config);
   CHECK(server.requests().empty());
+}
+
+TEST("reports carry status, version, sequence and an escaped detail") {
+  CannedHttpServer server([&](const std::string&) { return http_response(202, "Content-Length: 2\r\n", "{}"); });
+  Device device(server.base_url());
+  OtaClient client(device.config, device.http, device.flash, device.clock);
+  CHECK(client.report(ReportStatus::failed, "mason", 12, "flash said \"no\"\n") == Result::ok);
+  CHECK(client.report_booted() == Result::ok);
+  const auto requests = server.requests();
+  CHECK(requests.size() == 2);
+  if (requests.size() == 2) {
+    CHECK(requests[0].rfind("POST /v1/devices/aabbccddeeff/reports HTTP/1.1\r\n", 0) == 0);
+    CHECK(requests[0].find("Content-Type: application/json\r\n") != std::string::npos);
+    const std::string body0 = requests[0].substr(requests[0].find("\r\n\r\n") + 4);
+    CHECK_EQ_STR(body0, "{\"status\":\"failed\",\"version\":\"mason\",\"sequence\":12,\"detail\":\"flash said \\\"no\\\"?\"}");
+    const std::string body1 = requests[1].substr(requests[1].find("\r\n\r\n") + 4);
+    CHECK_EQ_STR(body1, "{\"status\":\"booted\",\"version\":\"carder\",\"sequence\":3}");
+  }
 }
 
 int main() { return check::run_all(); }
