@@ -5,10 +5,12 @@ import dbPlugin from './plugins/external/db'
 import errorHandler from './plugins/external/error-handler'
 import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
+import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import serverKey from './plugins/app/server-key'
 import health from './routes/health'
+import firmware from './routes/firmware'
 import manifest from './routes/manifest'
 import keys from './routes/keys'
 import legacy from './routes/legacy'
@@ -33,10 +35,12 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(repositories)
   await fastify.register(artifactStore)
   await fastify.register(artifactCache)
+  await fastify.register(artifactCache)
   await fastify.register(auth)
   await fastify.register(serverKey)
   // routes
   await fastify.register(health)
+  await fastify.register(firmware)
   await fastify.register(manifest)
   await fastify.register(keys)
   await fastify.register(legacy)
