@@ -5,16 +5,9 @@ import dbPlugin from './plugins/external/db'
 import errorHandler from './plugins/external/error-handler'
 import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
-import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
-import serverKey from './plugins/app/server-key'
 import health from './routes/health'
-import firmware from './routes/firmware'
-import manifest from './routes/manifest'
-import keys from './routes/keys'
-import legacy from './routes/legacy'
-import arduino from './routes/arduino'
 import firmware from './routes/firmware'
 
 export interface AppOptions {
@@ -35,16 +28,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(repositories)
   await fastify.register(artifactStore)
   await fastify.register(artifactCache)
-  await fastify.register(artifactCache)
   await fastify.register(auth)
-  await fastify.register(serverKey)
   // routes
   await fastify.register(health)
-  await fastify.register(firmware)
-  await fastify.register(manifest)
-  await fastify.register(keys)
-  await fastify.register(legacy)
-  await fastify.register(arduino)
   await fastify.register(firmware)
 }
 
