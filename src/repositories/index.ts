@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
 import { BoardsRepository } from './boards'
+import { DevicesRepository } from './devices'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
 import { ReleasesRepository } from './releases'
@@ -18,6 +19,8 @@ export interface Repositories {
   releases: ReleasesRepository
   /** historical releases (published before ota-gate), written by the ledger import */
   history: ReleaseHistoryRepository
+  /** device check-ins, reports and the fleet view */
+  devices: DevicesRepository
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -28,5 +31,6 @@ export function createRepositories(db: Database): Repositories {
     releaseKeys: new ReleaseKeysRepository(db),
     releases: new ReleasesRepository(db),
     history: new ReleaseHistoryRepository(db),
+    devices: new DevicesRepository(db),
   }
 }
