@@ -708,6 +708,30 @@ t.test('nginx: in front of a stand-in backend, device paths, Range, client addre
     }
   })
 
+  await t.test("Arduino's HTTP/1.0 request gets Content-Length, not chunks", async (t) => {
+    // HTTPUpdate speaks HTTP/1.0, which node's client cannot send: write it by hand.
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      const socket = net.connect(ports.http, '127.0.0.1', () => {
+        socket.write(
+          'GET /v1/arduino/esp32cam HTTP/1.0\r\nHost: ota.example.com\r\nUser-Agent: ESP32-http-Update\r\n' +
+            'Connection: close\r\nx-ESP32-STA-MAC: AA:BB:CC:DD:EE:FF\r\nx-ESP32-version: mason\r\n\r\n'
+        )
+      })
+      const chunks: Buffer[] = []
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer to the HTTP/1.0 request')))
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+      socket.on('end', () => resolve(Buffer.concat(chunks)))
+      socket.on('error', reject)
+    })
+    const split = raw.indexOf('\r\n\r\n')
+    const head = raw.subarray(0, split).toString()
+    t.match(head, /^HTTP\/1\.[01] 200 /)
+    t.match(head, new RegExp(`\r\ncontent-length: ${firmware.length}\r\n`, 'i'))
+    t.notMatch(head, /transfer-encoding/i)
+    t.match(head, /\r\nx-echo-xff: 127\.0\.0\.1\r\n/i)
+    t.ok(raw.subarray(split + 4).equals(firmware), 'every byte')
+  })
+
   await t.test('other device paths answer on plain HTTP', async (t) => {
     const manifest = await plain('/v1/manifest?board=esp32cam&device=aabbccddeeff&version=mason&sequence=3')
     t.equal(manifest.status, 200)
