@@ -1,0 +1,113 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { badRequest } from '../errors'
+import { chooseTarget, type Target } from '../fleet/target'
+import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { ManifestTooLarge, SignedManifests, ifNoneMatchHits } from '../manifest/signed-manifests'
+import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { noRelease } from '../fleet/no-release'
+
+const ManifestQuery = Type.Object({
+  board: BoardName,
+  channel: Type.Optional(ChannelName),
+  device: Type.Optional(DeviceId),
+  version: Type.Optional(Version),
+  // 0 is allowed here: a hand-built binary reports it (and never flashes).
+  sequence: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295, description: 'the sequence the device runs' })),
+})
+
+/** The contract's rule on the device: flash only a different version, ahead of its own unless rolled back, never from 0. */
+function deviceWouldFlash(target: Target, version: string, sequence: number): boolean {
+  return (
+    target.release.version !== version &&
+    sequence !== 0 &&
+    (target.release.sequence > sequence || target.allowDowngrade)
+  )
+}
+
+const manifest: FastifyPluginAsyncTypebox = async (app) => {
+  const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
+  const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+
+  app.get(
+    '/v1/manifest',
+    {
+      schema: {
+        summary: 'The signed manifest of the release a device should run',
+        tags: ['devices'],
+        querystring: ManifestQuery,
+        response: {
+          // Sent as the signed bytes themselves (X-OTA-Signature covers exactly them), never re-serialised.
+          200: Type.Unsafe<Buffer>(
+            Type.Object({
+              board: BoardName,
+              channel: ChannelName,
+              version: Version,
+              sequence: Type.Integer(),
+              size: Type.Integer(),
+              sha256: Type.String(),
+              md5: Type.String(),
+              url: Type.String(),
+              tag: Type.String(),
+              commit: Type.String(),
+              release_signature: Type.String(),
+              release_key_id: Type.String(),
+              allow_downgrade: Type.Boolean(),
+              issued_at: Type.String({ format: 'date-time' }),
+              expires_at: Type.String({ format: 'date-time' }),
+            })
+          ),
+          304: Type.Null({ description: 'the manifest named by If-None-Match is current' }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query
+      const channel = q.channel ?? 'stable'
+      const device = q.device === undefined ? undefined : normalizeDevice(q.device)
+      if (device !== undefined && (q.version === undefined || q.sequence === undefined)) {
+        throw badRequest('querystring version and sequence are required with device: the check-in records what the device runs')
+      }
+      const urlBase = requestBaseUrl(request, publicBase)
+      const target = await chooseTarget(app.repos, { board: q.board, channel, device, version: q.version, sequence: q.sequence })
+
+      const checkIn = async (offered: number | null) => {
+        if (device === undefined || q.version === undefined || q.sequence === undefined) return
+        await app.repos.devices.checkIn({
+          device,
+          board: q.board,
+          channel,
+          version: q.version,
+          sequence: q.sequence,
+          address: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+          offeredReleaseId: offered,
+        })
+      }
+
+      if (!target) {
+        const error = await noRelease(app.repos, q.board, channel)
+        // A device polling a board the server knows is part of the fleet even before the first release.
+        if (error.knownBoard) await checkIn(null)
+        throw error.error
+      }
+      let signed
+      try {
+        signed = manifests.get(target, channel, urlBase)
+      } catch (err) {
+        if (err instanceof ManifestTooLarge) request.log.error({ err }, 'manifest over the device limit')
+        throw err
+      }
+      // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
+      const offers = q.version !== undefined && q.sequence !== undefined && deviceWouldFlash(target, q.version, q.sequence)
+      await checkIn(offers ? target.release.id : null)
+      if (ifNoneMatchHits(request.headers['if-none-match'], signed.etag)) {
+        return reply.code(304).header('etag', signed.etag).header('cache-control', 'no-cache').send(null)
+      }
+      return reply.headers(signed.headers).send(signed.body)
+    }
+  )
+}
+
+export default manifest
