@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
 import { BoardsRepository } from './boards'
 import { DevicesRepository } from './devices'
+import { MetricsRepository } from './metrics'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
 import { ReleasesRepository } from './releases'
@@ -21,6 +22,8 @@ export interface Repositories {
   history: ReleaseHistoryRepository
   /** device check-ins, reports and the fleet view */
   devices: DevicesRepository
+  /** the figures /metrics reads at each scrape */
+  metrics: MetricsRepository
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -32,5 +35,6 @@ export function createRepositories(db: Database): Repositories {
     releases: new ReleasesRepository(db),
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
+    metrics: new MetricsRepository(db),
   }
 }
