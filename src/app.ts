@@ -8,6 +8,7 @@ import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import health from './routes/health'
+import artifacts from './routes/artifacts'
 import firmware from './routes/firmware'
 
 export interface AppOptions {
@@ -31,6 +32,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   // routes
   await fastify.register(health)
+  await fastify.register(artifacts)
   await fastify.register(firmware)
 }
 
