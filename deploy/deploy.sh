@@ -7,13 +7,13 @@
 #
 # Settings (environment), with their defaults:
 #   OTA_INSTALL_DIR   /opt/ota-gate                       the clone to update
-#   OTA_ENV_FILE      /etc/ota-gate/ota-gate.env          server settings, read for the migrate step
+#   OTA_ENV_FILE      /etc/ota-gate/ota-gate.env          server settings: given to the migrate step only
 #   OTA_SERVICE_USER  ota-gate                            migrations run as this user when run as root
 #   OTA_INSTALL_CMD   npm ci                              installs and builds
 #   OTA_MIGRATE_CMD   node dist/cli/main.js migrate       applies database migrations
 #   OTA_RESTART_CMD   systemctl restart ota-gate          restarts the server
-#   OTA_HEALTH_URL    http://127.0.0.1:$OTA_PORT/healthz  must answer 200 {"status":"ok"} (OTA_PORT
-#                                                         from the env file, else 8080)
+#   OTA_HEALTH_URL    http://127.0.0.1:8080/healthz       must answer 200 {"status":"ok"}; by default
+#                                                         OTA_HOST/OTA_PORT from the env file
 #   OTA_HEALTH_TRIES  30, OTA_HEALTH_INTERVAL 2 (seconds)  how long to wait for it
 # Commands run with bash -c in the installation folder.
 #
@@ -48,9 +48,10 @@ fail() {
   exit 1
 }
 
-# Reads KEY=VALUE lines the way systemd's EnvironmentFile does (no shell
-# expansion, optional surrounding quotes), so values with spaces are safe.
+# Exports KEY=VALUE lines read the way systemd's EnvironmentFile does (no
+# shell expansion, optional surrounding quotes), so values with spaces are safe.
 load_env_file() {
+  [[ -e "$1" ]] || return 0
   local line key value
   while IFS= read -r line || [[ -n "$line" ]]; do
     [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
@@ -63,12 +64,16 @@ load_env_file() {
       export "$key=$value"
     fi
   done <"$1"
+  return 0
 }
 
+# With a third argument the step also gets the server's settings (the env
+# file); the others do not, so e.g. its GIT_SSH_COMMAND, meant for the firmware
+# mirror, never reaches git or npm here.
 run_step() {
-  local what="$1" cmd="$2"
+  local what="$1" cmd="$2" with_settings="${3:-}"
   say "$what: $cmd"
-  if ! (cd "$install_dir" && bash -c "$cmd"); then
+  if ! (cd "$install_dir" && if [[ -n "$with_settings" ]]; then load_env_file "$env_file"; fi && bash -c "$cmd"); then
     printf 'deploy: error: %s failed: %s\n' "$what" "$cmd" >&2
     return 1
   fi
@@ -100,7 +105,7 @@ check_health() {
 
 bring_up() {
   run_step "installing dependencies and building" "$install_cmd" || return 1
-  run_step "applying migrations" "$migrate_cmd" || return 1
+  run_step "applying migrations" "$migrate_cmd" with-settings || return 1
   run_step "restarting" "$restart_cmd" || return 1
   check_health
 }
@@ -120,8 +125,8 @@ roll_back() {
 }
 
 [[ -d "$install_dir" ]] || fail "$install_dir does not exist (set OTA_INSTALL_DIR)"
-git -C "$install_dir" rev-parse --is-inside-work-tree >/dev/null 2>&1 ||
-  fail "$install_dir is not a git checkout of ota-gate"
+git_error="$(git -C "$install_dir" rev-parse --is-inside-work-tree 2>&1)" ||
+  fail "$install_dir is not a usable git checkout: $git_error"
 git_dir="$(git -C "$install_dir" rev-parse --absolute-git-dir)"
 
 # One deploy at a time: a second one would race on the checkout and the restart.
@@ -137,12 +142,19 @@ current_branch="$(git -C "$install_dir" symbolic-ref --quiet --short HEAD || tru
 if [[ -e "$env_file" ]]; then
   # Without it the migrate step would open ./data instead of the real database.
   [[ -r "$env_file" ]] || fail "cannot read $env_file; run as root (sudo)"
-  say "reading settings from $env_file"
-  load_env_file "$env_file"
+  say "server settings: $env_file"
 else
   say "no $env_file; the migrate step uses this shell's environment"
 fi
-health_url="${health_url:-http://127.0.0.1:${OTA_PORT:-8080}/healthz}"
+if [[ -z "$health_url" ]]; then
+  listen="$(
+    load_env_file "$env_file"
+    host="${OTA_HOST:-0.0.0.0}"
+    case "$host" in 0.0.0.0 | :: | '[::]') host=127.0.0.1 ;; *:*) host="[$host]" ;; esac
+    printf '%s:%s' "$host" "${OTA_PORT:-8080}"
+  )"
+  health_url="http://$listen/healthz"
+fi
 
 previous="$(git -C "$install_dir" rev-parse HEAD)"
 say "installed: $previous ($branch)"

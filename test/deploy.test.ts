@@ -190,8 +190,9 @@ t.test('systemd: systemd-analyze verify accepts the units', { skip: !analyze && 
 
 // ---------------------------------------------------------------- git helpers
 
-// Without the test runner's NODE_OPTIONS (its loaders), so node in the scripts starts as on a host.
-const { NODE_OPTIONS: _runnerOptions, ...hostEnv } = process.env
+// Without the test runner's NODE_OPTIONS (its loaders), so node in the scripts starts as on a
+// host, and without OTA_* settings of the shell that runs the tests.
+const hostEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => key !== 'NODE_OPTIONS' && !key.startsWith('OTA_')))
 const gitEnv: NodeJS.ProcessEnv = {
   ...hostEnv,
   GIT_AUTHOR_NAME: 'Test',
@@ -312,8 +313,9 @@ function recorded(inst: Installation): string[] {
 }
 
 function deploy(inst: Installation, env: NodeJS.ProcessEnv): Promise<Finished> {
-  // Each step records the commit it ran at, so the test sees what ran where.
-  const note = (step: string) => `echo "${step} $(git rev-parse HEAD)" >> '${inst.record}'`
+  // Each step records the commit it ran at, so the test sees what ran where, and
+  // whether the env file's settings reached it (only migrate should get them).
+  const note = (step: string) => `echo "${step} $(git rev-parse HEAD)\${OTA_DATA_DIR:+ saw settings}" >> '${inst.record}'`
   return run('bash', [path.join(deployDir, 'deploy.sh')], {
     env: {
       ...gitEnv,
@@ -348,7 +350,7 @@ t.test('deploy.sh: fast-forwards production, installs, migrates, restarts, check
   const target = release(inst, 'two')
   const port = new URL(await healthServer(t, inst, 'none')).port
   // No OTA_HEALTH_URL: the default is built from OTA_PORT in the env file.
-  fs.appendFileSync(inst.envFile, `OTA_PORT=${port}\n`)
+  fs.appendFileSync(inst.envFile, `OTA_HOST=0.0.0.0\nOTA_PORT=${port}\n`)
   const result = await deploy(inst, {})
   t.equal(result.code, 0, result.stderr)
   t.equal(git(inst.install, 'rev-parse', 'HEAD'), target)
