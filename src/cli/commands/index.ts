@@ -1,5 +1,7 @@
 import type { Command } from '../main'
+import { boardCommands } from './board'
+import { keysCommands } from './keys'
 import { migrateCommand } from './migrate'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, migrateCommand]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand]
