@@ -524,8 +524,17 @@ function request(options: {
   headers?: Record<string, string | number>
   body?: Buffer
   onFirstData?: () => void
+  /** the device's address: another loopback address than nginx's own 127.0.0.1 */
+  localAddress?: string
 }): Promise<Answer> {
-  const agentless = { agent: false as const, host: '127.0.0.1', port: options.port, path: options.path, method: options.method ?? 'GET' }
+  const agentless = {
+    agent: false as const,
+    host: '127.0.0.1',
+    port: options.port,
+    path: options.path,
+    method: options.method ?? 'GET',
+    localAddress: options.localAddress,
+  }
   const headers = { host: 'ota.example.com', ...options.headers }
   return new Promise((resolve, reject) => {
     const onResponse = (res: http.IncomingMessage) => {
@@ -666,11 +675,11 @@ t.test('nginx: in front of a stand-in backend, device paths, Range, client addre
   const secure = (p: string, more: Partial<Parameters<typeof request>[0]> = {}) => request({ port: ports.https, tls: true, path: p, ...more })
 
   await t.test('legacy /firmware.json over plain HTTP, client address replaces a forged one', async (t) => {
-    const res = await plain('/firmware.json', { headers: { 'x-forwarded-for': '203.0.113.9' } })
+    const res = await plain('/firmware.json', { headers: { 'x-forwarded-for': '203.0.113.9' }, localAddress: '127.0.0.2' })
     t.equal(res.status, 200)
     t.same(JSON.parse(res.body.toString()), { path: '/firmware.json' })
-    t.equal(res.headers['x-echo-xff'], '127.0.0.1')
-    t.equal(res.headers['x-echo-real-ip'], '127.0.0.1')
+    t.equal(res.headers['x-echo-xff'], '127.0.0.2', "the device's address, not nginx's nor the forged one")
+    t.equal(res.headers['x-echo-real-ip'], '127.0.0.2')
     t.equal(res.headers['x-echo-proto'], 'http')
     t.equal(res.headers['x-echo-host'], 'ota.example.com')
     t.equal(res.headers['content-length'], String(res.body.length))
