@@ -1,0 +1,36 @@
+import type { Target } from '../fleet/target'
+
+/** The largest app_size the field firmware's parser accepts (its board slot is 1,966,080 bytes). */
+export const FIELD_FIRMWARE_MAX_APP_SIZE = 1_900_000
+// What the field firmware parses: a version of at most 31 characters that needs no JSON escape.
+const FIELD_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,30}$/
+
+/**
+ * The body of /firmware.json, the manifest the ESP32-CAM fleet already in the field reads:
+ * exactly version, sequence, app_md5, app_size and allow_downgrade. Throws when the release breaks
+ * one of the firmware's parsing rules, which the release gate and chooseTarget's size limit make
+ * impossible: serving it anyway would make every device skip the update silently.
+ */
+export function fieldManifestBody(target: Target): Buffer {
+  const r = target.release
+  const problems = [
+    FIELD_VERSION.test(r.version) ? null : `version "${r.version}" is not a plain label of at most 31 characters`,
+    /^[0-9a-f]{32}$/.test(r.md5) ? null : `md5 "${r.md5}" is not 32 lowercase hex`,
+    r.size >= 1 && r.size <= FIELD_FIRMWARE_MAX_APP_SIZE ? null : `size ${r.size} is outside 1…${FIELD_FIRMWARE_MAX_APP_SIZE}`,
+    Number.isInteger(r.sequence) && r.sequence >= 1 && r.sequence <= 0xffffffff ? null : `sequence ${r.sequence} is not a uint32 above 0`,
+  ].filter((p): p is string => p !== null)
+  if (problems.length > 0) {
+    throw new Error(`release ${r.board}/${r.version} cannot be described to the field firmware: ${problems.join('; ')}`)
+  }
+  // At most about 150 bytes with these rules, well inside the firmware's 1024.
+  return Buffer.from(
+    JSON.stringify({
+      version: r.version,
+      sequence: r.sequence,
+      app_md5: r.md5,
+      app_size: r.size,
+      allow_downgrade: target.allowDowngrade,
+    }),
+    'utf8'
+  )
+}

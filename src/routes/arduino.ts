@@ -1,0 +1,89 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { notFound } from '../errors'
+import { arduinoAnswer, identifySketch } from '../fleet/arduino-offer'
+import { noRelease } from '../fleet/no-release'
+import { chooseTarget } from '../fleet/target'
+import { sendArtifact } from '../http/send-artifact'
+import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+
+const bytes = (n: number) => n.toLocaleString('en-US')
+
+/**
+ * Arduino-ESP32 HTTPUpdate (`httpUpdate.update(client, url, version)`): 200 with the binary starts
+ * an update, 304 means none. Never 204 (an error for older cores) and never a redirect (off by
+ * default there).
+ */
+const arduino: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/arduino/:board',
+    {
+      schema: {
+        summary: 'Arduino-ESP32 HTTPUpdate: the binary when the device should update, else 304',
+        tags: ['devices'],
+        params: Type.Object({ board: BoardName }),
+        querystring: Type.Object({ channel: Type.Optional(ChannelName) }),
+        headers: Type.Object({
+          'x-esp32-sta-mac': DeviceId,
+          'x-esp32-version': Type.Optional(Version),
+          'x-esp32-sketch-md5': Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f]{32}$' })),
+          'x-esp32-free-space': Type.Optional(Type.Integer({ minimum: 0 })),
+          'x-esp32-mode': Type.Optional(Type.String()),
+        }),
+        response: {
+          200: Type.Unknown({ description: 'the binary (application/octet-stream), with x-MD5' }),
+          304: Type.Null({ description: 'no update: the device runs the target, or the target would be a downgrade' }),
+          ...errors(400, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const h = request.headers
+      const { board } = request.params
+      const channel = request.query.channel ?? 'stable'
+      if (h['x-esp32-mode'] !== undefined && h['x-esp32-mode'] !== 'sketch') {
+        throw notFound('not_found', `this server serves application images only (x-ESP32-mode: sketch), not "${h['x-esp32-mode']}" images`)
+      }
+      const sketchMd5 = h['x-esp32-sketch-md5']?.toLowerCase()
+      const freeSpace = h['x-esp32-free-space']
+      const device = normalizeDevice(h['x-esp32-sta-mac'])
+      const target = await chooseTarget(app.repos, { board, channel, device, version: h['x-esp32-version'] })
+      const running = await identifySketch(app.repos, board, target, h['x-esp32-version'], sketchMd5)
+      const answer = target ? arduinoAnswer(target, running, sketchMd5) : undefined
+      const offered = target && answer === 'offer' ? target.release : undefined
+      const note =
+        offered && freeSpace !== undefined && offered.size > freeSpace
+          ? `target ${offered.version} (${bytes(offered.size)} bytes) does not fit the free OTA space (${bytes(freeSpace)} bytes)`
+          : null
+      const checkIn = () =>
+        app.repos.devices.checkIn({
+          device,
+          board,
+          channel,
+          version: running.version,
+          sequence: running.sequence,
+          address: request.ip,
+          userAgent: h['user-agent'] ?? null,
+          freeSpace: freeSpace ?? null,
+          sketchMd5: sketchMd5 ?? null,
+          offeredReleaseId: offered?.id ?? null,
+          delivered: offered !== undefined,
+          note,
+        })
+
+      if (!target) {
+        const error = await noRelease(app.repos, board, channel)
+        if (!error.knownBoard) throw error.error
+        await checkIn()
+        return reply.code(304).send(null)
+      }
+      // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
+      await checkIn()
+      if (!offered) return reply.code(304).send(null)
+      // Sent even when it does not fit: the device refuses it before downloading, and the note says why.
+      return sendArtifact(request, reply, offered, app, { immutable: false, headers: { 'x-MD5': offered.md5 } })
+    }
+  )
+}
+
+export default arduino
