@@ -9,6 +9,7 @@ import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import health from './routes/health'
 import artifacts from './routes/artifacts'
+import releases from './routes/releases'
 import firmware from './routes/firmware'
 
 export interface AppOptions {
@@ -33,6 +34,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // routes
   await fastify.register(health)
   await fastify.register(artifacts)
+  await fastify.register(releases)
   await fastify.register(firmware)
 }
 

@@ -1,0 +1,82 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { notFound } from '../errors'
+import { publishRelease } from '../release/publish'
+import { BoardName, ChannelName, errors, Sequence, Sha256Hex, Version } from '../schemas/common'
+import { releaseView, ReleaseView } from '../schemas/release'
+
+const PublishBody = Type.Object({
+  board: BoardName,
+  version: Version,
+  sequence: Sequence,
+  sha256: Sha256Hex,
+  // The form of tag and commit is checked by the provenance check, with a message saying what to fix.
+  tag: Type.String({ minLength: 1, maxLength: 200 }),
+  commit: Type.String({ minLength: 1, maxLength: 100 }),
+  signature: Type.String({ minLength: 1, maxLength: 512, description: 'base64 DER ECDSA P-256/SHA-256 over the release statement' }),
+  key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'first 16 hex of SHA-256 of the key’s DER SPKI' }),
+  channel: Type.Optional(ChannelName),
+  notes: Type.Optional(Type.String({ maxLength: 2000 })),
+})
+
+const releases: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/releases',
+    {
+      schema: {
+        summary: 'Publish a signed release of an uploaded binary',
+        tags: ['releases'],
+        body: PublishBody,
+        response: { 201: ReleaseView, ...errors(400, 401, 403, 404, 409, 422) },
+      },
+      preHandler: app.requireRole('releaser'),
+    },
+    async (request, reply) => {
+      const release = await publishRelease(
+        { repos: app.repos, artifacts: app.artifacts, config: app.config },
+        request.body,
+        request.identity?.name ?? 'unknown'
+      )
+      request.log.info({ board: release.board, version: release.version, sequence: release.sequence }, 'release published')
+      return reply.code(201).send(releaseView(release))
+    }
+  )
+
+  app.get(
+    '/v1/releases',
+    {
+      schema: {
+        summary: 'Releases, newest (highest sequence) first',
+        tags: ['releases'],
+        querystring: Type.Object({ board: Type.Optional(BoardName), channel: Type.Optional(ChannelName) }),
+        response: { 200: Type.Object({ releases: Type.Array(ReleaseView) }), ...errors(400, 401, 403) },
+      },
+      preHandler: app.requireRole('releaser', 'operator'),
+    },
+    async (request) => {
+      const list = await app.repos.releases.list({ board: request.query.board, channel: request.query.channel })
+      return { releases: list.map(releaseView) }
+    }
+  )
+
+  app.get(
+    '/v1/releases/:board/:version',
+    {
+      schema: {
+        summary: 'One release',
+        tags: ['releases'],
+        params: Type.Object({ board: BoardName, version: Version }),
+        response: { 200: ReleaseView, ...errors(400, 401, 403, 404) },
+      },
+      preHandler: app.requireRole('releaser', 'operator'),
+    },
+    async (request) => {
+      const { board, version } = request.params
+      const release = await app.repos.releases.get(board, version)
+      if (!release) throw notFound('release_not_found', `board ${board} has no release named ${version}: list them with GET /v1/releases?board=${board}`)
+      return releaseView(release)
+    }
+  )
+}
+
+export default releases
