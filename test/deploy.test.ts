@@ -324,8 +324,8 @@ function deploy(inst: Installation, env: NodeJS.ProcessEnv): Promise<Finished> {
       OTA_INSTALL_CMD: note('install'),
       OTA_MIGRATE_CMD: `echo "migrate $(git rev-parse HEAD) $OTA_DATA_DIR" >> '${inst.record}'`,
       OTA_RESTART_CMD: note('restart'),
-      OTA_HEALTH_TRIES: '3',
-      OTA_HEALTH_INTERVAL: '0.1',
+      OTA_HEALTH_TRIES: '2',
+      OTA_HEALTH_INTERVAL: '0.05',
       ...env,
     },
   })
