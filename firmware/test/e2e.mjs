@@ -308,8 +308,11 @@ class Harness {
     while (Date.now() < deadline) {
       if (this.server.exitCode !== null) break
       try {
-        const r = await request(this.serverPort, 'GET', '/healthz')
-        if (r.status === 200) return
+        // Ready means the device-facing routes answer too: load shedding may say 503 for a
+        // moment after start. No device is named, so no check-in is recorded.
+        const health = await request(this.serverPort, 'GET', '/healthz')
+        const manifest = await request(this.serverPort, 'GET', `/v1/manifest?board=${BOARD}`)
+        if (health.status === 200 && manifest.status !== 503) return
       } catch {
         // not listening yet
       }
