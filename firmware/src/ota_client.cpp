@@ -136,6 +136,7 @@ Result OtaClient::fetch_manifest(HttpResponseHead& head, uint32_t& body_len) {
   request.url = url_;
   head.reset();
   if (!http_.open(request, head)) return Result::transport_error;
+  last_http_status_ = head.status;
   Result r = Result::ok;
   if (head.status == 404) {
     r = Result::no_release;
@@ -173,7 +174,7 @@ Result OtaClient::verify_manifest(const HttpResponseHead& head, uint32_t body_le
   int64_t now = 0;
   if (clock_.now_unix(now)) {
     int64_t expires = 0;
-    if (!parse_iso8601_utc(m.expires_at, expires)) return Result::bad_expiry;
+    if (!parse_iso8601_utc(m.expires_at, expires)) return Result::manifest_invalid;
     if (now >= expires) return Result::manifest_expired;
   }
   return Result::ok;
@@ -205,6 +206,7 @@ Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, 
   HttpResponseHead head;
   ++stats_.requests;
   if (!http_.open(request, head)) return Result::transport_error;
+  last_http_status_ = head.status;
 
   uint32_t length = 0;
   Result r = parse_content_length(head, UINT32_MAX, length);

@@ -23,8 +23,6 @@ const char* result_name(Result r) {
     case Result::unknown_release_key: return "unknown_release_key";
     case Result::release_signature_invalid: return "release_signature_invalid";
     case Result::manifest_expired: return "manifest_expired";
-    case Result::bad_expiry: return "bad_expiry";
-    case Result::image_too_large: return "image_too_large";
     case Result::bad_image_magic: return "bad_image_magic";
     case Result::bad_range: return "bad_range";
     case Result::download_failed: return "download_failed";

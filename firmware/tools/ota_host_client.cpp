@@ -114,8 +114,9 @@ int main(int argc, char** argv) {
   }
   const Result r = client.update();
   printf("result: %s\n", result_name(r));
-  printf("decision: %s\n", decision_name(client.decision()));
+  if (r == Result::ok || r == Result::no_update) printf("decision: %s\n", decision_name(client.decision()));
   const DownloadStats& s = client.stats();
-  printf("bytes: %" PRIu32 "\nrequests: %" PRIu32 "\nretries: %" PRIu32 "\n", s.bytes_written, s.requests, s.retries);
+  printf("bytes: %" PRIu32 "\nrequests: %" PRIu32 "\nretries: %" PRIu32 "\nhttp_status: %d\n", s.bytes_written,
+         s.requests, s.retries, client.last_http_status());
   return r == Result::ok || r == Result::no_update ? 0 : 2;
 }

@@ -63,8 +63,11 @@ class OtaClient {
   // After rebooting into a new image: report that the running version booted.
   Result report_booted() { return report(ReportStatus::booted, config_.version, config_.sequence, nullptr); }
 
+  // Meaningful after check() or update() returned ok or no_update.
   Decision decision() const { return decision_; }
   const DownloadStats& stats() const { return stats_; }
+  // Status code of the last response the server sent (0 before any), for logs.
+  int last_http_status() const { return last_http_status_; }
   const Manifest& last_manifest() const { return manifest_; }
 
  private:
@@ -83,6 +86,7 @@ class OtaClient {
   char mac_[13];
   Decision decision_ = Decision::same_version;
   DownloadStats stats_;
+  int last_http_status_ = 0;
   Manifest manifest_;
   char body_[kMaxManifestBody + 1];
   char url_[384];

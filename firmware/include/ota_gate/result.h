@@ -26,14 +26,12 @@ enum class Result : uint8_t {
   unknown_release_key,     // release statement signed by an unpinned key
   release_signature_invalid,
   manifest_expired,
-  bad_expiry,              // expires_at is not ISO 8601 UTC
-  image_too_large,
   bad_image_magic,
   bad_range,               // Content-Range missing or not what was asked
   download_failed,         // retries exhausted
   size_mismatch,
   sha256_mismatch,
-  flash_begin_failed,
+  flash_begin_failed,      // includes an image larger than the slot
   flash_write_failed,
   flash_finish_failed,
   set_bootable_failed,
