@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process'
+import { Sequence, Version } from '../schemas/common'
+import { findReleaseBranchRef, GitError, headCommit as gitHeadCommit } from './git'
+import { matchesTagPattern } from './provenance'
+
+// What the release tool and the ledger import read from the firmware repository on the releaser's
+// machine: the tags at HEAD, the state of the working tree, and the version and sequence files as
+// they are at a tagged commit (never as they are in the working tree).
+
+/** Where the ESP32-CAM firmware keeps its release label and its sequence. */
+export const DEFAULT_VERSION_FILE = 'ESP32-CAM/VERSION'
+export const DEFAULT_SEQUENCE_FILE = 'ESP32-CAM/SEQUENCE'
+
+export class FirmwareRepoError extends Error {
+  override name = 'FirmwareRepoError'
+}
+
+interface GitResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+function runGit(dir: string, args: string[]): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    execFile('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') {
+        reject(new FirmwareRepoError(`could not run git: ${err.message}`))
+        return
+      }
+      resolve({ code: err ? Number(err.code) : 0, stdout, stderr })
+    })
+  })
+}
+
+/** Runs git and returns its output; a failure is a FirmwareRepoError carrying git's own words. */
+async function git(dir: string, args: string[]): Promise<string> {
+  const r = await runGit(dir, args)
+  if (r.code !== 0) throw new FirmwareRepoError(`git ${args[0]} failed in ${dir}: ${r.stderr.trim() || `exit ${r.code}`}`)
+  return r.stdout
+}
+
+/** The commit HEAD names; refuses a folder that is not a git repository or has no commit yet. */
+export async function headCommit(dir: string): Promise<string> {
+  let head: string | undefined
+  try {
+    head = await gitHeadCommit(dir)
+  } catch (err) {
+    if (err instanceof GitError) throw new FirmwareRepoError(`${dir} is not a git repository: run this in the firmware repository or give --repo DIR`)
+    throw err
+  }
+  if (!head) throw new FirmwareRepoError(`the repository in ${dir} has no commit yet`)
+  return head
+}
+
+/** Tracked files with changes (staged or not), as `git status --porcelain` lines; empty when clean. */
+export async function trackedChanges(dir: string): Promise<string[]> {
+  const out = await git(dir, ['status', '--porcelain', '--untracked-files=no'])
+  return out.split('\n').filter((l) => l.trim() !== '')
+}
+
+/** Tags matching the release tag pattern (as the server matches it) that point at `commit`, by name. */
+export async function tagsPointingAt(dir: string, commit: string, pattern: string): Promise<string[]> {
+  const out = await git(dir, ['tag', '--points-at', commit])
+  return out.split('\n').map((l) => l.trim()).filter((tag) => tag !== '' && matchesTagPattern(tag, pattern)).sort()
+}
+
+/** A file's text as it is at `commit`, or undefined when the file does not exist there. */
+export async function fileAtCommit(dir: string, commit: string, file: string): Promise<string | undefined> {
+  const r = await runGit(dir, ['show', `${commit}:${file}`])
+  return r.code === 0 ? r.stdout : undefined
+}
+
+export interface TaggedCommit {
+  tag: string
+  commit: string
+}
+
+/**
+ * Every tag matching `pattern` whose commit lies on `branchRef`, oldest first along the branch's
+ * history (tags on one commit in name order). Tags elsewhere (only on main, say) are left out.
+ */
+export async function releaseTagsOnBranch(dir: string, pattern: string, branchRef: string): Promise<TaggedCommit[]> {
+  const history = (await git(dir, ['rev-list', '--topo-order', '--reverse', branchRef])).split('\n').filter(Boolean)
+  const position = new Map(history.map((commit, i) => [commit, i]))
+  const refs = await git(dir, ['for-each-ref', '--format=%(refname:strip=2) %(objectname) %(*objectname)', 'refs/tags'])
+  const tags: TaggedCommit[] = []
+  for (const line of refs.split('\n').filter(Boolean)) {
+    const [tag, object, peeled] = line.split(' ')
+    // An annotated tag's own object is the tag; its commit is the peeled object.
+    const commit = peeled || object
+    if (matchesTagPattern(tag, pattern) && position.has(commit)) tags.push({ tag, commit })
+  }
+  return tags.sort((a, b) => (position.get(a.commit) as number) - (position.get(b.commit) as number) || a.tag.localeCompare(b.tag))
+}
+
+/** The part of a tag after the pattern's fixed prefix: `prod-mason` under `prod-*` is `mason`. */
+export function versionFromTag(tag: string, pattern: string): string {
+  const wildcard = pattern.search(/[*?[]/)
+  const prefix = wildcard < 0 ? '' : pattern.slice(0, wildcard)
+  return tag.startsWith(prefix) ? tag.slice(prefix.length) : tag
+}
+
+const VERSION_FORM = new RegExp(Version.pattern as string)
+
+/** Refuses a version label the contract does not allow, saying where it came from. */
+export function checkVersion(version: string, source: string): string {
+  if (!VERSION_FORM.test(version)) {
+    throw new FirmwareRepoError(
+      `${source} gives version "${version}": a version is 1-31 letters, digits, ".", "_", "+" or "-", starting with a letter or digit`
+    )
+  }
+  return version
+}
+
+/** Parses a sequence (1 … 4294967295), saying where it came from when it is not one. */
+export function checkSequence(text: string, source: string): number {
+  const n = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN
+  if (!Number.isSafeInteger(n) || n < (Sequence.minimum as number) || n > (Sequence.maximum as number)) {
+    throw new FirmwareRepoError(`${source} gives sequence "${text}": a sequence is a whole number from 1 to 4294967295`)
+  }
+  return n
+}
+
+export interface ReleaseLabels {
+  version: string
+  /** undefined when the commit has no sequence file */
+  sequence: number | undefined
+  /** where each came from, for messages: a file at the tag, a flag, or the tag's name */
+  versionSource: string
+  sequenceSource: string | undefined
+}
+
+/**
+ * The version and sequence recorded at a tagged commit: from the version and sequence files as they
+ * are at that commit, the version falling back to the tag's name after the pattern's prefix.
+ * Whitespace around the files' contents is ignored; forms are checked.
+ */
+export async function labelsAtCommit(
+  dir: string,
+  target: TaggedCommit,
+  files: { versionFile: string; sequenceFile: string; tagPattern: string }
+): Promise<ReleaseLabels> {
+  const versionText = await fileAtCommit(dir, target.commit, files.versionFile)
+  const sequenceText = await fileAtCommit(dir, target.commit, files.sequenceFile)
+  const versionSource =
+    versionText === undefined ? `the tag name ${target.tag}` : `${files.versionFile} at ${target.tag} (${target.commit.slice(0, 12)})`
+  const version = checkVersion(versionText === undefined ? versionFromTag(target.tag, files.tagPattern) : versionText.trim(), versionSource)
+  if (sequenceText === undefined) return { version, versionSource, sequence: undefined, sequenceSource: undefined }
+  const sequenceSource = `${files.sequenceFile} at ${target.tag} (${target.commit.slice(0, 12)})`
+  return { version, versionSource, sequence: checkSequence(sequenceText.trim(), sequenceSource), sequenceSource }
+}
+
+export interface HistorySettings {
+  tagPattern: string
+  branch: string
+  versionFile: string
+  sequenceFile: string
+}
+
+/**
+ * Every release of the past as the repository records it: each tag matching the pattern on the
+ * release branch, oldest first, with the version and sequence at its commit. Refuses a tag whose
+ * commit has no sequence file, since a sequence cannot be guessed.
+ */
+export async function releaseHistory(
+  dir: string,
+  settings: HistorySettings
+): Promise<Array<TaggedCommit & { version: string; sequence: number }>> {
+  await headCommit(dir)
+  const branchRef = await findReleaseBranchRef(dir, settings.branch)
+  if (!branchRef) {
+    throw new FirmwareRepoError(`the repository in ${dir} has no branch ${settings.branch} (nor origin/${settings.branch}): fetch it first`)
+  }
+  const history = []
+  for (const tagged of await releaseTagsOnBranch(dir, settings.tagPattern, branchRef)) {
+    const labels = await labelsAtCommit(dir, tagged, settings)
+    if (labels.sequence === undefined) {
+      throw new FirmwareRepoError(
+        `${tagged.tag} (${tagged.commit.slice(0, 12)}) has no ${settings.sequenceFile}: give the file that holds the sequence with --sequence-file`
+      )
+    }
+    history.push({ ...tagged, version: labels.version, sequence: labels.sequence })
+  }
+  return history
+}
