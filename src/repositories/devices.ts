@@ -20,6 +20,126 @@ export interface CheckIn {
   at?: number
 }
 
+export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back'] as const
+export type ReportStatus = (typeof REPORT_STATUSES)[number]
+
+/** What a device says about an update. */
+export interface Report {
+  device: string
+  status: ReportStatus
+  version: string
+  sequence: number
+  detail: string | null
+  at?: number
+}
+
+export interface DeviceRow {
+  device: string
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  address: string | null
+  user_agent: string | null
+  free_space: number | null
+  sketch_md5: string | null
+  first_seen: number
+  last_seen: number
+  polls: number
+  /** the version of the release the last poll was offered */
+  offered_version: string | null
+  note: string | null
+}
+
+export interface HistoryRow {
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  at: number
+}
+
+export interface ReportRow {
+  status: ReportStatus
+  version: string
+  sequence: number
+  detail: string | null
+  at: number
+}
+
+export interface DeviceReleaseRow {
+  release_id: number
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  from_version: string
+  offered_at: number | null
+  downloading_at: number | null
+  downloaded_at: number | null
+  installed_at: number | null
+  booted_at: number | null
+  failed_at: number | null
+  rolled_back_at: number | null
+  rollback_silent: number
+}
+
+export interface DeviceDetail extends DeviceRow {
+  history: HistoryRow[]
+  reports: ReportRow[]
+  releases: DeviceReleaseRow[]
+}
+
+export interface VersionCount {
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  devices: number
+}
+
+export interface DeviceFilter {
+  board?: string
+  channel?: string
+  version?: string
+  /** last_seen at or after this time */
+  seenSince?: number
+  /** last_seen before this time */
+  notSeenSince?: number
+}
+
+export interface Adoption {
+  offered: number
+  downloading: number
+  downloaded: number
+  installed: number
+  booted: number
+  failed: number
+  rolled_back: number
+  silent_rollbacks: number
+  running: number
+}
+
+/** How many of a device's latest reports, history rows and release states the device view shows. */
+export const DEVICE_VIEW_LIMIT = 100
+/** Reports kept per device: a device stuck in a loop cannot fill the disk. */
+export const REPORTS_KEPT = 500
+/** Below this many matching devices a filter's own index plus a sort beats walking devices in id order. */
+const SELECTIVE = 10_000
+
+const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
+  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note`
+
+// One statement per status: the column a report fills is part of the SQL, never a parameter.
+const REPORT_COLUMN: Record<ReportStatus, string> = {
+  downloading: 'downloading_at',
+  downloaded: 'downloaded_at',
+  installed: 'installed_at',
+  booted: 'booted_at',
+  failed: 'failed_at',
+  rolled_back: 'rolled_back_at',
+}
+
 interface PreviousDevice {
   board: string
   channel: string
@@ -44,6 +164,8 @@ export class DevicesRepository {
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
   private readonly checkInTx: (c: CheckIn) => void
+  private readonly reportTx: (r: Report) => boolean
+  private readonly listStatements = new Map<string, Statement>()
 
   constructor(private readonly db: Database) {
     this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered FROM devices WHERE device = ?')
@@ -78,6 +200,7 @@ export class DevicesRepository {
     this.legacyPoll = db.prepare(`INSERT INTO legacy_clients (address, user_agent, first_seen, last_seen, polls) VALUES (?, ?, ?, ?, 1)
       ON CONFLICT (address, user_agent) DO UPDATE SET last_seen = excluded.last_seen, polls = polls + 1`)
     this.checkInTx = db.transaction((c: CheckIn) => this.applyCheckIn(c))
+    this.reportTx = this.prepareReports()
   }
 
   /**
@@ -92,6 +215,184 @@ export class DevicesRepository {
   async recordLegacyPoll(address: string, userAgent: string): Promise<void> {
     const at = Date.now()
     this.legacyPoll.run(address, userAgent, at, at)
+  }
+
+  /**
+   * Stores a device's report and moves its state with the release the report names (the device's
+   * board and the report's version). False when the device has never polled.
+   */
+  async report(r: Report): Promise<boolean> {
+    return this.reportTx(r)
+  }
+
+  async get(device: string): Promise<DeviceDetail | undefined> {
+    const row = this.db
+      .prepare(`SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered WHERE d.device = ?`)
+      .get(device) as DeviceRow | undefined
+    if (!row) return undefined
+    const history = this.db
+      .prepare('SELECT board, channel, version, sequence, at FROM device_history WHERE device = ? ORDER BY id DESC LIMIT ?')
+      .all(device, DEVICE_VIEW_LIMIT) as HistoryRow[]
+    const reports = this.db
+      .prepare('SELECT status, version, sequence, detail, at FROM reports WHERE device = ? ORDER BY id DESC LIMIT ?')
+      .all(device, DEVICE_VIEW_LIMIT) as ReportRow[]
+    const releases = this.db
+      .prepare(
+        `SELECT dr.release_id, r.board, r.channel, r.version, r.sequence, dr.from_version, dr.offered_at, dr.downloading_at,
+           dr.downloaded_at, dr.installed_at, dr.booted_at, dr.failed_at, dr.rolled_back_at, dr.rollback_silent
+         FROM device_releases dr JOIN releases r ON r.id = dr.release_id
+         WHERE dr.device = ? ORDER BY r.sequence DESC LIMIT ?`
+      )
+      .all(device, DEVICE_VIEW_LIMIT) as DeviceReleaseRow[]
+    return { ...row, history, reports, releases }
+  }
+
+  /** Devices per running version, from the counts the triggers keep. */
+  async versionCounts(filter: { board?: string; channel?: string }): Promise<VersionCount[]> {
+    return this.db
+      .prepare(
+        `SELECT board, channel, version, sequence, devices FROM fleet_versions
+         WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
+         ORDER BY board, channel, sequence DESC, version`
+      )
+      .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as VersionCount[]
+  }
+
+  /** Devices of these board/channel pairs last seen before `before`, one index range per pair. */
+  async countNotSeenSince(pairs: Array<{ board: string; channel: string }>, before: number): Promise<number> {
+    const count = this.db.prepare('SELECT count(*) AS n FROM devices WHERE board = ? AND channel = ? AND last_seen < ?')
+    let n = 0
+    for (const p of pairs) n += (count.get(p.board, p.channel, before) as { n: number }).n
+    return n
+  }
+
+  /**
+   * A page of devices in id order after `after`. The id never changes, so a walk through the pages
+   * meets every device that existed when it began exactly once, whatever polls meanwhile.
+   */
+  async list(filter: DeviceFilter, after: string | null, limit: number): Promise<DeviceRow[]> {
+    const where: string[] = []
+    const params: Record<string, string | number> = { limit }
+    const plan = this.listPlan(filter)
+    // A unary + keeps SQLite from using that column's index: only the chosen plan's index is usable.
+    const col = (name: string, indexed: boolean) => (indexed ? `d.${name}` : `+d.${name}`)
+    if (after !== null) {
+      where.push('d.device > @after')
+      params.after = after
+    }
+    for (const key of ['board', 'channel', 'version'] as const) {
+      const value = filter[key]
+      if (value === undefined) continue
+      where.push(`${col(key, plan === 'version')} = @${key}`)
+      params[key] = value
+    }
+    if (filter.seenSince !== undefined) {
+      where.push(`${col('last_seen', plan === 'seen')} >= @seenSince`)
+      params.seenSince = filter.seenSince
+    }
+    if (filter.notSeenSince !== undefined) {
+      where.push(`${col('last_seen', plan === 'seen')} < @notSeenSince`)
+      params.notSeenSince = filter.notSeenSince
+    }
+    const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.device LIMIT @limit`
+    let statement = this.listStatements.get(sql)
+    if (!statement) {
+      statement = this.db.prepare(sql)
+      this.listStatements.set(sql, statement)
+    }
+    return statement.all(params) as DeviceRow[]
+  }
+
+  /** A release's devices per state reached, and how many run it now. */
+  async adoption(release: { id: number; board: string; version: string }): Promise<Adoption> {
+    const states = this.db
+      .prepare(
+        `SELECT count(offered_at) AS offered, count(downloading_at) AS downloading, count(downloaded_at) AS downloaded,
+           count(installed_at) AS installed, count(booted_at) AS booted, count(failed_at) AS failed,
+           count(rolled_back_at) AS rolled_back, coalesce(sum(rolled_back_at IS NOT NULL AND rollback_silent = 1), 0) AS silent_rollbacks
+         FROM device_releases WHERE release_id = ?`
+      )
+      .get(release.id) as Omit<Adoption, 'running'>
+    const running = this.db
+      .prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions WHERE board = ? AND version = ?')
+      .get(release.board, release.version) as { n: number }
+    return { ...states, running: running.n }
+  }
+
+  /**
+   * Which index serves a filtered page: walking devices in id order is cheap while matches are
+   * common; a rare version or a narrow time window is faster found through its own index and sorted.
+   */
+  private listPlan(filter: DeviceFilter): 'id' | 'version' | 'seen' {
+    const estimates: Array<['version' | 'seen', number]> = []
+    if (filter.version !== undefined && filter.board !== undefined) {
+      const n = this.db
+        .prepare(
+          `SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions
+           WHERE board = @board AND version = @version AND (@channel IS NULL OR channel = @channel)`
+        )
+        .get({ board: filter.board, version: filter.version, channel: filter.channel ?? null }) as { n: number }
+      estimates.push(['version', n.n])
+    }
+    if (filter.seenSince !== undefined || filter.notSeenSince !== undefined) {
+      const n = this.db
+        .prepare(
+          `SELECT count(*) AS n FROM (SELECT 1 FROM devices
+           WHERE last_seen >= @from AND last_seen < @to LIMIT ${SELECTIVE + 1})`
+        )
+        .get({ from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER }) as { n: number }
+      estimates.push(['seen', n.n])
+    }
+    const best = estimates.sort((a, b) => a[1] - b[1])[0]
+    return best && best[1] <= SELECTIVE ? best[0] : 'id'
+  }
+
+  private prepareReports(): (r: Report) => boolean {
+    const device = this.db.prepare('SELECT board, version FROM devices WHERE device = ?') as Statement<
+      [string],
+      { board: string; version: string }
+    >
+    // When the device already runs the release, the version it left is the one before in its history.
+    const versionBefore = this.db.prepare(
+      'SELECT version FROM device_history WHERE device = ? AND version <> ? ORDER BY id DESC LIMIT 1'
+    ) as Statement<[string, string], { version: string }>
+    const insert = this.db.prepare(
+      'INSERT INTO reports (device, status, version, sequence, detail, release_id, at) VALUES (@device, @status, @version, @sequence, @detail, @release, @at)'
+    )
+    const prune = this.db.prepare(
+      `DELETE FROM reports WHERE device = @device
+       AND id <= (SELECT id FROM reports WHERE device = @device ORDER BY id DESC LIMIT 1 OFFSET ${REPORTS_KEPT})`
+    )
+    const states = Object.fromEntries(
+      Object.entries(REPORT_COLUMN).map(([status, column]) => [
+        status,
+        this.db.prepare(`INSERT INTO device_releases (release_id, device, from_version, from_sequence, ${column})
+          VALUES (@release, @device, @fromVersion, @fromSequence, @at)
+          ON CONFLICT (release_id, device) DO UPDATE SET ${column} = COALESCE(${column}, excluded.${column})
+          ${status === 'rolled_back' ? ', rollback_silent = 0' : ''}`),
+      ])
+    ) as Record<ReportStatus, Statement>
+    const fromSequence = this.db.prepare(
+      'SELECT sequence FROM device_history WHERE device = ? AND version = ? ORDER BY id DESC LIMIT 1'
+    ) as Statement<[string, string], { sequence: number }>
+
+    return this.db.transaction((r: Report): boolean => {
+      const at = r.at ?? Date.now()
+      const current = device.get(r.device)
+      if (!current) return false
+      const release = this.releaseByVersion.get(current.board, r.version)
+      insert.run({ ...r, release: release?.id ?? null, at })
+      prune.run({ device: r.device })
+      if (release) {
+        // '' matches no version: a device never seen on anything else has no version to fall back to.
+        const fromVersion =
+          current.version !== r.version ? current.version : (versionBefore.get(r.device, r.version)?.version ?? '')
+        const seq = fromSequence.get(r.device, fromVersion)?.sequence ?? 0
+        states[r.status].run({ release: release.id, device: r.device, fromVersion, fromSequence: seq, at })
+      }
+      return true
+    })
   }
 
   private applyCheckIn(c: CheckIn): void {

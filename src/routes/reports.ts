@@ -1,0 +1,57 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { badRequest, notFound } from '../errors'
+import { REPORT_STATUSES, type ReportStatus } from '../repositories/devices'
+import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+
+export const DETAIL_MAX_BYTES = 1024
+
+const ReportBody = Type.Object(
+  {
+    // Checked in the handler so that a wrong status is answered with the list of right ones.
+    status: Type.String({ maxLength: 32, description: `one of ${REPORT_STATUSES.join(', ')}` }),
+    version: Version,
+    // 0 is allowed: a hand-built binary reports it.
+    sequence: Type.Integer({ minimum: 0, maximum: 4294967295 }),
+    detail: Type.Optional(Type.String({ description: `at most ${DETAIL_MAX_BYTES} bytes of UTF-8` })),
+  },
+  { additionalProperties: false }
+)
+
+const isStatus = (s: string): s is ReportStatus => (REPORT_STATUSES as readonly string[]).includes(s)
+
+/**
+ * Devices say how an update goes. The report is stored as said; success is still only a device
+ * seen running the release. A device must have polled once: its board names the release.
+ */
+const reports: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/devices/:device/reports',
+    {
+      // Reports are a few hundred bytes; nothing bigger is read.
+      bodyLimit: 4096,
+      schema: {
+        summary: 'A device reports the progress or outcome of an update',
+        tags: ['devices'],
+        params: Type.Object({ device: DeviceId }),
+        body: ReportBody,
+        response: { 202: Type.Object({ accepted: Type.Literal(true) }), ...errors(400, 404, 413, 415) },
+      },
+    },
+    async (request, reply) => {
+      const { status, version, sequence, detail } = request.body
+      if (!isStatus(status)) throw badRequest(`body status must be one of ${REPORT_STATUSES.join(', ')}, not "${status}"`)
+      if (detail !== undefined && Buffer.byteLength(detail, 'utf8') > DETAIL_MAX_BYTES) {
+        throw badRequest(`body detail is ${Buffer.byteLength(detail, 'utf8')} bytes; the limit is ${DETAIL_MAX_BYTES} bytes of UTF-8`)
+      }
+      const device = normalizeDevice(request.params.device)
+      const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null })
+      if (!known) {
+        throw notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
+      }
+      return reply.code(202).send({ accepted: true as const })
+    }
+  )
+}
+
+export default reports

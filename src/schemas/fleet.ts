@@ -1,0 +1,104 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { BoardName, ChannelName, Version } from './common'
+
+const Time = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' })
+const NullableTime = Type.Union([Time, Type.Null()])
+
+export const DeviceView = Type.Object({
+  device: Type.String({ description: '12 lowercase hex (the MAC)' }),
+  board: BoardName,
+  channel: ChannelName,
+  version: Type.String({ description: 'the version the device last said it runs' }),
+  sequence: Type.Integer(),
+  first_seen: Time,
+  last_seen: Time,
+  address: Type.Union([Type.String(), Type.Null()]),
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  polls: Type.Integer(),
+  free_space: Type.Union([Type.Integer(), Type.Null()], { description: 'bytes of the free OTA slot, when the device sends it' }),
+  sketch_md5: Type.Union([Type.String(), Type.Null()]),
+  offered_version: Type.Union([Type.String(), Type.Null()], { description: 'the release the last poll was offered, if any' }),
+  note: Type.Union([Type.String(), Type.Null()], { description: 'why the device cannot take its target, if it cannot' }),
+})
+export type DeviceView = Static<typeof DeviceView>
+
+export const VersionsQuery = Type.Object({
+  board: Type.Optional(BoardName),
+  channel: Type.Optional(ChannelName),
+  stale_after: Type.Optional(Type.String({ description: 'a device not seen for this long is stale, e.g. 26h (default OTA_STALE_AFTER)' })),
+})
+
+export const VersionsResponse = Type.Object({
+  total: Type.Integer(),
+  stale: Type.Integer({ description: 'devices not seen within stale_after' }),
+  stale_after: Type.String(),
+  versions: Type.Array(
+    Type.Object({ board: BoardName, channel: ChannelName, version: Type.String(), sequence: Type.Integer(), devices: Type.Integer() })
+  ),
+})
+
+export const DevicesQuery = Type.Object({
+  board: Type.Optional(BoardName),
+  channel: Type.Optional(ChannelName),
+  version: Type.Optional(Version),
+  seen_within: Type.Optional(Type.String({ description: 'seen within this duration, e.g. 24h' })),
+  not_seen_within: Type.Optional(Type.String({ description: 'not seen within this duration, e.g. 7d' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 64, description: 'next_cursor of the previous page' })),
+})
+
+export const DevicesResponse = Type.Object({
+  devices: Type.Array(DeviceView),
+  next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'null on the last page' }),
+})
+
+export const UpdateState = Type.Object({
+  release_id: Type.Integer(),
+  board: BoardName,
+  channel: ChannelName,
+  version: Type.String(),
+  sequence: Type.Integer(),
+  from_version: Type.Union([Type.String(), Type.Null()], { description: 'what the device ran when this began' }),
+  offered_at: NullableTime,
+  downloading_at: NullableTime,
+  downloaded_at: NullableTime,
+  installed_at: NullableTime,
+  booted_at: NullableTime,
+  failed_at: NullableTime,
+  rolled_back_at: NullableTime,
+  rollback_silent: Type.Boolean({ description: 'the rollback was seen (back on its old version), not reported' }),
+  state: Type.String({ description: 'the furthest point reached: rolled_back, booted, failed, installed, downloaded, downloading or offered' }),
+})
+
+export type UpdateState = Static<typeof UpdateState>
+
+export const DeviceDetailResponse = Type.Composite([
+  DeviceView,
+  Type.Object({
+    history: Type.Array(
+      Type.Object({ board: BoardName, channel: ChannelName, version: Type.String(), sequence: Type.Integer(), at: Time }),
+      { description: 'version changes, newest first' }
+    ),
+    reports: Type.Array(
+      Type.Object({ status: Type.String(), version: Type.String(), sequence: Type.Integer(), detail: Type.Union([Type.String(), Type.Null()]), at: Time }),
+      { description: 'the latest reports, newest first' }
+    ),
+    updates: Type.Array(UpdateState, { description: 'where the device stands with each release it was offered or reported about, newest release first' }),
+  }),
+])
+
+export const AdoptionResponse = Type.Object({
+  board: BoardName,
+  channel: ChannelName,
+  version: Type.String(),
+  sequence: Type.Integer(),
+  offered: Type.Integer(),
+  downloading: Type.Integer(),
+  downloaded: Type.Integer(),
+  installed: Type.Integer(),
+  booted: Type.Integer({ description: 'seen running the release (a check-in on its version or a booted report)' }),
+  failed: Type.Integer(),
+  rolled_back: Type.Integer({ description: 'includes silent rollbacks' }),
+  silent_rollbacks: Type.Integer({ description: 'back on the old version after taking the release, without saying so' }),
+  running: Type.Integer({ description: 'devices whose last check-in names this version' }),
+})
