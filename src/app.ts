@@ -8,6 +8,7 @@ import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import health from './routes/health'
+import boards from './routes/boards'
 import artifacts from './routes/artifacts'
 import releases from './routes/releases'
 import firmware from './routes/firmware'
@@ -33,6 +34,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   // routes
   await fastify.register(health)
+  await fastify.register(boards)
   await fastify.register(artifacts)
   await fastify.register(releases)
   await fastify.register(firmware)

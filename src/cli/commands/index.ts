@@ -2,6 +2,7 @@ import type { Command } from '../main'
 import { boardCommands } from './board'
 import { keysCommands } from './keys'
 import { migrateCommand } from './migrate'
+import { releaseCommands } from './release'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands]

@@ -1,0 +1,56 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { notFound } from '../errors'
+import type { Board } from '../repositories/boards'
+import { BoardName, errors } from '../schemas/common'
+
+const BoardView = Type.Object(
+  {
+    name: BoardName,
+    chip: Type.String({ description: 'ESP-IDF target name, e.g. esp32' }),
+    chip_id: Type.Integer({ description: 'the image header chip_id this board runs' }),
+    slot_size: Type.Integer({ description: 'bytes of one OTA app slot: the largest image the board can take' }),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Board' }
+)
+
+const boardView = (b: Board) => ({ ...b, created_at: new Date(b.created_at).toISOString() })
+
+/** The boards the server knows: what the release tool checks an image against before uploading it. */
+const boards: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/boards',
+    {
+      schema: {
+        summary: 'Boards, with their chip and OTA slot size',
+        tags: ['boards'],
+        response: { 200: Type.Object({ boards: Type.Array(BoardView) }), ...errors(401, 403) },
+      },
+      preHandler: app.requireRole('releaser', 'operator'),
+    },
+    async () => ({ boards: (await app.repos.boards.list()).map(boardView) })
+  )
+
+  app.get(
+    '/v1/boards/:board',
+    {
+      schema: {
+        summary: 'One board',
+        tags: ['boards'],
+        params: Type.Object({ board: BoardName }),
+        response: { 200: BoardView, ...errors(400, 401, 403, 404) },
+      },
+      preHandler: app.requireRole('releaser', 'operator'),
+    },
+    async (request) => {
+      const board = await app.repos.boards.get(request.params.board)
+      if (!board) {
+        const known = (await app.repos.boards.list()).map((b) => b.name)
+        throw notFound('board_not_found', `board ${request.params.board} is not known (known: ${known.join(', ') || 'none'})`)
+      }
+      return boardView(board)
+    }
+  )
+}
+
+export default boards
