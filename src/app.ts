@@ -9,6 +9,7 @@ import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import health from './routes/health'
 import boards from './routes/boards'
+import releaseImport from './routes/release-import'
 import artifacts from './routes/artifacts'
 import releases from './routes/releases'
 import firmware from './routes/firmware'
@@ -35,6 +36,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // routes
   await fastify.register(health)
   await fastify.register(boards)
+  await fastify.register(releaseImport)
   await fastify.register(artifacts)
   await fastify.register(releases)
   await fastify.register(firmware)

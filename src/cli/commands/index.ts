@@ -1,8 +1,9 @@
 import type { Command } from '../main'
 import { boardCommands } from './board'
 import { keysCommands } from './keys'
+import { ledgerCommands } from './ledger'
 import { migrateCommand } from './migrate'
 import { releaseCommands } from './release'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands]

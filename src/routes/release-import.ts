@@ -1,0 +1,87 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { unprocessable } from '../errors'
+import { importLedger } from '../release/ledger-import'
+import { checkProvenance } from '../release/provenance'
+import { BoardName, CommitHex, Sequence, Version, errors } from '../schemas/common'
+
+const HistoricalRelease = Type.Object(
+  {
+    tag: Type.String({ minLength: 1, maxLength: 200 }),
+    commit: CommitHex,
+    version: Version,
+    sequence: Sequence,
+  },
+  { additionalProperties: false }
+)
+
+const ImportBody = Type.Object(
+  {
+    board: BoardName,
+    releases: Type.Array(HistoricalRelease, {
+      minItems: 1,
+      maxItems: 5000,
+      description: 'the release history, oldest first along the release branch (as `ota-gate ledger import` computes it)',
+    }),
+    dry_run: Type.Optional(Type.Boolean({ default: false })),
+  },
+  { additionalProperties: false }
+)
+
+const ImportResult = Type.Object({
+  board: BoardName,
+  dry_run: Type.Boolean(),
+  releases: Type.Array(
+    Type.Object({
+      tag: Type.String(),
+      commit: CommitHex,
+      version: Version,
+      sequence: Sequence,
+      status: Type.Union(['imported', 'would_import', 'already_imported', 'already_published'].map((s) => Type.Literal(s))),
+    })
+  ),
+  imported: Type.Integer(),
+  skipped: Type.Integer(),
+})
+
+/**
+ * POST /v1/releases/import: records releases published before ota-gate as historical releases.
+ * The server never reads a repository path from a request: the client sends the history it read
+ * from its clone; with OTA_GIT_DIR each tag is checked there (exists, names that commit, lies on
+ * the release branch), without it only the forms and the tag pattern are checked. The order of the
+ * list (the branch's history) is taken as given.
+ */
+const releaseImport: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/releases/import',
+    {
+      preHandler: app.requireRole('admin'),
+      // A long history is larger than the default body limit.
+      bodyLimit: 1024 * 1024,
+      schema: {
+        summary: 'Import the releases published before ota-gate (historical, without binaries)',
+        tags: ['releases'],
+        body: ImportBody,
+        response: { 200: ImportResult, ...errors(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (request) => {
+      const { board, releases, dry_run: dryRun = false } = request.body
+      const settings = {
+        tagPattern: app.config.OTA_TAG_PATTERN,
+        releaseBranch: app.config.OTA_RELEASE_BRANCH,
+        gitDir: app.config.OTA_GIT_DIR,
+      }
+      const problems: string[] = []
+      for (const release of releases) {
+        const result = await checkProvenance(release, settings)
+        if (!result.ok) problems.push(`${release.tag}: ${result.message}`)
+      }
+      if (problems.length > 0) {
+        throw unprocessable('provenance_failed', `nothing was imported:${problems.map((p) => `\n  - ${p}`).join('')}`)
+      }
+      return importLedger(app.repos, { board, releases, dryRun, importedBy: request.identity?.name ?? 'admin' })
+    }
+  )
+}
+
+export default releaseImport

@@ -1,0 +1,274 @@
+import crypto from 'node:crypto'
+import BetterSqlite3 from 'better-sqlite3'
+import t from 'tap'
+import { databasePath } from '../src/db/open'
+import { makeFirmwareRepo, type FirmwareRepo } from './support/git-repo'
+import { httpUpdate } from './support/http-update'
+import { publishRelease } from './support/publish'
+import { cli, createToken, startServer, tempDir, type TestContext } from './support/server'
+
+// The field fleet's releases before ota-gate: prod-<bee> tags on production, sequences 1 to 5,
+// and one tag (prod-honey) made on main but never promoted.
+const BEES = ['mason', 'leafcutter', 'bumble', 'carpenter', 'mining']
+
+function beeRepo(t: TestContext): FirmwareRepo {
+  const repo = makeFirmwareRepo(t)
+  BEES.forEach((bee, i) => {
+    repo.releaseCommit(bee, i + 1)
+    repo.promote()
+    repo.tag(`prod-${bee}`)
+    repo.commit({ 'ESP32-CAM/main.cpp': `// work after ${bee}\n` }, `work after ${bee}`)
+  })
+  repo.releaseCommit('honey', 6)
+  repo.tag('prod-honey')
+  return repo
+}
+
+interface Row {
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  tag: string
+  commit_sha: string
+  sha256: string | null
+  size: number | null
+  md5: string | null
+  signature: string | null
+  key_id: string | null
+  provenance: string
+  created_at: number
+}
+
+function query<T>(dataDir: string, sql: string, ...params: unknown[]): T[] {
+  const db = new BetterSqlite3(databasePath(dataDir), { readonly: true, fileMustExist: true })
+  try {
+    return db.prepare(sql).all(...params) as T[]
+  } finally {
+    db.close()
+  }
+}
+
+const releaseRows = (dataDir: string) => query<Row>(dataDir, 'SELECT * FROM releases ORDER BY sequence')
+
+const importArgs = (repo: FirmwareRepo, ...more: string[]) => ['ledger', 'import', '--board', 'esp32cam', '--repo', repo.dir, ...more]
+
+t.test('ledger import records the five releases on production, once; --dry-run writes nothing', async (t) => {
+  const repo = beeRepo(t)
+  const dataDir = tempDir(t)
+  const env = { OTA_DATA_DIR: dataDir }
+
+  const dry = await cli(importArgs(repo, '--dry-run'), env)
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, /would import 5 historical release/)
+  for (const bee of BEES) t.match(dry.stdout, new RegExp(`prod-${bee}\\s+${bee}\\s+\\d\\s+[0-9a-f]{12}\\s+would_import`))
+  t.notMatch(dry.stdout, /honey/, 'the tag only on main is not listed')
+  t.same(releaseRows(dataDir), [], '--dry-run writes nothing')
+
+  const first = await cli(importArgs(repo), env)
+  t.equal(first.code, 0, first.stderr)
+  t.match(first.stdout, /imported 5 historical release\(s\) of board esp32cam; 0 already recorded/)
+  const rows = releaseRows(dataDir)
+  t.same(
+    rows.map((r) => [r.version, r.sequence, r.tag, r.commit_sha]),
+    BEES.map((bee, i) => [bee, i + 1, `prod-${bee}`, repo.git('rev-parse', `prod-${bee}^{commit}`)])
+  )
+  for (const r of rows) {
+    t.same(
+      [r.board, r.channel, r.provenance, r.sha256, r.size, r.md5, r.signature, r.key_id],
+      ['esp32cam', 'stable', 'imported', null, null, null, null, null],
+      `${r.version} is historical: no binary, no signature`
+    )
+  }
+
+  const again = await cli(importArgs(repo, '--json'), env)
+  t.equal(again.code, 0, again.stderr)
+  const result = JSON.parse(again.stdout) as { imported: number; skipped: number; releases: Array<{ status: string }> }
+  t.equal(result.imported, 0)
+  t.equal(result.skipped, 5)
+  t.same(new Set(result.releases.map((r) => r.status)), new Set(['already_imported']))
+  t.same(releaseRows(dataDir), rows, 'running it again changes nothing')
+})
+
+t.test('the version and sequence come from the files at each tagged commit, or the tag name', async (t) => {
+  const repo = makeFirmwareRepo(t)
+  repo.commit({ 'fw/SEQ': '7\n' }, 'sequence only, in another file')
+  repo.promote()
+  repo.tag('prod-osmia')
+  repo.commit({ 'fw/SEQ': '8\n', 'fw/NAME': '  halictus \n' }, 'named release')
+  repo.promote()
+  repo.tag('prod-whatever')
+  const dataDir = tempDir(t)
+  const r = await cli(importArgs(repo, '--sequence-file', 'fw/SEQ', '--version-file', 'fw/NAME'), { OTA_DATA_DIR: dataDir })
+  t.equal(r.code, 0, r.stderr)
+  t.same(
+    releaseRows(dataDir).map((row) => [row.tag, row.version, row.sequence]),
+    [
+      ['prod-osmia', 'osmia', 7],
+      ['prod-whatever', 'halictus', 8],
+    ]
+  )
+
+  const noSequence = await cli(importArgs(repo), { OTA_DATA_DIR: tempDir(t) })
+  t.equal(noSequence.code, 1)
+  t.match(noSequence.stderr, /prod-osmia .* has no ESP32-CAM\/SEQUENCE: give the file that holds the sequence with --sequence-file/)
+})
+
+/** A repository whose history has one problem; each (version, sequence) is a promoted, tagged release. */
+function historyRepo(t: TestContext, releases: Array<[tag: string, version: string, sequence: number]>): FirmwareRepo {
+  const repo = makeFirmwareRepo(t)
+  for (const [tag, version, sequence] of releases) {
+    repo.releaseCommit(version, sequence)
+    repo.commit({ 'ESP32-CAM/notes.txt': `${tag}\n` }, `notes for ${tag}`)
+    repo.promote()
+    repo.tag(tag)
+  }
+  return repo
+}
+
+t.test('a history with conflicts is refused whole, each problem explained', async (t) => {
+  const cases: Array<{ name: string; releases: Array<[string, string, number]>; message: RegExp }> = [
+    {
+      name: 'two tags with one sequence',
+      releases: [['prod-mason', 'mason', 1], ['prod-leafcutter', 'leafcutter', 2], ['prod-bumble', 'bumble', 2]],
+      message: /tags prod-leafcutter, prod-bumble all have sequence 2: each release needs its own sequence/,
+    },
+    {
+      name: 'a sequence that goes down along production',
+      releases: [['prod-mason', 'mason', 1], ['prod-leafcutter', 'leafcutter', 3], ['prod-bumble', 'bumble', 2]],
+      message: /sequence goes down along the release branch: prod-bumble \(sequence 2\) comes after prod-leafcutter \(sequence 3\)/,
+    },
+    {
+      name: 'a version used twice',
+      releases: [['prod-mason', 'mason', 1], ['prod-mason-again', 'mason', 2]],
+      message: /version mason is used by tags prod-mason, prod-mason-again: a codename is never reused/,
+    },
+  ]
+  for (const c of cases) {
+    const dataDir = tempDir(t)
+    const r = await cli(importArgs(historyRepo(t, c.releases)), { OTA_DATA_DIR: dataDir })
+    t.equal(r.code, 1, `${c.name}: refused`)
+    t.match(r.stderr, /nothing was imported; fix the release history first/, c.name)
+    t.match(r.stderr, c.message, c.name)
+    t.same(releaseRows(dataDir), [], `${c.name}: nothing written`)
+  }
+
+  // A history that disagrees with releases already recorded: nothing of it is written, not even
+  // its releases that would not conflict.
+  const dataDir = tempDir(t)
+  t.equal((await cli(importArgs(beeRepo(t)), { OTA_DATA_DIR: dataDir })).code, 0)
+  const before = releaseRows(dataDir)
+  const other = historyRepo(t, [['prod-mason', 'mason', 9], ['prod-orchard', 'orchard', 10]])
+  const r = await cli(importArgs(other), { OTA_DATA_DIR: dataDir })
+  t.equal(r.code, 1)
+  t.match(r.stderr, /prod-mason: version mason, tag prod-mason already belong\(s\) to release mason \(sequence 1, tag prod-mason, commit [0-9a-f]{12}\)/)
+  t.same(releaseRows(dataDir), before, 'all or nothing: orchard is not recorded either')
+})
+
+t.test('after the import, publishing and devices respect the history', async (t) => {
+  const dataDir = tempDir(t)
+  t.equal((await cli(importArgs(beeRepo(t)), { OTA_DATA_DIR: dataDir })).code, 0)
+  const server = await startServer(t, {}, dataDir)
+
+  const noManifest = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee01&version=carpenter&sequence=4`)
+  t.equal(noManifest.status, 404, 'historical releases are never offered: they have no binary')
+  t.equal(((await noManifest.json()) as { error: string }).error, 'no_release')
+
+  await t.rejects(publishRelease(server, { version: 'sweat', sequence: 5 }), /409.*sequence_not_increasing/, 'sequence 5 is taken by history')
+  await t.rejects(publishRelease(server, { version: 'mason', sequence: 6, tag: 'prod-mason-2' }), /409.*version_exists/, 'an imported codename is not reused')
+
+  const sweat = await publishRelease(server, { version: 'sweat', sequence: 6 })
+  t.equal(sweat.release.sequence, 6)
+
+  // A device in the field already calls its build "drone": a release of that name would never reach it.
+  const poll = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee02&version=drone&sequence=3`)
+  t.equal(poll.status, 200)
+  await t.rejects(publishRelease(server, { version: 'drone', sequence: 7 }), /409.*version_in_field.*1 device/)
+
+  // An Arduino device running an imported release is known to run its sequence and gets the newest.
+  const sketch = { mac: 'AA:BB:CC:DD:EE:03', version: 'leafcutter', md5: '0'.repeat(32) }
+  const update = await httpUpdate(server, '/v1/arduino/esp32cam', sketch)
+  t.equal(update.status, 200)
+  t.equal(update.headers['x-md5'], crypto.createHash('md5').update(sweat.image).digest('hex'))
+  t.ok(update.body.equals(sweat.image), 'the newest release is served')
+  const device = query(dataDir, 'SELECT version, sequence FROM devices WHERE device = ?', 'aabbccddee03')
+  t.same(device, [{ version: 'leafcutter', sequence: 2 }], 'the fleet sees the imported sequence')
+  const current = await httpUpdate(server, '/v1/arduino/esp32cam', { ...sketch, mac: 'AA:BB:CC:DD:EE:04', version: 'sweat' })
+  t.equal(current.status, 304)
+})
+
+t.test('POST /v1/releases/import: admin only; with OTA_GIT_DIR each tag is checked in the repository', async (t) => {
+  const repo = beeRepo(t)
+  const server = await startServer(t, { OTA_GIT_DIR: repo.dir })
+  const admin = await createToken(server.dataDir, 'admin')
+  const operator = await createToken(server.dataDir, 'operator')
+  const viaApi = (token: string, ...more: string[]) => cli(importArgs(repo, '--server', server.url, '--token', token, ...more), {})
+
+  const forbidden = await viaApi(operator)
+  t.equal(forbidden.code, 1)
+  t.match(forbidden.stderr, /this needs role admin; the token "operator" has role operator \(403 forbidden\)/)
+
+  const dry = await viaApi(admin, '--dry-run', '--json')
+  t.equal(dry.code, 0, dry.stderr)
+  t.equal((JSON.parse(dry.stdout) as { imported: number }).imported, 5)
+  t.same(releaseRows(server.dataDir), [])
+
+  const done = await viaApi(admin)
+  t.equal(done.code, 0, done.stderr)
+  t.match(done.stdout, /imported 5 historical release/)
+  t.equal(releaseRows(server.dataDir).length, 5)
+  const again = await viaApi(admin)
+  t.match(again.stdout, /imported 0 historical release\(s\) of board esp32cam; 5 already recorded/)
+
+  const listed = await cli(['release', 'list', '--board', 'esp32cam', '--server', server.url, '--token', operator], {})
+  t.equal(listed.code, 0, listed.stderr)
+  t.match(listed.stdout, /esp32cam\s+stable\s+mining\s+5\s+imported\s+-\s+-\s+prod-mining/)
+
+  // The server checks claims against its own repository: a tag that names another commit, or a
+  // commit only on main, is refused and nothing is written.
+  const post = (releases: unknown[]) =>
+    fetch(`${server.url}/v1/releases/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ board: 'esp32cam', releases }),
+    })
+  const honey = repo.git('rev-parse', 'prod-honey^{commit}')
+  const forged = await post([
+    { tag: 'prod-osmia', commit: repo.git('rev-parse', 'prod-mason^{commit}'), version: 'osmia', sequence: 20 },
+    { tag: 'prod-honey', commit: honey, version: 'honey', sequence: 21 },
+  ])
+  t.equal(forged.status, 422)
+  const body = (await forged.json()) as { error: string; message: string }
+  t.equal(body.error, 'provenance_failed')
+  t.match(body.message, /prod-osmia: tag prod-osmia does not exist in the firmware repository/)
+  t.match(body.message, /prod-honey: commit [0-9a-f]{7}… is not on production/)
+  t.equal(releaseRows(server.dataDir).length, 5)
+
+  const unknownBoard = await fetch(`${server.url}/v1/releases/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ board: 'nosuch', releases: [{ tag: 'prod-mason', commit: repo.git('rev-parse', 'prod-mason^{commit}'), version: 'mason', sequence: 1 }] }),
+  })
+  t.equal(unknownBoard.status, 404)
+  t.equal(((await unknownBoard.json()) as { error: string }).error, 'board_not_found')
+})
+
+t.test('without OTA_GIT_DIR the route checks forms and the tag pattern only', async (t) => {
+  const server = await startServer(t)
+  const admin = await createToken(server.dataDir, 'admin')
+  const commit = crypto.createHash('sha1').update('x').digest('hex')
+  const res = await fetch(`${server.url}/v1/releases/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ board: 'esp32cam', releases: [{ tag: 'v1.0', commit, version: 'mason', sequence: 1 }] }),
+  })
+  t.equal(res.status, 422)
+  t.match(((await res.json()) as { message: string }).message, /v1\.0: tag "v1\.0" does not match the release tag pattern "prod-\*"/)
+  const ok = await fetch(`${server.url}/v1/releases/import`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ board: 'esp32cam', releases: [{ tag: 'prod-mason', commit, version: 'mason', sequence: 1 }] }),
+  })
+  t.equal(ok.status, 200)
+  t.match(await ok.json(), { imported: 1, releases: [{ tag: 'prod-mason', status: 'imported' }] })
+})
