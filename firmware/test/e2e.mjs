@@ -26,6 +26,7 @@ const cliJs = path.join(projectRoot, 'dist', 'cli', 'main.js')
 
 const BOARD = 'esp32cam'
 const HOUR = 3600
+const CASE_TIMEOUT_MS = 60_000
 
 // ---------------------------------------------------------------- processes
 
@@ -587,7 +588,11 @@ async function main() {
     }
     for (const [name, body] of cases) {
       try {
-        await body(h)
+        let timer
+        const timeout = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no verdict within ${CASE_TIMEOUT_MS / 1000} s`)), CASE_TIMEOUT_MS)
+        })
+        await Promise.race([body(h), timeout]).finally(() => clearTimeout(timer))
         passed++
         console.log(`ok - ${name}`)
       } catch (err) {
