@@ -1,0 +1,52 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifySchema } from 'fastify'
+import { deviceRouteOf } from '../../http/device-routes'
+import { ErrorResponse } from '../../schemas/common'
+
+const { version } = require('../../../package.json') as { version: string }
+
+type Responses = Record<string, unknown>
+
+/**
+ * The OpenAPI document, built from the routes' own schemas: registered before the routes, it sees
+ * each one as it is added. What the schemas do not say is added here: a route that can answer 401
+ * takes a bearer token; device routes may answer 429 (rate limit) and 503 (load shedding).
+ */
+function documented(schema: FastifySchema, route: { method: string | string[]; url: string }): FastifySchema {
+  const responses = (schema.response ?? {}) as Responses
+  const extra: FastifySchema & { security?: unknown } = {}
+  if ('401' in responses) extra.security = [{ bearer: [] }]
+  if (deviceRouteOf(route)) extra.response = { ...responses, 429: ErrorResponse, 503: ErrorResponse }
+  return { ...schema, ...extra }
+}
+
+export default fp(
+  async function apiDocsPlugin(app) {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'ota-gate',
+          version,
+          description:
+            'Over-the-air updates for ESP32 fleets. Device endpoints need no credentials; release and operator ' +
+            'endpoints take `Authorization: Bearer <token>` (create one with `ota-gate token create`). Errors are ' +
+            '`{"error": code, "message"}`.',
+        },
+        tags: [
+          { name: 'devices', description: 'polled by devices: no credentials' },
+          { name: 'releases', description: 'publishing releases (role releaser)' },
+          { name: 'fleet', description: 'what the fleet runs (role operator)' },
+          { name: 'operations', description: 'health, metrics, keys' },
+        ],
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      },
+      // Routes without a schema (the UI's own pages) have nothing to add to.
+      transform: ({ schema, url, route }) => ({ schema: schema ? documented(schema, { method: route.method, url: route.url }) : schema, url }),
+    })
+    await app.register(swaggerUi, { routePrefix: '/docs' })
+  },
+  { name: 'api-docs' }
+)

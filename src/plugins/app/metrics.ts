@@ -1,0 +1,142 @@
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
+import { addRouteHook, deviceRouteOf } from '../../http/device-routes'
+
+export type CheckinKind = 'manifest' | 'arduino' | 'legacy'
+
+/** The counters other parts of the app move; everything else is measured here. */
+export interface Metrics {
+  /** this app's own registry: several servers in one process (tests) keep separate figures */
+  registry: Registry
+  /** a device (or legacy client) polled: `app.metrics.checkins.inc({ kind: 'manifest' })` */
+  checkins: Counter<'kind'>
+  downloadsStarted: Counter<'route'>
+  downloadsCompleted: Counter<'route'>
+  downloadBytes: Counter<'route'>
+  requestDuration: Histogram<'method' | 'route' | 'status_code'>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+/** Running versions exported as labels: enough to watch a rollout, bounded whatever the fleet reports. */
+const TOP_VERSIONS = 50
+
+function createMetrics(): Metrics {
+  const registry = new Registry()
+  const registers = [registry]
+  return {
+    registry,
+    checkins: new Counter({
+      name: 'ota_checkins_total',
+      help: 'Device polls by endpoint kind: manifest (/v1/manifest), arduino (/v1/arduino/:board), legacy (/firmware.json)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    downloadsStarted: new Counter({
+      name: 'ota_downloads_started_total',
+      help: 'Binary downloads answered 200 or 206, counted when the answer starts',
+      labelNames: ['route'],
+      registers,
+    }),
+    downloadsCompleted: new Counter({
+      name: 'ota_downloads_completed_total',
+      help: 'Binary downloads whose whole answer was sent (a device hanging up midway counts as started only)',
+      labelNames: ['route'],
+      registers,
+    }),
+    downloadBytes: new Counter({
+      name: 'ota_download_bytes_total',
+      help: 'Body bytes of completed binary downloads (the Content-Length of each 200 or 206 answer)',
+      labelNames: ['route'],
+      registers,
+    }),
+    requestDuration: new Histogram({
+      name: 'ota_http_request_duration_seconds',
+      help: 'Time to answer requests, by method, route pattern and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      // Polls take milliseconds; a binary at 25 KB/s takes over a minute.
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 120],
+      registers,
+    }),
+  }
+}
+
+/**
+ * Prometheus metrics for this app instance (served by routes/metrics.ts): request durations by
+ * route pattern (never the raw URL, which would make a series per device), check-ins, downloads,
+ * releases and devices per running version (read from the database at each scrape), and Node's
+ * process figures.
+ */
+export default fp(
+  async function metricsPlugin(app) {
+    const metrics = createMetrics()
+    const { registry } = metrics
+    collectDefaultMetrics({ register: registry })
+
+    const repos = app.repos
+    new Gauge({
+      name: 'ota_releases',
+      help: 'Releases recorded, by board and channel',
+      labelNames: ['board', 'channel'],
+      registers: [registry],
+      async collect() {
+        const rows = await repos.metrics.releaseCounts()
+        this.reset()
+        for (const r of rows) this.set({ board: r.board, channel: r.channel }, r.releases)
+      },
+    })
+    new Gauge({
+      name: 'ota_devices',
+      help: `Devices by the version they last reported running (the ${TOP_VERSIONS} most common versions)`,
+      labelNames: ['board', 'channel', 'version'],
+      registers: [registry],
+      async collect() {
+        const rows = await repos.metrics.topVersions(TOP_VERSIONS)
+        this.reset()
+        for (const r of rows) this.set({ board: r.board, channel: r.channel, version: r.version }, r.devices)
+      },
+    })
+
+    app.decorate('metrics', metrics)
+
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.requestDuration.observe(
+        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
+        reply.elapsedTime / 1000
+      )
+      done()
+    })
+
+    // Only download routes get these hooks, so polls pay nothing for them.
+    const trackDownload: onSendHookHandler = (request, reply, payload, done) => {
+      if (request.method === 'GET' && (reply.statusCode === 200 || reply.statusCode === 206)) {
+        countDownload(metrics, request, reply)
+      }
+      done(null, payload)
+    }
+    app.addHook('onRoute', (route) => {
+      if (deviceRouteOf(route)?.download) addRouteHook(route, 'onSend', trackDownload)
+    })
+  },
+  { name: 'metrics', dependencies: ['repositories'] }
+)
+
+/**
+ * Started now; completed when the response has been handed over whole. 'close' comes after
+ * 'finish' and also when the device hangs up, when onResponse may never run.
+ */
+function countDownload(metrics: Metrics, request: FastifyRequest, reply: FastifyReply): void {
+  const route = request.routeOptions.url ?? 'unmatched'
+  metrics.downloadsStarted.inc({ route })
+  const res = reply.raw
+  res.once('close', () => {
+    if (!res.writableFinished) return
+    metrics.downloadsCompleted.inc({ route })
+    metrics.downloadBytes.inc({ route }, Number(res.getHeader('content-length')) || 0)
+  })
+}
