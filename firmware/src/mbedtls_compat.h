@@ -5,10 +5,19 @@
 #pragma once
 
 #include <mbedtls/version.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/sha256.h>
 
 #if !defined(MBEDTLS_VERSION_NUMBER)
 #error "mbedtls/version.h did not define MBEDTLS_VERSION_NUMBER"
+#endif
+
+// What the core uses; all on in ESP-IDF's and Debian's default configurations. A trimmed
+// configuration gets this message instead of link errors.
+#if !defined(MBEDTLS_PK_PARSE_C) || !defined(MBEDTLS_PK_WRITE_C) || !defined(MBEDTLS_PEM_PARSE_C) || \
+    !defined(MBEDTLS_BASE64_C) || !defined(MBEDTLS_ECDSA_C) || !defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) || \
+    !defined(MBEDTLS_SHA256_C)
+#error "ota-gate needs mbedTLS with PK_PARSE_C, PK_WRITE_C, PEM_PARSE_C, BASE64_C, ECDSA_C, ECP_DP_SECP256R1 and SHA256_C"
 #endif
 
 namespace ota_gate {
