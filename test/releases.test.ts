@@ -222,6 +222,9 @@ t.test('who may publish and read', async (t) => {
   refused(t, await postRelease(server, token, { ...body, notes: 'x'.repeat(2001) }), 400, 'bad_request', /notes/)
   refused(t, await postRelease(server, token, { ...body, sequence: 0 }), 400, 'bad_request', /sequence/)
   refused(t, await postRelease(server, token, { ...body, version: 'has space' }), 400, 'bad_request', /version/)
+  // Tag and commit are lines of the signed statement: a line break would let one statement pass for another.
+  refused(t, await postRelease(server, token, { ...body, tag: 'prod-mason\nsequence: 9' }), 400, 'bad_request', /tag/)
+  refused(t, await postRelease(server, token, { ...body, commit: 'abc\n' }), 400, 'bad_request', /commit/)
   const { signature: _s, ...unsigned } = body
   refused(t, await postRelease(server, token, unsigned), 400, 'bad_request', /signature is required/)
   t.equal((await postRelease(server, token, { ...body, notes: 'x'.repeat(2000) })).status, 201)

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import path from 'node:path'
 
 // Read-only questions to a firmware repository (working clone or bare mirror), asked with the git
 // binary through execFile: no shell, arguments as given, a timeout on every call. Shared by the
@@ -50,7 +51,8 @@ function git(repoDir: string, args: string[]): Promise<GitResult> {
   // The repository is the one named here, never one inherited from the environment.
   for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_CEILING_DIRECTORIES']) delete env[name]
   // safe.directory: the operator chose this repository, so a different owner (the mirror's user) is fine.
-  const argv = ['-c', `safe.directory=${repoDir}`, '-C', repoDir, ...args]
+  const dir = path.resolve(repoDir)
+  const argv = ['-c', `safe.directory=${dir}`, '-C', dir, ...args]
   return new Promise((resolve, reject) => {
     execFile('git', argv, { env, timeout: GIT_TIMEOUT_MS, maxBuffer: 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (!err) return resolve({ code: 0, stdout, stderr })

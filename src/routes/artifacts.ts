@@ -55,6 +55,11 @@ const artifacts: FastifyPluginAsyncTypebox = async (app) => {
           throw unprocessable('digest_mismatch', `${err.message}: nothing was kept; upload the file whose SHA-256 is in the path (sha256sum firmware.bin)`)
         }
         if (err instanceof ArtifactTooLarge) throw tooLarge(max, 'the body')
+        if (!request.raw.complete) {
+          // The client went away mid-body: its problem, not a server failure to log as an error.
+          request.log.info({ sha256 }, 'upload interrupted by the client; nothing was kept')
+          throw badRequest('the upload was interrupted before the body was complete; nothing was kept: send it again')
+        }
         throw err
       }
       // The row is written only once the file is durably in place.

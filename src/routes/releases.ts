@@ -10,9 +10,10 @@ const PublishBody = Type.Object({
   version: Version,
   sequence: Sequence,
   sha256: Sha256Hex,
-  // The form of tag and commit is checked by the provenance check, with a message saying what to fix.
-  tag: Type.String({ minLength: 1, maxLength: 200 }),
-  commit: Type.String({ minLength: 1, maxLength: 100 }),
+  // Beyond "one line, no spaces" (they are lines of the signed statement), the form of tag and
+  // commit is left to the provenance check, whose refusal says what to fix.
+  tag: Type.String({ pattern: '^\\S{1,200}$' }),
+  commit: Type.String({ pattern: '^\\S{1,100}$' }),
   signature: Type.String({ minLength: 1, maxLength: 512, description: 'base64 DER ECDSA P-256/SHA-256 over the release statement' }),
   key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'first 16 hex of SHA-256 of the key’s DER SPKI' }),
   channel: Type.Optional(ChannelName),
