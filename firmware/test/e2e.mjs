@@ -569,7 +569,11 @@ async function main() {
   const h = new Harness()
   let passed = 0
   let failed = 0
-  const stopServer = () => h.server?.exitCode === null && h.server.kill('SIGKILL')
+  // On an abrupt end (a signal, a closed stdout) the server and the temporary folder go too.
+  const stopServer = () => {
+    if (h.server?.exitCode === null) h.server.kill('SIGKILL')
+    if (h.dir && !process.env.OTA_E2E_KEEP) fs.rmSync(h.dir, { recursive: true, force: true })
+  }
   process.on('exit', stopServer)
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "canned_http_server.h"
@@ -331,6 +332,7 @@ struct Device {
     config.chunk_size = 4096;
     config.retry_delay_ms = 1;
   }
+  ~Device() { std::filesystem::remove_all(dir); }
   bool bootable() const { return exists(dir + "/otadata"); }
 };
 
