@@ -109,6 +109,10 @@ t.test('the version and sequence come from the files at each tagged commit, or t
     ]
   )
 
+  const noBranch = await cli(importArgs(repo, '--branch', 'release'), { OTA_DATA_DIR: tempDir(t) })
+  t.equal(noBranch.code, 1)
+  t.match(noBranch.stderr, /has no branch release \(nor origin\/release\): fetch it first/)
+
   const noSequence = await cli(importArgs(repo), { OTA_DATA_DIR: tempDir(t) })
   t.equal(noSequence.code, 1)
   t.match(noSequence.stderr, /prod-osmia .* has no ESP32-CAM\/SEQUENCE: give the file that holds the sequence with --sequence-file/)
@@ -192,7 +196,15 @@ t.test('after the import, publishing and devices respect the history', async (t)
   t.equal(update.headers['x-md5'], crypto.createHash('md5').update(sweat.image).digest('hex'))
   t.ok(update.body.equals(sweat.image), 'the newest release is served')
   const device = query(dataDir, 'SELECT version, sequence FROM devices WHERE device = ?', 'aabbccddee03')
-  t.same(device, [{ version: 'leafcutter', sequence: 2 }], 'the fleet sees the imported sequence')
+  t.same(device, [{ version: 'leafcutter', sequence: 2 }], 'the device row carries the imported sequence')
+  const operator = await createToken(dataDir, 'operator')
+  const fleet = await fetch(`${server.url}/v1/fleet/versions?board=esp32cam`, { headers: { authorization: `Bearer ${operator}` } })
+  const { versions } = (await fleet.json()) as { versions: Array<{ version: string; sequence: number; devices: number }> }
+  t.match(
+    versions.find((v) => v.version === 'leafcutter'),
+    { sequence: 2, devices: 1 },
+    'the fleet view shows the imported version with its sequence'
+  )
   const current = await httpUpdate(server, '/v1/arduino/esp32cam', { ...sketch, mac: 'AA:BB:CC:DD:EE:04', version: 'sweat' })
   t.equal(current.status, 304)
 })

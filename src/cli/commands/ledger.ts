@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { AppError } from '../../errors'
 import { DEFAULT_SEQUENCE_FILE, DEFAULT_VERSION_FILE, FirmwareRepoError, releaseHistory } from '../../release/firmware-repo'
+import { GitError } from '../../release/git'
 import { importLedger, type LedgerImportResult } from '../../release/ledger-import'
 import { apiClient, serverOptions } from '../api-client'
 import { withDataFolder } from '../data-folder'
@@ -44,7 +45,7 @@ export const ledgerCommands: Command[] = [
           sequenceFile: (values['sequence-file'] as string | undefined) ?? DEFAULT_SEQUENCE_FILE,
         })
       } catch (err) {
-        if (err instanceof FirmwareRepoError) throw new CliRefusal(err.message)
+        if (err instanceof FirmwareRepoError || err instanceof GitError) throw new CliRefusal(err.message)
         throw err
       }
       if (history.length === 0) {
