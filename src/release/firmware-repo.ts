@@ -65,9 +65,10 @@ export async function tagsPointingAt(dir: string, commit: string, pattern: strin
   return out.split('\n').map((l) => l.trim()).filter((tag) => tag !== '' && matchesTagPattern(tag, pattern)).sort()
 }
 
-/** A file's text as it is at `commit`, or undefined when the file does not exist there. */
+/** A file's text as it is at `commit`, or undefined when no such file (blob) exists there. */
 export async function fileAtCommit(dir: string, commit: string, file: string): Promise<string | undefined> {
-  const r = await runGit(dir, ['show', `${commit}:${file}`])
+  // cat-file blob: the raw bytes, no textconv, and a directory of that name is not a file.
+  const r = await runGit(dir, ['cat-file', 'blob', `${commit}:${file}`])
   return r.code === 0 ? r.stdout : undefined
 }
 
