@@ -7,12 +7,24 @@ import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
+import serverKey from './plugins/app/server-key'
+import metricsPlugin from './plugins/app/metrics'
+import apiDocs from './plugins/app/api-docs'
+import loadShedding from './plugins/app/load-shedding'
+import deviceRateLimit from './plugins/app/device-rate-limit'
 import health from './routes/health'
+import metrics from './routes/metrics'
 import boards from './routes/boards'
 import releaseImport from './routes/release-import'
 import artifacts from './routes/artifacts'
 import releases from './routes/releases'
+import manifest from './routes/manifest'
+import keys from './routes/keys'
+import legacy from './routes/legacy'
+import arduino from './routes/arduino'
 import firmware from './routes/firmware'
+import reports from './routes/reports'
+import fleet from './routes/fleet'
 
 export interface AppOptions {
   config: Config
@@ -33,13 +45,26 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(artifactStore)
   await fastify.register(artifactCache)
   await fastify.register(auth)
+  await fastify.register(serverKey)
+  await fastify.register(metricsPlugin)
+  // these see each route as it is added, so they come before all routes
+  await fastify.register(apiDocs)
+  await fastify.register(loadShedding)
+  await fastify.register(deviceRateLimit)
   // routes
   await fastify.register(health)
+  await fastify.register(metrics)
   await fastify.register(boards)
   await fastify.register(releaseImport)
   await fastify.register(artifacts)
   await fastify.register(releases)
+  await fastify.register(manifest)
+  await fastify.register(keys)
+  await fastify.register(legacy)
+  await fastify.register(arduino)
   await fastify.register(firmware)
+  await fastify.register(reports)
+  await fastify.register(fleet)
 }
 
 export default app
