@@ -1,7 +1,12 @@
+import { execFileSync, spawn } from 'node:child_process'
+import net from 'node:net'
+import path from 'node:path'
 import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
-import { tempDir } from './support/server'
+import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
+import { publishRelease } from './support/publish'
+import { createToken, startServer, tempDir } from './support/server'
 
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
 
@@ -50,6 +55,45 @@ t.test('every poll updates the device row; history grows only when what it runs 
   ], 'the version counts follow the device')
 })
 
+t.test('a binary delivered in an answer, then a later poll on the old version: a silent rollback', async (t) => {
+  const { db, repos } = openRepos(t)
+  const release = await repos.releases.insert({
+    board: 'esp32cam', channel: 'stable', version: 'leafcutter', sequence: 2, sha256: null, size: null, md5: null,
+    tag: 'prod-leafcutter', commit_sha: 'a'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
+    project_name: null, app_version: null, idf_version: null, secure_version: null, build_date: null, build_time: null,
+    notes: null, published_by: null,
+  })
+  const state = () =>
+    db.prepare('SELECT offered_at, downloaded_at, booted_at, rolled_back_at, rollback_silent FROM device_releases WHERE device = ?').all(base.device)
+  const arduino = { ...base, version: 'mason', sequence: 1, offeredReleaseId: release.id }
+  await repos.devices.checkIn({ ...arduino, delivered: true, at: 1000 })
+  t.same(state(), [{ offered_at: 1000, downloaded_at: 1000, booted_at: null, rolled_back_at: null, rollback_silent: 0 }], 'the delivering poll itself is no rollback')
+  await repos.devices.checkIn({ ...arduino, delivered: true, at: 2000 })
+  t.same(state(), [{ offered_at: 1000, downloaded_at: 1000, booted_at: null, rolled_back_at: 2000, rollback_silent: 1 }], 'the next poll on mason is')
+
+  const other = { ...base, device: 'a0b1c2d3e4f6', version: 'mason', sequence: 1, offeredReleaseId: release.id }
+  await repos.devices.checkIn({ ...other, delivered: true, at: 1000 })
+  await repos.devices.checkIn({ ...other, version: 'leafcutter', sequence: 2, offeredReleaseId: null, at: 2000 })
+  await repos.devices.checkIn({ ...other, version: 'leafcutter', sequence: 2, offeredReleaseId: null, at: 3000 })
+  t.same(
+    db.prepare('SELECT booted_at, rolled_back_at FROM device_releases WHERE device = ?').all(other.device),
+    [{ booted_at: 2000, rolled_back_at: null }],
+    'a poll on the new version is success, and stays so'
+  )
+  const small = { ...base, device: 'a0b1c2d3e4f7', version: 'mason', sequence: 1, offeredReleaseId: release.id }
+  db.prepare('UPDATE releases SET size = 1500000 WHERE id = ?').run(release.id)
+  await repos.devices.checkIn({ ...small, freeSpace: 1310720, delivered: true, at: 1000 })
+  await repos.devices.checkIn({ ...small, freeSpace: 1310720, delivered: true, at: 2000 })
+  t.same(
+    db.prepare('SELECT offered_at, downloaded_at, rolled_back_at FROM device_releases WHERE device = ?').all(small.device),
+    [{ offered_at: 1000, downloaded_at: null, rolled_back_at: null }],
+    'a binary larger than the free OTA space is refused before download: neither downloaded nor rolled back'
+  )
+  t.same(await repos.devices.adoption(release), {
+    offered: 3, downloading: 0, downloaded: 2, installed: 0, booted: 1, failed: 0, rolled_back: 1, silent_rollbacks: 1, running: 1,
+  })
+})
+
 t.test('legacy polls are counted per address and user agent', async (t) => {
   const { db, repos } = openRepos(t)
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')
@@ -62,4 +106,112 @@ t.test('legacy polls are counted per address and user agent', async (t) => {
       { address: '192.0.2.2', polls: 1 },
     ]
   )
+})
+
+interface DeviceDetail {
+  device: string
+  version: string
+  sequence: number
+  polls: number
+  first_seen: string
+  last_seen: string
+  user_agent: string
+  offered_version: string | null
+  history: Array<{ version: string; sequence: number }>
+}
+
+t.test('over HTTP: each manifest poll updates the device, history shows only version changes', async (t) => {
+  const server = await startServer(t, FLEET_ENV)
+  await publishRelease(server, { version: 'mason', sequence: 1 })
+  await publishRelease(server, { version: 'leafcutter', sequence: 2 })
+  const token = await createToken(server.dataDir, 'operator')
+  const device = deviceId(1)
+  for (const [version, sequence] of [['mason', 1], ['mason', 1], ['mason', 1], ['leafcutter', 2], ['leafcutter', 2]] as const) {
+    t.equal(await poll(server, { device, version, sequence }), 200)
+  }
+  const { status, body } = await getJson<DeviceDetail>(server, `/v1/devices/${device}`, token)
+  t.equal(status, 200)
+  t.match(body, { device, version: 'leafcutter', sequence: 2, polls: 5, user_agent: 'sim-device/1.0', offered_version: null })
+  t.ok(body.last_seen > body.first_seen, 'last_seen moves, first_seen stays')
+  t.same(
+    body.history.map((h) => [h.version, h.sequence]),
+    [['leafcutter', 2], ['mason', 1]],
+    'two versions, two history rows, newest first'
+  )
+})
+
+const PROJECT = path.resolve(__dirname, '..')
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+/** `node dist/server.js` as production runs it, in its own process, answering /healthz. */
+async function startBuiltServer(t: Parameters<typeof tempDir>[0], dataDir: string) {
+  const port = await freePort()
+  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
+    cwd: PROJECT,
+    env: { PATH: process.env.PATH, OTA_DATA_DIR: dataDir, OTA_HOST: '127.0.0.1', OTA_PORT: String(port), OTA_LOG_LEVEL: 'warn', ...FLEET_ENV },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let tries = 0; ; tries++) {
+    if (child.exitCode !== null) throw new Error(`dist/server.js exited with ${child.exitCode}`)
+    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
+    if (up) break
+    if (tries > 200) throw new Error('dist/server.js did not answer /healthz within 20 s')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    dataDir,
+    kill: async (signal: NodeJS.Signals) => {
+      child.kill(signal)
+      await exited
+    },
+  }
+}
+
+t.test('kill -9 after 1,000 acknowledged polls: every one of those devices is there after a restart', async (t) => {
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: PROJECT, stdio: 'inherit' })
+  const dataDir = tempDir(t)
+  const first = await startBuiltServer(t, dataDir)
+  await publishRelease(first, { version: 'mason', sequence: 1 })
+  const devices = Array.from({ length: 1000 }, (_, i) => deviceId(i, 0xc0))
+  const acknowledged: string[] = []
+  await inParallel(devices, 20, async (device) => {
+    const q = new URLSearchParams({ board: 'esp32cam', device, version: 'carpenter', sequence: '0' })
+    const res = await fetch(`${first.url}/v1/manifest?${q}`)
+    await res.arrayBuffer()
+    if (res.status === 200) acknowledged.push(device)
+  })
+  t.equal(acknowledged.length, 1000, 'every poll was answered')
+  await first.kill('SIGKILL')
+
+  const second = await startBuiltServer(t, dataDir)
+  const token = await createToken(dataDir, 'operator')
+  const seen = new Set<string>()
+  let cursor: string | null = null
+  do {
+    const path: string = `/v1/devices?limit=500${cursor ? `&cursor=${cursor}` : ''}`
+    const res = await fetch(second.url + path, { headers: { authorization: `Bearer ${token}` } })
+    const page = (await res.json()) as { devices: Array<{ device: string }>; next_cursor: string | null }
+    for (const d of page.devices) seen.add(d.device)
+    cursor = page.next_cursor
+  } while (cursor)
+  t.same(acknowledged.filter((d) => !seen.has(d)), [], 'no acknowledged check-in was lost')
+  t.equal(seen.size, 1000)
+  await second.kill('SIGTERM')
 })

@@ -191,9 +191,11 @@ export class DevicesRepository {
     this.markSilentRollback = db.prepare(
       'UPDATE device_releases SET rolled_back_at = ?, rollback_silent = 1 WHERE release_id = ? AND device = ?'
     )
-    // An offer of the version the device already runs is no offer: nothing to track.
+    // An offer of the version the device already runs is no offer: nothing to track. A binary sent
+    // to a device whose free OTA space it exceeds is refused before download (HTTPUpdate), so not downloaded.
     this.recordOffer = db.prepare(`INSERT INTO device_releases (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
-      SELECT id, @device, @version, @sequence, @at, @downloadedAt FROM releases WHERE id = @offered AND NOT (board = @board AND version = @version)
+      SELECT id, @device, @version, @sequence, @at, CASE WHEN size > @freeSpace THEN NULL ELSE @downloadedAt END
+      FROM releases WHERE id = @offered AND NOT (board = @board AND version = @version)
       ON CONFLICT (release_id, device) DO UPDATE SET
         offered_at = COALESCE(offered_at, excluded.offered_at),
         downloaded_at = COALESCE(downloaded_at, excluded.downloaded_at)`)
