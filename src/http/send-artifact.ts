@@ -56,13 +56,19 @@ export async function sendArtifact(
   const immutable = options.immutable ?? true
   const plan = planDownload(request, { size: artifact.size, etag: `"${artifact.sha256}"`, lastModified: options.lastModified })
   if (plan.status === 412) {
-    throw new AppError(412, 'precondition_failed', `the artifact's ETag is "${artifact.sha256}"; If-Match or If-Unmodified-Since did not hold`, plan.headers)
+    throw new AppError(
+      412,
+      'precondition_failed',
+      `If-Match or If-Unmodified-Since does not hold for this binary, whose ETag is "${artifact.sha256}"`,
+      plan.headers
+    )
   }
   if (plan.status === 416) {
+    const hint = artifact.size === 0 ? 'it is empty: ask without Range' : `ask for bytes=0-${artifact.size - 1} or a part of it`
     throw new AppError(
       416,
       'range_not_satisfiable',
-      `the range "${request.headers.range}" selects no byte of this ${artifact.size}-byte file; ask for bytes=0-${Math.max(artifact.size - 1, 0)} or a part of it`,
+      `the range "${(request.headers.range ?? '').slice(0, 100)}" selects no byte of this ${artifact.size}-byte binary; ${hint}`,
       plan.headers
     )
   }
