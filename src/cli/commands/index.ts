@@ -1,4 +1,5 @@
 import type { Command } from '../main'
+import { backupCommands } from './backup'
 import { boardCommands } from './board'
 import { keysCommands } from './keys'
 import { ledgerCommands } from './ledger'
@@ -6,4 +7,4 @@ import { migrateCommand } from './migrate'
 import { releaseCommands } from './release'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands]

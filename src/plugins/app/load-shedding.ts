@@ -13,6 +13,8 @@ declare module 'fastify' {
   }
 }
 
+const SAMPLE_INTERVAL_MS = 1000
+
 /** What tripped, as a person reads it: "event-loop delay 250 ms". */
 function reading(type: string, value: number | undefined): string {
   const v = value ?? 0
@@ -24,17 +26,25 @@ function reading(type: string, value: number | undefined): string {
 
 /**
  * When the process falls behind (event-loop delay or utilisation, heap over the OTA_OVERLOAD_*
- * thresholds, sampled each second), device endpoints answer 503 `overloaded` with Retry-After at
- * once: a device polls again later anyway, and answering it slowly would slow everyone. Operator
- * endpoints and /healthz keep being served, so people can still see and act.
+ * thresholds, sampled each second from two seconds after start), device endpoints answer 503
+ * `overloaded` with Retry-After at once: a device polls again later anyway, and answering it
+ * slowly would slow everyone. Operator endpoints and /healthz keep being served, so people can
+ * still see and act.
  */
 export default fp(
   async function loadSheddingPlugin(app) {
     const c = app.config
     const retryAfter = c.OTA_OVERLOAD_RETRY_AFTER
+    // The first samples measure the server's own start (loading modules, compiling schemas), not
+    // load: they are not acted on. Set when the app is ready.
+    let measuredFrom = Infinity
+    app.addHook('onReady', async () => {
+      measuredFrom = Date.now() + 2 * SAMPLE_INTERVAL_MS
+    })
     const shed: PressureHandler = async (_request, _reply, type, value) => {
-      // No delay sample at all in the last interval (the loop was busy from before it began, as at
-      // start-up) reads as Infinity: not a measurement. A real stall shows in the next sample.
+      if (Date.now() < measuredFrom) return
+      // No delay sample at all in the last interval (the loop was busy from before it began) reads
+      // as Infinity: not a measurement. A real stall shows in the next sample.
       if (type === 'eventLoopDelay' && value === Infinity) return
       throw new AppError(503, 'overloaded', `the server is overloaded (${reading(type, value)}); try again in ${retryAfter} s`, {
         'retry-after': String(retryAfter),
@@ -44,6 +54,7 @@ export default fp(
       maxEventLoopDelay: c.OTA_OVERLOAD_EVENT_LOOP_DELAY_MS,
       maxEventLoopUtilization: c.OTA_OVERLOAD_EVENT_LOOP_UTILIZATION,
       eventLoopUtilizationMode: 'interval',
+      sampleInterval: SAMPLE_INTERVAL_MS,
       maxHeapUsedBytes: c.OTA_OVERLOAD_HEAP_BYTES,
       retryAfter,
       // Every other route goes on as usual: returning nothing lets the request through.

@@ -1,0 +1,45 @@
+import type { Database } from 'better-sqlite3'
+
+export interface ArtifactFile {
+  sha256: string
+  size: number
+}
+
+/**
+ * What backup and restore read from a database: usually a copy (the backup's own snapshot), so
+ * that what they check is what was copied.
+ */
+export class BackupRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Every artifact the database refers to. */
+  async artifacts(): Promise<ArtifactFile[]> {
+    return this.db.prepare('SELECT sha256, size FROM artifacts ORDER BY sha256').all() as ArtifactFile[]
+  }
+
+  /** The highest migration applied, 0 for a database without migrations. */
+  async schemaVersion(): Promise<number> {
+    const row = this.db.prepare('SELECT max(version) AS v FROM schema_migrations').get() as { v: number | null }
+    return row.v ?? 0
+  }
+
+  /** Rows per table, for the backup manifest (a person comparing two backups reads these first). */
+  async tableCounts(): Promise<Record<string, number>> {
+    const tables = this.db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .pluck()
+      .all() as string[]
+    const counts: Record<string, number> = {}
+    for (const table of tables) {
+      counts[table] = this.db.prepare(`SELECT count(*) FROM "${table.replace(/"/g, '""')}"`).pluck().get() as number
+    }
+    return counts
+  }
+
+  /** SQLite's own check of the whole file: [] when sound, else what it found. */
+  async integrityProblems(): Promise<string[]> {
+    const rows = this.db.pragma('integrity_check') as Array<{ integrity_check: string }>
+    const problems = rows.map((r) => r.integrity_check)
+    return problems.length === 1 && problems[0] === 'ok' ? [] : problems
+  }
+}
