@@ -157,7 +157,9 @@ class Proxy {
     let headBuf = Buffer.alloc(0)
     let bodyOffset = -1 // -1 until the response head has passed
     let active = false
+    let cut = false
     upstream.on('data', (data) => {
+      if (cut) return // nothing past the cut reaches the device
       if (bodyOffset < 0) {
         headBuf = Buffer.concat([headBuf, data])
         const end = headBuf.indexOf('\r\n\r\n')
@@ -179,13 +181,12 @@ class Proxy {
       if (rule.cutAfter !== undefined) {
         const room = rule.cutAfter - bodyOffset
         if (data.length >= room) {
+          cut = true
           client.write(data.subarray(0, room), () => {
             rule.delivered = rule.cutAfter
             client.destroy()
             upstream.destroy()
           })
-          bodyOffset += room
-          active = false
           return
         }
       } else if (rule.flipAt !== undefined && rule.flipAt >= bodyOffset && rule.flipAt < bodyOffset + data.length) {
@@ -196,7 +197,7 @@ class Proxy {
       client.write(data)
       bodyOffset += data.length
     })
-    upstream.on('end', () => client.end())
+    upstream.on('end', () => cut || client.end())
   }
 }
 
