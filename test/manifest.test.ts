@@ -8,7 +8,7 @@ import { databasePath } from '../src/db/open'
 import { buildReleaseStatement } from '../src/release/release-statement'
 import { FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
-import { startServer, tempDir, type RunningServer } from './support/server'
+import { cli, startServer, tempDir, type RunningServer } from './support/server'
 import { startServerProcess } from './support/server-process'
 
 interface RawResponse {
@@ -314,4 +314,26 @@ t.test('a check-in that was answered survives a kill -9 of the server right afte
   t.ok(answered.length > 0, `${answered.length} polls answered`)
   const recorded = new Set(deviceRows(dataDir).map((r) => r.device))
   t.same(answered.filter((d) => !recorded.has(d)), [], 'every answered check-in is in the database')
+})
+
+t.test('every field at its longest still fits in 1024 bytes; a public URL that could not fit stops the start', async (t) => {
+  const publicUrl = `https://${'o'.repeat(95)}.example.com/gate`
+  t.equal(publicUrl.length, 120)
+  const server = await startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: publicUrl })
+  const board = 'b'.repeat(32)
+  t.equal((await cli(['board', 'add', board, '--chip', 'esp32', '--slot-size', '1966080'], { OTA_DATA_DIR: server.dataDir })).code, 0)
+  const channel = 'c'.repeat(32)
+  const version = 'V'.repeat(31)
+  const tag = `prod-${'t'.repeat(195)}`
+  await publishRelease(server, { board, channel, version, sequence: 4294967295, tag })
+  const r = await get(server, `/v1/manifest?board=${board}&channel=${channel}&device=aabbccddeeff&version=${version}&sequence=4294967295`)
+  t.equal(r.status, 200)
+  t.ok(r.body.length <= 1024, `${r.body.length} bytes`)
+  t.match(json(r), { board, channel, version, sequence: 4294967295, tag })
+  const keys = json(await get(server, '/v1/keys')) as unknown as KeysView
+  t.ok(crypto.verify('sha256', r.body, { key: keys.server.public_key_pem, dsaEncoding: 'der' }, Buffer.from(r.headers['x-ota-signature'] as string, 'base64')))
+
+  await t.rejects(startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: `${publicUrl}x` }), /OTA_PUBLIC_URL is 121 characters/)
+  const longHost = await get(server, `/v1/manifest?board=${board}&channel=${channel}`, { host: `${'h'.repeat(120)}.example` })
+  t.equal(longHost.status, 200, 'with OTA_PUBLIC_URL set, the Host header plays no part')
 })

@@ -5,10 +5,11 @@ import type { Target } from '../fleet/target'
 /** ESP32 clients refuse a longer manifest. */
 export const MAX_MANIFEST_BYTES = 1024
 /**
- * The longest base URL (scheme, host, optional path prefix) a manifest may carry. With every other
- * field at its contract maximum the body is 691 bytes, so this leaves 173 bytes for the release tag.
+ * The longest base URL (scheme, host, optional path prefix) a manifest may carry. With every field
+ * at its longest (identifiers, 10-digit size, 96-character signature, a 200-character ASCII tag as
+ * the release gate allows) the body is 893 bytes plus the base URL: 1013 at most.
  */
-export const MAX_URL_BASE_LENGTH = 160
+export const MAX_URL_BASE_LENGTH = 120
 const MAX_ISSUANCE_WINDOW_MS = 3600_000
 /** Distinct (release, channel, downgrade, url base) entries kept; bounds memory against odd Host headers. */
 const MAX_CACHED = 1024
