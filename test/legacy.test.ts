@@ -13,6 +13,7 @@ import { FieldRefusal, checkFieldResponse, fieldWouldFlash, parseFieldManifest }
 import { FLEET_ENV } from './support/devices'
 import { publishRelease, publisherOf } from './support/publish'
 import { startServer, tempDir, type RunningServer } from './support/server'
+import { startServerProcess } from './support/server-process'
 
 const run = promisify(execFile)
 
@@ -136,6 +137,19 @@ t.test('a release over the firmware\'s 1,900,000-byte app_size limit is not adve
   t.equal(md5((await fieldGet(server, '/firmware.app.bin')).body), small.md5, 'and served')
   const manifest = (await (await fetch(`${server.url}/v1/manifest?board=esp32cam`)).json()) as { version: string; size: number }
   t.same({ version: manifest.version, size: manifest.size }, { version: 'bumblebee', size: bigger.image.length }, 'devices on the signed manifest get the big one')
+})
+
+t.test('passing over a release too large for the field firmware is logged, once', async (t) => {
+  const proc = await startServerProcess(t, tempDir(t), { ...FLEET_ENV, OTA_LOG_LEVEL: 'info' })
+  await publishRelease(proc, { version: 'mason', sequence: 1 })
+  await publishRelease(proc, { version: 'bigbee', sequence: 2, image: buildEspImage({ version: 'bigbee', size: 1_930_000, seed: 2 }) })
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${proc.url}/firmware.json`)
+    t.equal(parseFieldManifest(Buffer.from(await r.arrayBuffer())).version, 'mason')
+  }
+  const warnings = proc.lines().filter((l) => l.level === 40 && /bigbee/.test(String(l.msg)))
+  t.equal(warnings.length, 1, 'one warning, not one per poll')
+  t.match(warnings[0], { version: 'bigbee', offered: 'mason', msg: /larger than the 1900000 bytes the field firmware accepts: \/firmware.json keeps offering mason/ })
 })
 
 t.test('polls of /firmware.json are counted per address and user agent', async (t) => {
