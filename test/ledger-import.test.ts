@@ -51,10 +51,13 @@ function query<T>(dataDir: string, sql: string, ...params: unknown[]): T[] {
 
 const releaseRows = (dataDir: string) => query<Row>(dataDir, 'SELECT * FROM releases ORDER BY sequence')
 
+// Read-only for every test that uses it, so made once.
+const bees = beeRepo(t)
+
 const importArgs = (repo: FirmwareRepo, ...more: string[]) => ['ledger', 'import', '--board', 'esp32cam', '--repo', repo.dir, ...more]
 
 t.test('ledger import records the five releases on production, once; --dry-run writes nothing', async (t) => {
-  const repo = beeRepo(t)
+  const repo = bees
   const dataDir = tempDir(t)
   const env = { OTA_DATA_DIR: dataDir }
 
@@ -109,6 +112,14 @@ t.test('the version and sequence come from the files at each tagged commit, or t
     ]
   )
 
+  // A release promoted by `git push origin <sha>:production` is on origin/production only.
+  repo.commit({ 'fw/SEQ': '9\n', 'fw/NAME': 'andrena\n' }, 'pushed release')
+  repo.tag('prod-andrena')
+  repo.git('update-ref', 'refs/remotes/origin/production', 'HEAD')
+  const withRemote = tempDir(t)
+  t.equal((await cli(importArgs(repo, '--sequence-file', 'fw/SEQ', '--version-file', 'fw/NAME'), { OTA_DATA_DIR: withRemote })).code, 0)
+  t.same(releaseRows(withRemote).map((row) => row.version), ['osmia', 'halictus', 'andrena'])
+
   const noBranch = await cli(importArgs(repo, '--branch', 'release'), { OTA_DATA_DIR: tempDir(t) })
   t.equal(noBranch.code, 1)
   t.match(noBranch.stderr, /has no branch release \(nor origin\/release\): fetch it first/)
@@ -160,7 +171,7 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
   // A history that disagrees with releases already recorded: nothing of it is written, not even
   // its releases that would not conflict.
   const dataDir = tempDir(t)
-  t.equal((await cli(importArgs(beeRepo(t)), { OTA_DATA_DIR: dataDir })).code, 0)
+  t.equal((await cli(importArgs(bees), { OTA_DATA_DIR: dataDir })).code, 0)
   const before = releaseRows(dataDir)
   const other = historyRepo(t, [['prod-mason', 'mason', 9], ['prod-orchard', 'orchard', 10]])
   const r = await cli(importArgs(other), { OTA_DATA_DIR: dataDir })
@@ -171,7 +182,7 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
 
 t.test('after the import, publishing and devices respect the history', async (t) => {
   const dataDir = tempDir(t)
-  t.equal((await cli(importArgs(beeRepo(t)), { OTA_DATA_DIR: dataDir })).code, 0)
+  t.equal((await cli(importArgs(bees), { OTA_DATA_DIR: dataDir })).code, 0)
   const server = await startServer(t, {}, dataDir)
 
   const noManifest = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee01&version=carpenter&sequence=4`)
@@ -210,7 +221,7 @@ t.test('after the import, publishing and devices respect the history', async (t)
 })
 
 t.test('POST /v1/releases/import: admin only; with OTA_GIT_DIR each tag is checked in the repository', async (t) => {
-  const repo = beeRepo(t)
+  const repo = bees
   const server = await startServer(t, { OTA_GIT_DIR: repo.dir })
   const admin = await createToken(server.dataDir, 'admin')
   const operator = await createToken(server.dataDir, 'operator')

@@ -4,10 +4,11 @@ import {
   fileAtCommit,
   headCommit,
   labelsAtCommit,
+  releaseBranchRefs,
   tagsPointingAt,
   trackedChanges,
 } from '../release/firmware-repo'
-import { findReleaseBranchRef, isReachableFromBranch, resolveTagCommit, tagNameProblem } from '../release/git'
+import { isReachableFromBranch, resolveTagCommit, tagNameProblem } from '../release/git'
 import { matchesTagPattern } from '../release/provenance'
 import { CliRefusal } from './io'
 
@@ -80,11 +81,13 @@ export async function resolveReleaseSource(opts: ReleaseSourceOptions): Promise<
   const head = await headCommit(repo)
   const tag = await chooseTag(repo, head, opts)
 
-  const branchRef = await findReleaseBranchRef(repo, opts.branch)
-  if (!branchRef) {
+  const branchRefs = await releaseBranchRefs(repo, opts.branch)
+  if (branchRefs.length === 0) {
     throw new CliRefusal(`the repository has no branch ${opts.branch} (nor origin/${opts.branch}): \`git fetch origin ${opts.branch}\` first`)
   }
-  if (!(await isReachableFromBranch(repo, head, branchRef))) {
+  let onBranch = false
+  for (const ref of branchRefs) onBranch ||= await isReachableFromBranch(repo, head, ref)
+  if (!onBranch) {
     throw new CliRefusal(
       `commit ${head.slice(0, 12)} (tag ${tag}) is not on ${opts.branch}: promote it first with \`git push origin ${head}:${opts.branch}\` ` +
         `(then \`git fetch\`), and publish again`

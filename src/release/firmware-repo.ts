@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { Sequence, Version } from '../schemas/common'
-import { findReleaseBranchRef, GitError, headCommit as gitHeadCommit } from './git'
+import { GitError, headCommit as gitHeadCommit } from './git'
 import { matchesTagPattern } from './provenance'
 
 // What the release tool and the ledger import read from the firmware repository on the releaser's
@@ -65,6 +65,18 @@ export async function tagsPointingAt(dir: string, commit: string, pattern: strin
   return out.split('\n').map((l) => l.trim()).filter((tag) => tag !== '' && matchesTagPattern(tag, pattern)).sort()
 }
 
+/**
+ * The refs of the release branch that exist: the local branch and `origin/<branch>`. Both count,
+ * since `git push origin <sha>:production` moves only the remote-tracking one.
+ */
+export async function releaseBranchRefs(dir: string, branch: string): Promise<string[]> {
+  const refs: string[] = []
+  for (const ref of [`refs/heads/${branch}`, `refs/remotes/origin/${branch}`]) {
+    if ((await runGit(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).code === 0) refs.push(ref)
+  }
+  return refs
+}
+
 /** A file's text as it is at `commit`, or undefined when no such file (blob) exists there. */
 export async function fileAtCommit(dir: string, commit: string, file: string): Promise<string | undefined> {
   // cat-file blob: the raw bytes, no textconv, and a directory of that name is not a file.
@@ -78,11 +90,11 @@ export interface TaggedCommit {
 }
 
 /**
- * Every tag matching `pattern` whose commit lies on `branchRef`, oldest first along the branch's
- * history (tags on one commit in name order). Tags elsewhere (only on main, say) are left out.
+ * Every tag matching `pattern` whose commit lies on the branch (any of `branchRefs`), oldest first
+ * along its history (tags on one commit in name order). Tags elsewhere (only on main, say) are left out.
  */
-export async function releaseTagsOnBranch(dir: string, pattern: string, branchRef: string): Promise<TaggedCommit[]> {
-  const history = (await git(dir, ['rev-list', '--topo-order', '--reverse', branchRef])).split('\n').filter(Boolean)
+export async function releaseTagsOnBranch(dir: string, pattern: string, branchRefs: string[]): Promise<TaggedCommit[]> {
+  const history = (await git(dir, ['rev-list', '--topo-order', '--reverse', ...branchRefs])).split('\n').filter(Boolean)
   const position = new Map(history.map((commit, i) => [commit, i]))
   const refs = await git(dir, ['for-each-ref', '--format=%(refname:strip=2) %(objectname) %(*objectname)', 'refs/tags'])
   const tags: TaggedCommit[] = []
@@ -169,12 +181,12 @@ export async function releaseHistory(
   settings: HistorySettings
 ): Promise<Array<TaggedCommit & { version: string; sequence: number }>> {
   await headCommit(dir)
-  const branchRef = await findReleaseBranchRef(dir, settings.branch)
-  if (!branchRef) {
+  const branchRefs = await releaseBranchRefs(dir, settings.branch)
+  if (branchRefs.length === 0) {
     throw new FirmwareRepoError(`the repository in ${dir} has no branch ${settings.branch} (nor origin/${settings.branch}): fetch it first`)
   }
   const history = []
-  for (const tagged of await releaseTagsOnBranch(dir, settings.tagPattern, branchRef)) {
+  for (const tagged of await releaseTagsOnBranch(dir, settings.tagPattern, branchRefs)) {
     const labels = await labelsAtCommit(dir, tagged, settings)
     if (labels.sequence === undefined) {
       throw new FirmwareRepoError(
