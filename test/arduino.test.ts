@@ -138,12 +138,23 @@ t.test('refusals: missing or malformed MAC 400; unknown board 404; nothing publi
   t.notOk(seen.some((s) => s === 204 || (s >= 300 && s < 400 && s !== 304)), `never 204 or a redirect: ${seen.join(', ')}`)
 })
 
-t.test('the Content-Length is right for a 1.5 MB image, as HTTPUpdate checks it against the free space', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+t.test('the Content-Length is right for a 1.5 MB image, from memory and streamed from disk', async (t) => {
   const image = buildEspImage({ version: 'mason', size: 1_500_000, seed: 9 })
-  await publishRelease(server, { version: 'mason', sequence: 1, image })
-  const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28000030', version: 'carpenter' })
-  t.equal(r.status, 200)
-  t.equal(Number(r.headers['content-length']), image.length)
-  t.same(r.body, image)
+  for (const cache of ['67108864', '0']) {
+    const server = await startServer(t, { ...FLEET_ENV, OTA_CACHE_BYTES: cache })
+    await publishRelease(server, { version: 'mason', sequence: 1, image })
+    const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28000030', version: 'carpenter' })
+    t.equal(r.status, 200, `OTA_CACHE_BYTES=${cache}`)
+    t.equal(Number(r.headers['content-length']), image.length)
+    t.notOk(r.headers['transfer-encoding'])
+    t.same(r.body, image)
+  }
+})
+
+t.test('a file-system image request (x-ESP32-mode other than sketch) is not answered with the application', async (t) => {
+  const server = await startServer(t, FLEET_ENV)
+  await publishRelease(server, { version: 'mason', sequence: 1 })
+  const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28000040', version: 'carpenter', mode: 'spiffs' })
+  t.equal(r.status, 404)
+  t.match(JSON.parse(r.body.toString()), { error: 'not_found', message: /application images only/ })
 })

@@ -8,12 +8,15 @@ export interface RawResponse {
   body: Buffer
 }
 
+/** What the device says about itself; a header whose field is undefined is not sent (mac, md5, version). */
 export interface Sketch {
   mac?: string
   version?: string
   md5?: string
   freeSpace?: number
   sketchSize?: number
+  /** x-ESP32-mode, `sketch` by default (`spiffs` asks for a file-system image) */
+  mode?: string
 }
 
 /**
@@ -34,7 +37,7 @@ export function httpUpdate(server: RunningServer, urlPath: string, sketch: Sketc
     ...(sketch.md5 === undefined ? [] : [`x-ESP32-sketch-md5: ${sketch.md5}`]),
     'x-ESP32-chip-size: 4194304',
     'x-ESP32-sdk-version: v4.4.7-dirty',
-    'x-ESP32-mode: sketch',
+    `x-ESP32-mode: ${sketch.mode ?? 'sketch'}`,
     ...(sketch.version === undefined ? [] : [`x-ESP32-version: ${sketch.version}`]),
   ]
   return new Promise((resolve, reject) => {
