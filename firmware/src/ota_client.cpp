@@ -192,7 +192,7 @@ Result OtaClient::check(Manifest& manifest) {
   if (r != Result::ok) return r;
   decision_ = decide_update(config_.version, config_.sequence, m.version, m.sequence, m.allow_downgrade);
   manifest_ = m;
-  manifest = m;
+  if (&manifest != &manifest_) manifest = m;
   return Result::ok;
 }
 
@@ -305,8 +305,7 @@ Result OtaClient::install(const Manifest& m) {
 }
 
 Result OtaClient::update() {
-  Manifest m;
-  const Result r = check(m);
+  const Result r = check(manifest_);
   if (r != Result::ok) return r;
   if (decision_ != Decision::update) return Result::no_update;
   return install(manifest_);
