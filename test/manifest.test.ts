@@ -100,6 +100,9 @@ t.test('OTA_SERVER_KEY given as a PEM and as a path is the key used; a key not o
   t.equal((await serverKeyOf(byPem)).key_id, expected, 'PEM in the variable')
   t.notOk(fs.existsSync(path.join(byPem.dataDir, 'keys', 'server-key.pem')), 'no key is generated when one is configured')
 
+  const oneLine = await startServer(t, { ...FLEET_ENV, OTA_SERVER_KEY: pem.trim().replace(/\n/g, '\\n') })
+  t.equal((await serverKeyOf(oneLine)).key_id, expected, 'PEM on one line with \\n for its line breaks, as an environment file holds it')
+
   const file = path.join(tempDir(t), 'server.pem')
   fs.writeFileSync(file, pem, { mode: 0o600 })
   const byPath = await startServer(t, { ...FLEET_ENV, OTA_SERVER_KEY: file })

@@ -48,7 +48,11 @@ function fromPem(pem: string, source: string): ServerKey {
 
 /** OTA_SERVER_KEY holds the PEM itself or the path of a file holding it. */
 function fromSetting(setting: string): ServerKey {
-  if (setting.includes('-----BEGIN')) return fromPem(setting, 'OTA_SERVER_KEY (the PEM given)')
+  if (setting.includes('-----BEGIN')) {
+    // An environment file holds one line per variable, so the PEM may come with "\n" for its line breaks.
+    const pem = setting.includes('\n') ? setting : setting.replace(/\\n/g, '\n')
+    return fromPem(pem, 'OTA_SERVER_KEY (the PEM given)')
+  }
   let pem: string
   try {
     pem = fs.readFileSync(setting, 'utf8')
