@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
 import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
-import { ManifestTooLarge, SignedManifests, ifNoneMatchHits } from '../manifest/signed-manifests'
+import { SignedManifests, ifNoneMatchHits } from '../manifest/signed-manifests'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { noRelease } from '../fleet/no-release'
 
@@ -92,13 +92,8 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
         if (error.knownBoard) await checkIn(null)
         throw error.error
       }
-      let signed
-      try {
-        signed = manifests.get(target, channel, urlBase)
-      } catch (err) {
-        if (err instanceof ManifestTooLarge) request.log.error({ err }, 'manifest over the device limit')
-        throw err
-      }
+      // Throws ManifestTooLarge (a logged 500) only if the identifier limits stop adding up.
+      const signed = manifests.get(target, channel, urlBase)
       // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
       const offers = q.version !== undefined && q.sequence !== undefined && deviceWouldFlash(target, q.version, q.sequence)
       await checkIn(offers ? target.release.id : null)
