@@ -75,10 +75,12 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
         const error = await noRelease(app.repos, board, channel)
         if (!error.knownBoard) throw error.error
         await checkIn()
+        app.metrics.checkins.inc({ kind: 'arduino' })
         return reply.code(304).send(null)
       }
       // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
       await checkIn()
+      app.metrics.checkins.inc({ kind: 'arduino' })
       if (!offered) return reply.code(304).send(null)
       // Sent even when it does not fit: the device refuses it before downloading, and the note says why.
       return sendArtifact(request, reply, offered, app, { immutable: false, headers: { 'x-MD5': offered.md5 } })

@@ -65,6 +65,7 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       await app.repos.devices.recordLegacyPoll(request.ip, request.headers['user-agent'] ?? '')
+      app.metrics.checkins.inc({ kind: 'legacy' })
       const target = await fieldTarget()
       const key = `${target.release.id}|${target.allowDowngrade}`
       let body = bodies.get(key)

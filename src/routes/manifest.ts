@@ -84,6 +84,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
           userAgent: request.headers['user-agent'] ?? null,
           offeredReleaseId: offered,
         })
+        app.metrics.checkins.inc({ kind: 'manifest' })
       }
 
       if (!target) {

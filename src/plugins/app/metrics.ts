@@ -115,7 +115,10 @@ export default fp(
     // Only download routes get these hooks, so polls pay nothing for them.
     const trackDownload: onSendHookHandler = (request, reply, payload, done) => {
       if (request.method === 'GET' && (reply.statusCode === 200 || reply.statusCode === 206)) {
-        countDownload(metrics, request, reply)
+        // A stream's length is in the header its route set; a Buffer's is its own (Fastify adds
+        // the header after onSend).
+        const length = Number(reply.getHeader('content-length')) || (Buffer.isBuffer(payload) ? payload.length : 0)
+        countDownload(metrics, request, reply, length)
       }
       done(null, payload)
     }
@@ -127,16 +130,18 @@ export default fp(
 )
 
 /**
- * Started now; completed when the response has been handed over whole. 'close' comes after
- * 'finish' and also when the device hangs up, when onResponse may never run.
+ * Started now; completed when the response has been handed over whole. Node 20 emits 'finish'
+ * even when the device hung up with bytes still unsent, so a socket that failed (reset, broken
+ * pipe) means not completed. 'close' comes in both cases, when onResponse may not.
  */
-function countDownload(metrics: Metrics, request: FastifyRequest, reply: FastifyReply): void {
+function countDownload(metrics: Metrics, request: FastifyRequest, reply: FastifyReply, length: number): void {
   const route = request.routeOptions.url ?? 'unmatched'
   metrics.downloadsStarted.inc({ route })
   const res = reply.raw
+  const socket = res.socket
   res.once('close', () => {
-    if (!res.writableFinished) return
+    if (!res.writableFinished || !socket || socket.errored) return
     metrics.downloadsCompleted.inc({ route })
-    metrics.downloadBytes.inc({ route }, Number(res.getHeader('content-length')) || 0)
+    metrics.downloadBytes.inc({ route }, length)
   })
 }
