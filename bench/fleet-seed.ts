@@ -1,0 +1,83 @@
+import BetterSqlite3 from 'better-sqlite3'
+
+// The fleet the benchmark seeds: device number n is the MAC n in 12 hex digits. What each device
+// runs is a function of n, written once in TypeScript (seeding) and once in Lua (the manifest polls
+// of wrk.ts), so that a poll names the version its device really runs.
+
+export const BOARD = 'esp32cam'
+export const CHANNEL = 'stable'
+/** The release the benchmark publishes: most of the seeded fleet already runs it. */
+export const TARGET_SEQUENCE = 12
+export const versionOf = (sequence: number) => `v${sequence}`
+
+/** 70% on the target, 15% one behind, 8% two behind, the rest spread over v1…v9. */
+export function seededSequence(n: number): number {
+  const b = n % 100
+  if (b < 70) return TARGET_SEQUENCE
+  if (b < 85) return TARGET_SEQUENCE - 1
+  if (b < 93) return TARGET_SEQUENCE - 2
+  return 1 + (n % 9)
+}
+
+export const SEEDED_VERSION_LUA = `
+function seeded_sequence(d)
+  local b = d % 100
+  if b < 70 then return ${TARGET_SEQUENCE} elseif b < 85 then return ${TARGET_SEQUENCE - 1} elseif b < 93 then return ${TARGET_SEQUENCE - 2} end
+  return 1 + d % 9
+end
+`
+
+export const deviceId = (n: number) => n.toString(16).padStart(12, '0')
+
+const HOUR = 3_600_000
+const DAY = 24 * HOUR
+
+/** 85% seen within the last day, the rest 27 hours to a month ago (stale under the default 26h). */
+export function seededLastSeen(n: number, now: number): number {
+  if ((n * 7919) % 1000 < 850) return now - ((n * 104_729) % 86_400) * 1000
+  return now - 27 * HOUR - (n % 30) * DAY
+}
+
+/**
+ * Writes `count` devices straight into the database of a stopped server (migrated already), in one
+ * transaction with one prepared statement. The devices table's secondary indexes and its insert
+ * trigger are dropped for the load and recreated from their own SQL (sqlite_master) afterwards:
+ * building an index by sorting is many times faster than a million inserts at random places. The
+ * version counts the trigger keeps are filled with the same GROUP BY migration 002 uses, so they are
+ * what the server itself would have kept. No history rows: the fleet queries measured do not read them.
+ */
+export function seedFleet(dbFile: string, count: number, now = Date.now()): { ms: number } {
+  const t0 = performance.now()
+  const db = new BetterSqlite3(dbFile)
+  try {
+    db.pragma('journal_mode = WAL')
+    // Test data: a crash while seeding means seeding again.
+    db.pragma('synchronous = OFF')
+    db.pragma('cache_size = -512000')
+    const existing = (db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n
+    if (existing > 0) throw new Error(`the database already has ${existing} devices: seed a fresh one`)
+    const deferred = db
+      .prepare(`SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'devices' AND sql IS NOT NULL
+        AND (type = 'index' OR (type = 'trigger' AND sql LIKE '%AFTER INSERT ON devices%'))`)
+      .all() as Array<{ type: 'index' | 'trigger'; name: string; sql: string }>
+    const insert = db.prepare(`INSERT INTO devices
+      (device, board, channel, version, sequence, address, user_agent, first_seen, last_seen, polls)
+      VALUES (?, ?, ?, ?, ?, ?, 'ESP32 HTTP Client/1.0', ?, ?, ?)`)
+    db.transaction(() => {
+      for (const d of deferred) db.exec(`DROP ${d.type.toUpperCase()} ${d.name}`)
+      for (let n = 0; n < count; n++) {
+        const sequence = seededSequence(n)
+        const lastSeen = seededLastSeen(n, now)
+        const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`
+        insert.run(deviceId(n), BOARD, CHANNEL, versionOf(sequence), sequence, address, lastSeen - 30 * DAY, lastSeen, 1 + (n % 500))
+      }
+      db.exec(`INSERT INTO fleet_versions (board, channel, version, sequence, devices)
+        SELECT board, channel, version, sequence, count(*) FROM devices GROUP BY board, channel, version, sequence`)
+      for (const d of deferred) db.exec(d.sql)
+    })()
+    db.pragma('wal_checkpoint(TRUNCATE)')
+  } finally {
+    db.close()
+  }
+  return { ms: performance.now() - t0 }
+}

@@ -1,0 +1,101 @@
+// The results file's shape and the table printed from it.
+
+export interface BenchResults {
+  manifest: {
+    rps: number
+    p50_ms: number
+    p99_ms: number
+    nginx_rps: number
+    nginx_p50_ms: number
+    nginx_p99_ms: number
+    bare_fastify_rps: number
+    bare_fastify_p50_ms: number
+    bare_fastify_p99_ms: number
+    ratio_nginx: number
+    ratio_bare: number
+    non2xx: number
+    socket_errors: number
+    /** devices whose last_seen moved during the measured run: every answered poll recorded */
+    checkins_recorded: number
+    body_bytes: number
+  }
+  download: {
+    size_bytes: number
+    gbps: number
+    nginx_gbps: number
+    ratio_nginx: number
+    range_gbps: number
+    nginx_range_gbps: number
+    ratio_nginx_range: number
+    p99_ms: number
+    range_p99_ms: number
+    errors: number
+  }
+  slow_clients: {
+    clients: number
+    rate_bytes_per_s: number
+    read_seconds: number | 'whole'
+    peak_rss_mb: number
+    rss_at_start_mb: number
+    manifest_p99_ms: number
+    manifest_p50_ms: number
+    manifest_polls: number
+    errors: number
+    downloads_ok: number
+    slowest_client_bytes_per_s: number
+  }
+  fleet: {
+    devices: number
+    seed_ms: number
+    histogram_ms: number
+    page_ms: number
+    deep_page_ms: number
+    runs: number
+  }
+  checkins: {
+    per_s: number
+    p99_ms: number
+    new_devices: boolean
+    recorded: number
+    errors: number
+  }
+  meta: Record<string, unknown>
+}
+
+const TARGETS = {
+  manifest: 0.75,
+  download: 1.0,
+  rssMb: 150,
+  p99Ms: 20,
+  histogramMs: 50,
+  pageMs: 10,
+  checkins: 20_000,
+}
+
+const n0 = (x: number) => Math.round(x).toLocaleString('en-US')
+const n1 = (x: number) => x.toFixed(1)
+const n2 = (x: number) => x.toFixed(2)
+const mark = (ok: boolean) => (ok ? 'met' : 'SHORT')
+
+/** The table printed at the end and pasted into the README. */
+export function table(r: BenchResults): string {
+  const rows: string[][] = [
+    ['scenario', 'figure', 'ota-gate', 'nginx', 'bare Fastify', 'ratio', 'target', ''],
+    ['1 manifest polls', 'req/s', n0(r.manifest.rps), n0(r.manifest.nginx_rps), n0(r.manifest.bare_fastify_rps),
+      `${n2(r.manifest.ratio_nginx)}× nginx, ${n2(r.manifest.ratio_bare)}× bare`, `≥ ${TARGETS.manifest}× nginx`, mark(r.manifest.ratio_nginx >= TARGETS.manifest)],
+    ['', 'p50 / p99 ms', `${n2(r.manifest.p50_ms)} / ${n2(r.manifest.p99_ms)}`, `${n2(r.manifest.nginx_p50_ms)} / ${n2(r.manifest.nginx_p99_ms)}`,
+      `${n2(r.manifest.bare_fastify_p50_ms)} / ${n2(r.manifest.bare_fastify_p99_ms)}`, '', '', ''],
+    ['2 download whole', 'GB/s', n2(r.download.gbps), n2(r.download.nginx_gbps), '', `${n2(r.download.ratio_nginx)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx >= TARGETS.download)],
+    ['2 download 64 KiB ranges', 'GB/s', n2(r.download.range_gbps), n2(r.download.nginx_range_gbps), '', `${n2(r.download.ratio_nginx_range)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx_range >= TARGETS.download)],
+    ['3 slow devices', 'peak RSS MB', n1(r.slow_clients.peak_rss_mb), '', '', '', `≤ ${TARGETS.rssMb}`, mark(r.slow_clients.peak_rss_mb <= TARGETS.rssMb)],
+    ['', 'manifest p99 ms', n2(r.slow_clients.manifest_p99_ms), '', '', '', `≤ ${TARGETS.p99Ms}`, mark(r.slow_clients.manifest_p99_ms <= TARGETS.p99Ms)],
+    ['', 'errors', String(r.slow_clients.errors), '', '', '', '0', mark(r.slow_clients.errors === 0)],
+    ['4 fleet (1M devices)', 'histogram ms', n1(r.fleet.histogram_ms), '', '', '', `≤ ${TARGETS.histogramMs}`, mark(r.fleet.histogram_ms <= TARGETS.histogramMs)],
+    ['', 'page / deep page ms', `${n1(r.fleet.page_ms)} / ${n1(r.fleet.deep_page_ms)}`, '', '', '', `≤ ${TARGETS.pageMs}`,
+      mark(Math.max(r.fleet.page_ms, r.fleet.deep_page_ms) <= TARGETS.pageMs)],
+    ['5 check-ins (new devices)', 'per s', n0(r.checkins.per_s), '', '', '', `≥ ${n0(TARGETS.checkins)}`, mark(r.checkins.per_s >= TARGETS.checkins)],
+  ]
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
+  return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')
+}

@@ -1,0 +1,348 @@
+import crypto from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { timeQuery } from './fleet-queries'
+import { BOARD, CHANNEL, TARGET_SEQUENCE, deviceId, seedFleet, versionOf } from './fleet-seed'
+import { NGINX_SETTINGS, nginxBinary, startNginx } from './nginx'
+import { parseVmHwm, type WrkResult } from './parsers'
+import type { PollResult } from './manifest-poller'
+import { BENCH_ENV, makeCredentials, publish, startOtaServer, type OtaServer } from './ota-server'
+import { LOAD_CPU, PROJECT_ROOT, SERVER_CPU, freePort, get, killAll, run, start, stop, waitForHttp } from './processes'
+import { table, type BenchResults } from './report'
+import type { SlowResult } from './slow-downloads'
+import { MANIFEST_LUA, RANGES_LUA, WHOLE_LUA, runWrk, wrkArgs } from './wrk'
+
+// `npm run bench [-- --quick] [-- --profile DIR] [-- --only 1,3] [-- --fleet N]`: every scenario of
+// issue 7 against the built server (dist/server.js), nginx and a bare Fastify process, side by side
+// in one run. Writes bench-results.json at the repository root when every scenario ran.
+
+interface Options {
+  quick: boolean
+  profileDir?: string
+  only?: Set<number>
+  fleet: number
+}
+
+function parseOptions(argv: string[]): Options {
+  const o: Options = { quick: false, fleet: 1_000_000 }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--quick') o.quick = true
+    else if (a === '--profile') o.profileDir = path.resolve(argv[++i] ?? 'bench-profile')
+    else if (a === '--only') o.only = new Set((argv[++i] ?? '').split(',').map(Number))
+    else if (a === '--fleet') o.fleet = Number(argv[++i])
+    else throw new Error(`unknown option ${a}: use --quick, --profile DIR, --only 1,2,3,4,5, --fleet N`)
+  }
+  if (!Number.isInteger(o.fleet) || o.fleet < 1000) throw new Error('--fleet needs a whole number of devices, at least 1000')
+  return o
+}
+
+const IMAGE_SIZE = 1_500_000
+const RANGE_PIECE = 64 * 1024
+const SLOW_CLIENTS = 1000
+const SLOW_RATE = 25_000
+const POLL_RATE = 100
+/** Device-number ranges that never overlap: the seeded fleet, new devices of scenario 5, the pollers of scenario 3. */
+const NEW_DEVICES = 0x8000_0000
+const POLLER_DEVICES = 0xc000_0000
+
+function settings(quick: boolean) {
+  return quick
+    ? { warmS: 1, measureS: 5, checkinS: 5, slowReadS: 20, queryWarmups: 2, queryRuns: 7 }
+    : { warmS: 5, measureS: 20, checkinS: 30, slowReadS: 0, queryWarmups: 3, queryRuns: 21 }
+}
+
+const log = (msg: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+
+/** dist/ is rebuilt (npm run -s build) unless every source file is older than its compiled file. */
+async function ensureBuilt(): Promise<void> {
+  const src = path.join(PROJECT_ROOT, 'src')
+  const stale = (fs.readdirSync(src, { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
+    .some((f) => {
+      const js = path.join(PROJECT_ROOT, 'dist', f.replace(/\.ts$/, '.js'))
+      return !fs.existsSync(js) || fs.statSync(js).mtimeMs < fs.statSync(path.join(src, f)).mtimeMs
+    })
+  if (!stale) return log('dist/ is newer than every file of src/: no build needed')
+  log('building the server (npm run -s build)')
+  await run('npm', ['run', '-s', 'build'], { timeoutMs: 300_000 })
+}
+
+/** wrk and nginx, installed from Debian packages when missing (as root only). */
+async function ensureTools(): Promise<string> {
+  const onPath = (bin: string) => (process.env.PATH ?? '').split(':').some((d) => fs.existsSync(path.join(d, bin)))
+  if (!onPath('wrk') || !nginxBinary()) {
+    if (process.getuid?.() !== 0) throw new Error('wrk and nginx are needed: sudo apt-get install -y nginx-light wrk')
+    log('installing nginx-light and wrk')
+    await run('apt-get', ['update'], { timeoutMs: 300_000 })
+    await run('apt-get', ['install', '-y', 'nginx-light', 'wrk'], { timeoutMs: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  }
+  const nginx = nginxBinary()
+  if (!nginx || !onPath('wrk')) throw new Error('wrk or nginx is still missing after apt-get install')
+  return nginx
+}
+
+const ratio = (a: number, b: number) => (b > 0 ? a / b : 0)
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
+const gb = (bytesPerS: number) => bytesPerS / 1e9
+
+function countSince(dbFile: string, column: 'last_seen' | 'first_seen', since: number): number {
+  const db = new BetterSqlite3(dbFile, { readonly: true })
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM devices WHERE ${column} >= ?`).get(since) as { n: number }).n
+  } finally {
+    db.close()
+  }
+}
+
+function vmKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  if (field === 'VmHWM') return parseVmHwm(status) / 1024
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status)
+  if (!m) throw new Error(`no VmRSS line in /proc/${pid}/status`)
+  return Number(m[1])
+}
+
+/** Before a baseline is measured: it must answer 200 with exactly the bytes ota-gate serves. */
+async function expectSameBytes(url: string, expected: Buffer): Promise<void> {
+  const r = await get(url)
+  if (r.status !== 200 || !r.body.equals(expected)) {
+    throw new Error(`${url} answered ${r.status} with ${r.body.length} bytes, not the ${expected.length} bytes ota-gate serves: ${r.body.toString().slice(0, 200)}`)
+  }
+}
+
+async function childJson<T>(script: string, args: Array<string | number>, timeoutMs: number): Promise<T> {
+  const out = await run(process.execPath, [path.join(__dirname, script), ...args.map(String)], { cpu: LOAD_CPU, timeoutMs })
+  const line = out.trim().split('\n').pop() ?? ''
+  return JSON.parse(line) as T
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2))
+  const s = settings(opts.quick)
+  const wants = (n: number) => !opts.only || opts.only.has(n)
+  const started = Date.now()
+  // Bounded in time whatever hangs: everything is killed and the run fails.
+  const watchdog = setTimeout(() => {
+    log('the benchmark ran out of time')
+    killAll()
+    process.exit(1)
+  }, (opts.quick ? 300 : 1200) * 1000)
+  watchdog.unref()
+
+  await ensureBuilt()
+  const nginxBin = await ensureTools()
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-gate-bench-'))
+  const dataDir = path.join(work, 'data')
+  const www = path.join(work, 'www')
+  fs.mkdirSync(dataDir)
+  fs.mkdirSync(www)
+  // nginx's workers run as nobody: they must reach www/ through this folder.
+  fs.chmodSync(work, 0o755)
+  const dbFile = path.join(dataDir, 'ota-gate.db')
+  try {
+    // Release and credentials through the real API and CLI, then the fleet straight into SQLite.
+    const port = await freePort()
+    let server: OtaServer = await startOtaServer(dataDir, port)
+    const creds = await makeCredentials(dataDir)
+    const release = await publish(server.base, creds, versionOf(TARGET_SEQUENCE), TARGET_SEQUENCE, IMAGE_SIZE)
+    await stop(server.child)
+    log(`published ${versionOf(TARGET_SEQUENCE)} (${release.size} bytes); seeding ${opts.fleet.toLocaleString('en-US')} devices`)
+    const seed = seedFleet(dbFile, opts.fleet)
+    log(`seeded in ${Math.round(seed.ms)} ms`)
+
+    server = await startOtaServer(dataDir, port, opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])
+    const manifest = await get(`${server.base}/v1/manifest?board=${BOARD}&channel=${CHANNEL}`)
+    if (manifest.status !== 200) throw new Error(`GET /v1/manifest answered ${manifest.status}: ${manifest.body.toString()}`)
+    fs.writeFileSync(path.join(www, 'firmware.json'), manifest.body)
+    const binPath = `/v1/firmware/${release.sha256}.bin`
+    const bin = await get(server.base + binPath)
+    if (crypto.createHash('sha256').update(bin.body).digest('hex') !== release.sha256) throw new Error('the downloaded binary does not match its digest')
+    fs.writeFileSync(path.join(www, 'firmware.bin'), bin.body)
+    fs.chmodSync(path.join(www, 'firmware.json'), 0o644)
+    fs.chmodSync(path.join(www, 'firmware.bin'), 0o644)
+
+    const nginxPort = await freePort()
+    const nginx = await startNginx(nginxBin, path.join(work, 'nginx'), www, nginxPort)
+    const nginxBase = `http://127.0.0.1:${nginxPort}`
+    const barePort = await freePort()
+    const bareBody = path.join(work, 'manifest-body.json')
+    fs.writeFileSync(bareBody, manifest.body)
+    const bare = start(process.execPath, [path.join(__dirname, 'bare-fastify.js'), String(barePort), bareBody], { cpu: SERVER_CPU })
+    const bareBase = `http://127.0.0.1:${barePort}`
+    await waitForHttp(`${bareBase}/healthz`, bare)
+    await expectSameBytes(`${nginxBase}/firmware.json`, manifest.body)
+    await expectSameBytes(`${bareBase}/v1/manifest`, manifest.body)
+    await expectSameBytes(`${nginxBase}/firmware.bin`, bin.body)
+
+    const measure = async (name: string, base: string, script: string, args: Array<string | number>, connections: number, seconds = s.measureS, warmArgs = args) => {
+      await runWrk(work, `${name}-warm`, { base, script, args: warmArgs, threads: 1, connections, seconds: s.warmS })
+      const r = await runWrk(work, name, { base, script, args, threads: 1, connections, seconds })
+      log(`${name}: ${Math.round(r.rps)} req/s, ${gb(r.bytesPerS).toFixed(2)} GB/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`)
+      return r
+    }
+    const results: Partial<BenchResults> = {}
+    const MANIFEST_CONNECTIONS = 64
+
+    if (wants(1)) {
+      // Seeded devices polling (the steady state of a fleet): warm-up and measured runs name different devices.
+      const fleetArgs = (offset: number) => ['/v1/manifest', BOARD, 0, opts.fleet, offset, 1]
+      const since = Date.now()
+      const ota = await measure('manifest-ota-gate', server.base, MANIFEST_LUA, fleetArgs(Math.floor(opts.fleet / 2)), MANIFEST_CONNECTIONS, s.measureS, fleetArgs(0))
+      const recorded = countSince(dbFile, 'last_seen', since)
+      const ng = await measure('manifest-nginx', nginxBase, MANIFEST_LUA, ['/firmware.json', BOARD, 0, opts.fleet, 0, 1], MANIFEST_CONNECTIONS)
+      const bf = await measure('manifest-bare-fastify', bareBase, MANIFEST_LUA, fleetArgs(0), MANIFEST_CONNECTIONS)
+      results.manifest = {
+        rps: round(ota.rps, 0),
+        p50_ms: round(ota.p50Ms),
+        p99_ms: round(ota.p99Ms),
+        nginx_rps: round(ng.rps, 0),
+        nginx_p50_ms: round(ng.p50Ms),
+        nginx_p99_ms: round(ng.p99Ms),
+        bare_fastify_rps: round(bf.rps, 0),
+        bare_fastify_p50_ms: round(bf.p50Ms),
+        bare_fastify_p99_ms: round(bf.p99Ms),
+        ratio_nginx: round(ratio(ota.rps, ng.rps), 3),
+        ratio_bare: round(ratio(ota.rps, bf.rps), 3),
+        non2xx: ota.non2xx,
+        socket_errors: ota.socketErrors,
+        checkins_recorded: recorded,
+        body_bytes: manifest.body.length,
+      }
+    }
+
+    if (wants(5)) {
+      // Devices never seen before: each poll inserts the device, its first history row and its offer.
+      const newArgs = (offset: number) => ['/v1/manifest', BOARD, NEW_DEVICES, 0x4000_0000, offset, 1]
+      const since = Date.now()
+      const r = await measure('checkins-new-devices', server.base, MANIFEST_LUA, newArgs(0), MANIFEST_CONNECTIONS, s.checkinS, newArgs(0x2000_0000))
+      results.checkins = {
+        per_s: round(ratio(r.requests - r.non2xx, r.durationS), 0),
+        p99_ms: round(r.p99Ms),
+        new_devices: true,
+        recorded: countSince(dbFile, 'first_seen', since),
+        errors: r.non2xx + r.socketErrors,
+      }
+    }
+
+    if (wants(2)) {
+      const size = release.size
+      const whole = (name: string, base: string, p: string) => measure(name, base, WHOLE_LUA, [p], 16)
+      const ranges = (name: string, base: string, p: string) => measure(name, base, RANGES_LUA, [p, size, RANGE_PIECE], 64)
+      const ow = await whole('download-whole-ota-gate', server.base, binPath)
+      const nw = await whole('download-whole-nginx', nginxBase, '/firmware.bin')
+      const or = await ranges('download-ranges-ota-gate', server.base, binPath)
+      const nr = await ranges('download-ranges-nginx', nginxBase, '/firmware.bin')
+      results.download = {
+        size_bytes: size,
+        gbps: round(gb(ow.bytesPerS), 3),
+        nginx_gbps: round(gb(nw.bytesPerS), 3),
+        ratio_nginx: round(ratio(ow.bytesPerS, nw.bytesPerS), 3),
+        range_gbps: round(gb(or.bytesPerS), 3),
+        nginx_range_gbps: round(gb(nr.bytesPerS), 3),
+        ratio_nginx_range: round(ratio(or.bytesPerS, nr.bytesPerS), 3),
+        p99_ms: round(ow.p99Ms),
+        range_p99_ms: round(or.p99Ms),
+        errors: ow.non2xx + ow.socketErrors + or.non2xx + or.socketErrors,
+      }
+    }
+
+    if (wants(4)) {
+      const q = (p: string) => timeQuery(server.base + p, creds.operator, s.queryWarmups, s.queryRuns)
+      const histogram = await q('/v1/fleet/versions')
+      const page = await q('/v1/devices?limit=50')
+      // The cursor is the page's last device id (routes/fleet.ts); built here to land mid-fleet without walking 10,000 pages.
+      const cursor = Buffer.from(deviceId(Math.floor(opts.fleet / 2)), 'utf8').toString('base64url')
+      const deep = await q(`/v1/devices?limit=50&cursor=${cursor}`)
+      const total = (JSON.parse((await get(`${server.base}/v1/fleet/versions`, { authorization: `Bearer ${creds.operator}` })).body.toString()) as { total: number }).total
+      log(`fleet: histogram ${histogram.medianMs.toFixed(1)} ms, page ${page.medianMs.toFixed(1)} ms, deep page ${deep.medianMs.toFixed(1)} ms over ${total} devices`)
+      results.fleet = {
+        devices: total,
+        seed_ms: round(seed.ms, 0),
+        histogram_ms: round(histogram.medianMs),
+        page_ms: round(page.medianMs),
+        deep_page_ms: round(deep.medianMs),
+        runs: s.queryRuns,
+      }
+    }
+
+    await stop(bare)
+    await stop(nginx)
+    await stop(server.child, 30_000)
+
+    if (wants(3)) {
+      // A fresh server process, so that its peak RSS is this scenario's.
+      server = await startOtaServer(dataDir, port)
+      await get(server.base + binPath)
+      const rssAtStart = vmKb(server.pid, 'VmRSS') / 1024
+      const seconds = opts.quick ? s.slowReadS : Math.ceil(IMAGE_SIZE / SLOW_RATE) + 5
+      log(`slow devices: ${SLOW_CLIENTS} downloads at ${SLOW_RATE / 1000} KB/s for ${opts.quick ? `${s.slowReadS} s each` : 'the whole image'}, manifest polls at ${POLL_RATE}/s`)
+      const [slow, polls] = await Promise.all([
+        childJson<SlowResult>('slow-downloads.js', [server.base + binPath, SLOW_CLIENTS, SLOW_RATE, s.slowReadS], (seconds + 90) * 1000),
+        childJson<PollResult>('manifest-poller.js', [server.base, POLL_RATE, seconds, POLLER_DEVICES], (seconds + 60) * 1000),
+      ])
+      const peak = vmKb(server.pid, 'VmHWM') / 1024
+      log(`slow devices: ${JSON.stringify(slow)}; polls: ${JSON.stringify(polls)}; peak RSS ${peak.toFixed(1)} MB`)
+      results.slow_clients = {
+        clients: SLOW_CLIENTS,
+        rate_bytes_per_s: SLOW_RATE,
+        read_seconds: opts.quick ? s.slowReadS : 'whole',
+        peak_rss_mb: round(peak, 1),
+        rss_at_start_mb: round(rssAtStart, 1),
+        manifest_p99_ms: round(polls.p99Ms),
+        manifest_p50_ms: round(polls.p50Ms),
+        manifest_polls: polls.requests,
+        errors: slow.failed + slow.non2xx + polls.errors + polls.non2xx,
+        downloads_ok: slow.ok,
+        slowest_client_bytes_per_s: round(slow.minRate, 0),
+      }
+      await stop(server.child, 30_000)
+    }
+
+    results.meta = {
+      date: new Date().toISOString(),
+      mode: opts.quick ? 'quick' : 'full',
+      seconds_total: round((Date.now() - started) / 1000, 0),
+      cores: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      load_average_at_end: os.loadavg().map((l) => round(l, 2)),
+      node: process.version,
+      pinning: `server, nginx and bare Fastify on core ${SERVER_CPU}; wrk and the Node clients on core ${LOAD_CPU} (taskset)`,
+      tool: `wrk (Lua scripts in bench/wrk.ts), ${wrkArgs({ threads: 1, connections: MANIFEST_CONNECTIONS, seconds: s.measureS })} for polls; -c16 whole downloads, -c64 ranges; ${s.warmS} s warm-up before each`,
+      nginx: NGINX_SETTINGS,
+      bare_fastify: 'fastify() with one route sending the same bytes, logger off (bench/bare-fastify.ts)',
+      server: { command: 'node dist/server.js', env: BENCH_ENV, durability: 'as shipped: SQLite WAL, synchronous=NORMAL, each check-in committed before the answer' },
+      manifest_devices: `scenario 1: seeded devices, a distinct one per request, 70% already on the target; scenario 5: devices never seen before`,
+      slow_clients: `Node client, pause/resume to ${SLOW_RATE} B/s per download, ${POLL_RATE} manifest polls/s alongside (bench/slow-downloads.ts, bench/manifest-poller.ts)`,
+    }
+
+    const complete = [1, 2, 3, 4, 5].every(wants)
+    if (complete) {
+      fs.writeFileSync(path.join(PROJECT_ROOT, 'bench-results.json'), JSON.stringify(results, null, 2) + '\n')
+      process.stdout.write(table(results as BenchResults) + '\n')
+      log(`wrote bench-results.json in ${Math.round((Date.now() - started) / 1000)} s`)
+    } else {
+      process.stdout.write(JSON.stringify(results, null, 2) + '\n')
+      log('only some scenarios ran: bench-results.json left as it was')
+    }
+  } finally {
+    killAll()
+    fs.rmSync(work, { recursive: true, force: true })
+  }
+}
+
+process.on('exit', killAll)
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll()
+    process.exit(130)
+  })
+}
+
+main().catch((err: unknown) => {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err))
+  killAll()
+  process.exitCode = 1
+})
