@@ -44,8 +44,7 @@ export class SignedManifests {
 
   constructor(
     private readonly key: ServerKey,
-    private readonly ttlSeconds: number,
-    private readonly now: () => number = Date.now
+    private readonly ttlSeconds: number
   ) {
     this.windowMs = Math.min(MAX_ISSUANCE_WINDOW_MS, (ttlSeconds * 1000) / 2)
   }
@@ -53,7 +52,7 @@ export class SignedManifests {
   /** The current signed manifest of `target` on `channel`, with binaries under `urlBase` (no trailing slash). */
   get(target: Target, channel: string, urlBase: string): SignedManifest {
     const cacheKey = `${target.release.id}|${channel}|${target.allowDowngrade}|${urlBase}`
-    const now = this.now()
+    const now = Date.now()
     const cached = this.cache.get(cacheKey)
     if (cached && now - cached.issuedAt < this.windowMs) return cached
     const fresh = this.sign(target, channel, urlBase, now)
