@@ -94,6 +94,16 @@ t.test('one command publishes the build of a prod-* tag on production; provenanc
   const [release] = await releasesOf(s)
   t.match(release, { version: 'mason', sequence: 1, sha256: digest, tag: 'prod-mason', commit, provenance: 'verified', key_id: s.keyId, notes: 'first through ota-gate' })
 
+  const verified = await cli(['release', 'verify', '--board', 'esp32cam', '--file', file, '--json'], { OTA_SERVER: s.server.url, OTA_TOKEN: s.token })
+  t.equal(verified.code, 0, verified.stderr)
+  const report = JSON.parse(verified.stdout) as Record<string, unknown>
+  const { chip, project_name, app_version, idf_version, secure_version, build_date, build_time } = report
+  t.same(
+    { chip, project_name, app_version, idf_version, secure_version, build_date, build_time },
+    release.image,
+    'release verify shows the image facts the server recorded'
+  )
+
   const listed = await cli(['release', 'list', '--server', s.server.url, '--token', s.token], {})
   t.equal(listed.code, 0, listed.stderr)
   t.match(listed.stdout, new RegExp(`esp32cam\\s+stable\\s+mason\\s+1\\s+verified\\s+${fs.statSync(file).size}\\s+${digest.slice(0, 12)}\\s+prod-mason`))

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { chipName } from '../esp/chips'
 import { EspImageError, parseEspImage } from '../esp/esp-image'
+import { releaseImageFacts, type ReleaseImageFacts } from '../release/image-facts'
 import { CliRefusal } from './io'
 
 /** The board facts an image is checked against: from the server, or given on the command line. */
@@ -12,19 +13,12 @@ export interface BoardTarget {
 }
 
 /** What the server would record about a binary, and whether it suits the board. */
-export interface ImageReport {
+export interface ImageReport extends ReleaseImageFacts {
   board: string
   size: number
   sha256: string
   md5: string
-  chip: string
   chip_id: number
-  project_name: string
-  app_version: string
-  idf_version: string
-  secure_version: number
-  build_date: string
-  build_time: string
   hash_appended: boolean
   secure_boot_signed: boolean
   slot_size: number
@@ -64,14 +58,8 @@ export function inspectImage(bytes: Buffer, board: BoardTarget): ImageReport {
     size: bytes.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     md5: createHash('md5').update(bytes).digest('hex'),
-    chip: chipName(image.chipId) ?? `unknown (chip id ${image.chipId})`,
+    ...releaseImageFacts(image),
     chip_id: image.chipId,
-    project_name: image.app.projectName,
-    app_version: image.app.version,
-    idf_version: image.app.idfVersion,
-    secure_version: image.app.secureVersion,
-    build_date: image.app.compileDate,
-    build_time: image.app.compileTime,
     hash_appended: image.hashAppended,
     secure_boot_signed: image.secureBootSignature !== null,
     slot_size: board.slot_size,
@@ -86,7 +74,7 @@ export function formatImageReport(report: ImageReport): string {
   const rows: Array<[string, string]> = [
     ['board', report.board],
     ['size', `${report.size} bytes (slot ${report.slot_size}: ${report.fits_slot ? `fits, ${report.slot_size - report.size} bytes free` : 'DOES NOT FIT'})`],
-    ['chip', `${report.chip}${report.chip_matches ? '' : ' (NOT the board\'s chip)'}`],
+    ['chip', `${report.chip ?? `unknown (chip id ${report.chip_id})`}${report.chip_matches ? '' : " (NOT the board's chip)"}`],
     ['sha256', report.sha256],
     ['md5', report.md5],
     ['project', report.project_name],

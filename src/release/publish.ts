@@ -6,6 +6,7 @@ import type { Repositories } from '../repositories'
 import type { Board } from '../repositories/boards'
 import { ReleaseConflict, type NewRelease, type Release } from '../repositories/releases'
 import type { ArtifactStore } from '../store/artifact-store'
+import { releaseImageFacts } from './image-facts'
 import { ReleaseKeyError, verifyStatement } from './keys'
 import { checkProvenance } from './provenance'
 import { buildReleaseStatement } from './release-statement'
@@ -128,13 +129,7 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
     signature: req.signature,
     key_id: req.key_id,
     provenance: provenance.provenance,
-    chip: image.chip ?? null,
-    project_name: image.app.projectName,
-    app_version: image.app.version,
-    idf_version: image.app.idfVersion,
-    secure_version: image.app.secureVersion,
-    build_date: image.app.compileDate,
-    build_time: image.app.compileTime,
+    ...releaseImageFacts(image),
     notes: req.notes ?? null,
     published_by: publishedBy,
   }
