@@ -35,9 +35,9 @@ export const ConfigSchema = Type.Object({
   /** Requests per minute one address may make to the device endpoints; 0 turns the limit off. */
   OTA_DEVICE_RATE_LIMIT: Type.Integer({ default: 600, minimum: 0 }),
   /** Mean event-loop delay (ms) over a sample above which device endpoints answer 503; 0 turns it off. */
-  OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 200, minimum: 0 }),
-  /** Event-loop utilisation (0-1) over a sample above which device endpoints answer 503; 0 turns it off. */
-  OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: Type.Number({ default: 0.98, minimum: 0, maximum: 1 }),
+  OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 500, minimum: 0 }),
+  /** Event-loop utilisation (0-1) over a sample above which device endpoints answer 503; 0 (the default) turns it off. */
+  OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: Type.Number({ default: 0, minimum: 0, maximum: 1 }),
   /** V8 heap in use (bytes) above which device endpoints answer 503; 0 turns it off. */
   OTA_OVERLOAD_HEAP_BYTES: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 0 }),
   /** Seconds a device is told to wait (Retry-After) when the server sheds load. */
