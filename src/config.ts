@@ -32,6 +32,8 @@ export const ConfigSchema = Type.Object({
   OTA_STALE_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(s|m|h|d)$' }),
   /** How long shutdown waits for in-flight requests (slow downloads) before closing. */
   OTA_SHUTDOWN_GRACE_MS: Type.Integer({ default: 90_000, minimum: 0 }),
+  /** Milliseconds a client has to send a request's headers before its connection is closed. */
+  OTA_HEADERS_TIMEOUT_MS: Type.Integer({ default: 15_000, minimum: 100, maximum: 300_000 }),
   /** Requests per minute one address may make to the device endpoints; 0 turns the limit off. */
   OTA_DEVICE_RATE_LIMIT: Type.Integer({ default: 600, minimum: 0 }),
   /** Mean event-loop delay (ms) over a sample above which device endpoints answer 503; 0 turns it off. */

@@ -22,9 +22,12 @@ export function createServer(config: Config): FastifyInstance {
     // Whole-request limit for receiving a request (uploads of release binaries included).
     requestTimeout: 300_000,
     bodyLimit: 64 * 1024,
+    // Node enforces headersTimeout only when it sweeps its connections, every 30 s by default, which
+    // would let a stalled client hold a socket for up to 45 s; sweep at a quarter of the timeout.
+    http: { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.OTA_HEADERS_TIMEOUT_MS / 4))) },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
-  server.server.headersTimeout = 15_000
+  server.server.headersTimeout = config.OTA_HEADERS_TIMEOUT_MS
 
   server.register(app, { config })
   return server
