@@ -188,6 +188,7 @@ t.test('after the import, publishing and devices respect the history', async (t)
   const noManifest = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee01&version=carpenter&sequence=4`)
   t.equal(noManifest.status, 404, 'historical releases are never offered: they have no binary')
   t.equal(((await noManifest.json()) as { error: string }).error, 'no_release')
+  t.equal((await fetch(`${server.url}/firmware.json`)).status, 404, 'nor to the field fleet')
 
   await t.rejects(publishRelease(server, { version: 'sweat', sequence: 5 }), /409.*sequence_not_increasing/, 'sequence 5 is taken by history')
   await t.rejects(publishRelease(server, { version: 'mason', sequence: 6, tag: 'prod-mason-2' }), /409.*version_exists/, 'an imported codename is not reused')
