@@ -105,7 +105,7 @@ export async function publishRelease(client: ApiClient, input: PublishInput): Pr
   try {
     return { published: true, release: await client.post<ReleaseView>('/v1/releases', body), image, upload }
   } catch (err) {
-    // A release POST that landed before the connection dropped: the re-run finds it here.
+    // Another run (a retry started while this one was uploading) recorded the same release first.
     if (err instanceof ApiRefusal && err.status === 409) {
       const existing = await existingRelease()
       if (existing && isSameRelease(existing, facts)) return { published: false, release: existing, image, upload }
