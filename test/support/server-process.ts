@@ -49,7 +49,7 @@ export async function startServerProcess(t: TestContext, dataDir: string, env: R
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start: ${out}${err}`)), 20_000)
+    const timer = setTimeout(() => reject(new Error(`the server did not start: ${out}${err}`)), 60_000)
     const look = () => {
       const listening = lines().find((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening at'))
       if (listening) {
