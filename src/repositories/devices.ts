@@ -124,8 +124,6 @@ export interface Adoption {
 export const DEVICE_VIEW_LIMIT = 100
 /** Reports kept per device: a device stuck in a loop cannot fill the disk. */
 export const REPORTS_KEPT = 500
-/** Below this many matching devices a filter's own index plus a sort beats walking devices in id order. */
-const SELECTIVE = 10_000
 
 const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
   d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note`
@@ -155,6 +153,7 @@ interface PreviousDevice {
 export class DevicesRepository {
   private readonly previous: Statement<[string], PreviousDevice>
   private readonly insertDevice: Statement
+  private readonly touchDevice: Statement
   private readonly updateDevice: Statement
   private readonly insertHistory: Statement
   private readonly releaseByVersion: Statement<[string, string], { id: number }>
@@ -172,11 +171,14 @@ export class DevicesRepository {
     this.insertDevice = db.prepare(`INSERT INTO devices
       (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note)
       VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note)`)
-    this.updateDevice = db.prepare(`UPDATE devices SET
-      board = @board, channel = @channel, version = @version, sequence = @sequence, address = @address,
-      user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space), sketch_md5 = COALESCE(@sketchMd5, sketch_md5),
-      last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note
-      WHERE device = @device`)
+    const seen = `address = @address, user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space),
+      sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note`
+    // Most polls change nothing the device runs: leaving board..sequence out of the SET keeps SQLite
+    // from rewriting devices_version and firing the count trigger.
+    this.touchDevice = db.prepare(`UPDATE devices SET ${seen} WHERE device = @device`)
+    this.updateDevice = db.prepare(
+      `UPDATE devices SET board = @board, channel = @channel, version = @version, sequence = @sequence, ${seen} WHERE device = @device`
+    )
     this.insertHistory = db.prepare(
       'INSERT INTO device_history (device, board, channel, version, sequence, at) VALUES (@device, @board, @channel, @version, @sequence, @at)'
     )
@@ -273,27 +275,36 @@ export class DevicesRepository {
    * meets every device that existed when it began exactly once, whatever polls meanwhile.
    */
   async list(filter: DeviceFilter, after: string | null, limit: number): Promise<DeviceRow[]> {
+    const plan = this.listPlan(filter, limit)
+    if (plan.kind === 'version' && plan.boards.length === 0) return []
     const where: string[] = []
     const params: Record<string, string | number> = { limit }
-    const plan = this.listPlan(filter)
     // A unary + keeps SQLite from using that column's index: only the chosen plan's index is usable.
     const col = (name: string, indexed: boolean) => (indexed ? `d.${name}` : `+d.${name}`)
     if (after !== null) {
       where.push('d.device > @after')
       params.after = after
     }
+    if (plan.kind === 'version') {
+      // Every board and channel running the version, so that devices_version is searched by its prefix.
+      const inList = (name: string, values: string[]) => {
+        values.forEach((v, i) => (params[`${name}${i}`] = v))
+        return `d.${name} IN (${values.map((_, i) => `@${name}${i}`).join(', ')})`
+      }
+      where.push(inList('board', plan.boards), inList('channel', plan.channels))
+    }
     for (const key of ['board', 'channel', 'version'] as const) {
       const value = filter[key]
       if (value === undefined) continue
-      where.push(`${col(key, plan === 'version')} = @${key}`)
+      where.push(`${col(key, plan.kind === 'version')} = @${key}`)
       params[key] = value
     }
     if (filter.seenSince !== undefined) {
-      where.push(`${col('last_seen', plan === 'seen')} >= @seenSince`)
+      where.push(`${col('last_seen', plan.kind === 'seen')} >= @seenSince`)
       params.seenSince = filter.seenSince
     }
     if (filter.notSeenSince !== undefined) {
-      where.push(`${col('last_seen', plan === 'seen')} < @notSeenSince`)
+      where.push(`${col('last_seen', plan.kind === 'seen')} < @notSeenSince`)
       params.notSeenSince = filter.notSeenSince
     }
     const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered
@@ -323,31 +334,45 @@ export class DevicesRepository {
   }
 
   /**
-   * Which index serves a filtered page: walking devices in id order is cheap while matches are
-   * common; a rare version or a narrow time window is faster found through its own index and sorted.
+   * Which index serves a filtered page. Walking devices in id order visits about limit × total /
+   * matches rows; a filter's own index visits every match and sorts them. The walk wins unless
+   * matches are fewer than about sqrt(limit × total).
    */
-  private listPlan(filter: DeviceFilter): 'id' | 'version' | 'seen' {
-    const estimates: Array<['version' | 'seen', number]> = []
-    if (filter.version !== undefined && filter.board !== undefined) {
-      const n = this.db
+  private listPlan(
+    filter: DeviceFilter,
+    limit: number
+  ): { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } {
+    const total = (this.db.prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions').get() as { n: number }).n
+    const threshold = Math.ceil(Math.sqrt(limit * Math.max(total, 1)))
+    let best: { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } = { kind: 'id' }
+    let bestCount = threshold
+    if (filter.version !== undefined) {
+      const groups = this.db
         .prepare(
-          `SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions
-           WHERE board = @board AND version = @version AND (@channel IS NULL OR channel = @channel)`
+          `SELECT board, channel, sum(devices) AS n FROM fleet_versions
+           WHERE version = @version AND (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
+           GROUP BY board, channel`
         )
-        .get({ board: filter.board, version: filter.version, channel: filter.channel ?? null }) as { n: number }
-      estimates.push(['version', n.n])
+        .all({ version: filter.version, board: filter.board ?? null, channel: filter.channel ?? null }) as Array<{
+        board: string
+        channel: string
+        n: number
+      }>
+      const n = groups.reduce((sum, g) => sum + g.n, 0)
+      if (n <= bestCount) {
+        best = { kind: 'version', boards: [...new Set(groups.map((g) => g.board))], channels: [...new Set(groups.map((g) => g.channel))] }
+        bestCount = n
+      }
     }
     if (filter.seenSince !== undefined || filter.notSeenSince !== undefined) {
-      const n = this.db
-        .prepare(
-          `SELECT count(*) AS n FROM (SELECT 1 FROM devices
-           WHERE last_seen >= @from AND last_seen < @to LIMIT ${SELECTIVE + 1})`
-        )
-        .get({ from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER }) as { n: number }
-      estimates.push(['seen', n.n])
+      const n = (
+        this.db
+          .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE last_seen >= @from AND last_seen < @to LIMIT @cap)`)
+          .get({ from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER, cap: bestCount + 1 }) as { n: number }
+      ).n
+      if (n < bestCount) best = { kind: 'seen' }
     }
-    const best = estimates.sort((a, b) => a[1] - b[1])[0]
-    return best && best[1] <= SELECTIVE ? best[0] : 'id'
+    return best
   }
 
   private prepareReports(): (r: Report) => boolean {
@@ -418,10 +443,11 @@ export class DevicesRepository {
       this.insertDevice.run(row)
       this.insertHistory.run(row)
     } else {
-      this.updateDevice.run(row)
       const changed =
         prev.version !== c.version || prev.sequence !== c.sequence || prev.board !== c.board || prev.channel !== c.channel
-      if (changed) {
+      if (!changed) this.touchDevice.run(row)
+      else {
+        this.updateDevice.run(row)
         this.insertHistory.run(row)
         // Seen running a release it was offered (or reported about): the update succeeded.
         const running = this.releaseByVersion.get(c.board, c.version)
