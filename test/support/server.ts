@@ -37,7 +37,17 @@ export async function startServer(
   dataDir?: string
 ): Promise<RunningServer> {
   const dir = dataDir ?? tempDir(t)
-  const config = loadConfig({ OTA_DATA_DIR: dir, OTA_HOST: '127.0.0.1', OTA_PORT: '0', OTA_LOG_LEVEL: 'silent', ...env })
+  const config = loadConfig({
+    OTA_DATA_DIR: dir,
+    OTA_HOST: '127.0.0.1',
+    OTA_PORT: '0',
+    OTA_LOG_LEVEL: 'silent',
+    // The server shares its event loop with the test's own work (building images, hashing), which
+    // load shedding would read as overload; the overload tests set these thresholds themselves.
+    OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
+    OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: '0',
+    ...env,
+  })
   const app = createServer(config)
   await app.listen({ host: config.OTA_HOST, port: 0 })
   const address = app.server.address()
