@@ -1,10 +1,11 @@
 import type { Command } from '../main'
 import { backupCommands } from './backup'
 import { boardCommands } from './board'
+import { fleetCommands } from './fleet'
 import { keysCommands } from './keys'
 import { ledgerCommands } from './ledger'
 import { migrateCommand } from './migrate'
 import { releaseCommands } from './release'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands]
