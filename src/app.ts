@@ -25,6 +25,9 @@ import arduino from './routes/arduino'
 import firmware from './routes/firmware'
 import reports from './routes/reports'
 import fleet from './routes/fleet'
+import rollouts from './routes/rollouts'
+import audit from './routes/audit'
+import autoHalt from './plugins/app/auto-halt'
 
 export interface AppOptions {
   config: Config
@@ -47,6 +50,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   await fastify.register(serverKey)
   await fastify.register(metricsPlugin)
+  await fastify.register(autoHalt)
   // these see each route as it is added, so they come before all routes
   await fastify.register(apiDocs)
   await fastify.register(loadShedding)
@@ -65,6 +69,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(firmware)
   await fastify.register(reports)
   await fastify.register(fleet)
+  await fastify.register(rollouts)
+  await fastify.register(audit)
 }
 
 export default app

@@ -20,6 +20,8 @@ export type ErrorCode =
   | 'version_in_field'
   | 'conflict'
   | 'import_conflict'
+  | 'rollout_conflict'
+  | 'pin_not_found'
   | 'signature_invalid'
   | 'unknown_key'
   | 'image_invalid'

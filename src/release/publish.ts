@@ -23,6 +23,8 @@ export interface PublishRequest {
   key_id: string
   channel?: string
   notes?: string
+  /** the share of the channel's devices that get it at first; default: the channel's rollout policy */
+  rollout_percent?: number
 }
 
 export interface PublishDeps {
@@ -145,8 +147,10 @@ export async function recordRelease(deps: Pick<PublishDeps, 'repos'>, release: N
   }
 }
 
-/** Validates and records a release; the whole of POST /v1/releases but the HTTP. */
+/** Validates and records a release and starts its rollout; the whole of POST /v1/releases but the HTTP. */
 export async function publishRelease(deps: PublishDeps, req: PublishRequest, publishedBy: string): Promise<Release> {
-  return recordRelease(deps, await validateRelease(deps, req, publishedBy))
+  const release = await recordRelease(deps, await validateRelease(deps, req, publishedBy))
+  await deps.repos.rollouts.start(release, req.rollout_percent, { actor: publishedBy, reason: null })
+  return release
 }
 

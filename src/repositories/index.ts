@@ -1,11 +1,13 @@
 import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
+import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
 import { DevicesRepository } from './devices'
 import { MetricsRepository } from './metrics'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
 import { ReleasesRepository } from './releases'
+import { RolloutsRepository } from './rollouts'
 import { TokensRepository } from './tokens'
 
 /**
@@ -24,9 +26,14 @@ export interface Repositories {
   devices: DevicesRepository
   /** the figures /metrics reads at each scrape */
   metrics: MetricsRepository
+  /** staged rollouts, policies, pins and rollbacks (cached for the device endpoints) */
+  rollouts: RolloutsRepository
+  /** who changed rollouts, when and why */
+  audit: AuditRepository
 }
 
 export function createRepositories(db: Database): Repositories {
+  const audit = new AuditRepository(db)
   return {
     tokens: new TokensRepository(db),
     boards: new BoardsRepository(db),
@@ -36,5 +43,7 @@ export function createRepositories(db: Database): Repositories {
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
     metrics: new MetricsRepository(db),
+    rollouts: new RolloutsRepository(db, audit),
+    audit,
   }
 }

@@ -4,6 +4,13 @@ import { notFound } from '../errors'
 import { publishRelease } from '../release/publish'
 import { BoardName, ChannelName, errors, Sequence, Sha256Hex, Version } from '../schemas/common'
 import { releaseView, ReleaseView } from '../schemas/release'
+import type { Release } from '../repositories/releases'
+import { implicitRollout, type Rollout } from '../repositories/rollouts'
+import { rolloutSummary } from '../schemas/rollout'
+
+/** A release with its rollout (none for a historical release without binary). */
+const withRollout = (r: Release, rollout: Rollout | undefined) =>
+  releaseView(r, r.sha256 === null ? null : rolloutSummary(rollout ?? implicitRollout(r)))
 
 const PublishBody = Type.Object({
   board: BoardName,
@@ -18,6 +25,9 @@ const PublishBody = Type.Object({
   key_id: Type.String({ pattern: '^[0-9a-f]{16}$', description: 'first 16 hex of SHA-256 of the key’s DER SPKI' }),
   channel: Type.Optional(ChannelName),
   notes: Type.Optional(Type.String({ maxLength: 2000 })),
+  rollout_percent: Type.Optional(
+    Type.Number({ minimum: 0, maximum: 100, description: 'share of the channel’s devices offered it at first (default: the channel’s rollout policy, 100 unless set)' })
+  ),
 })
 
 const releases: FastifyPluginAsyncTypebox = async (app) => {
@@ -39,7 +49,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
         request.identity?.name ?? 'unknown'
       )
       request.log.info({ board: release.board, version: release.version, sequence: release.sequence }, 'release published')
-      return reply.code(201).send(releaseView(release))
+      return reply.code(201).send(withRollout(release, await app.repos.rollouts.get(release.id)))
     }
   )
 
@@ -56,7 +66,8 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const list = await app.repos.releases.list({ board: request.query.board, channel: request.query.channel })
-      return { releases: list.map(releaseView) }
+      const rollouts = await app.repos.rollouts.byRelease({ board: request.query.board, channel: request.query.channel })
+      return { releases: list.map((r) => withRollout(r, rollouts.get(r.id))) }
     }
   )
 
@@ -75,7 +86,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release named ${version}: list them with GET /v1/releases?board=${board}`)
-      return releaseView(release)
+      return withRollout(release, await app.repos.rollouts.get(release.id))
     }
   )
 }

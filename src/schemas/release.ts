@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Release } from '../repositories/releases'
 import { BoardName, ChannelName, CommitHex, Sequence, Sha256Hex, Version } from './common'
+import { RolloutSummary } from './rollout'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -35,11 +36,13 @@ export const ReleaseView = Type.Object({
   notes: Nullable(Type.String()),
   published_by: Nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
+  /** how far it reaches its channel; null for a historical release without binary */
+  rollout: Type.Optional(Nullable(RolloutSummary)),
 })
 export type ReleaseView = Static<typeof ReleaseView>
 
 /** Renders a stored release for the API: ISO times, `commit`, image facts grouped under `image`. */
-export function releaseView(r: Release): ReleaseView {
+export function releaseView(r: Release, rollout?: RolloutSummary | null): ReleaseView {
   return {
     id: r.id,
     board: r.board,
@@ -67,5 +70,6 @@ export function releaseView(r: Release): ReleaseView {
     notes: r.notes,
     published_by: r.published_by,
     created_at: new Date(r.created_at).toISOString(),
+    ...(rollout === undefined ? {} : { rollout }),
   }
 }

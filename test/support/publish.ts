@@ -54,6 +54,8 @@ export interface PublishOptions {
   tag?: string
   commit?: string
   notes?: string
+  /** POST /v1/releases rollout_percent; the channel's policy when absent */
+  rolloutPercent?: number
 }
 
 export interface PublishedRelease {
@@ -107,6 +109,7 @@ export async function publishRelease(server: PublishTarget, opts: PublishOptions
     key_id: publisher.keyId,
     ...(opts.channel === undefined ? {} : { channel: opts.channel }),
     ...(opts.notes === undefined ? {} : { notes: opts.notes }),
+    ...(opts.rolloutPercent === undefined ? {} : { rollout_percent: opts.rolloutPercent }),
   }
   const release = (await expectOk(
     await fetch(`${server.url}/v1/releases`, {

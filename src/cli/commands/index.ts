@@ -6,6 +6,7 @@ import { keysCommands } from './keys'
 import { ledgerCommands } from './ledger'
 import { migrateCommand } from './migrate'
 import { releaseCommands } from './release'
+import { rolloutCommands } from './rollout'
 import { tokenCommands } from './token'
 
 export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands]

@@ -1,0 +1,39 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { BoardName, ChannelName, errors } from '../schemas/common'
+import { AuditView, auditView } from '../schemas/rollout'
+
+/** The audit log of rollout changes, newest first, in keyset pages. */
+const audit: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    '/v1/audit',
+    {
+      schema: {
+        summary: 'Who changed rollouts, pins and rollbacks, when and why (newest first)',
+        tags: ['rollouts'],
+        querystring: Type.Object({
+          board: Type.Optional(BoardName),
+          channel: Type.Optional(ChannelName),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+          cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'next_cursor of the previous page' })),
+        }),
+        response: {
+          200: Type.Object({ entries: Type.Array(AuditView), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+          ...errors(400, 401, 403),
+        },
+      },
+      preHandler: app.requireRole('operator'),
+    },
+    async (request) => {
+      const { board, channel, cursor } = request.query
+      const limit = request.query.limit ?? 50
+      const rows = await app.repos.audit.list({ board, channel }, cursor === undefined ? null : Number(cursor), limit)
+      return {
+        entries: rows.map(auditView),
+        next_cursor: rows.length === limit ? String(rows[rows.length - 1].id) : null,
+      }
+    }
+  )
+}
+
+export default audit
