@@ -94,6 +94,21 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
   })
 })
 
+t.test('concurrent check-ins (sharing commits): one that fails is rejected alone, every other one is stored', async (t) => {
+  const { db, repos } = openRepos(t)
+  const many = Array.from({ length: 300 }, (_, i) =>
+    repos.devices.checkIn({ ...base, device: deviceId(i, 0xd0), version: 'mason', sequence: 3, at: 1000 + i })
+  )
+  // No release 999999: the foreign key refuses this one.
+  const bad = repos.devices.checkIn({ ...base, device: deviceId(1000, 0xd0), version: 'mason', sequence: 3, offeredReleaseId: 999999 })
+  const results = await Promise.allSettled([...many, bad])
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 300)
+  t.match(results[300], { status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' } })
+  t.equal((db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n, 300, 'every good one is stored, the bad one not at all')
+  t.equal((db.prepare('SELECT count(*) AS n FROM device_history').get() as { n: number }).n, 300)
+  t.same(db.prepare('SELECT devices FROM fleet_versions').all(), [{ devices: 300 }])
+})
+
 t.test('legacy polls are counted per address and user agent', async (t) => {
   const { db, repos } = openRepos(t)
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')

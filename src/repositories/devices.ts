@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import { GroupCommit } from '../db/group-commit'
 
 /** One device poll, as the manifest and Arduino routes saw it. */
 export interface CheckIn {
@@ -147,8 +148,9 @@ interface PreviousDevice {
 }
 
 /**
- * Device check-ins: the hot path of every poll. Statements are prepared once; each check-in is one
- * transaction of a handful of indexed statements, committed (WAL) before the caller answers.
+ * Device check-ins: the hot path of every poll. Statements are prepared once; each check-in is a
+ * handful of indexed statements in a savepoint of a transaction shared with the check-ins of the
+ * same event-loop turn, committed (WAL) before the caller answers.
  */
 export class DevicesRepository {
   private readonly previous: Statement<[string], PreviousDevice>
@@ -162,7 +164,7 @@ export class DevicesRepository {
   private readonly markSilentRollback: Statement
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
-  private readonly checkInTx: (c: CheckIn) => void
+  private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
   private readonly reportTx: (r: Report) => boolean
   private readonly listStatements = new Map<string, Statement>()
 
@@ -203,7 +205,8 @@ export class DevicesRepository {
         downloaded_at = COALESCE(downloaded_at, excluded.downloaded_at)`)
     this.legacyPoll = db.prepare(`INSERT INTO legacy_clients (address, user_agent, first_seen, last_seen, polls) VALUES (?, ?, ?, ?, 1)
       ON CONFLICT (address, user_agent) DO UPDATE SET last_seen = excluded.last_seen, polls = polls + 1`)
-    this.checkInTx = db.transaction((c: CheckIn) => this.applyCheckIn(c))
+    // Polls answered in the same turn share a commit: the commit is most of a check-in's cost.
+    this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c))
     this.reportTx = this.prepareReports()
   }
 
@@ -212,7 +215,7 @@ export class DevicesRepository {
    * with the releases it was offered (offered, downloaded, seen running, silently rolled back).
    */
   async checkIn(c: CheckIn): Promise<void> {
-    this.checkInTx(c)
+    await this.checkIns.run(c)
   }
 
   /** Counts a poll of the field fleet's /firmware.json, which names no device. */

@@ -1,0 +1,58 @@
+import type { Database, Transaction } from 'better-sqlite3'
+
+type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown }
+
+interface Waiting<T, R> {
+  item: T
+  resolve(value: R): void
+  reject(error: unknown): void
+}
+
+/** Items committed together at most; the rest wait for the next turn. */
+const MAX_BATCH = 1000
+
+/**
+ * Writes that arrive in the same turn of the event loop share one transaction: the commit is what
+ * a write costs, so under load many check-ins cost about one. Each item still runs in a savepoint
+ * of its own, so one that fails is rolled back and rejected alone; every promise settles only after
+ * the commit, so an answered write is a durable one.
+ */
+export class GroupCommit<T, R> {
+  private queue: Array<Waiting<T, R>> = []
+  private readonly batch: Transaction<(items: T[]) => Array<Settled<R>>>
+
+  constructor(db: Database, apply: (item: T) => R) {
+    const one = db.transaction(apply)
+    this.batch = db.transaction((items: T[]) =>
+      items.map((item): Settled<R> => {
+        try {
+          return { ok: true, value: one(item) }
+        } catch (error) {
+          return { ok: false, error }
+        }
+      })
+    )
+  }
+
+  run(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject })
+      if (this.queue.length === 1) setImmediate(() => this.flush())
+    })
+  }
+
+  private flush(): void {
+    const waiting = this.queue.slice(0, MAX_BATCH)
+    this.queue = this.queue.slice(MAX_BATCH)
+    if (this.queue.length > 0) setImmediate(() => this.flush())
+    let results: Array<Settled<R>>
+    try {
+      results = this.batch(waiting.map((w) => w.item))
+    } catch (error) {
+      // The commit itself failed (disk full, database locked too long): nothing of the batch is kept.
+      for (const w of waiting) w.reject(error)
+      return
+    }
+    results.forEach((r, i) => (r.ok ? waiting[i].resolve(r.value) : waiting[i].reject(r.error)))
+  }
+}
