@@ -48,7 +48,7 @@ const COLUMNS = [
 ] as const
 
 export class ReleasesRepository {
-  private readonly insertTx: (release: NewRelease) => Release
+  private readonly insertTx: (release: NewRelease, fieldSeenSince: number) => Release
 
   constructor(private readonly db: Database) {
     const insert = db.prepare(`INSERT INTO releases (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`)
@@ -56,9 +56,9 @@ export class ReleasesRepository {
     // for the same board cannot both pass, even from two processes sharing the database.
     // No constraint can say "above the highest sequence", so that one is checked here; version,
     // tag and binary are left to the UNIQUE constraints.
-    const tx = db.transaction((release: NewRelease): Release => {
+    const tx = db.transaction((release: NewRelease, fieldSeenSince: number): Release => {
       this.assertSequenceIncreases(release)
-      this.assertVersionNotInField(release)
+      this.assertVersionNotInField(release, fieldSeenSince)
       const row = { ...release, created_at: release.created_at ?? Date.now() }
       try {
         return { ...row, id: Number(insert.run(row).lastInsertRowid) }
@@ -66,16 +66,16 @@ export class ReleasesRepository {
         throw this.conflictFrom(err, release) ?? err
       }
     })
-    this.insertTx = (release) => tx.immediate(release)
+    this.insertTx = (release, fieldSeenSince) => tx.immediate(release, fieldSeenSince)
   }
 
   /**
    * Records a release. Throws ReleaseConflict when its sequence is not above every sequence of the
    * board, or its version, tag or binary is already a release of the board, or devices of the board
-   * already report its version.
+   * seen since `options.fieldSeenSince` (ms; default: ever) report its version.
    */
-  async insert(release: NewRelease): Promise<Release> {
-    return this.insertTx(release)
+  async insert(release: NewRelease, options: { fieldSeenSince?: number } = {}): Promise<Release> {
+    return this.insertTx(release, options.fieldSeenSince ?? 0)
   }
 
   private assertSequenceIncreases(r: NewRelease): void {
@@ -88,14 +88,14 @@ export class ReleasesRepository {
     }
   }
 
-  private assertVersionNotInField(r: NewRelease): void {
+  private assertVersionNotInField(r: NewRelease, seenSince: number): void {
     // Devices running a release of that name are the version_exists case, reported by the insert.
     const { n } = this.db
       .prepare(
-        `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ? AND d.version = ?
+        `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ? AND d.version = ? AND d.last_seen >= ?
             AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = d.board AND r.version = d.version)`
       )
-      .get(r.board, r.version) as { n: number }
+      .get(r.board, r.version, seenSince) as { n: number }
     if (n > 0) {
       throw new ReleaseConflict(
         'version_in_field',
