@@ -4,6 +4,7 @@ import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { parseProcStatTicks } from './parsers'
 
 /** The repository root, found from this file's place in src (bench/) or in the build (build/bench/bench/). */
 export const PROJECT_ROOT = (() => {
@@ -142,4 +143,18 @@ export async function waitForHttp(url: string, child: Child, timeoutMs = 20_000)
     if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms:\n${child.output().slice(-3000)}`)
     await new Promise((r) => setTimeout(r, 100))
   }
+}
+
+const CLOCK_TICKS_PER_S = 100 // USER_HZ, 100 on every Linux architecture Node runs on
+
+/** CPU seconds used so far by `pid` and its direct children (nginx's workers), from /proc. */
+export function cpuSeconds(pid: number): number {
+  let children: number[] = []
+  try {
+    children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  } catch {
+    // no children file: count the process alone
+  }
+  const ticks = [pid, ...children].reduce((sum, p) => sum + parseProcStatTicks(fs.readFileSync(`/proc/${p}/stat`, 'utf8')), 0)
+  return ticks / CLOCK_TICKS_PER_S
 }

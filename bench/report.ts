@@ -13,6 +13,10 @@ export interface BenchResults {
     bare_fastify_p99_ms: number
     ratio_nginx: number
     ratio_bare: number
+    /** CPU time of the serving process (user + system) per answer */
+    cpu_us_per_request: number
+    nginx_cpu_us_per_request: number
+    bare_fastify_cpu_us_per_request: number
     non2xx: number
     socket_errors: number
     /** devices whose last_seen moved during the measured run: every answered poll recorded */
@@ -27,6 +31,10 @@ export interface BenchResults {
     range_gbps: number
     nginx_range_gbps: number
     ratio_nginx_range: number
+    cpu_us_per_mb: number
+    nginx_cpu_us_per_mb: number
+    range_cpu_us_per_mb: number
+    nginx_range_cpu_us_per_mb: number
     p99_ms: number
     range_p99_ms: number
     errors: number
@@ -55,6 +63,7 @@ export interface BenchResults {
   checkins: {
     per_s: number
     p99_ms: number
+    cpu_us_per_checkin: number
     new_devices: boolean
     recorded: number
     errors: number
@@ -85,8 +94,11 @@ export function table(r: BenchResults): string {
       `${n2(r.manifest.ratio_nginx)}× nginx, ${n2(r.manifest.ratio_bare)}× bare`, `≥ ${TARGETS.manifest}× nginx`, mark(r.manifest.ratio_nginx >= TARGETS.manifest)],
     ['', 'p50 / p99 ms', `${n2(r.manifest.p50_ms)} / ${n2(r.manifest.p99_ms)}`, `${n2(r.manifest.nginx_p50_ms)} / ${n2(r.manifest.nginx_p99_ms)}`,
       `${n2(r.manifest.bare_fastify_p50_ms)} / ${n2(r.manifest.bare_fastify_p99_ms)}`, '', '', ''],
+    ['', 'CPU µs / request', n1(r.manifest.cpu_us_per_request), n1(r.manifest.nginx_cpu_us_per_request), n1(r.manifest.bare_fastify_cpu_us_per_request), '', '', ''],
     ['2 download whole', 'GB/s', n2(r.download.gbps), n2(r.download.nginx_gbps), '', `${n2(r.download.ratio_nginx)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx >= TARGETS.download)],
     ['2 download 64 KiB ranges', 'GB/s', n2(r.download.range_gbps), n2(r.download.nginx_range_gbps), '', `${n2(r.download.ratio_nginx_range)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx_range >= TARGETS.download)],
+    ['', 'CPU µs / MB whole, ranges', `${n1(r.download.cpu_us_per_mb)}, ${n1(r.download.range_cpu_us_per_mb)}`,
+      `${n1(r.download.nginx_cpu_us_per_mb)}, ${n1(r.download.nginx_range_cpu_us_per_mb)}`, '', '', '', ''],
     ['3 slow devices', 'peak RSS MB', n1(r.slow_clients.peak_rss_mb), '', '', '', `≤ ${TARGETS.rssMb}`, mark(r.slow_clients.peak_rss_mb <= TARGETS.rssMb)],
     ['', 'manifest p99 ms', n2(r.slow_clients.manifest_p99_ms), '', '', '', `≤ ${TARGETS.p99Ms}`, mark(r.slow_clients.manifest_p99_ms <= TARGETS.p99Ms)],
     ['', 'errors', String(r.slow_clients.errors), '', '', '', '0', mark(r.slow_clients.errors === 0)],
@@ -94,6 +106,7 @@ export function table(r: BenchResults): string {
     ['', 'page / deep page ms', `${n1(r.fleet.page_ms)} / ${n1(r.fleet.deep_page_ms)}`, '', '', '', `≤ ${TARGETS.pageMs}`,
       mark(Math.max(r.fleet.page_ms, r.fleet.deep_page_ms) <= TARGETS.pageMs)],
     ['5 check-ins (new devices)', 'per s', n0(r.checkins.per_s), '', '', '', `≥ ${n0(TARGETS.checkins)}`, mark(r.checkins.per_s >= TARGETS.checkins)],
+    ['', 'CPU µs / check-in', n1(r.checkins.cpu_us_per_checkin), '', '', '', '', ''],
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
   const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`

@@ -9,7 +9,7 @@ import { NGINX_SETTINGS, nginxBinary, startNginx } from './nginx'
 import { parseVmHwm, type WrkResult } from './parsers'
 import type { PollResult } from './manifest-poller'
 import { BENCH_ENV, makeCredentials, publish, startOtaServer, type OtaServer } from './ota-server'
-import { LOAD_CPU, PROJECT_ROOT, SERVER_CPU, freePort, get, killAll, run, start, stop, waitForHttp } from './processes'
+import { LOAD_CPU, PROJECT_ROOT, SERVER_CPU, cpuSeconds, freePort, get, killAll, run, start, stop, waitForHttp } from './processes'
 import { table, type BenchResults } from './report'
 import type { SlowResult } from './slow-downloads'
 import { MANIFEST_LUA, RANGES_LUA, WHOLE_LUA, runWrk, wrkArgs } from './wrk'
@@ -177,11 +177,15 @@ async function main(): Promise<void> {
     await expectSameBytes(`${bareBase}/v1/manifest`, manifest.body)
     await expectSameBytes(`${nginxBase}/firmware.bin`, bin.body)
 
-    const measure = async (name: string, base: string, script: string, args: Array<string | number>, connections: number, seconds = s.measureS, warmArgs = args) => {
+    // The CPU the serving process spent per answer is also kept: unlike req/s, it hardly moves when
+    // other work on the machine takes turns on the cores.
+    const measure = async (name: string, pid: number, base: string, script: string, args: Array<string | number>, connections: number, seconds = s.measureS, warmArgs = args) => {
       await runWrk(work, `${name}-warm`, { base, script, args: warmArgs, threads: 1, connections, seconds: s.warmS })
+      const cpu0 = cpuSeconds(pid)
       const r = await runWrk(work, name, { base, script, args, threads: 1, connections, seconds })
-      log(`${name}: ${Math.round(r.rps)} req/s, ${gb(r.bytesPerS).toFixed(2)} GB/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`)
-      return r
+      const cpuUs = r.requests > 0 ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : Number.NaN
+      log(`${name}: ${Math.round(r.rps)} req/s, ${gb(r.bytesPerS).toFixed(2)} GB/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${cpuUs.toFixed(1)} CPU µs/request, non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`)
+      return { ...r, cpuUs }
     }
     const results: Partial<BenchResults> = {}
     const MANIFEST_CONNECTIONS = 64
@@ -190,10 +194,10 @@ async function main(): Promise<void> {
       // Seeded devices polling (the steady state of a fleet): warm-up and measured runs name different devices.
       const fleetArgs = (offset: number) => ['/v1/manifest', BOARD, 0, opts.fleet, offset, 1]
       const since = Date.now()
-      const ota = await measure('manifest-ota-gate', server.base, MANIFEST_LUA, fleetArgs(Math.floor(opts.fleet / 2)), MANIFEST_CONNECTIONS, s.measureS, fleetArgs(0))
+      const ota = await measure('manifest-ota-gate', server.pid, server.base, MANIFEST_LUA, fleetArgs(Math.floor(opts.fleet / 2)), MANIFEST_CONNECTIONS, s.measureS, fleetArgs(0))
       const recorded = countSince(dbFile, 'last_seen', since)
-      const ng = await measure('manifest-nginx', nginxBase, MANIFEST_LUA, ['/firmware.json', BOARD, 0, opts.fleet, 0, 1], MANIFEST_CONNECTIONS)
-      const bf = await measure('manifest-bare-fastify', bareBase, MANIFEST_LUA, fleetArgs(0), MANIFEST_CONNECTIONS)
+      const ng = await measure('manifest-nginx', nginx.pid, nginxBase, MANIFEST_LUA, ['/firmware.json', BOARD, 0, opts.fleet, 0, 1], MANIFEST_CONNECTIONS)
+      const bf = await measure('manifest-bare-fastify', bare.pid, bareBase, MANIFEST_LUA, fleetArgs(0), MANIFEST_CONNECTIONS)
       results.manifest = {
         rps: round(ota.rps, 0),
         p50_ms: round(ota.p50Ms),
@@ -206,6 +210,9 @@ async function main(): Promise<void> {
         bare_fastify_p99_ms: round(bf.p99Ms),
         ratio_nginx: round(ratio(ota.rps, ng.rps), 3),
         ratio_bare: round(ratio(ota.rps, bf.rps), 3),
+        cpu_us_per_request: round(ota.cpuUs, 1),
+        nginx_cpu_us_per_request: round(ng.cpuUs, 1),
+        bare_fastify_cpu_us_per_request: round(bf.cpuUs, 1),
         non2xx: ota.non2xx,
         socket_errors: ota.socketErrors,
         checkins_recorded: recorded,
@@ -217,10 +224,11 @@ async function main(): Promise<void> {
       // Devices never seen before: each poll inserts the device, its first history row and its offer.
       const newArgs = (offset: number) => ['/v1/manifest', BOARD, NEW_DEVICES, 0x4000_0000, offset, 1]
       const since = Date.now()
-      const r = await measure('checkins-new-devices', server.base, MANIFEST_LUA, newArgs(0), MANIFEST_CONNECTIONS, s.checkinS, newArgs(0x2000_0000))
+      const r = await measure('checkins-new-devices', server.pid, server.base, MANIFEST_LUA, newArgs(0), MANIFEST_CONNECTIONS, s.checkinS, newArgs(0x2000_0000))
       results.checkins = {
         per_s: round(ratio(r.requests - r.non2xx, r.durationS), 0),
         p99_ms: round(r.p99Ms),
+        cpu_us_per_checkin: round(r.cpuUs, 1),
         new_devices: true,
         recorded: countSince(dbFile, 'first_seen', since),
         errors: r.non2xx + r.socketErrors,
@@ -229,12 +237,12 @@ async function main(): Promise<void> {
 
     if (wants(2)) {
       const size = release.size
-      const whole = (name: string, base: string, p: string) => measure(name, base, WHOLE_LUA, [p], 16)
-      const ranges = (name: string, base: string, p: string) => measure(name, base, RANGES_LUA, [p, size, RANGE_PIECE], 64)
-      const ow = await whole('download-whole-ota-gate', server.base, binPath)
-      const nw = await whole('download-whole-nginx', nginxBase, '/firmware.bin')
-      const or = await ranges('download-ranges-ota-gate', server.base, binPath)
-      const nr = await ranges('download-ranges-nginx', nginxBase, '/firmware.bin')
+      const whole = (name: string, pid: number, base: string, p: string) => measure(name, pid, base, WHOLE_LUA, [p], 16)
+      const ranges = (name: string, pid: number, base: string, p: string) => measure(name, pid, base, RANGES_LUA, [p, size, RANGE_PIECE], 64)
+      const ow = await whole('download-whole-ota-gate', server.pid, server.base, binPath)
+      const nw = await whole('download-whole-nginx', nginx.pid, nginxBase, '/firmware.bin')
+      const or = await ranges('download-ranges-ota-gate', server.pid, server.base, binPath)
+      const nr = await ranges('download-ranges-nginx', nginx.pid, nginxBase, '/firmware.bin')
       results.download = {
         size_bytes: size,
         gbps: round(gb(ow.bytesPerS), 3),
@@ -243,6 +251,10 @@ async function main(): Promise<void> {
         range_gbps: round(gb(or.bytesPerS), 3),
         nginx_range_gbps: round(gb(nr.bytesPerS), 3),
         ratio_nginx_range: round(ratio(or.bytesPerS, nr.bytesPerS), 3),
+        cpu_us_per_mb: round((ow.cpuUs * ow.requests * 1e6) / Math.max(ow.bytes, 1), 1),
+        nginx_cpu_us_per_mb: round((nw.cpuUs * nw.requests * 1e6) / Math.max(nw.bytes, 1), 1),
+        range_cpu_us_per_mb: round((or.cpuUs * or.requests * 1e6) / Math.max(or.bytes, 1), 1),
+        nginx_range_cpu_us_per_mb: round((nr.cpuUs * nr.requests * 1e6) / Math.max(nr.bytes, 1), 1),
         p99_ms: round(ow.p99Ms),
         range_p99_ms: round(or.p99Ms),
         errors: ow.non2xx + ow.socketErrors + or.non2xx + or.socketErrors,

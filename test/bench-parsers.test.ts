@@ -1,5 +1,5 @@
 import t from 'tap'
-import { median, parseVmHwm, parseWrkOutput, percentile } from '../bench/parsers'
+import { median, parseProcStatTicks, parseVmHwm, parseWrkOutput, percentile } from '../bench/parsers'
 
 // wrk 4.1 output as the benchmark's Lua done() hook leaves it: wrk's own summary, then our line.
 const WRK_OUTPUT = `Running 5s test @ http://127.0.0.1:40123
@@ -53,4 +53,11 @@ t.test('parseVmHwm reads the peak resident set of /proc/<pid>/status', async (t)
   const status = 'Name:\tnode\nVmPeak:\t 1234568 kB\nVmHWM:\t   98304 kB\nVmRSS:\t   81920 kB\n'
   t.equal(parseVmHwm(status), 98304 * 1024)
   t.throws(() => parseVmHwm('Name:\tnode\n'), /no VmHWM/)
+})
+
+t.test('parseProcStatTicks adds utime and stime, whatever the command name holds', async (t) => {
+  const stat = '4242 (node (bench) x) S 1 4242 4242 0 -1 4194560 9000 0 12 0 1500 250 0 0 20 0 11 0 700 1200000000 30000 18446744073709551615'
+  t.equal(parseProcStatTicks(stat), 1750)
+  t.throws(() => parseProcStatTicks('no parenthesis here'), /not the text/)
+  t.throws(() => parseProcStatTicks('1 (x) S 1 2'), /no utime/)
 })
