@@ -121,7 +121,7 @@ t.test('a backup taken while devices poll and a release is published restores in
   t.equal(keysB.server.key_id, keysA.server.key_id, 'the same manifest signing key')
 })
 
-t.test('backup refuses a non-empty --out and leaves it as it was', async (t) => {
+t.test('backup refuses a non-empty --out (left as it was) and a folder without a database', async (t) => {
   const server = await startServer(t)
   const out = tempDir(t)
   fs.writeFileSync(path.join(out, 'notes.txt'), 'keep me')
@@ -132,6 +132,12 @@ t.test('backup refuses a non-empty --out and leaves it as it was', async (t) => 
 
   const usage = await cli(['backup'], { OTA_DATA_DIR: server.dataDir })
   t.equal(usage.code, 2, 'without --out it is a usage error')
+
+  const mistyped = path.join(tempDir(t), 'no-such-data')
+  const wrongFolder = await cli(['backup', '--out', path.join(tempDir(t), 'b')], { OTA_DATA_DIR: mistyped })
+  t.equal(wrongFolder.code, 1)
+  t.match(wrongFolder.stderr, /there is no ota-gate database in .*no-such-data: set OTA_DATA_DIR/)
+  t.notOk(fs.existsSync(mistyped), 'a mistyped data folder is not created')
 })
 
 t.test('restore refuses a non-empty data folder and touches nothing', async (t) => {

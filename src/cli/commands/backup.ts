@@ -1,4 +1,6 @@
+import fs from 'node:fs'
 import path from 'node:path'
+import { databasePath } from '../../db/open'
 import { BackupRefusal, backupDataFolder, restoreDataFolder, type BackupManifest } from '../../ops/backup'
 import { formatBytes } from '../progress'
 import { dataDir, withDataFolder } from '../data-folder'
@@ -37,6 +39,10 @@ export const backupCommands: Command[] = [
     options: { out: { type: 'string' } },
     async run({ values }, io) {
       const out = folderOption(values.out, '--out', io)
+      // Opening a data folder creates it: a mistyped OTA_DATA_DIR would otherwise back up an empty new one.
+      if (!fs.existsSync(databasePath(dataDir(io)))) {
+        throw new CliRefusal(`there is no ota-gate database in ${dataDir(io)}: set OTA_DATA_DIR to the server's data folder`)
+      }
       const manifest = await withDataFolder(io, (_repos, db, dir) => refusing(() => backupDataFolder(db, dir, out)))
       print(io, `backed up ${manifest.source} to ${out}: ${summary(manifest)}`)
       if (io.env.OTA_SERVER_KEY) {
