@@ -9,4 +9,4 @@ import { releaseCommands } from './release'
 import { rolloutCommands } from './rollout'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands]
