@@ -21,13 +21,15 @@ async function refusing<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`
+
 function summary(m: BackupManifest): string {
   const rows = Object.entries(m.tables)
     .filter(([table]) => ['releases', 'devices', 'tokens', 'release_keys'].includes(table))
     .map(([table, n]) => `${n} ${table}`)
   return (
     `database ${formatBytes(m.database.size)} (schema ${m.schema_version}; ${rows.join(', ')}), ` +
-    `${m.artifacts.count} artifacts (${formatBytes(m.artifacts.bytes)}), ${m.keys.length} key files`
+    `${plural(m.artifacts.count, 'artifact')} (${formatBytes(m.artifacts.bytes)}), ${plural(m.keys.length, 'key file')}`
   )
 }
 
