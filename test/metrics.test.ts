@@ -88,6 +88,7 @@ t.test('check-ins, downloads, releases, devices and request durations move with 
     }
   }
   t.equal(await drain(fetch(`${server.url}/firmware.json`)), 200)
+  t.equal(await drain(fetch(`${server.url}/firmware.app.bin`)), 200, 'the field fleet downloads its binary')
   const arduino = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '0B:00:00:00:00:03', version: 'mason', md5: old.md5 })
   t.equal(arduino.status, 200, 'the Arduino device is sent the new release')
   t.equal(arduino.body.length, size)
@@ -119,13 +120,17 @@ t.test('check-ins, downloads, releases, devices and request durations move with 
   t.equal(sample(after, 'ota_downloads_completed_total', arduinoRoute), 1)
   t.equal(sample(after, 'ota_download_bytes_total', arduinoRoute), size)
 
+  const legacyRoute = { route: '/firmware.app.bin' }
+  t.equal(sample(after, 'ota_downloads_completed_total', legacyRoute), 1)
+  t.equal(sample(after, 'ota_download_bytes_total', legacyRoute), size)
+
   t.equal(sample(after, 'ota_devices', { board: 'esp32cam', channel: 'stable', version: 'mason' }), 3, 'devices per running version')
 
   const polls = { method: 'GET', route: '/v1/manifest', status_code: '200' }
   t.equal(sample(after, 'ota_http_request_duration_seconds_count', polls), 4, 'requests by route pattern and status')
   t.equal(sample(after, 'ota_http_request_duration_seconds_bucket', { ...polls, le: '+Inf' }), 4)
   t.ok(sample(after, 'ota_http_request_duration_seconds_sum', polls) > 0)
-  t.notMatch(after, /device=|0b0000000001|\.bin"/, 'no raw URL becomes a label')
+  t.notMatch(after, /device=|0b0000000001|[0-9a-f]{64}/, 'no raw URL becomes a label')
 
   t.equal(await drain(fetch(`${server.url}/no/such/page`)), 404)
   const unmatched = await scrape(server)
