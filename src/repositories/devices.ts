@@ -121,6 +121,9 @@ export interface Adoption {
   running: number
 }
 
+/** Told which releases a check-in or report just recorded a failure or rollback for. */
+export type SetbackListener = (releaseIds: number[]) => Promise<void>
+
 /** How many of a device's latest reports, history rows and release states the device view shows. */
 export const DEVICE_VIEW_LIMIT = 100
 /** Reports kept per device: a device stuck in a loop cannot fill the disk. */
@@ -165,7 +168,8 @@ export class DevicesRepository {
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
   private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
-  private readonly reportTx: (r: Report) => boolean
+  private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
+  private readonly setbackListeners: SetbackListener[] = []
   private readonly listStatements = new Map<string, Statement>()
 
   constructor(private readonly db: Database) {
@@ -215,7 +219,20 @@ export class DevicesRepository {
    * with the releases it was offered (offered, downloaded, seen running, silently rolled back).
    */
   async checkIn(c: CheckIn): Promise<void> {
-    await this.checkIns.run(c)
+    await this.setbacks(await this.checkIns.run(c))
+  }
+
+  /**
+   * Calls `listener` after each committed check-in or report that records a failure or a rollback
+   * (reported or silent), with the releases concerned; the poll or report is answered after it.
+   */
+  onSetback(listener: SetbackListener): void {
+    this.setbackListeners.push(listener)
+  }
+
+  private async setbacks(releaseIds: number[]): Promise<void> {
+    if (releaseIds.length === 0) return
+    for (const listener of this.setbackListeners) await listener(releaseIds)
   }
 
   /** Counts a poll of the field fleet's /firmware.json, which names no device. */
@@ -229,7 +246,9 @@ export class DevicesRepository {
    * board and the report's version). False when the device has never polled.
    */
   async report(r: Report): Promise<boolean> {
-    return this.reportTx(r)
+    const { known, setback } = this.reportTx(r)
+    if (setback !== null) await this.setbacks([setback])
+    return known
   }
 
   async get(device: string): Promise<DeviceDetail | undefined> {
@@ -378,7 +397,7 @@ export class DevicesRepository {
     return best
   }
 
-  private prepareReports(): (r: Report) => boolean {
+  private prepareReports(): (r: Report) => { known: boolean; setback: number | null } {
     const device = this.db.prepare('SELECT board, version FROM devices WHERE device = ?') as Statement<
       [string],
       { board: string; version: string }
@@ -407,10 +426,10 @@ export class DevicesRepository {
       'SELECT sequence FROM device_history WHERE device = ? AND version = ? ORDER BY id DESC LIMIT 1'
     ) as Statement<[string, string], { sequence: number }>
 
-    return this.db.transaction((r: Report): boolean => {
+    return this.db.transaction((r: Report): { known: boolean; setback: number | null } => {
       const at = r.at ?? Date.now()
       const current = device.get(r.device)
-      if (!current) return false
+      if (!current) return { known: false, setback: null }
       const release = this.releaseByVersion.get(current.board, r.version)
       insert.run({ ...r, release: release?.id ?? null, at })
       prune.run({ device: r.device })
@@ -421,11 +440,13 @@ export class DevicesRepository {
         const seq = fromSequence.get(r.device, fromVersion)?.sequence ?? 0
         states[r.status].run({ release: release.id, device: r.device, fromVersion, fromSequence: seq, at })
       }
-      return true
+      const setback = release && (r.status === 'failed' || r.status === 'rolled_back') ? release.id : null
+      return { known: true, setback }
     })
   }
 
-  private applyCheckIn(c: CheckIn): void {
+  /** Returns the releases this check-in found silently rolled back. */
+  private applyCheckIn(c: CheckIn): number[] {
     const at = c.at ?? Date.now()
     const row = {
       device: c.device,
@@ -442,6 +463,7 @@ export class DevicesRepository {
       at,
     }
     const prev = this.previous.get(c.device)
+    const rolledBack: number[] = []
     if (!prev) {
       this.insertDevice.run(row)
       this.insertHistory.run(row)
@@ -460,10 +482,12 @@ export class DevicesRepository {
       // before this answer's own delivery is recorded, so only an earlier download counts.
       for (const taken of this.takenFrom.all(c.device, c.version)) {
         this.markSilentRollback.run(at, taken.release_id, c.device)
+        rolledBack.push(taken.release_id)
       }
     }
     if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered)) {
       this.recordOffer.run({ ...row, downloadedAt: c.delivered ? at : null })
     }
+    return rolledBack
   }
 }
