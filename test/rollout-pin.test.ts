@@ -54,6 +54,16 @@ t.test('pins take a list of devices; refusals say what to fix', async (t) => {
   for (const d of devices) t.match(await offerFor(server, d, { version: 'v1', sequence: 1 }), { version: 'v2', allowDowngrade: false }, `${d} pinned to the newest`)
   t.match(await offerFor(server, deviceId(99, 0xc0), { version: 'v1', sequence: 1 }), { version: 'v1' }, 'an unpinned device is outside the 0% rollout')
 
+  const shown = await call(server, 'GET', `/v1/devices/${devices[0]}`, ops)
+  t.match(shown.body, {
+    device: devices[0],
+    rollout: { pinned: { version: 'v2', pinned_by: 'ops-alice' }, target: { version: 'v2', basis: 'pinned', allow_downgrade: false }, in_rollout: false },
+  }, 'the device view shows the pin, the target and why, and whether the rollout includes it')
+  const unpinnedView = await call(server, 'GET', `/v1/devices/${deviceId(99, 0xc0)}`, ops)
+  t.match(unpinnedView.body, { rollout: { pinned: null, target: { version: 'v1', basis: 'rollout' }, in_rollout: false } })
+  const versions = await call(server, 'GET', '/v1/fleet/versions?board=esp32cam', ops)
+  t.match(versions.body, { rollouts: [{ board: 'esp32cam', channel: 'stable', current: { version: 'v2', percent: 0, state: 'active' }, rollback: null }] }, 'the fleet view shows the current rollout per board and channel')
+
   t.match(await call(server, 'PUT', '/v1/pins', ops, { devices, board: 'esp32cam', version: 'nope' }), { status: 404, body: { error: 'release_not_found' } })
   t.match(await call(server, 'PUT', '/v1/pins', ops, { devices: ['not-a-mac'], board: 'esp32cam', version: 'v1' }), { status: 400, body: { error: 'bad_request' } })
   t.match(await call(server, 'PUT', '/v1/pins', ops, { devices: [], board: 'esp32cam', version: 'v1' }), { status: 400 })

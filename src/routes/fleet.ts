@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
 import { durationParam } from '../fleet/duration'
+import { channelRollouts, deviceRollout } from '../fleet/rollout-views'
 import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/devices'
 import { BoardName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import {
@@ -94,7 +95,8 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
       const stale = await app.repos.devices.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
-      return { total: versions.reduce((n, v) => n + v.devices, 0), stale, stale_after: staleAfter, versions }
+      const rollouts = await channelRollouts(app.repos, [...pairs.values()])
+      return { total: versions.reduce((n, v) => n + v.devices, 0), stale, stale_after: staleAfter, versions, rollouts }
     }
   )
 
@@ -146,7 +148,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const id = normalizeDevice(request.params.device)
       const detail = await app.repos.devices.get(id)
       if (!detail) throw notFound('device_not_found', `no device ${id} has polled this server`)
-      return detailView(detail)
+      return { ...detailView(detail), rollout: await deviceRollout(app.repos, detail) }
     }
   )
 

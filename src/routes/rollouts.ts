@@ -4,18 +4,8 @@ import { Type } from '@sinclair/typebox'
 import { AppError, badRequest, notFound } from '../errors'
 import { RolloutRefusal, type Actor } from '../repositories/rollouts'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
-import {
-  ChannelRolloutView,
-  PinView,
-  PolicyView,
-  Reason,
-  RollbackView,
-  RolloutView,
-  pinView,
-  policyView,
-  rollbackView,
-  rolloutView,
-} from '../schemas/rollout'
+import { channelRollouts } from '../fleet/rollout-views'
+import { ChannelRolloutView, PinView, PolicyView, Reason, RollbackView, RolloutView, pinView, policyView, rollbackView, rolloutView } from '../schemas/rollout'
 
 const ChannelParams = Type.Object({ board: BoardName, channel: ChannelName })
 const ReasonBody = Type.Object({ reason: Reason }, { additionalProperties: false })
@@ -61,22 +51,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
       const { board } = request.params
       if (!(await app.repos.boards.get(board))) throw notFound('board_not_found', `board ${board} is not known (see \`ota-gate board list\`)`)
       const channels = request.query.channel !== undefined ? [request.query.channel] : await app.repos.rollouts.channels(board)
-      return {
-        board,
-        channels: await Promise.all(
-          channels.map(async (channel) => {
-            const current = await app.repos.rollouts.current(board, channel)
-            const rollback = await app.repos.rollouts.rollback(board, channel)
-            return {
-              board,
-              channel,
-              current: current ? rolloutView(current) : null,
-              rollback: rollback ? rollbackView(rollback) : null,
-              policy: policyView(await app.repos.rollouts.policy(board, channel)),
-            }
-          })
-        ),
-      }
+      return { board, channels: await channelRollouts(app.repos, channels.map((channel) => ({ board, channel }))) }
     }
   )
 

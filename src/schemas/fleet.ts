@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { ChannelRolloutView, DeviceRolloutView } from './rollout'
 import { BoardName, ChannelName, Version } from './common'
 
 const Time = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' })
@@ -35,6 +36,7 @@ export const VersionsResponse = Type.Object({
   versions: Type.Array(
     Type.Object({ board: BoardName, channel: ChannelName, version: Type.String(), sequence: Type.Integer(), devices: Type.Integer() })
   ),
+  rollouts: Type.Optional(Type.Array(ChannelRolloutView, { description: 'the current rollout of each board and channel listed' })),
 })
 
 export const DevicesQuery = Type.Object({
@@ -84,6 +86,7 @@ export const DeviceDetailResponse = Type.Composite([
       { description: 'the latest reports, newest first' }
     ),
     updates: Type.Array(UpdateState, { description: 'where the device stands with each release it was offered or reported about, newest release first' }),
+    rollout: Type.Optional(DeviceRolloutView),
   }),
 ])
 

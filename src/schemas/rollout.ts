@@ -87,6 +87,22 @@ export const pinView = (p: Pin) => ({
   reason: p.reason,
 })
 
+/** Where one device stands with rollouts: its pin, what it is offered and why, and whether the current rollout includes it. */
+export const DeviceRolloutView = Type.Object({
+  pinned: Type.Union([PinView, Type.Null()]),
+  target: Type.Union([
+    Type.Object({
+      version: Type.String(),
+      sequence: Type.Integer(),
+      allow_downgrade: Type.Boolean(),
+      basis: Type.Union([Type.Literal('pinned'), Type.Literal('rollback'), Type.Literal('rollout')]),
+    }),
+    Type.Null(),
+  ]),
+  /** the device's bucket falls within the percentage of its channel's newest release */
+  in_rollout: Type.Boolean(),
+})
+
 export const AuditView = Type.Object({
   id: Type.Integer(),
   at: Type.String({ format: 'date-time' }),
