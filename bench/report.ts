@@ -19,7 +19,9 @@ export interface BenchResults {
     bare_fastify_cpu_us_per_request: number
     non2xx: number
     socket_errors: number
-    /** devices whose last_seen moved during the measured run: every answered poll recorded */
+    /** polls answered 2xx in the warm-up and the measured run, each naming another device */
+    polls_answered: number
+    /** devices whose last_seen moved from the warm-up on: at least polls_answered when every answered poll was recorded */
     checkins_recorded: number
     body_bytes: number
   }
@@ -65,6 +67,8 @@ export interface BenchResults {
     p99_ms: number
     cpu_us_per_checkin: number
     new_devices: boolean
+    polls_answered: number
+    /** devices first seen from the warm-up on */
     recorded: number
     errors: number
   }
