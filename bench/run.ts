@@ -127,7 +127,6 @@ async function main(): Promise<void> {
   // Bounded in time whatever hangs: everything is killed and the run fails.
   const watchdog = setTimeout(() => {
     log('the benchmark ran out of time')
-    killAll()
     process.exit(1)
   }, (opts.quick ? 300 : 1200) * 1000)
   watchdog.unref()
@@ -135,6 +134,7 @@ async function main(): Promise<void> {
   await ensureBuilt()
   const nginxBin = await ensureTools()
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-gate-bench-'))
+  workDirs.push(work)
   const dataDir = path.join(work, 'data')
   const www = path.join(work, 'www')
   fs.mkdirSync(dataDir)
@@ -345,21 +345,25 @@ async function main(): Promise<void> {
       log('only some scenarios ran: bench-results.json left as it was')
     }
   } finally {
-    killAll()
-    fs.rmSync(work, { recursive: true, force: true })
+    cleanUp()
   }
 }
 
-process.on('exit', killAll)
+/** Temporary folders to remove however the run ends (the watchdog and signals exit through 'exit'). */
+const workDirs: string[] = []
+
+function cleanUp(): void {
+  killAll()
+  for (const dir of workDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+}
+
+process.on('exit', cleanUp)
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    killAll()
-    process.exit(130)
-  })
+  process.on(signal, () => process.exit(130))
 }
 
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err))
-  killAll()
+  cleanUp()
   process.exitCode = 1
 })
