@@ -96,6 +96,9 @@ export interface Actor {
  */
 const GENERATION_TTL_MS = 1000
 
+/** Board/channel entries kept: polls may name any well-formed board or channel, known or not. */
+const MAX_CACHED = 1024
+
 type RolloutJoin = Release & { percent: number | null; state: RolloutState | null }
 
 /**
@@ -152,6 +155,7 @@ export class RolloutsRepository {
         rollback = release
       }
       plan = { releases, rollback, newest: releases[0]?.release ?? null }
+      if (this.plans.size >= MAX_CACHED) this.plans.clear()
       this.plans.set(key, plan)
     }
     return plan
@@ -163,6 +167,7 @@ export class RolloutsRepository {
     let byDevice = this.pins.get(board)
     if (!byDevice) {
       byDevice = new Map(this.pinsOf.all(board).map(({ device: d, ...release }) => [d, release as Release]))
+      if (this.pins.size >= MAX_CACHED) this.pins.clear()
       this.pins.set(board, byDevice)
     }
     return byDevice.get(device)
@@ -464,25 +469,27 @@ export class RolloutsRepository {
 
   private async changeState(board: string, channel: string, who: Actor, action: 'pause' | 'resume', from: RolloutState[], to: RolloutState): Promise<Rollout> {
     return this.write(() => {
-        const current = this.requireCurrent(board, channel)
-        if (!from.includes(current.state)) {
-          throw new RolloutRefusal(
-            409,
-            'rollout_conflict',
-            `the rollout of ${current.version} on ${board}/${channel} is ${current.state}; ${action} needs it ${from.join(' or ')}`
-          )
-        }
-        const at = Date.now()
-        this.db
-          .prepare(
-            `UPDATE rollouts SET state = ?, updated_at = ?,
-               halted_at = CASE WHEN ? = 'active' THEN NULL ELSE halted_at END,
-               halted_reason = CASE WHEN ? = 'active' THEN NULL ELSE halted_reason END
-             WHERE release_id = ?`
-          )
-          .run(to, at, to, to, current.release_id)
-        this.record(who, action, current, { from: current.state, to, percent: current.percent })
-        return this.rolloutRow.get(current.release_id) as Rollout
+      const current = this.requireCurrent(board, channel)
+      if (!from.includes(current.state)) {
+        throw new RolloutRefusal(
+          409,
+          'rollout_conflict',
+          `the rollout of ${current.version} on ${board}/${channel} is ${current.state}; ${action} needs it ${from.join(' or ')}`
+        )
+      }
+      // Going on again forgets why it last halted (the audit log keeps it).
+      this.db
+        .prepare(
+          `UPDATE rollouts SET state = @to, updated_at = @at,
+             halted_at = CASE WHEN @to = 'active' THEN NULL ELSE halted_at END,
+             halted_reason = CASE WHEN @to = 'active' THEN NULL ELSE halted_reason END,
+             halt_failed = CASE WHEN @to = 'active' THEN NULL ELSE halt_failed END,
+             halt_tried = CASE WHEN @to = 'active' THEN NULL ELSE halt_tried END
+           WHERE release_id = @id`
+        )
+        .run({ to, at: Date.now(), id: current.release_id })
+      this.record(who, action, current, { from: current.state, to, percent: current.percent })
+      return this.rolloutRow.get(current.release_id) as Rollout
     })
   }
 
