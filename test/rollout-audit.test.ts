@@ -61,7 +61,9 @@ t.test('the rollout commands over HTTP, with --json and tables, and every change
 
   const audit = await cli(['audit', '--board', 'esp32cam', '--json'], env)
   t.equal(audit.code, 0, audit.stderr)
-  const entries = (JSON.parse(audit.stdout) as { entries: Entry[] }).entries.reverse()
+  const answer = JSON.parse(audit.stdout) as { entries: Entry[]; next_cursor: string | null }
+  t.equal(answer.next_cursor, null, 'one page holds them all')
+  const entries = answer.entries.reverse()
   t.same(
     entries.map((e) => [e.action, e.actor, e.reason]),
     [
@@ -89,6 +91,9 @@ t.test('the rollout commands over HTTP, with --json and tables, and every change
   t.type(page1.body.next_cursor, 'string')
   const page2 = await call<{ entries: Entry[] }>(server, 'GET', `/v1/audit?board=esp32cam&limit=4&cursor=${page1.body.next_cursor}`, ops)
   t.ok(page2.body.entries[0].id < page1.body.entries[3].id, 'the next page goes on where the first ended')
+  const last = await call<{ entries: Entry[]; next_cursor: string | null }>(server, 'GET', `/v1/audit?board=esp32cam&limit=4&cursor=${page2.body.entries[3].id}`, ops)
+  t.equal(last.body.entries.length, 3, '11 entries: 4, 4 and 3')
+  t.equal(last.body.next_cursor, null, 'the last page says so')
   const tableAudit = await cli(['audit', '--board', 'esp32cam', '--limit', '2'], env)
   t.match(tableAudit.stdout, /AT\s+ACTOR\s+ACTION/)
   t.match(tableAudit.stdout, /more: --cursor \d+/)

@@ -27,11 +27,10 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board, channel, cursor } = request.query
       const limit = request.query.limit ?? 50
-      const rows = await app.repos.audit.list({ board, channel }, cursor === undefined ? null : Number(cursor), limit)
-      return {
-        entries: rows.map(auditView),
-        next_cursor: rows.length === limit ? String(rows[rows.length - 1].id) : null,
-      }
+      // One more than asked tells whether another page follows.
+      const rows = await app.repos.audit.list({ board, channel }, cursor === undefined ? null : Number(cursor), limit + 1)
+      const page = rows.slice(0, limit)
+      return { entries: page.map(auditView), next_cursor: rows.length > limit ? String(page[page.length - 1].id) : null }
     }
   )
 }
