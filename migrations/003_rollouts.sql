@@ -23,6 +23,11 @@ CREATE INDEX rollouts_channel ON rollouts (board, channel);
 INSERT INTO rollouts (release_id, board, channel, percent, state, started_at, updated_at)
 SELECT id, board, channel, 100, 'active', created_at, created_at FROM releases WHERE sha256 IS NOT NULL;
 
+-- The devices that failed or rolled back a release, counted after each setback to decide on an
+-- automatic halt: few rows, unlike the release's whole device_releases range.
+CREATE INDEX device_releases_setbacks ON device_releases (release_id)
+  WHERE failed_at IS NOT NULL OR rolled_back_at IS NOT NULL;
+
 -- Per board and channel; a missing row or column means the defaults (100%, 5 devices, 20%).
 CREATE TABLE rollout_policies (
   board           TEXT NOT NULL,

@@ -32,6 +32,14 @@ t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 device
   await reportAll(server, fleet.slice(4, 5), 'failed')
   t.match(await rolloutOf(server, ops), { state: 'active', halted_reason: null }, '5 of 100: under 20%')
   t.equal((await offerFor(server, deviceId(500), RUNS_V1)).version, 'v2', 'new devices still get v2')
+
+  // 100 more try, then 20 more fail: 25 of 200 (12.5%). The count of devices that tried, remembered
+  // from the fifth failure (100), would say 25%: a halt is decided on fresh counts only.
+  const more = Array.from({ length: 100 }, (_, i) => deviceId(i + 100))
+  await inParallel(more, 16, (d) => offerFor(server, d, RUNS_V1))
+  await reportAll(server, more, 'downloading')
+  await reportAll(server, more.slice(0, 20), 'failed')
+  t.match(await rolloutOf(server, ops), { state: 'active' }, '25 of 200 devices: under 20%, still active')
 })
 
 t.test('a burst of failures past the thresholds halts the rollout; devices not yet updated stay on the previous release', async (t) => {

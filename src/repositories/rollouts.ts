@@ -113,6 +113,7 @@ export class RolloutsRepository {
   private readonly pinsOf: Statement<[string], Release & { device: string }>
   private readonly rolloutRow: Statement<[number], Rollout>
   private readonly ensureRow: Statement
+  private readonly failed: Statement<[number], { n: number }>
   private readonly plans = new Map<string, ChannelPlan>()
   private readonly pins = new Map<string, Map<string, Release>>()
   private generationSeen = -1
@@ -123,6 +124,10 @@ export class RolloutsRepository {
     private readonly audit: AuditRepository
   ) {
     this.generation = db.prepare('SELECT n FROM rollout_generation WHERE id = 1')
+    // The WHERE repeats the partial index device_releases_setbacks, so that SQLite uses it.
+    this.failed = db.prepare(
+      'SELECT count(*) AS n FROM device_releases WHERE release_id = ? AND (failed_at IS NOT NULL OR rolled_back_at IS NOT NULL)'
+    )
     this.channelReleases = db.prepare(`SELECT r.*, ro.percent, ro.state FROM releases r LEFT JOIN rollouts ro ON ro.release_id = r.id
       WHERE r.board = ? AND r.channel = ? AND r.sha256 IS NOT NULL ORDER BY r.sequence DESC`)
     this.rollbackOf = db.prepare(`SELECT r.*, cr.at AS rollback_at FROM channel_rollbacks cr JOIN releases r ON r.id = cr.release_id
@@ -247,6 +252,11 @@ export class RolloutsRepository {
          FROM device_pins p JOIN releases r ON r.id = p.release_id WHERE p.device = ?`
       )
       .get(device) as Pin | undefined
+  }
+
+  /** Devices that failed or rolled back the release, through the small index of such rows. */
+  async failedCount(releaseId: number): Promise<number> {
+    return (this.failed.get(releaseId) as { n: number }).n
   }
 
   async setbackCounts(releaseId: number): Promise<SetbackCounts> {
