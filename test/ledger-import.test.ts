@@ -296,3 +296,14 @@ t.test('without OTA_GIT_DIR the route checks forms and the tag pattern only', as
   t.equal(ok.status, 200)
   t.match(await ok.json(), { imported: 1, releases: [{ tag: 'prod-mason', status: 'imported' }] })
 })
+
+t.test('version_in_field counts only devices seen within the stale window', async (t) => {
+  const server = await startServer(t, { OTA_STALE_AFTER: '2s' })
+  await publishRelease(server, { version: 'mason', sequence: 1 })
+  const poll = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee09&version=drone&sequence=1`)
+  t.equal(poll.status, 200)
+  await t.rejects(publishRelease(server, { version: 'drone', sequence: 2 }), /409.*version_in_field.*1 device/, 'a device seen just now counts')
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const drone = await publishRelease(server, { version: 'drone', sequence: 2 })
+  t.equal(drone.release.version, 'drone', 'a device silent for longer than the window no longer blocks the name')
+})

@@ -10,6 +10,7 @@ import { releaseImageFacts } from './image-facts'
 import { ReleaseKeyError, verifyStatement } from './keys'
 import { checkProvenance } from './provenance'
 import { buildReleaseStatement } from './release-statement'
+import { parseDuration } from '../fleet/duration'
 
 /** What a release tool sends to POST /v1/releases. */
 export interface PublishRequest {
@@ -30,7 +31,7 @@ export interface PublishRequest {
 export interface PublishDeps {
   repos: Repositories
   artifacts: ArtifactStore
-  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN'>
+  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'OTA_STALE_AFTER'>
 }
 
 export const DEFAULT_CHANNEL = 'stable'
@@ -137,10 +138,14 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
   }
 }
 
-/** Records a release after validateRelease; conflicts with existing releases become 409s. */
-export async function recordRelease(deps: Pick<PublishDeps, 'repos'>, release: NewRelease): Promise<Release> {
+/**
+ * Records a release after validateRelease; conflicts with existing releases become 409s. A version
+ * counts as in the field when a device seen within the stale window reports it.
+ */
+export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease): Promise<Release> {
+  const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) ?? 0)
   try {
-    return await deps.repos.releases.insert(release)
+    return await deps.repos.releases.insert(release, { fieldSeenSince })
   } catch (err) {
     if (err instanceof ReleaseConflict) throw conflict(err.code, err.message)
     throw err
