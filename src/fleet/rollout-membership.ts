@@ -14,5 +14,7 @@ export function rolloutBucket(releaseSha256: string, device: string): number {
 
 /** Whether the device falls within `percent` (0–100) of a release's rollout. */
 export function inRollout(releaseSha256: string, device: string, percent: number): boolean {
+  // Every bucket is under 100%: no SHA-256 per poll for a release rolled out to everyone (3% of a poll's CPU).
+  if (percent >= 100) return true
   return rolloutBucket(releaseSha256, device) < Math.round(percent * (BUCKETS / 100))
 }
