@@ -180,3 +180,15 @@ t.test('every route answers each caller as the access policy says', async (t) =>
     }
   }
 })
+
+t.test('the token is checked before anything else: no token with a bad request is still 401', async (t) => {
+  const server = await startServer(t, FLEET_ENV)
+  const operator = await createToken(server.dataDir, 'operator')
+  const bad = `${server.url}/v1/devices?limit=0`
+  const anonymous = await fetch(bad)
+  t.equal(anonymous.status, 401, 'the query is not even read')
+  const withToken = await fetch(bad, { headers: { authorization: `Bearer ${operator}` } })
+  t.equal(withToken.status, 400, 'with a token, the bad query is named')
+  const upload = await fetch(`${server.url}/v1/artifacts/${'0'.repeat(64)}`, { method: 'PUT', body: Buffer.alloc(1024) })
+  t.equal(upload.status, 401, 'an upload without a token is refused before its body is stored')
+})

@@ -37,7 +37,7 @@ const artifacts: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ sha256: Sha256Hex }),
         response: { 200: StoredArtifact, 201: StoredArtifact, ...errors(400, 401, 403, 413, 422) },
       },
-      preHandler: app.requireRole('releaser'),
+      onRequest: app.requireRole('releaser'),
     },
     async (request, reply) => {
       const { sha256 } = request.params

@@ -22,7 +22,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
           ...errors(400, 401, 403),
         },
       },
-      preHandler: app.requireRole('operator'),
+      onRequest: app.requireRole('operator'),
     },
     async (request) => {
       const { board, channel, cursor } = request.query

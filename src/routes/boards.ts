@@ -26,7 +26,7 @@ const boards: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['boards'],
         response: { 200: Type.Object({ boards: Type.Array(BoardView) }), ...errors(401, 403) },
       },
-      preHandler: app.requireRole('releaser', 'operator'),
+      onRequest: app.requireRole('releaser', 'operator'),
     },
     async () => ({ boards: (await app.repos.boards.list()).map(boardView) })
   )
@@ -40,7 +40,7 @@ const boards: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ board: BoardName }),
         response: { 200: BoardView, ...errors(400, 401, 403, 404) },
       },
-      preHandler: app.requireRole('releaser', 'operator'),
+      onRequest: app.requireRole('releaser', 'operator'),
     },
     async (request) => {
       const board = await app.repos.boards.get(request.params.board)

@@ -79,7 +79,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/fleet/versions',
     {
-      preHandler: operator,
+      onRequest: operator,
       schema: {
         summary: 'Devices per running version, and how many are stale',
         tags: ['fleet'],
@@ -103,7 +103,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/devices',
     {
-      preHandler: operator,
+      onRequest: operator,
       schema: {
         summary: 'Devices, filtered, in pages ordered by device id',
         tags: ['fleet'],
@@ -136,7 +136,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/devices/:device',
     {
-      preHandler: operator,
+      onRequest: operator,
       schema: {
         summary: 'One device, its version history, latest reports and update states',
         tags: ['fleet'],
@@ -155,7 +155,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/releases/:board/:version/adoption',
     {
-      preHandler: operator,
+      onRequest: operator,
       schema: {
         summary: "A release's devices per update state reached, and how many run it",
         tags: ['fleet'],

@@ -54,7 +54,7 @@ const releaseImport: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/releases/import',
     {
-      preHandler: app.requireRole('admin'),
+      onRequest: app.requireRole('admin'),
       // A long history is larger than the default body limit.
       bodyLimit: 1024 * 1024,
       schema: {

@@ -40,7 +40,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
         body: PublishBody,
         response: { 201: ReleaseView, ...errors(400, 401, 403, 404, 409, 422) },
       },
-      preHandler: app.requireRole('releaser'),
+      onRequest: app.requireRole('releaser'),
     },
     async (request, reply) => {
       const release = await publishRelease(
@@ -62,7 +62,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ board: Type.Optional(BoardName), channel: Type.Optional(ChannelName) }),
         response: { 200: Type.Object({ releases: Type.Array(ReleaseView) }), ...errors(400, 401, 403) },
       },
-      preHandler: app.requireRole('releaser', 'operator'),
+      onRequest: app.requireRole('releaser', 'operator'),
     },
     async (request) => {
       const list = await app.repos.releases.list({ board: request.query.board, channel: request.query.channel })
@@ -80,7 +80,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
         params: Type.Object({ board: BoardName, version: Version }),
         response: { 200: ReleaseView, ...errors(400, 401, 403, 404) },
       },
-      preHandler: app.requireRole('releaser', 'operator'),
+      onRequest: app.requireRole('releaser', 'operator'),
     },
     async (request) => {
       const { board, version } = request.params

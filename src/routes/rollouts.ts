@@ -45,7 +45,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ channel: Type.Optional(ChannelName) }),
         response: { 200: Type.Object({ board: BoardName, channels: Type.Array(ChannelRolloutView) }), ...errors(400, 401, 403, 404) },
       },
-      preHandler: app.requireRole('releaser', 'operator'),
+      onRequest: app.requireRole('releaser', 'operator'),
     },
     async (request) => {
       const { board } = request.params
@@ -65,7 +65,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object({ percent: Type.Number({ minimum: 0, maximum: 100 }), reason: Reason }, { additionalProperties: false }),
         response: { 200: RolloutView, ...errors(400, 401, 403, 404, 409) },
       },
-      preHandler: operator,
+      onRequest: operator,
     },
     async (request) => {
       const { board, channel } = request.params
@@ -92,7 +92,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         preValidation: async (request) => {
           request.body ??= {}
         },
-        preHandler: operator,
+        onRequest: operator,
       },
       async (request) => {
         const { board, channel } = request.params
@@ -113,7 +113,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         body: Type.Object({ to: Version, reason: Reason }, { additionalProperties: false }),
         response: { 200: Type.Object({ board: BoardName, channel: ChannelName, rollback: RollbackView }), ...errors(400, 401, 403, 404, 409) },
       },
-      preHandler: operator,
+      onRequest: operator,
     },
     async (request) => {
       const { board, channel } = request.params
@@ -140,7 +140,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         ),
         response: { 200: Type.Object({ board: BoardName, channel: ChannelName, policy: PolicyView }), ...errors(400, 401, 403, 404) },
       },
-      preHandler: operator,
+      onRequest: operator,
     },
     async (request) => {
       const { board, channel } = request.params
@@ -161,7 +161,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ board: Type.Optional(BoardName) }),
         response: { 200: Type.Object({ pins: Type.Array(PinView) }), ...errors(400, 401, 403) },
       },
-      preHandler: operator,
+      onRequest: operator,
     },
     async (request) => ({ pins: (await app.repos.rollouts.pinsList({ board: request.query.board })).map(pinView) })
   )
@@ -178,7 +178,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         ),
         response: { 200: Type.Object({ pins: Type.Array(PinView) }), ...errors(400, 401, 403, 404, 409) },
       },
-      preHandler: operator,
+      onRequest: operator,
     },
     async (request) => {
       const { board, version, reason } = request.body
@@ -198,7 +198,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({ reason: Reason }),
         response: { 200: PinView, ...errors(400, 401, 403, 404) },
       },
-      preHandler: operator,
+      onRequest: operator,
     },
     async (request) => {
       const device = normalizeDevice(request.params.device)

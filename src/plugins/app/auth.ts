@@ -1,12 +1,15 @@
 import fp from 'fastify-plugin'
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { forbidden, unauthorized } from '../../errors'
 import type { Identity, Role } from '../../repositories/tokens'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** A preHandler admitting a bearer token of one of `roles`; `admin` is always admitted. */
-    requireRole(...roles: Role[]): preHandlerAsyncHookHandler
+    /**
+     * An onRequest hook admitting a bearer token of one of `roles`; `admin` is always admitted. It
+     * runs before the body is read or validated: a caller without the right token learns only that.
+     */
+    requireRole(...roles: Role[]): onRequestAsyncHookHandler
   }
   interface FastifyRequest {
     identity: Identity | null
@@ -23,7 +26,7 @@ function bearer(request: FastifyRequest): string | undefined {
 export default fp(
   async function authPlugin(app) {
     app.decorateRequest('identity', null)
-    app.decorate('requireRole', function requireRole(...roles: Role[]): preHandlerAsyncHookHandler {
+    app.decorate('requireRole', function requireRole(...roles: Role[]): onRequestAsyncHookHandler {
       const allowed = new Set<Role>([...roles, 'admin'])
       return async function checkRole(request) {
         const token = bearer(request)
