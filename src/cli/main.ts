@@ -13,11 +13,10 @@ export interface Command {
 }
 
 function usage(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length))
   return [
     'usage: ota-gate <command> [options]',
     '',
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...commands.flatMap((c) => [`  ${c.usage}`, `      ${c.summary}`]),
     '',
     'Commands on the data folder read OTA_DATA_DIR (default ./data); commands that talk to a server',
     'take --server and --token, or OTA_SERVER and OTA_TOKEN.',
