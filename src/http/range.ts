@@ -43,7 +43,7 @@ export function planDownload(request: DownloadRequest, file: DownloadFile): Down
   const readOnly = request.method === 'GET' || request.method === 'HEAD'
   const sendsBody = request.method !== 'HEAD'
   const validators: Record<string, string> = { ETag: file.etag }
-  if (file.lastModified) validators['Last-Modified'] = file.lastModified.toUTCString()
+  if (file.lastModified) validators['Last-Modified'] = httpDate(file.lastModified)
 
   // RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since; then If-None-Match, else If-Modified-Since;
   // then If-Range.
@@ -117,6 +117,8 @@ function notModified(whole: Record<string, string>): DownloadPlan {
   return { status: 304, headers, body: false }
 }
 
+const SIMPLE_RANGE = /^bytes=(\d+)-(\d*)$/
+
 type RangeSpec = { start: number; end?: number } | { suffix: number }
 
 /**
@@ -126,6 +128,13 @@ type RangeSpec = { start: number; end?: number } | { suffix: number }
  * front like a single range's and whose length grows with the number of parts the client asks for.
  */
 function parseRange(header: string): RangeSpec | 'ignore' {
+  // What devices send, read at once; anything else takes the general path below.
+  const simple = SIMPLE_RANGE.exec(header)
+  if (simple) {
+    const start = Number(simple[1])
+    const end = simple[2] === '' ? undefined : Number(simple[2])
+    return end !== undefined && end < start ? 'ignore' : { start, end }
+  }
   const eq = header.indexOf('=')
   if (eq < 0 || header.slice(0, eq).trim().toLowerCase() !== 'bytes') return 'ignore'
   // A list may contain empty elements and optional whitespace around commas (§5.6.1).
@@ -202,6 +211,21 @@ function parseHttpDate(value: string): number | undefined {
   if (!HTTP_DATE.test(v)) return undefined
   const ms = Date.parse(/GMT$/.test(v) ? v : `${v} GMT`)
   return Number.isNaN(ms) ? undefined : Math.floor(ms / 1000)
+}
+
+/** Last-Modified values already formatted: toUTCString cost a microsecond or more of every download. */
+const formatted = new Map<number, string>()
+
+function httpDate(date: Date): string {
+  const ms = date.getTime()
+  let text = formatted.get(ms)
+  if (text === undefined) {
+    text = date.toUTCString()
+    // One entry per artifact served; a bound all the same.
+    if (formatted.size >= 1024) formatted.clear()
+    formatted.set(ms, text)
+  }
+  return text
 }
 
 /** HTTP dates have one-second resolution. */
