@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app from './app'
 import { ConfigError, loadConfig, type Config } from './config'
 import { loggerOptions } from './logger'
+import { lazyRequestLogger } from './lazy-request-logger'
 import { RequestLog } from './request-log'
 
 /**
@@ -15,6 +16,7 @@ export function createServer(config: Config): FastifyInstance {
   const server = Fastify({
     logger: loggerOptions(config),
     logController: new RequestLog(),
+    childLoggerFactory: lazyRequestLogger,
     trustProxy: config.OTA_TRUST_PROXY ? config.OTA_TRUST_PROXY.split(',').map((s) => s.trim()).filter(Boolean) : false,
     // Idle sockets are closed after this; a slow download that keeps moving is never idle.
     connectionTimeout: 60_000,
