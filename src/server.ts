@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app from './app'
 import { ConfigError, loadConfig, type Config } from './config'
+import { trackInFlight } from './drain'
 import { loggerOptions } from './logger'
 import { lazyRequestLogger } from './lazy-request-logger'
 import { RequestLog } from './request-log'
@@ -48,9 +49,12 @@ async function main(): Promise<void> {
     throw err
   }
   const server = createServer(config)
+  const inFlight = trackInFlight(server.server)
+  // close-with-grace exits anyway once OTA_SHUTDOWN_GRACE_MS has passed.
   closeWithGrace({ delay: config.OTA_SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) server.log.error({ err }, 'shutting down after an error')
-    else server.log.info({ signal }, 'shutting down')
+    else server.log.info({ signal }, 'shutting down: finishing the requests in flight')
+    await inFlight.drain()
     await server.close()
   })
   try {

@@ -1,10 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process'
-import fs from 'node:fs'
-import net from 'node:net'
-import path from 'node:path'
 import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
+import { startBuiltServer } from './support/built-server'
 import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, tempDir } from './support/server'
@@ -156,70 +153,9 @@ t.test('over HTTP: each manifest poll updates the device, history shows only ver
   )
 })
 
-const PROJECT = path.resolve(__dirname, '..')
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
-
-function newestSource(dir: string): number {
-  let newest = 0
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const file = path.join(dir, entry.name)
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(file) : fs.statSync(file).mtimeMs)
-  }
-  return newest
-}
-
-/** `npm run -s build` unless dist/ is newer than every source file (npm test has just built it). */
-function ensureBuilt(): void {
-  const server = path.join(PROJECT, 'dist', 'server.js')
-  if (fs.existsSync(server) && fs.statSync(server).mtimeMs > newestSource(path.join(PROJECT, 'src'))) return
-  execFileSync('npm', ['run', '-s', 'build'], { cwd: PROJECT, stdio: 'inherit' })
-}
-
-/** `node dist/server.js` as production runs it, in its own process, answering /healthz. */
-async function startBuiltServer(t: Parameters<typeof tempDir>[0], dataDir: string) {
-  const port = await freePort()
-  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
-    cwd: PROJECT,
-    env: { PATH: process.env.PATH, OTA_DATA_DIR: dataDir, OTA_HOST: '127.0.0.1', OTA_PORT: String(port), OTA_LOG_LEVEL: 'warn', ...FLEET_ENV },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  const url = `http://127.0.0.1:${port}`
-  for (let tries = 0; ; tries++) {
-    if (child.exitCode !== null) throw new Error(`dist/server.js exited with ${child.exitCode}`)
-    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
-    if (up) break
-    if (tries > 200) throw new Error('dist/server.js did not answer /healthz within 20 s')
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  return {
-    url,
-    dataDir,
-    kill: async (signal: NodeJS.Signals) => {
-      child.kill(signal)
-      await exited
-    },
-  }
-}
-
 t.test('kill -9 after 1,000 acknowledged polls: every one of those devices is there after a restart', async (t) => {
-  ensureBuilt()
   const dataDir = tempDir(t)
-  const first = await startBuiltServer(t, dataDir)
+  const first = await startBuiltServer(t, dataDir, FLEET_ENV)
   await publishRelease(first, { version: 'mason', sequence: 1 })
   const devices = Array.from({ length: 1000 }, (_, i) => deviceId(i, 0xc0))
   const acknowledged: string[] = []
@@ -232,7 +168,7 @@ t.test('kill -9 after 1,000 acknowledged polls: every one of those devices is th
   t.equal(acknowledged.length, 1000, 'every poll was answered')
   await first.kill('SIGKILL')
 
-  const second = await startBuiltServer(t, dataDir)
+  const second = await startBuiltServer(t, dataDir, FLEET_ENV)
   const token = await createToken(dataDir, 'operator')
   const seen = new Set<string>()
   let cursor: string | null = null

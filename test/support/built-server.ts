@@ -1,0 +1,79 @@
+import { execFileSync, spawn } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import type { TestContext } from './server'
+
+const PROJECT = path.resolve(__dirname, '..', '..')
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address()
+      probe.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+function newestSource(dir: string): number {
+  let newest = 0
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(file) : fs.statSync(file).mtimeMs)
+  }
+  return newest
+}
+
+/** `npm run -s build` unless dist/ is newer than every source file (npm test has just built it). */
+export function ensureBuilt(): void {
+  const server = path.join(PROJECT, 'dist', 'server.js')
+  if (fs.existsSync(server) && fs.statSync(server).mtimeMs > newestSource(path.join(PROJECT, 'src'))) return
+  execFileSync('npm', ['run', '-s', 'build'], { cwd: PROJECT, stdio: 'inherit' })
+}
+
+export interface BuiltServer {
+  url: string
+  dataDir: string
+  /** Sends the signal; resolves with the exit code once the process is gone. */
+  kill(signal: NodeJS.Signals): Promise<number | null>
+  /** Resolves with the exit code when the process ends by itself. */
+  exited: Promise<number | null>
+}
+
+/**
+ * `node dist/server.js` exactly as production runs it (its own process, main(), close-with-grace),
+ * on a free loopback port over `dataDir`, once it answers /healthz.
+ */
+export async function startBuiltServer(t: TestContext, dataDir: string, env: Record<string, string> = {}): Promise<BuiltServer> {
+  ensureBuilt()
+  const port = await freePort()
+  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
+    cwd: PROJECT,
+    env: { PATH: process.env.PATH, OTA_DATA_DIR: dataDir, OTA_HOST: '127.0.0.1', OTA_PORT: String(port), OTA_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let tries = 0; ; tries++) {
+    if (child.exitCode !== null) throw new Error(`dist/server.js exited with ${child.exitCode}`)
+    const up = await fetch(`${url}/healthz`).then((r) => r.ok, () => false)
+    if (up) break
+    if (tries > 600) throw new Error('dist/server.js did not answer /healthz within 60 s')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return {
+    url,
+    dataDir,
+    exited,
+    kill: async (signal) => {
+      child.kill(signal)
+      return exited
+    },
+  }
+}
