@@ -1,6 +1,5 @@
-import { execFile } from 'node:child_process'
 import { Sequence, Version } from '../schemas/common'
-import { GitError, headCommit as gitHeadCommit } from './git'
+import { GitError, headCommit as gitHeadCommit, runGit as runRepoGit, type GitResult } from './git'
 import { matchesTagPattern } from './provenance'
 
 // What the release tool and the ledger import read from the firmware repository on the releaser's
@@ -15,21 +14,9 @@ export class FirmwareRepoError extends Error {
   override name = 'FirmwareRepoError'
 }
 
-interface GitResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
 function runGit(dir: string, args: string[]): Promise<GitResult> {
-  return new Promise((resolve, reject) => {
-    execFile('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') {
-        reject(new FirmwareRepoError(`could not run git: ${err.message}`))
-        return
-      }
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr })
-    })
+  return runRepoGit(dir, args, { maxBuffer: 64 * 1024 * 1024 }).catch((err: unknown) => {
+    throw new FirmwareRepoError(`could not run git: ${(err as Error).message}`)
   })
 }
 

@@ -39,31 +39,41 @@ function assertBranch(branch: string): void {
   if (!BRANCH.test(branch) || branch.includes('..')) throw new GitError(`"${branch}" is not a valid branch name`)
 }
 
-interface GitResult {
+export interface GitResult {
   code: number
   stdout: string
   stderr: string
 }
 
-/** Runs git in `repoDir`; resolves with the exit code (0 or 1 are answers), rejects on anything else. */
-function git(repoDir: string, args: string[]): Promise<GitResult> {
+/**
+ * Runs git in `repoDir` (no shell, a timeout, the repository named here and never one inherited
+ * from the environment); resolves with any exit code, rejects when git cannot run or times out.
+ */
+export function runGit(repoDir: string, args: string[], options: { maxBuffer?: number } = {}): Promise<GitResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }
-  // The repository is the one named here, never one inherited from the environment.
   for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_CEILING_DIRECTORIES']) delete env[name]
   // safe.directory: the operator chose this repository, so a different owner (the mirror's user) is fine.
   const dir = path.resolve(repoDir)
   const argv = ['-c', `safe.directory=${dir}`, '-C', dir, ...args]
+  const maxBuffer = options.maxBuffer ?? 1024 * 1024
   return new Promise((resolve, reject) => {
-    execFile('git', argv, { env, timeout: GIT_TIMEOUT_MS, maxBuffer: 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile('git', argv, { env, timeout: GIT_TIMEOUT_MS, maxBuffer, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (!err) return resolve({ code: 0, stdout, stderr })
       const code = (err as { code?: unknown }).code
-      if (code === 1) return resolve({ code: 1, stdout, stderr })
+      if (typeof code === 'number' && !(err as { killed?: boolean }).killed) return resolve({ code, stdout, stderr })
       const why = (err as { killed?: boolean }).killed
         ? `timed out after ${GIT_TIMEOUT_MS} ms`
         : (stderr.trim().split('\n')[0] || err.message)
       reject(new GitError(`git ${args[0]} in ${repoDir} failed: ${why}`))
     })
   })
+}
+
+/** Runs git in `repoDir`; resolves with the exit code (0 or 1 are answers), rejects on anything else. */
+async function git(repoDir: string, args: string[]): Promise<GitResult> {
+  const r = await runGit(repoDir, args)
+  if (r.code === 0 || r.code === 1) return r
+  throw new GitError(`git ${args[0]} in ${repoDir} failed: ${r.stderr.trim().split('\n')[0] || `exit ${r.code}`}`)
 }
 
 /** The commit a ref or revision names, or undefined when it names none. */
