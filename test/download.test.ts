@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { buildEspImage } from './support/esp-image-builder'
 import { startServer, tempDir } from './support/server'
-import { startServerProcess } from './support/server-process'
+import { startBuiltServer } from './support/built-server'
 import { STEADY_ENV, sha256, storeArtifacts } from './support/stored-artifacts'
 
 // GET/HEAD /v1/firmware/:sha256.bin over real HTTP: the way ESP-IDF's partial download and curl
@@ -310,7 +310,7 @@ t.test('a client hanging up mid-download: no error logged, no descriptor left op
       const sha = seeded.shas[0]
       const file = seeded.fileOf(sha)
       // transpile only: type-checking the entry point in the child would only slow its start
-      const server = await startServerProcess(t, seeded.dir, { ...STEADY_ENV, TS_NODE_TRANSPILE_ONLY: '1', OTA_LOG_LEVEL: 'debug', ...env })
+      const server = await startBuiltServer(t, seeded.dir, { ...STEADY_ENV, OTA_LOG_LEVEL: 'debug', ...env })
       const url = `${server.url}/v1/firmware/${sha}.bin`
       const procfs = fs.existsSync(`/proc/${server.pid}/fd`)
 

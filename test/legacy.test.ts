@@ -13,7 +13,7 @@ import { FieldRefusal, checkFieldResponse, fieldWouldFlash, parseFieldManifest }
 import { FLEET_ENV } from './support/devices'
 import { publishRelease, publisherOf } from './support/publish'
 import { startServer, tempDir, type RunningServer } from './support/server'
-import { startServerProcess } from './support/server-process'
+import { startBuiltServer } from './support/built-server'
 
 const run = promisify(execFile)
 
@@ -140,7 +140,7 @@ t.test('a release over the firmware\'s 1,900,000-byte app_size limit is not adve
 })
 
 t.test('passing over a release too large for the field firmware is logged, once', async (t) => {
-  const proc = await startServerProcess(t, tempDir(t), { ...FLEET_ENV, OTA_LOG_LEVEL: 'info' })
+  const proc = await startBuiltServer(t, tempDir(t), { ...FLEET_ENV, OTA_LOG_LEVEL: 'info' })
   await publishRelease(proc, { version: 'mason', sequence: 1 })
   await publishRelease(proc, { version: 'bigbee', sequence: 2, image: buildEspImage({ version: 'bigbee', size: 1_930_000, seed: 2 }) })
   for (let i = 0; i < 3; i++) {

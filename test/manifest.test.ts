@@ -9,7 +9,7 @@ import { buildReleaseStatement } from '../src/release/release-statement'
 import { FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, startServer, tempDir, type RunningServer } from './support/server'
-import { startServerProcess } from './support/server-process'
+import { startBuiltServer } from './support/built-server'
 
 interface RawResponse {
   status: number
@@ -304,7 +304,7 @@ t.test('check-ins: every call naming a device is recorded, with what the answer 
 
 t.test('a check-in that was answered survives a kill -9 of the server right after', async (t) => {
   const dataDir = tempDir(t)
-  const proc = await startServerProcess(t, dataDir, { ...FLEET_ENV, OTA_LOG_LEVEL: 'info' })
+  const proc = await startBuiltServer(t, dataDir, { ...FLEET_ENV, OTA_LOG_LEVEL: 'info' })
   await publishRelease(proc, { version: 'mason', sequence: 2 })
   const answered: string[] = []
   for (let i = 0; i < 20; i++) {

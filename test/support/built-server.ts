@@ -36,6 +36,9 @@ export function ensureBuilt(): void {
 export interface BuiltServer {
   url: string
   dataDir: string
+  pid: number
+  /** The pino log lines the server has written so far. */
+  lines(): Array<Record<string, unknown>>
   /** Sends the signal; resolves with the exit code once the process is gone. */
   kill(signal: NodeJS.Signals): Promise<number | null>
   /** Resolves with the exit code when the process ends by itself. */
@@ -44,7 +47,8 @@ export interface BuiltServer {
 
 /**
  * `node dist/server.js` exactly as production runs it (its own process, main(), close-with-grace),
- * on a free loopback port over `dataDir`, once it answers /healthz.
+ * on a free loopback port over `dataDir`, once it answers /healthz: for what an in-process server
+ * cannot show (its log as written, a kill -9, a restart over the same data, shutdown).
  */
 export async function startBuiltServer(t: TestContext, dataDir: string, env: Record<string, string> = {}): Promise<BuiltServer> {
   ensureBuilt()
@@ -52,8 +56,15 @@ export async function startBuiltServer(t: TestContext, dataDir: string, env: Rec
   const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
     cwd: PROJECT,
     env: { PATH: process.env.PATH, OTA_DATA_DIR: dataDir, OTA_HOST: '127.0.0.1', OTA_PORT: String(port), OTA_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+  const lines = () =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
@@ -70,6 +81,8 @@ export async function startBuiltServer(t: TestContext, dataDir: string, env: Rec
   return {
     url,
     dataDir,
+    pid: child.pid ?? 0,
+    lines,
     exited,
     kill: async (signal) => {
       child.kill(signal)
