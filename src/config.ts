@@ -1,6 +1,7 @@
 import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { parseDuration } from './fleet/duration'
 
 // Environment variables are the only configuration. Keys are the variable names so that an
 // error, the .env.example file and the code all speak of the same thing.
@@ -29,7 +30,7 @@ export const ConfigSchema = Type.Object({
   /** Bytes of release binaries kept in memory for fast serving. */
   OTA_CACHE_BYTES: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0 }),
   /** A device not seen for this long is stale (the field fleet polls at least daily). */
-  OTA_STALE_AFTER: Type.String({ default: '26h', pattern: '^[0-9]+(s|m|h|d)$' }),
+  OTA_STALE_AFTER: Type.String({ default: '26h', pattern: '^[0-9]{1,6}(s|m|h|d)$' }),
   /** How long shutdown waits for in-flight requests (slow downloads) before closing. */
   OTA_SHUTDOWN_GRACE_MS: Type.Integer({ default: 90_000, minimum: 0 }),
   /** Milliseconds a client has to send a request's headers before its connection is closed. */
@@ -69,5 +70,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
   const config = converted as Config
+  // The same reading the fleet views and the publish rules use, so a value accepted here works there.
+  if (parseDuration(config.OTA_STALE_AFTER) === undefined) {
+    throw new ConfigError(
+      `invalid configuration:\n  OTA_STALE_AFTER=${JSON.stringify(config.OTA_STALE_AFTER)}: must be a duration above 0 and at most 3650d, like 26h`
+    )
+  }
   return { ...config, OTA_DATA_DIR: path.resolve(config.OTA_DATA_DIR) }
 }

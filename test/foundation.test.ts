@@ -24,6 +24,9 @@ t.test('config: defaults with no environment, and a bad value names its variable
   t.throws(() => loadConfig({ OTA_PORT: '70000' }), /OTA_PORT/)
   t.throws(() => loadConfig({ OTA_LEGACY_BOARD: 'Bad Board' }), /OTA_LEGACY_BOARD/)
   t.throws(() => loadConfig({ OTA_PUBLIC_URL: 'ftp://x' }), /OTA_PUBLIC_URL/)
+  for (const stale of ['0h', '9999999h', '4000d']) {
+    t.throws(() => loadConfig({ OTA_STALE_AFTER: stale }), /OTA_STALE_AFTER/, `OTA_STALE_AFTER=${stale} is refused at start`)
+  }
 })
 
 t.test('.env.example lists every configuration variable', async (t) => {

@@ -24,11 +24,7 @@ export async function identifySketch(
   if (version !== undefined) {
     known = await repos.releases.get(board, version)
   } else if (sketchMd5 !== undefined) {
-    // Most devices run the target; only the others need the walk over the board's releases.
-    known =
-      target?.release.md5 === sketchMd5
-        ? target.release
-        : (await repos.releases.list({ board })).find((r) => r.md5 === sketchMd5)
+    known = target?.release.md5 === sketchMd5 ? target.release : await repos.releases.getByMd5(board, sketchMd5)
   }
   return { version: version ?? known?.version ?? 'unknown', sequence: known?.sequence ?? 0, known }
 }

@@ -14,6 +14,7 @@ export interface DeviceRoute {
  */
 export const DEVICE_ROUTES: readonly DeviceRoute[] = [
   { method: 'GET', url: '/v1/manifest', download: false },
+  { method: 'GET', url: '/v1/keys', download: false },
   { method: 'GET', url: '/firmware.json', download: false },
   { method: 'GET', url: '/firmware.app.bin', download: true },
   { method: 'GET', url: '/v1/arduino/:board', download: true },

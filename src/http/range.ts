@@ -193,8 +193,8 @@ function matchesIfMatch(list: string, etag: string): boolean {
   return tags === '*' || tags.includes(etag)
 }
 
-/** If-None-Match uses the weak comparison: `W/"x"` matches `"x"` (§13.1.2). */
-function matchesIfNoneMatch(list: string, etag: string): boolean {
+/** If-None-Match uses the weak comparison: `W/"x"` matches `"x"` (§13.1.2). Also used for manifests. */
+export function matchesIfNoneMatch(list: string, etag: string): boolean {
   const tags = entityTags(list)
   const opaque = etag.replace(/^W\//, '')
   return tags === '*' || tags.some((t) => t.replace(/^W\//, '') === opaque)

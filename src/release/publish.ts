@@ -143,7 +143,8 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
  * counts as in the field when a device seen within the stale window reports it.
  */
 export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease): Promise<Release> {
-  const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) ?? 0)
+  // loadConfig has checked that OTA_STALE_AFTER reads as a duration.
+  const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) as number)
   try {
     return await deps.repos.releases.insert(release, { fieldSeenSince })
   } catch (err) {

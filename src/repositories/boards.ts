@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3'
+import type { Database, Statement } from 'better-sqlite3'
 
 export interface Board {
   name: string
@@ -11,10 +11,15 @@ export interface Board {
 export class BoardExists extends Error {}
 
 export class BoardsRepository {
-  constructor(private readonly db: Database) {}
+  // Looked up by polls of boards without a release yet: prepared once.
+  private readonly byName: Statement
+
+  constructor(private readonly db: Database) {
+    this.byName = db.prepare('SELECT * FROM boards WHERE name = ?')
+  }
 
   async get(name: string): Promise<Board | undefined> {
-    return this.db.prepare('SELECT * FROM boards WHERE name = ?').get(name) as Board | undefined
+    return this.byName.get(name) as Board | undefined
   }
 
   async list(): Promise<Board[]> {

@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3'
+import type { Database, Statement } from 'better-sqlite3'
 
 export type Provenance = 'verified' | 'attested' | 'imported'
 
@@ -50,7 +50,13 @@ const COLUMNS = [
 export class ReleasesRepository {
   private readonly insertTx: (release: NewRelease, fieldSeenSince: number) => Release
 
+  // Devices' polls look releases up by version and by MD5 (Arduino): prepared once.
+  private readonly byVersion: Statement
+  private readonly byMd5: Statement
+
   constructor(private readonly db: Database) {
+    this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
+    this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
     const insert = db.prepare(`INSERT INTO releases (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`)
     // The checks and the insert run in one synchronous IMMEDIATE transaction: two publishes racing
     // for the same board cannot both pass, even from two processes sharing the database.
@@ -137,7 +143,12 @@ export class ReleasesRepository {
   }
 
   async get(board: string, version: string): Promise<Release | undefined> {
-    return this.db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?').get(board, version) as Release | undefined
+    return this.byVersion.get(board, version) as Release | undefined
+  }
+
+  /** The newest release of the board whose binary has this MD5 (what an Arduino sketch reports). */
+  async getByMd5(board: string, md5: string): Promise<Release | undefined> {
+    return this.byMd5.get(board, md5) as Release | undefined
   }
 
   async getById(id: number): Promise<Release | undefined> {

@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
 import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
-import { SignedManifests, ifNoneMatchHits } from '../manifest/signed-manifests'
+import { SignedManifests } from '../manifest/signed-manifests'
+import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { noRelease } from '../fleet/no-release'
 
@@ -98,7 +99,8 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
       const offers = q.version !== undefined && q.sequence !== undefined && deviceWouldFlash(target, q.version, q.sequence)
       await checkIn(offers ? target.release.id : null)
-      if (ifNoneMatchHits(request.headers['if-none-match'], signed.etag)) {
+      const ifNoneMatch = request.headers['if-none-match']
+      if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, signed.etag)) {
         return reply.code(304).header('etag', signed.etag).header('cache-control', 'no-cache').send(null)
       }
       return reply.headers(signed.headers).send(signed.body)

@@ -3,8 +3,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import { addRouteHook, deviceRouteOf } from '../../http/device-routes'
 
-export type CheckinKind = 'manifest' | 'arduino' | 'legacy'
-
 /** The counters other parts of the app move; everything else is measured here. */
 export interface Metrics {
   /** this app's own registry: several servers in one process (tests) keep separate figures */
