@@ -228,6 +228,9 @@ t.test('POST /v1/releases/import: admin only; with OTA_GIT_DIR each tag is check
   const operator = await createToken(server.dataDir, 'operator')
   const viaApi = (token: string, ...more: string[]) => cli(importArgs(repo, '--server', server.url, '--token', token, ...more), {})
 
+  const fromEnv = await cli(importArgs(repo, '--dry-run', '--json'), { OTA_SERVER: server.url, OTA_TOKEN: operator, OTA_DATA_DIR: tempDir(t) })
+  t.match(fromEnv.stderr, /403 forbidden/, 'OTA_SERVER and OTA_TOKEN name the server as --server and --token do, not the data folder')
+
   const forbidden = await viaApi(operator)
   t.equal(forbidden.code, 1)
   t.match(forbidden.stderr, /this needs role admin; the token "operator" has role operator \(403 forbidden\)/)

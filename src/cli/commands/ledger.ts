@@ -16,7 +16,7 @@ export const ledgerCommands: Command[] = [
     usage:
       'ledger import --board B [--repo DIR] [--version-file PATH] [--sequence-file PATH] [--tag-pattern GLOB] [--branch NAME] [--dry-run] [--json] [--server URL --token TOKEN]',
     summary:
-      'record the releases published before ota-gate (prod-* tags on production) as historical releases without binaries; in the data folder, or through a server with --server',
+      'record the releases published before ota-gate (prod-* tags on production) as historical releases without binaries; in the data folder, or through a server with --server or OTA_SERVER',
     options: {
       board: { type: 'string' },
       repo: { type: 'string' },
@@ -53,7 +53,8 @@ export const ledgerCommands: Command[] = [
       }
 
       let result: LedgerImportResult
-      if (values.server !== undefined) {
+      // Through a server when one is named (--server or OTA_SERVER, as for every server command), else the data folder.
+      if (values.server !== undefined || io.env.OTA_SERVER) {
         const client = apiClient(values, io)
         result = await client.post<LedgerImportResult>('/v1/releases/import', { board, releases: history, dry_run: dryRun })
       } else {
