@@ -120,7 +120,7 @@ roll_back() {
     printf 'deploy: error: %s did not come up; the installation is back at %s and healthy. Migrations the new version applied stay applied.\n' "$failed" "$previous" >&2
     exit 3
   fi
-  printf 'deploy: error: %s did not come up, and returning to %s failed too: the server needs attention by hand (see docs/install.md, "Rolling back the server").\n' "$failed" "$previous" >&2
+  printf 'deploy: error: %s did not come up, and returning to %s failed too: the server needs attention by hand (see docs/install.md, "4. Rolling back", "The server itself").\n' "$failed" "$previous" >&2
   exit 4
 }
 
