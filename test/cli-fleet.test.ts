@@ -1,5 +1,5 @@
-import net from 'node:net'
 import t from 'tap'
+import { freePort } from './support/built-server'
 import { FLEET_ENV, deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, createToken, startServer } from './support/server'
@@ -90,12 +90,7 @@ t.test('refusals: the server message and a non-zero exit', async (t) => {
   t.match(noToken.stderr, /--token TOKEN or OTA_TOKEN/)
 
   // A port nothing listens on: the error says which server could not be reached.
-  const closed = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo
-      probe.close(() => resolve(port))
-    })
-  })
+  const closed = await freePort()
   const unreachable = await cli(['fleet', 'versions', '--server', `http://127.0.0.1:${closed}`, '--token', operator], {})
   t.equal(unreachable.code, 1)
   t.match(unreachable.stderr, new RegExp(`cannot reach the server at http://127\\.0\\.0\\.1:${closed}: ECONNREFUSED`))

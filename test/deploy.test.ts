@@ -8,6 +8,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
+import { freePort } from './support/built-server'
 
 const root = path.resolve(__dirname, '..')
 const deployDir = path.join(root, 'deploy')
@@ -64,14 +65,6 @@ function run(
       resolve({ code, stdout, stderr })
     })
   })
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 async function listen(server: http.Server): Promise<number> {
