@@ -23,6 +23,7 @@ import keys from './routes/keys'
 import legacy from './routes/legacy'
 import arduino from './routes/arduino'
 import firmware from './routes/firmware'
+import firstFlash from './routes/first-flash'
 import reports from './routes/reports'
 import fleet from './routes/fleet'
 import rollouts from './routes/rollouts'
@@ -67,6 +68,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(legacy)
   await fastify.register(arduino)
   await fastify.register(firmware)
+  await fastify.register(firstFlash)
   await fastify.register(reports)
   await fastify.register(fleet)
   await fastify.register(rollouts)

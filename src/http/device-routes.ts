@@ -17,6 +17,8 @@ export const DEVICE_ROUTES: readonly DeviceRoute[] = [
   { method: 'GET', url: '/v1/keys', download: false },
   { method: 'GET', url: '/firmware.json', download: false },
   { method: 'GET', url: '/firmware.app.bin', download: true },
+  { method: 'GET', url: '/firmware.bin', download: true },
+  { method: 'GET', url: '/v1/web-install/:board/manifest.json', download: false },
   { method: 'GET', url: '/v1/arduino/:board', download: true },
   { method: 'GET', url: '/v1/firmware/:file', download: true },
   { method: 'POST', url: '/v1/devices/:device/reports', download: false },

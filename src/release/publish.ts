@@ -6,6 +6,8 @@ import type { Repositories } from '../repositories'
 import type { Board } from '../repositories/boards'
 import { ReleaseConflict, type NewRelease, type Release } from '../repositories/releases'
 import type { ArtifactStore } from '../store/artifact-store'
+import type { NewFactoryImage } from '../repositories/factory-images'
+import { validateFactoryImage, type FactoryRequest } from './factory'
 import { releaseImageFacts } from './image-facts'
 import { ReleaseKeyError, verifyStatement } from './keys'
 import { checkProvenance } from './provenance'
@@ -26,6 +28,8 @@ export interface PublishRequest {
   notes?: string
   /** the share of the channel's devices that get it at first; default: the channel's rollout policy */
   rollout_percent?: number
+  /** the release's factory image (merged flash image for first flash), uploaded beforehand */
+  factory?: FactoryRequest
 }
 
 export interface PublishDeps {
@@ -142,11 +146,11 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
  * Records a release after validateRelease; conflicts with existing releases become 409s. A version
  * counts as in the field when a device seen within the stale window reports it.
  */
-export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease): Promise<Release> {
+export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease, factory?: NewFactoryImage): Promise<Release> {
   // loadConfig has checked that OTA_STALE_AFTER reads as a duration.
   const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) as number)
   try {
-    return await deps.repos.releases.insert(release, { fieldSeenSince })
+    return await deps.repos.releases.insert(release, { fieldSeenSince, factory })
   } catch (err) {
     if (err instanceof ReleaseConflict) throw conflict(err.code, err.message)
     throw err
@@ -155,7 +159,9 @@ export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>,
 
 /** Validates and records a release and starts its rollout; the whole of POST /v1/releases but the HTTP. */
 export async function publishRelease(deps: PublishDeps, req: PublishRequest, publishedBy: string): Promise<Release> {
-  const release = await recordRelease(deps, await validateRelease(deps, req, publishedBy))
+  const valid = await validateRelease(deps, req, publishedBy)
+  const factory = req.factory === undefined ? undefined : await validateFactoryImage(deps, req.factory, valid)
+  const release = await recordRelease(deps, valid, factory)
   await deps.repos.rollouts.start(release, req.rollout_percent, { actor: publishedBy, reason: null })
   return release
 }

@@ -3,6 +3,7 @@ import { ArtifactsRepository } from './artifacts'
 import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
 import { DevicesRepository } from './devices'
+import { FactoryImagesRepository } from './factory-images'
 import { MetricsRepository } from './metrics'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
@@ -20,6 +21,8 @@ export interface Repositories {
   artifacts: ArtifactsRepository
   releaseKeys: ReleaseKeysRepository
   releases: ReleasesRepository
+  /** releases' factory images (first flash), written with their release */
+  factoryImages: FactoryImagesRepository
   /** historical releases (published before ota-gate), written by the ledger import */
   history: ReleaseHistoryRepository
   /** device check-ins, reports and the fleet view */
@@ -40,6 +43,7 @@ export function createRepositories(db: Database): Repositories {
     artifacts: new ArtifactsRepository(db),
     releaseKeys: new ReleaseKeysRepository(db),
     releases: new ReleasesRepository(db),
+    factoryImages: new FactoryImagesRepository(db),
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
     metrics: new MetricsRepository(db),

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import { prepareFactoryImageInsert, type NewFactoryImage } from './factory-images'
 
 export type Provenance = 'verified' | 'attested' | 'imported'
 
@@ -48,7 +49,7 @@ const COLUMNS = [
 ] as const
 
 export class ReleasesRepository {
-  private readonly insertTx: (release: NewRelease, fieldSeenSince: number) => Release
+  private readonly insertTx: (release: NewRelease, fieldSeenSince: number, factory: NewFactoryImage | undefined) => Release
 
   // Devices' polls look releases up by version and by MD5 (Arduino): prepared once.
   private readonly byVersion: Statement
@@ -62,26 +63,31 @@ export class ReleasesRepository {
     // for the same board cannot both pass, even from two processes sharing the database.
     // No constraint can say "above the highest sequence", so that one is checked here; version,
     // tag and binary are left to the UNIQUE constraints.
-    const tx = db.transaction((release: NewRelease, fieldSeenSince: number): Release => {
+    const insertFactory = prepareFactoryImageInsert(db)
+    const tx = db.transaction((release: NewRelease, fieldSeenSince: number, factory: NewFactoryImage | undefined): Release => {
       this.assertSequenceIncreases(release)
       this.assertVersionNotInField(release, fieldSeenSince)
       const row = { ...release, created_at: release.created_at ?? Date.now() }
+      let recorded: Release
       try {
-        return { ...row, id: Number(insert.run(row).lastInsertRowid) }
+        recorded = { ...row, id: Number(insert.run(row).lastInsertRowid) }
       } catch (err) {
         throw this.conflictFrom(err, release) ?? err
       }
+      if (factory) insertFactory(recorded.id, factory, row.created_at)
+      return recorded
     })
-    this.insertTx = (release, fieldSeenSince) => tx.immediate(release, fieldSeenSince)
+    this.insertTx = (release, fieldSeenSince, factory) => tx.immediate(release, fieldSeenSince, factory)
   }
 
   /**
    * Records a release. Throws ReleaseConflict when its sequence is not above every sequence of the
    * board, or its version, tag or binary is already a release of the board, or devices of the board
-   * seen since `options.fieldSeenSince` (ms; default: ever) report its version.
+   * seen since `options.fieldSeenSince` (ms; default: ever) report its version. `options.factory`
+   * is recorded with it, in the same transaction.
    */
-  async insert(release: NewRelease, options: { fieldSeenSince?: number } = {}): Promise<Release> {
-    return this.insertTx(release, options.fieldSeenSince ?? 0)
+  async insert(release: NewRelease, options: { fieldSeenSince?: number; factory?: NewFactoryImage } = {}): Promise<Release> {
+    return this.insertTx(release, options.fieldSeenSince ?? 0, options.factory)
   }
 
   private assertSequenceIncreases(r: NewRelease): void {

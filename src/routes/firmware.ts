@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { notFound } from '../errors'
+import { allowAnyOrigin, preflight } from '../http/cors'
 import { sendArtifact } from '../http/send-artifact'
 import { errors } from '../schemas/common'
 
@@ -24,6 +25,8 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
         ...errors(404, 412, 416),
       },
     },
+    // Web-install manifests name these URLs; the browser installer reads them from another origin.
+    onSend: allowAnyOrigin,
     handler: async (request, reply) => {
       // Checked here rather than by the params schema so that a malformed name is a 404 like any
       // other missing file, as the contract says, not a 400.
@@ -39,6 +42,7 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
       return sendArtifact(request, reply, artifact, app, { lastModified: new Date(artifact.created_at) })
     },
   })
+  preflight(app, '/v1/firmware/:file')
 }
 
 export default firmware

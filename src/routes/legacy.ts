@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { noRelease } from '../fleet/no-release'
 import { chooseTarget, type ServableRelease, type Target } from '../fleet/target'
+import { allowAnyOrigin, preflight } from '../http/cors'
 import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE, fieldManifestBody } from '../manifest/field-manifest'
 import { errors } from '../schemas/common'
@@ -57,25 +58,32 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
               app_md5: Type.String(),
               app_size: Type.Integer(),
               allow_downgrade: Type.Boolean(),
+              md5: Type.Optional(Type.String({ description: 'of the factory image /firmware.bin serves, when the release carries one' })),
+              built_at: Type.Optional(Type.String({ description: 'the factory image’s build time, ISO 8601' })),
             })
           ),
           ...errors(404),
         },
       },
+      // The homepage's browser installer reads it from its own origin.
+      onSend: allowAnyOrigin,
     },
     async (request, reply) => {
       await app.repos.devices.recordLegacyPoll(request.ip, request.headers['user-agent'] ?? '')
       app.metrics.checkins.inc({ kind: 'legacy' })
       const target = await fieldTarget()
-      const key = `${target.release.id}|${target.allowDowngrade}`
+      const factory = await app.repos.factoryImages.ofRelease(target.release.id)
+      const key = `${target.release.id}|${target.allowDowngrade}|${factory?.sha256}`
       let body = bodies.get(key)
       if (!body) {
-        body = fieldManifestBody(target)
+        body = fieldManifestBody(target, factory)
         bodies.set(key, body)
       }
       return reply.header('content-type', 'application/json').header('cache-control', 'no-cache').send(body)
     }
   )
+
+  preflight(app, '/firmware.json')
 
   app.route({
     method: ['GET', 'HEAD'],

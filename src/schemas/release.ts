@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import type { FactoryImage } from '../repositories/factory-images'
 import type { Release } from '../repositories/releases'
 import { BoardName, ChannelName, CommitHex, Sequence, Sha256Hex, Version } from './common'
 import { RolloutSummary } from './rollout'
@@ -15,6 +16,30 @@ export const ReleaseImage = Type.Object({
   build_date: Nullable(Type.String()),
   build_time: Nullable(Type.String()),
 })
+
+/** A release's factory image: the merged flash image a browser installer writes to a new module. */
+export const FactoryView = Type.Object({
+  sha256: Sha256Hex,
+  md5: Type.String(),
+  size: Type.Integer(),
+  built_at: Type.String({ description: 'ISO 8601 UTC, as signed and as /firmware.json serves it' }),
+  signature: Type.String({ description: 'base64 DER ECDSA P-256/SHA-256 over the factory statement, by the release key' }),
+  app_offset: Type.Integer({ description: 'flash offset of the application (the partition the first boot runs)' }),
+  flash_size: Type.Integer({ description: 'bytes of flash the bootloader header declares' }),
+})
+export type FactoryView = Static<typeof FactoryView>
+
+export function factoryView(f: FactoryImage): FactoryView {
+  return {
+    sha256: f.sha256,
+    md5: f.md5,
+    size: f.size,
+    built_at: f.built_at,
+    signature: f.signature,
+    app_offset: f.app_offset,
+    flash_size: f.flash_size,
+  }
+}
 
 /** A release as the API renders it (GET /v1/releases…, POST /v1/releases). */
 export const ReleaseView = Type.Object({
@@ -38,11 +63,13 @@ export const ReleaseView = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   /** how far it reaches its channel; null for a historical release without binary */
   rollout: Type.Optional(Nullable(RolloutSummary)),
+  /** its factory image, null when it has none */
+  factory: Type.Optional(Nullable(FactoryView)),
 })
 export type ReleaseView = Static<typeof ReleaseView>
 
 /** Renders a stored release for the API: ISO times, `commit`, image facts grouped under `image`. */
-export function releaseView(r: Release, rollout?: RolloutSummary | null): ReleaseView {
+export function releaseView(r: Release, rollout?: RolloutSummary | null, factory?: FactoryImage | null): ReleaseView {
   return {
     id: r.id,
     board: r.board,
@@ -71,5 +98,6 @@ export function releaseView(r: Release, rollout?: RolloutSummary | null): Releas
     published_by: r.published_by,
     created_at: new Date(r.created_at).toISOString(),
     ...(rollout === undefined ? {} : { rollout }),
+    ...(factory === undefined ? {} : { factory: factory === null ? null : factoryView(factory) }),
   }
 }

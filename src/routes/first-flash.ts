@@ -1,0 +1,99 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { notFound } from '../errors'
+import { CHIP_FAMILIES, isChipName } from '../esp/chips'
+import { firstFlashOf, type FirstFlash } from '../fleet/first-flash'
+import { noRelease } from '../fleet/no-release'
+import { allowAnyOrigin, preflight } from '../http/cors'
+import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { sendArtifact } from '../http/send-artifact'
+import { FIELD_FIRMWARE_MAX_APP_SIZE } from '../manifest/field-manifest'
+import { BoardName, ChannelName, errors } from '../schemas/common'
+
+/** The ESP Web Tools manifest (esp-web-tools' `Manifest` type): one build, the whole flash from 0. */
+const WebInstallManifest = Type.Object({
+  name: Type.String(),
+  version: Type.String(),
+  new_install_prompt_erase: Type.Boolean(),
+  builds: Type.Array(
+    Type.Object({
+      chipFamily: Type.Union(Object.values(CHIP_FAMILIES).map((family) => Type.Literal(family))),
+      parts: Type.Array(Type.Object({ path: Type.String(), offset: Type.Integer() })),
+    })
+  ),
+})
+
+/**
+ * First flash of a new module, from the same gated releases: /firmware.bin (the homepage wizard's
+ * path, for the legacy board and channel) and the ESP Web Tools manifest of any board and channel.
+ * Both serve the factory image of the release the channel offers, or of the newest earlier release
+ * that has one (src/fleet/first-flash.ts), and are readable from any origin.
+ */
+const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
+  const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+
+  async function requireFirstFlash(board: string, channel: string, maxSize?: number): Promise<FirstFlash> {
+    const ff = await firstFlashOf(app.repos, board, channel, maxSize)
+    if (ff) return ff
+    const none = await noRelease(app.repos, board, channel)
+    if (!none.knownBoard || (await app.repos.releases.latest(board, channel)) === undefined) throw none.error
+    throw notFound(
+      'no_factory_image',
+      `no release of board ${board} on channel ${channel} carries a factory image: publish one with \`ota-gate release publish … --factory merged.bin\``
+    )
+  }
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/firmware.bin',
+    schema: {
+      summary: 'The factory image (whole flash from 0) of the release /firmware.json offers: single byte ranges, ETag, revalidated',
+      tags: ['devices'],
+      response: {
+        200: Type.Unknown({ description: 'the whole factory image (application/octet-stream)' }),
+        206: Type.Unknown({ description: 'the requested byte range (application/octet-stream)' }),
+        304: Type.Null({ description: 'If-None-Match matched; no body' }),
+        ...errors(404, 412, 416),
+      },
+    },
+    onSend: allowAnyOrigin,
+    handler: async (request, reply) => {
+      // The same choice as /firmware.json's, so that md5 there describes these bytes.
+      const { factory } = await requireFirstFlash(app.config.OTA_LEGACY_BOARD, app.config.OTA_LEGACY_CHANNEL, FIELD_FIRMWARE_MAX_APP_SIZE)
+      return sendArtifact(request, reply, factory, app, { immutable: false })
+    },
+  })
+  preflight(app, '/firmware.bin')
+
+  app.get(
+    '/v1/web-install/:board/manifest.json',
+    {
+      schema: {
+        summary: 'ESP Web Tools manifest installing the factory image of the release the board and channel offer',
+        tags: ['devices'],
+        params: Type.Object({ board: BoardName }),
+        querystring: Type.Object({ channel: Type.Optional(ChannelName) }),
+        response: { 200: WebInstallManifest, ...errors(400, 404) },
+      },
+      onSend: allowAnyOrigin,
+    },
+    async (request, reply) => {
+      const { board } = request.params
+      const channel = request.query.channel ?? 'stable'
+      const { release, factory } = await requireFirstFlash(board, channel)
+      const chip = (await app.repos.boards.get(board))?.chip
+      if (chip === undefined || !isChipName(chip)) throw new Error(`board ${board} has no known chip (${chip})`)
+      // The immutable URL: the bytes cannot change between the manifest and the download.
+      const path = `${requestBaseUrl(request, publicBase)}/v1/firmware/${factory.sha256}.bin`
+      return reply.header('cache-control', 'no-cache').send({
+        name: channel === 'stable' ? board : `${board} (${channel})`,
+        version: release.version,
+        new_install_prompt_erase: true,
+        builds: [{ chipFamily: CHIP_FAMILIES[chip], parts: [{ path, offset: 0 }] }],
+      })
+    }
+  )
+  preflight(app, '/v1/web-install/:board/manifest.json')
+}
+
+export default firstFlash
