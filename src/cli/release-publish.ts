@@ -1,9 +1,11 @@
 import crypto from 'node:crypto'
+import { buildFactoryStatement } from '../release/factory-statement'
 import { keyIdOf, ReleaseKeyError, signStatement } from '../release/keys'
 import { buildReleaseStatement } from '../release/release-statement'
 import type { ReleaseView } from '../schemas/release'
 import { ApiRefusal, type ApiClient } from './api-client'
 import { uploadArtifact } from './artifact-upload'
+import { inspectFactoryImage, type FactoryReport } from './factory-report'
 import { inspectImage, type BoardTarget, type ImageReport } from './image-report'
 import { CliRefusal } from './io'
 import type { Progress } from './progress'
@@ -17,7 +19,16 @@ export interface PublishInput {
   channel?: string
   notes?: string
   rolloutPercent?: number
+  /** the factory image (esptool merge_bin output) and its build time (YYYY-MM-DDTHH:MM:SSZ) */
+  factory?: { bytes: Buffer; builtAt: string }
   progress: (total: number) => Progress
+}
+
+/** What the server answers to POST /v1/releases beyond the release: where first flash stands. */
+export interface FirstFlashAnswer {
+  release: { version: string; sequence: number; sha256: string; md5: string; built_at: string } | null
+  this_release: boolean
+  note: string
 }
 
 export interface PublishOutcome {
@@ -27,6 +38,10 @@ export interface PublishOutcome {
   image: ImageReport
   /** how the artifact upload went: stored now, already stored, or not needed */
   upload: 'stored' | 'already_stored' | 'skipped'
+  /** the factory image's report, when one was given */
+  factory?: FactoryReport
+  /** the server's account of first flash after this publish (absent when nothing was published) */
+  firstFlash?: FirstFlashAnswer
 }
 
 function loadSigningKey(pem: string): { key: crypto.KeyObject; keyId: string } {
@@ -51,6 +66,15 @@ function isSameRelease(existing: ReleaseView, want: { board: string; version: st
   )
 }
 
+function signed(statement: string, key: crypto.KeyObject): string {
+  try {
+    return signStatement(statement, key)
+  } catch (err) {
+    if (err instanceof ReleaseKeyError) throw new CliRefusal(`--key: ${err.message}`)
+    throw err
+  }
+}
+
 function describe(r: ReleaseView): string {
   return `sequence ${r.sequence}, ${r.sha256 ? `sha256 ${r.sha256.slice(0, 12)}…` : 'no binary (imported)'}, tag ${r.tag}, commit ${r.commit.slice(0, 12)}`
 }
@@ -66,20 +90,25 @@ export async function publishRelease(client: ApiClient, input: PublishInput): Pr
   const image = inspectImage(bytes, boardFacts)
   if (image.problems.length > 0) throw new CliRefusal(image.problems.join('; '))
 
+  // The factory image is checked as the server will, before anything is signed or uploaded.
+  const factory = input.factory === undefined ? undefined : inspectFactoryImage(input.factory.bytes, boardFacts, bytes)
+  if (factory && factory.problems.length > 0) throw new CliRefusal(`--factory: the server would refuse this factory image: ${factory.problems.join('; ')}`)
+
   const { key, keyId } = loadSigningKey(input.privateKeyPem)
   const facts = { board, version: source.version, sequence: source.sequence, size: bytes.length, sha256: image.sha256, tag: source.tag, commit: source.commit }
-  let signature: string
-  try {
-    signature = signStatement(buildReleaseStatement(facts), key)
-  } catch (err) {
-    if (err instanceof ReleaseKeyError) throw new CliRefusal(`--key: ${err.message}`)
-    throw err
-  }
+  const signature = signed(buildReleaseStatement(facts), key)
 
   const existingRelease = () => client.getOptional<ReleaseView>(`/v1/releases/${encodeURIComponent(board)}/${encodeURIComponent(source.version)}`)
+  const sameFactory = (r: ReleaseView) => (r.factory?.sha256 ?? null) === (factory?.sha256 ?? null)
   const already = await existingRelease()
   if (already) {
-    if (isSameRelease(already, facts)) return { published: false, release: already, image, upload: 'skipped' }
+    if (isSameRelease(already, facts) && sameFactory(already)) return { published: false, release: already, image, upload: 'skipped', factory }
+    if (isSameRelease(already, facts)) {
+      throw new CliRefusal(
+        `${board} ${source.version} is already published ${already.factory ? `with factory image ${already.factory.sha256.slice(0, 12)}…` : 'without a factory image'}: ` +
+          "a release's factory image is recorded with it and never changed; publish the next build with --factory"
+      )
+    }
     throw new CliRefusal(
       `board ${board} already has a release named ${source.version} (${describe(already)}): a codename is never reused; tag the build with a new codename`
     )
@@ -87,6 +116,10 @@ export async function publishRelease(client: ApiClient, input: PublishInput): Pr
 
   const progress = input.progress(bytes.length)
   const { status } = await uploadArtifact({ url: client.url(`/v1/artifacts/${image.sha256}`), token: client.token, body: bytes, progress })
+  if (input.factory && factory) {
+    const body = input.factory.bytes
+    await uploadArtifact({ url: client.url(`/v1/artifacts/${factory.sha256}`), token: client.token, body, progress: input.progress(body.length) })
+  }
 
   const body: Record<string, unknown> = {
     board,
@@ -101,14 +134,26 @@ export async function publishRelease(client: ApiClient, input: PublishInput): Pr
   if (input.channel !== undefined) body.channel = input.channel
   if (input.notes !== undefined) body.notes = input.notes
   if (input.rolloutPercent !== undefined) body.rollout_percent = input.rolloutPercent
+  if (input.factory && factory) {
+    const statement = buildFactoryStatement({
+      board,
+      version: source.version,
+      size: factory.size,
+      sha256: factory.sha256,
+      app_sha256: image.sha256,
+      built_at: input.factory.builtAt,
+    })
+    body.factory = { sha256: factory.sha256, built_at: input.factory.builtAt, signature: signed(statement, key) }
+  }
   const upload = status === 201 ? 'stored' : 'already_stored'
   try {
-    return { published: true, release: await client.post<ReleaseView>('/v1/releases', body), image, upload }
+    const { first_flash: firstFlash, ...release } = await client.post<ReleaseView & { first_flash: FirstFlashAnswer }>('/v1/releases', body)
+    return { published: true, release, image, upload, factory, firstFlash }
   } catch (err) {
     // Another run (a retry started while this one was uploading) recorded the same release first.
     if (err instanceof ApiRefusal && err.status === 409) {
       const existing = await existingRelease()
-      if (existing && isSameRelease(existing, facts)) return { published: false, release: existing, image, upload }
+      if (existing && isSameRelease(existing, facts) && sameFactory(existing)) return { published: false, release: existing, image, upload, factory }
     }
     throw err
   }

@@ -83,7 +83,8 @@ export function mergeBin(chip: ChipName, parts: Array<[offset: number, bytes: Bu
   const out = Buffer.alloc(last[0] + last[1].length, 0xff)
   for (const [offset, bytes] of sorted) {
     let part = bytes
-    if (offset === BOOTLOADER_OFFSETS[chip] && options.flashSize !== undefined) {
+    // Like esptool, only a part that starts as an image gets its header changed.
+    if (offset === BOOTLOADER_OFFSETS[chip] && options.flashSize !== undefined && bytes[0] === 0xe9) {
       part = Buffer.from(bytes)
       part[3] = (FLASH_SIZE_CODES[options.flashSize] << 4) | (part[3] & 0x0f)
       const info = readEspImage(part)

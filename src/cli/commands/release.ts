@@ -3,9 +3,11 @@ import path from 'node:path'
 import { chipId, CHIP_NAMES } from '../../esp/chips'
 import { checkSequence, checkVersion, FirmwareRepoError } from '../../release/firmware-repo'
 import { GitError } from '../../release/git'
+import { formatBuiltAt, isBuiltAt } from '../../release/factory-statement'
 import { DEFAULT_TAG_PATTERN } from '../../release/provenance'
 import type { ReleaseView } from '../../schemas/release'
 import { apiClient, serverOptions } from '../api-client'
+import { formatFactoryReport, inspectFactoryImage } from '../factory-report'
 import { formatImageReport, inspectImage, type BoardTarget } from '../image-report'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
@@ -32,6 +34,21 @@ function readInput(io: CliIo, values: Values, flag: string): Buffer {
   } catch (err) {
     throw new UsageError(`--${flag} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
   }
+}
+
+/**
+ * The factory image of --factory and its build time: --built-at, or else when the build wrote the
+ * file (its modification time), to the second in UTC.
+ */
+function readFactory(io: CliIo, values: Values): { bytes: Buffer; builtAt: string } | undefined {
+  const builtAt = str(values, 'built-at')
+  if (str(values, 'factory') === undefined) {
+    if (builtAt !== undefined) throw new UsageError('--built-at goes with --factory')
+    return undefined
+  }
+  if (builtAt !== undefined && !isBuiltAt(builtAt)) throw new UsageError('--built-at must be a UTC time written YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-11-27T10:00:00Z)')
+  const bytes = readInput(io, values, 'factory')
+  return { bytes, builtAt: builtAt ?? formatBuiltAt(fs.statSync(path.resolve(io.cwd, str(values, 'factory') as string)).mtime) }
 }
 
 /** Flags checked for form up front: a malformed one is a usage error, not a refusal. */
@@ -82,19 +99,23 @@ function printPublished(io: CliIo, outcome: PublishOutcome, url: string): void {
     ['provenance', `${r.provenance} (tag ${r.tag}, commit ${r.commit})`],
     ['key', r.key_id ?? '-'],
   ]
-  for (const [k, v] of rows) print(io, `  ${(k + ':').padEnd(12)}${v}`)
+  if (r.factory) rows.push(['factory', `${r.factory.size} bytes, sha256 ${r.factory.sha256}, md5 ${r.factory.md5}, built ${r.factory.built_at}`])
+  if (outcome.firstFlash) rows.push(['first flash', outcome.firstFlash.note])
+  for (const [k, v] of rows) print(io, `  ${(k + ':').padEnd(13)}${v}`)
 }
 
 const publish: Command = {
   name: 'release publish',
   usage:
-    'release publish --board B --file APP.bin --key PRIVATE.pem [--server URL --token TOKEN] [--repo DIR] [--tag T] [--tag-pattern GLOB] [--branch NAME] ' +
+    'release publish --board B --file APP.bin [--factory MERGED.bin [--built-at TIME]] --key PRIVATE.pem [--server URL --token TOKEN] [--repo DIR] [--tag T] [--tag-pattern GLOB] [--branch NAME] ' +
     '[--version V | --version-file PATH] [--sequence N | --sequence-file PATH] [--channel C] [--notes TEXT] [--rollout N] [--json]',
   summary:
     'sign and publish a build of the prod-* tag at HEAD of the firmware repository (on production, clean tree); safe to re-run after a failure',
   options: {
     board: { type: 'string' },
     file: { type: 'string' },
+    factory: { type: 'string' },
+    'built-at': { type: 'string' },
     key: { type: 'string' },
     repo: { type: 'string' },
     tag: { type: 'string' },
@@ -114,6 +135,7 @@ const publish: Command = {
     const board = requiredName(values, 'board')
     const forms = flagForms(values)
     const bytes = readInput(io, values, 'file')
+    const factory = readFactory(io, values)
     const privateKeyPem = readInput(io, values, 'key').toString('utf8')
     const client = apiClient(values, io)
     const tagPattern = str(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
@@ -140,6 +162,7 @@ const publish: Command = {
       channel: str(values, 'channel'),
       notes: str(values, 'notes'),
       rolloutPercent: forms.rollout,
+      factory,
       progress: (total) => (json ? noProgress : progressBar(io.stderr, 'uploading', total)),
     })
     const url = client.url(`/v1/firmware/${outcome.image.sha256}.bin`).href
@@ -147,7 +170,13 @@ const publish: Command = {
       print(
         io,
         JSON.stringify(
-          { status: outcome.published ? 'published' : 'already_published', upload: outcome.upload, url, release: outcome.release },
+          {
+            status: outcome.published ? 'published' : 'already_published',
+            upload: outcome.upload,
+            url,
+            release: outcome.release,
+            ...(outcome.firstFlash ? { first_flash: outcome.firstFlash } : {}),
+          },
           null,
           2
         )
@@ -173,11 +202,13 @@ async function boardTarget(io: CliIo, values: Values, board: string): Promise<Bo
 
 const verify: Command = {
   name: 'release verify',
-  usage: 'release verify --board B --file APP.bin [--chip C --slot-size N | --server URL --token TOKEN] [--json]',
-  summary: 'check an image as the server would (chip, slot size, integrity) and print what it would record; offline with --chip and --slot-size',
+  usage: 'release verify --board B --file APP.bin [--factory MERGED.bin] [--chip C --slot-size N | --server URL --token TOKEN] [--json]',
+  summary:
+    'check an image (and with --factory the merged flash image carrying it) as the server would and print what it would record; offline with --chip and --slot-size',
   options: {
     board: { type: 'string' },
     file: { type: 'string' },
+    factory: { type: 'string' },
     chip: { type: 'string' },
     'slot-size': { type: 'string' },
     json: { type: 'boolean' },
@@ -186,9 +217,13 @@ const verify: Command = {
   async run({ values }, io) {
     const board = requiredName(values, 'board')
     const bytes = readInput(io, values, 'file')
-    const report = inspectImage(bytes, await boardTarget(io, values, board))
-    print(io, values.json ? JSON.stringify(report, null, 2) : formatImageReport(report))
+    const target = await boardTarget(io, values, board)
+    const report = inspectImage(bytes, target)
+    const factory = str(values, 'factory') === undefined ? undefined : inspectFactoryImage(readInput(io, values, 'factory'), target, bytes)
+    if (values.json) print(io, JSON.stringify(factory ? { ...report, factory } : report, null, 2))
+    else print(io, formatImageReport(report) + (factory ? `\n${formatFactoryReport(factory)}` : ''))
     if (report.problems.length > 0) throw new CliRefusal(`the server would refuse this image: ${report.problems.join('; ')}`)
+    if (factory && factory.problems.length > 0) throw new CliRefusal(`the server would refuse this factory image: ${factory.problems.join('; ')}`)
   },
 }
 
