@@ -466,7 +466,7 @@ async function startBackend(t: Teardown): Promise<Backend> {
         'x-echo-if-range': String(req.headers['if-range'] ?? ''),
         'x-echo-body-bytes': String(bodyBytes),
       }
-      const binary = /^\/(firmware\.app\.bin|v1\/firmware\/[0-9a-f]+\.bin|v1\/arduino\/[a-z0-9_-]+)$/.test(url.pathname)
+      const binary = /^\/(firmware(\.app)?\.bin|v1\/firmware\/[0-9a-f]+\.bin|v1\/arduino\/[a-z0-9_-]+)$/.test(url.pathname)
       if (!binary) {
         const body = JSON.stringify({ path: url.pathname })
         res.writeHead(200, { ...echo, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
@@ -695,7 +695,7 @@ t.test('nginx: in front of a stand-in backend, device paths, Range, client addre
   })
 
   await t.test('binaries stream through unbuffered, whole and with Content-Length', async (t) => {
-    for (const p of ['/firmware.app.bin', `/v1/firmware/${'cd'.repeat(32)}.bin`, '/v1/arduino/esp32cam']) {
+    for (const p of ['/firmware.app.bin', '/firmware.bin', `/v1/firmware/${'cd'.repeat(32)}.bin`, '/v1/arduino/esp32cam']) {
       let passedOnWhileHeld = false
       const res = await plain(`${p}?hold=1`, {
         headers: { 'x-esp32-sta-mac': 'AA:BB:CC:DD:EE:FF' },

@@ -8,6 +8,7 @@ import { allowAnyOrigin, preflight } from '../http/cors'
 import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
 import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE } from '../manifest/field-manifest'
+import { DEFAULT_CHANNEL } from '../release/publish'
 import { BoardName, ChannelName, errors } from '../schemas/common'
 
 /** The ESP Web Tools manifest (esp-web-tools' `Manifest` type): one build, the whole flash from 0. */
@@ -79,14 +80,14 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { board } = request.params
-      const channel = request.query.channel ?? 'stable'
+      const channel = request.query.channel ?? DEFAULT_CHANNEL
       const { release, factory } = await requireFirstFlash(board, channel)
       const chip = (await app.repos.boards.get(board))?.chip
       if (chip === undefined || !isChipName(chip)) throw new Error(`board ${board} has no known chip (${chip})`)
       // The immutable URL: the bytes cannot change between the manifest and the download.
       const path = `${requestBaseUrl(request, publicBase)}/v1/firmware/${factory.sha256}.bin`
       return reply.header('cache-control', 'no-cache').send({
-        name: channel === 'stable' ? board : `${board} (${channel})`,
+        name: channel === DEFAULT_CHANNEL ? board : `${board} (${channel})`,
         version: release.version,
         new_install_prompt_erase: true,
         builds: [{ chipFamily: CHIP_FAMILIES[chip], parts: [{ path, offset: 0 }] }],
