@@ -5,12 +5,14 @@ import t from 'tap'
 import ts from 'typescript'
 import type { Manifest } from 'esp-web-tools/dist/const'
 import { buildFactoryStatement } from '../src/release/factory-statement'
+import type { WebInstallManifest } from '../src/schemas/web-install'
 import { signStatement, type ReleaseKeyPair } from '../src/release/keys'
 import { buildEspImage } from './support/esp-image-builder'
 import { factoryImage, generatedBootloader, MIN_SPIFFS, partitionTableBinary, realEsp32Bootloader, type PartitionRow } from './support/factory-image-builder'
 import { checkFieldResponse, parseFieldManifest } from './support/field-firmware'
 import { FLEET_ENV } from './support/devices'
 import { makeFirmwareRepo } from './support/git-repo'
+import { call, operatorToken } from './support/rollouts'
 import { postRelease, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/release-requests'
 import { cli, createToken, startServer, tempDir } from './support/server'
 
@@ -33,6 +35,10 @@ function manifestTypeErrors(t: { teardown(fn: () => unknown): void }, json: unkn
   const program = ts.createProgram([file], { strict: true, noEmit: true, skipLibCheck: true, types: [], target: ts.ScriptTarget.ES2022 })
   return ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))
 }
+
+// What the route's schema lets it send is an esp-web-tools Manifest (checked by `npm run typecheck`);
+// manifestTypeErrors checks the bytes actually sent, at run time.
+export const servedIsManifest = (served: WebInstallManifest): Manifest => served
 
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers })
@@ -262,4 +268,48 @@ t.test('release verify --factory checks a factory image offline, as the server w
   const bad = await verify('two-mb.bin')
   t.equal(bad.code, 1)
   t.match(bad.stderr, /the server would refuse this factory image: factory_too_large_for_flash: the partitions reach 0x400000, past the 2 MB/)
+})
+
+t.test('first flash follows the channel: never a release rolled back, nor one still rolling out', async (t) => {
+  const server = await startServer(t, FLEET_ENV)
+  const token = await createToken(server.dataDir, 'releaser')
+  const ops = await operatorToken(server)
+  const key = await trustedKey(server)
+  const factories = new Map<string, Buffer>()
+  async function publish(version: string, sequence: number, options: { factory: boolean; rolloutPercent?: number }) {
+    const app = buildEspImage({ version, size: 150 * 1024, seed: sequence })
+    await uploadArtifact(server, token, app)
+    const body: Record<string, unknown> = { ...releaseRequest(key, { version, sequence, image: app }) }
+    if (options.rolloutPercent !== undefined) body.rollout_percent = options.rolloutPercent
+    if (options.factory) {
+      const image = factoryImage({ app })
+      factories.set(version, image)
+      await uploadArtifact(server, token, image)
+      const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: BUILT_AT })
+      body.factory = { sha256: sha256Of(image), built_at: BUILT_AT, signature: signStatement(statement, key.privateKeyPem) }
+    }
+    const answer = await postRelease(server, token, body)
+    t.equal(answer.status, 201, JSON.stringify(answer.body))
+    return answer.body as { first_flash: { release: { version: string } | null; this_release: boolean; note: string } }
+  }
+  const installed = async () => {
+    const manifest = JSON.parse((await get(`${server.url}/v1/web-install/esp32cam/manifest.json`)).body.toString()) as Manifest
+    const bin = md5((await get(`${server.url}/firmware.bin`)).body)
+    t.equal(bin, md5(factories.get(manifest.version) as Buffer), `/firmware.bin and the manifest agree on ${manifest.version}`)
+    return manifest.version
+  }
+
+  await publish('v1', 1, { factory: true })
+  await publish('v2', 2, { factory: true })
+  t.equal(await installed(), 'v2')
+  t.equal((await call(server, 'POST', '/v1/rollouts/esp32cam/stable/rollback', ops, { to: 'v1' })).status, 200)
+  t.equal(await installed(), 'v1', 'a rollback takes first flash back too')
+  const v3 = await publish('v3', 3, { factory: false })
+  t.match(v3.first_flash, { release: { version: 'v1' }, this_release: false, note: /stays on v1 \(sequence 1\)/ })
+  t.equal(await installed(), 'v1', 'not v2, which was rolled back')
+  const v4 = await publish('v4', 4, { factory: true, rolloutPercent: 10 })
+  t.match(v4.first_flash, { release: { version: 'v1' }, this_release: false, note: /once its rollout reaches everyone/ })
+  t.equal(await installed(), 'v1', 'a release reaching 10% of devices is not installed on new modules yet')
+  t.equal((await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/percent', ops, { percent: 100 })).status, 200)
+  t.equal(await installed(), 'v4')
 })

@@ -10,19 +10,7 @@ import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE } from '../manifest/field-manifest'
 import { DEFAULT_CHANNEL } from '../release/publish'
 import { BoardName, ChannelName, errors } from '../schemas/common'
-
-/** The ESP Web Tools manifest (esp-web-tools' `Manifest` type): one build, the whole flash from 0. */
-const WebInstallManifest = Type.Object({
-  name: Type.String(),
-  version: Type.String(),
-  new_install_prompt_erase: Type.Boolean(),
-  builds: Type.Array(
-    Type.Object({
-      chipFamily: Type.Union(Object.values(CHIP_FAMILIES).map((family) => Type.Literal(family))),
-      parts: Type.Array(Type.Object({ path: Type.String(), offset: Type.Integer() })),
-    })
-  ),
-})
+import { WebInstallManifest } from '../schemas/web-install'
 
 /**
  * First flash of a new module, from the same gated releases: /firmware.bin (the homepage wizard's
