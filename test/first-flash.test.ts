@@ -159,6 +159,14 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
   const without = await publish(['--file', path.join(work, 'firmware.app.bin')])
   t.equal(without.code, 1)
   t.match(without.stderr, /already published with factory image .* never changed/)
+
+  // A factory image the server would refuse is refused by the tool, before anything is uploaded.
+  fs.writeFileSync(path.join(work, 'other.bin'), factoryImage({ app: app2 }))
+  const stored = fs.readdirSync(path.join(server.dataDir, 'artifacts'), { recursive: true }).length
+  const wrong = await publish(['--file', path.join(work, 'firmware.app.bin'), '--factory', path.join(work, 'other.bin')])
+  t.equal(wrong.code, 1)
+  t.match(wrong.stderr, /--factory: the server would refuse this factory image: factory_app_mismatch: the bytes in partition app0 at 0x10000/)
+  t.equal(fs.readdirSync(path.join(server.dataDir, 'artifacts'), { recursive: true }).length, stored, 'nothing uploaded')
 })
 
 t.test('/firmware.bin and the web-install manifest before any factory image', async (t) => {
