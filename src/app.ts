@@ -28,6 +28,8 @@ import reports from './routes/reports'
 import fleet from './routes/fleet'
 import rollouts from './routes/rollouts'
 import audit from './routes/audit'
+import whoami from './routes/whoami'
+import consoleRoutes from './routes/console'
 import autoHalt from './plugins/app/auto-halt'
 
 export interface AppOptions {
@@ -73,6 +75,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(fleet)
   await fastify.register(rollouts)
   await fastify.register(audit)
+  await fastify.register(whoami)
+  await fastify.register(consoleRoutes)
 }
 
 export default app

@@ -41,6 +41,10 @@ function policy(sha256: string): Record<string, Probe> {
     'GET /docs/json': { access: 'public', url: '/docs/json', expect: 'success' },
     'GET /docs/yaml': { access: 'public', url: '/docs/yaml', expect: 'success' },
     'GET /v1/keys': { access: 'public', url: '/v1/keys', expect: 'success' },
+    // The console's files are public; what they show comes from the operator API with the operator's token.
+    'GET /console': { access: 'public', url: '/console', expect: 'admitted' },
+    // /console/* (Fastify's route tree prints it as /console*): index.html and the files it loads.
+    'GET /console*': { access: 'public', url: '/console/', expect: 'success' },
     'GET /v1/manifest': { access: 'public', url: `/v1/manifest?board=esp32cam&device=${DEVICE}&version=carpenter&sequence=1`, expect: 'success' },
     'GET /v1/arduino/:board': {
       access: 'public',
@@ -71,6 +75,7 @@ function policy(sha256: string): Record<string, Probe> {
     'GET /v1/releases': { access: 'any', url: '/v1/releases?board=esp32cam', expect: 'success' },
     'GET /v1/releases/:board/:version': { access: 'any', url: '/v1/releases/esp32cam/mason', expect: 'success' },
     'GET /v1/rollouts/:board': { access: 'any', url: '/v1/rollouts/esp32cam', expect: 'success' },
+    'GET /v1/whoami': { access: 'any', url: '/v1/whoami', expect: 'success' },
 
     'PUT /v1/artifacts/:sha256': {
       access: 'releaser',

@@ -1,16 +1,17 @@
 import type { Database, Statement } from 'better-sqlite3'
 
-export type AuditAction =
-  | 'start'
-  | 'set_percent'
-  | 'pause'
-  | 'resume'
-  | 'halt'
-  | 'rollback'
-  | 'clear_rollback'
-  | 'policy'
-  | 'pin'
-  | 'unpin'
+export const AUDIT_ACTIONS = ['start', 'set_percent', 'pause', 'resume', 'halt', 'rollback', 'clear_rollback', 'policy', 'pin', 'unpin'] as const
+export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
+/** What an audit page is narrowed to; each field absent means any. */
+export interface AuditFilter {
+  board?: string
+  channel?: string
+  action?: AuditAction
+  actor?: string
+  /** 12 lowercase hex */
+  device?: string
+}
 
 /** One change to how releases reach devices: who (a token name, or `system`), what, when and why. */
 export interface AuditEntry {
@@ -48,14 +49,24 @@ export class AuditRepository {
   }
 
   /** Newest first; `before` is the id of the last entry of the previous page. */
-  async list(filter: { board?: string; channel?: string }, before: number | null, limit: number): Promise<AuditRow[]> {
+  async list(filter: AuditFilter, before: number | null, limit: number): Promise<AuditRow[]> {
     const rows = this.db
       .prepare(
         `SELECT id, at, actor, action, board, channel, version, device, reason, details FROM audit_log
-         WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel) AND (@before IS NULL OR id < @before)
+         WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
+           AND (@action IS NULL OR action = @action) AND (@actor IS NULL OR actor = @actor) AND (@device IS NULL OR device = @device)
+           AND (@before IS NULL OR id < @before)
          ORDER BY id DESC LIMIT @limit`
       )
-      .all({ board: filter.board ?? null, channel: filter.channel ?? null, before, limit }) as Array<AuditRow & { details: string }>
+      .all({
+        board: filter.board ?? null,
+        channel: filter.channel ?? null,
+        action: filter.action ?? null,
+        actor: filter.actor ?? null,
+        device: filter.device ?? null,
+        before,
+        limit,
+      }) as Array<AuditRow & { details: string }>
     return rows.map((r) => ({ ...r, details: JSON.parse(r.details) as Record<string, unknown> }))
   }
 }

@@ -100,6 +100,8 @@ export interface VersionCount {
 }
 
 export interface DeviceFilter {
+  /** 1 to 12 lowercase hex: devices whose id starts with it */
+  prefix?: string
   board?: string
   channel?: string
   version?: string
@@ -284,12 +286,13 @@ export class DevicesRepository {
       .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as VersionCount[]
   }
 
-  /** Devices of these board/channel pairs last seen before `before`, one index range per pair. */
-  async countNotSeenSince(pairs: Array<{ board: string; channel: string }>, before: number): Promise<number> {
+  /** Devices of each board/channel pair last seen before `before`, one index range per pair. */
+  async countNotSeenSince(
+    pairs: Array<{ board: string; channel: string }>,
+    before: number
+  ): Promise<Array<{ board: string; channel: string; stale: number }>> {
     const count = this.db.prepare('SELECT count(*) AS n FROM devices WHERE board = ? AND channel = ? AND last_seen < ?')
-    let n = 0
-    for (const p of pairs) n += (count.get(p.board, p.channel, before) as { n: number }).n
-    return n
+    return pairs.map((p) => ({ board: p.board, channel: p.channel, stale: (count.get(p.board, p.channel, before) as { n: number }).n }))
   }
 
   /**
@@ -306,6 +309,12 @@ export class DevicesRepository {
     if (after !== null) {
       where.push('d.device > @after')
       params.after = after
+    }
+    if (filter.prefix !== undefined) {
+      // Ids are lowercase hex, all below 'g': the prefix is one range of the primary key.
+      where.push('d.device >= @prefixFrom AND d.device < @prefixTo')
+      params.prefixFrom = filter.prefix
+      params.prefixTo = `${filter.prefix}g`
     }
     if (plan.kind === 'version') {
       // Every board and channel running the version, so that devices_version is searched by its prefix.
@@ -364,7 +373,9 @@ export class DevicesRepository {
     filter: DeviceFilter,
     limit: number
   ): { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } {
-    const total = (this.db.prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions').get() as { n: number }).n
+    const fleet = (this.db.prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions').get() as { n: number }).n
+    // A prefix bounds the walk in id order to its range: ids are spread evenly over the hex digits.
+    const total = filter.prefix === undefined ? fleet : Math.ceil(fleet / 16 ** filter.prefix.length)
     const threshold = Math.ceil(Math.sqrt(limit * Math.max(total, 1)))
     let best: { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } = { kind: 'id' }
     let bestCount = threshold

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { BoardName, ChannelName, errors } from '../schemas/common'
+import { AUDIT_ACTIONS } from '../repositories/audit'
+import { BoardName, ChannelName, DeviceId, errors, normalizeDevice } from '../schemas/common'
 import { AuditView, auditView } from '../schemas/rollout'
 
 /** The audit log of rollout changes, newest first, in keyset pages. */
@@ -14,6 +15,9 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
         querystring: Type.Object({
           board: Type.Optional(BoardName),
           channel: Type.Optional(ChannelName),
+          action: Type.Optional(Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)), { description: 'only entries of this action' })),
+          actor: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'only entries by this token name (or "system")' })),
+          device: Type.Optional({ ...DeviceId, description: 'only entries about this device (pins)' }),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
           cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'next_cursor of the previous page' })),
         }),
@@ -25,10 +29,11 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireRole('operator'),
     },
     async (request) => {
-      const { board, channel, cursor } = request.query
+      const { board, channel, action, actor, device, cursor } = request.query
       const limit = request.query.limit ?? 50
+      const filter = { board, channel, action, actor, device: device === undefined ? undefined : normalizeDevice(device) }
       // One more than asked tells whether another page follows.
-      const rows = await app.repos.audit.list({ board, channel }, cursor === undefined ? null : Number(cursor), limit + 1)
+      const rows = await app.repos.audit.list(filter, cursor === undefined ? null : Number(cursor), limit + 1)
       const page = rows.slice(0, limit)
       return { entries: page.map(auditView), next_cursor: rows.length > limit ? String(page[page.length - 1].id) : null }
     }

@@ -72,6 +72,13 @@ function decodeCursor(cursor: string): string {
   return device
 }
 
+/** A search prefix as typed (any case, with or without ':' or '-') as the ids are stored. */
+function devicePrefix(typed: string): string {
+  const prefix = normalizeDevice(typed)
+  if (!/^[0-9a-f]{1,12}$/.test(prefix)) throw badRequest('prefix is 1 to 12 hex digits of a device id (separators : or - allowed)')
+  return prefix
+}
+
 /** What operators read about the fleet: version counts, devices, one device, a release's adoption. */
 const fleet: FastifyPluginAsyncTypebox = async (app) => {
   const operator = app.requireRole('operator')
@@ -94,9 +101,20 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const versions = await app.repos.devices.versionCounts(q)
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
-      const stale = await app.repos.devices.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
+      const staleByChannel = await app.repos.devices.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
+      const channels = staleByChannel.map((c) => ({
+        ...c,
+        devices: versions.filter((v) => v.board === c.board && v.channel === c.channel).reduce((n, v) => n + v.devices, 0),
+      }))
       const rollouts = await channelRollouts(app.repos, [...pairs.values()])
-      return { total: versions.reduce((n, v) => n + v.devices, 0), stale, stale_after: staleAfter, versions, rollouts }
+      return {
+        total: versions.reduce((n, v) => n + v.devices, 0),
+        stale: channels.reduce((n, c) => n + c.stale, 0),
+        stale_after: staleAfter,
+        versions,
+        channels,
+        rollouts,
+      }
     }
   )
 
@@ -117,6 +135,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const limit = q.limit ?? 50
       const devices = await app.repos.devices.list(
         {
+          prefix: q.prefix === undefined ? undefined : devicePrefix(q.prefix),
           board: q.board,
           channel: q.channel,
           version: q.version,

@@ -36,10 +36,15 @@ export const VersionsResponse = Type.Object({
   versions: Type.Array(
     Type.Object({ board: BoardName, channel: ChannelName, version: Type.String(), sequence: Type.Integer(), devices: Type.Integer() })
   ),
+  channels: Type.Array(
+    Type.Object({ board: BoardName, channel: ChannelName, devices: Type.Integer(), stale: Type.Integer({ description: 'not seen within stale_after' }) }),
+    { description: 'devices and stale devices of each board and channel listed' }
+  ),
   rollouts: Type.Optional(Type.Array(ChannelRolloutView, { description: 'the current rollout of each board and channel listed' })),
 })
 
 export const DevicesQuery = Type.Object({
+  prefix: Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f:-]{1,17}$', description: 'devices whose id starts with these hex digits (a whole id finds one)' })),
   board: Type.Optional(BoardName),
   channel: Type.Optional(ChannelName),
   version: Type.Optional(Version),
