@@ -3,7 +3,7 @@ import type { Browser } from 'playwright-core'
 import { chromiumMissing, launchChromium, type InPage, openPage, screenshot, show, signIn, WIDTHS, type WatchedPage } from './support/browser'
 import { deviceId, FLEET_ENV, getJson, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
-import { operatorToken } from './support/rollouts'
+import { call, operatorToken } from './support/rollouts'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
 import { createToken, startServer, tempDir, type RunningServer } from './support/server'
@@ -166,6 +166,24 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
     t.match(audit.body.entries, [{ action: 'pause', actor: 'ops-alice', board: 'esp32cam', channel: 'stable', version: 'v2', reason: 'support tickets from site 4' }])
     await show(w, '#/audit?action=pause', 'tbody tr')
     t.match(await w.page.locator('tbody tr').first().textContent(), /ops-alice.*pause.*support tickets from site 4/)
+    quiet(t, w)
+  })
+
+  t.test('the page refreshes by itself and keeps what the operator typed, and where', async (t) => {
+    const w = await openPage(t, browser)
+    // The page's own clock, moved by the test: no waiting for the refresh interval.
+    await w.page.clock.install()
+    await signIn(w, server.url, operator)
+    await show(w, '#/rollouts?board=esp32cam', '[data-channel="esp32cam / stable"] dd[data-state="paused"]')
+    const percent = w.page.getByLabel('Rollout percentage')
+    await percent.fill('30')
+    // Another operator resumes the rollout meanwhile.
+    const bob = await operatorToken(server, 'ops-bob')
+    t.equal((await call(server, 'POST', '/v1/rollouts/esp32cam/stable/resume', bob, { reason: 'tickets closed' })).status, 200)
+    await w.page.clock.fastForward(11_000)
+    await w.page.locator('[data-channel="esp32cam / stable"] dd[data-state="active"]').waitFor()
+    t.equal(await percent.inputValue(), '30', 'the typed percentage survives the refresh')
+    t.equal(await percent.evaluate((el) => el === (el.ownerDocument as unknown as { activeElement: unknown }).activeElement), true, 'and keeps the focus')
     quiet(t, w)
   })
 })

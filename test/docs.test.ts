@@ -56,8 +56,8 @@ t.test('/docs/json documents every route with a summary and tags; token routes n
   t.match(doc.openapi, /^3\./)
   t.same(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer' })
 
-  // The UI's own pages (/docs/...) are not part of the API.
-  const routes = routesOf(server.app).filter((r) => !r.url.startsWith('/docs'))
+  // The UIs' own pages (/docs/..., the console's files under /console/) are not part of the API.
+  const routes = routesOf(server.app).filter((r) => !r.url.startsWith('/docs') && !r.url.startsWith('/console'))
   for (const expected of ['/healthz', '/metrics', '/v1/manifest']) {
     t.ok(routes.some((r) => r.url === expected), `the route list read from Fastify has ${expected}`)
   }

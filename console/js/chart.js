@@ -15,7 +15,7 @@ export function barChart({ rows, width = 640, max, label }) {
   const narrow = width < 480
   // On a phone the label sits above its bar; on a wide screen beside it.
   const labelWidth = narrow ? 0 : Math.min(200, Math.round(width * 0.3))
-  const valueRoom = narrow ? 150 : 190
+  const valueRoom = narrow ? 130 : 190
   const barMax = Math.max(40, width - labelWidth - valueRoom)
   const top = Math.max(1, max ?? Math.max(0, ...rows.map((r) => r.value)))
   const rowHeight = narrow ? ROW + 16 : ROW
