@@ -275,14 +275,17 @@ async function main(): Promise<void> {
       // The cursor is the page's last device id (routes/fleet.ts); built here to land mid-fleet without walking 10,000 pages.
       const cursor = Buffer.from(deviceId(Math.floor(opts.fleet / 2)), 'utf8').toString('base64url')
       const deep = await q(`/v1/devices?limit=50&cursor=${cursor}`)
+      // The console's device search: the first 9 hex digits of a device mid-fleet (4,096 ids share them).
+      const prefix = await q(`/v1/devices?limit=50&prefix=${deviceId(Math.floor(opts.fleet / 2)).slice(0, 9)}`)
       const total = (JSON.parse((await get(`${server.base}/v1/fleet/versions`, { authorization: `Bearer ${creds.operator}` })).body.toString()) as { total: number }).total
-      log(`fleet: histogram ${histogram.medianMs.toFixed(1)} ms, page ${page.medianMs.toFixed(1)} ms, deep page ${deep.medianMs.toFixed(1)} ms over ${total} devices`)
+      log(`fleet: histogram ${histogram.medianMs.toFixed(1)} ms, page ${page.medianMs.toFixed(1)} ms, deep page ${deep.medianMs.toFixed(1)} ms, prefix search ${prefix.medianMs.toFixed(1)} ms over ${total} devices`)
       results.fleet = {
         devices: total,
         seed_ms: round(seed.ms, 0),
         histogram_ms: round(histogram.medianMs),
         page_ms: round(page.medianMs),
         deep_page_ms: round(deep.medianMs),
+        prefix_page_ms: round(prefix.medianMs),
         runs: s.queryRuns,
       }
     }

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { Browser } from 'playwright-core'
-import { chromiumMissing, launchChromium, type InPage, openPage, screenshot, show, signIn, WIDTHS, type WatchedPage } from './support/browser'
+import { chromiumMissing, launchChromium, type InPage, openPage, screenshot, show, signIn, unlabelledControls, WIDTHS, type WatchedPage } from './support/browser'
 import { deviceId, FLEET_ENV, getJson, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { call, operatorToken } from './support/rollouts'
@@ -68,6 +68,27 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
     quiet(t, w)
   })
 
+  t.test('sign in from the keyboard alone', async (t) => {
+    const w = await openPage(t, browser, WIDTHS[1])
+    await w.page.goto(`${server.url}/console/`)
+    t.same(await unlabelledControls(w), [], 'the token field has a label')
+    for (let tabs = 0; tabs < 5 && (await w.page.evaluate<string>('document.activeElement.id')) !== 'token'; tabs++) await w.page.keyboard.press('Tab')
+    t.equal(await w.page.evaluate<string>('document.activeElement.id'), 'token', 'Tab reaches the token field')
+    await w.page.keyboard.type(operator)
+    await w.page.keyboard.press('Enter')
+    await w.page.locator('#nav').waitFor({ state: 'visible' })
+    await w.page.waitForFunction(() => (globalThis as unknown as InPage).document.getElementById('main')?.getAttribute('aria-busy') === 'false')
+    t.equal(await w.page.evaluate<string>('document.activeElement.id'), 'main', 'the page content has the focus')
+    await w.page.keyboard.press('Shift+Tab')
+    t.equal(await w.page.evaluate<string>('document.activeElement.textContent'), 'Sign out', 'Shift+Tab reaches the header')
+    await w.page.keyboard.press('Shift+Tab')
+    t.equal(await w.page.evaluate<string>('document.activeElement.textContent'), 'Audit log', 'and the sections')
+    await w.page.keyboard.press('Enter')
+    await w.page.getByRole('heading', { name: 'Audit log' }).waitFor()
+    await screenshot(w, 'signin-keyboard')
+    quiet(t, w)
+  })
+
   t.test('sign in, the fleet chart shows the seeded counts, sign out forgets the token', async (t) => {
     for (const width of WIDTHS) {
       const w = await openPage(t, browser, width)
@@ -124,6 +145,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
       await show(w, '#/releases', 'tbody tr')
       t.equal(await w.page.locator('tbody tr').count(), 2, 'two releases, newest first')
       t.match(await w.page.locator('tbody tr').first().textContent(), /v2/)
+      t.same(await unlabelledControls(w), [], 'every control of the releases page has a label')
       await screenshot(w, 'releases')
       await show(w, '#/release/esp32cam/v2', 'svg.chart')
       const adoption = await getJson<Record<string, number>>(server, '/v1/releases/esp32cam/v2/adoption', operator)
@@ -132,11 +154,14 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
       }
       await screenshot(w, 'release')
       await show(w, '#/rollouts', '[data-channel="esp32cam / stable"]')
+      t.same(await unlabelledControls(w), [], 'every control of the rollouts page has a label')
       await screenshot(w, 'rollouts')
       await show(w, '#/devices', 'tbody tr')
       t.equal(await w.page.locator('tbody tr').count(), 15)
+      t.same(await unlabelledControls(w), [], 'every control of the devices page has a label')
       await screenshot(w, 'devices')
       await show(w, '#/audit', 'tbody tr')
+      t.same(await unlabelledControls(w), [], 'every control of the audit page has a label')
       await screenshot(w, 'audit')
       const overflow = await w.page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth')
       t.ok(overflow <= 0, `the audit page fits ${width} px without scrolling sideways (${overflow})`)

@@ -83,6 +83,17 @@ export interface InPage {
   location: { hash: string }
 }
 
+/** The form controls of the page that have no label (neither a <label> nor aria-label), by name. */
+export async function unlabelledControls(w: WatchedPage): Promise<string[]> {
+  return w.page.evaluate(() => {
+    type Control = { labels: ArrayLike<unknown> | null; getAttribute(name: string): string | null; outerHTML: string }
+    const { document } = globalThis as unknown as { document: { querySelectorAll(selector: string): ArrayLike<Control> } }
+    return Array.from(document.querySelectorAll('input, select, textarea'))
+      .filter((el) => (el.labels?.length ?? 0) === 0 && !el.getAttribute('aria-label'))
+      .map((el) => el.outerHTML)
+  })
+}
+
 /** Goes to a console route (#/…) and waits until its data is drawn and `ready` is visible. */
 export async function show(w: WatchedPage, route: string, ready: string): Promise<void> {
   await w.page.evaluate(`location.hash = ${JSON.stringify(route)}`)
