@@ -194,6 +194,41 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
     quiet(t, w)
   })
 
+  t.test('pin and unpin a device from the page, each with its reason in the audit log', async (t) => {
+    const w = await openPage(t, browser, WIDTHS[1])
+    await signIn(w, server.url, operator)
+    await show(w, '#/rollouts?board=esp32cam', '[data-channel="esp32cam / stable"]')
+    await w.page.getByLabel('Devices to pin (ids separated by spaces, commas or lines)').fill(`${deviceId(13)}\n${deviceId(14).toUpperCase()}`)
+    await w.page.locator('select[data-key="pin-version:esp32cam"]').selectOption('v1')
+    await w.page.getByRole('button', { name: 'Pin…' }).click()
+    const dialog = w.page.getByRole('dialog')
+    t.match(await dialog.locator('#confirm-effect').textContent(), /2 devices of esp32cam will be offered v1 whatever the rollout of their channel does/)
+    await dialog.getByLabel('Reason (written to the audit log)').fill('lab units stay on v1')
+    await dialog.getByRole('button', { name: 'Pin 2 devices' }).click()
+    await w.page.getByRole('button', { name: `Unpin ${deviceId(13)}…` }).waitFor()
+    const pins = await getJson<{ pins: Array<{ device: string; version: string; reason: string }> }>(server, '/v1/pins?board=esp32cam', operator)
+    t.match(pins.body.pins, [{ device: deviceId(13), version: 'v1', reason: 'lab units stay on v1' }, { device: deviceId(14), version: 'v1' }])
+
+    await w.page.getByRole('button', { name: `Unpin ${deviceId(13)}…` }).click()
+    t.match(await dialog.locator('#confirm-effect').textContent(), `Device ${deviceId(13)} stops being held on v1`)
+    await dialog.getByRole('button', { name: 'Unpin' }).click()
+    // The reason is required: the form is not sent without one.
+    t.equal(await dialog.isVisible(), true, 'the confirmation stays open without a reason')
+    t.equal(await dialog.locator('textarea:invalid').count(), 1)
+    t.equal((await getJson<{ pins: unknown[] }>(server, '/v1/pins?board=esp32cam', operator)).body.pins.length, 2, 'nothing changed')
+    await dialog.getByLabel('Reason (written to the audit log)').fill('back to the fleet')
+    await dialog.getByRole('button', { name: 'Unpin' }).click()
+    await w.page.getByRole('button', { name: `Unpin ${deviceId(13)}…` }).waitFor({ state: 'detached' })
+    const after = await getJson<{ pins: Array<{ device: string }> }>(server, '/v1/pins?board=esp32cam', operator)
+    t.same(after.body.pins.map((p) => p.device), [deviceId(14)])
+    const audit = await getJson<{ entries: Array<Record<string, unknown>> }>(server, `/v1/audit?device=${deviceId(13)}`, operator)
+    t.match(audit.body.entries, [
+      { action: 'unpin', actor: 'ops-alice', reason: 'back to the fleet' },
+      { action: 'pin', actor: 'ops-alice', reason: 'lab units stay on v1' },
+    ])
+    quiet(t, w)
+  })
+
   t.test('the page refreshes by itself and keeps what the operator typed, and where', async (t) => {
     const w = await openPage(t, browser)
     // The page's own clock, moved by the test: no waiting for the refresh interval.

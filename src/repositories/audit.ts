@@ -9,7 +9,7 @@ export interface AuditFilter {
   channel?: string
   action?: AuditAction
   actor?: string
-  /** 12 lowercase hex */
+  /** 12 lowercase hex: entries about this device, alone or among the devices of one change */
   device?: string
 }
 
@@ -54,7 +54,9 @@ export class AuditRepository {
       .prepare(
         `SELECT id, at, actor, action, board, channel, version, device, reason, details FROM audit_log
          WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
-           AND (@action IS NULL OR action = @action) AND (@actor IS NULL OR actor = @actor) AND (@device IS NULL OR device = @device)
+           AND (@action IS NULL OR action = @action) AND (@actor IS NULL OR actor = @actor)
+           AND (@device IS NULL OR device = @device
+             OR (device IS NULL AND EXISTS (SELECT 1 FROM json_each(details, '$.devices') WHERE value = @device)))
            AND (@before IS NULL OR id < @before)
          ORDER BY id DESC LIMIT @limit`
       )

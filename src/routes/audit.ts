@@ -17,7 +17,7 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
           channel: Type.Optional(ChannelName),
           action: Type.Optional(Type.Union(AUDIT_ACTIONS.map((a) => Type.Literal(a)), { description: 'only entries of this action' })),
           actor: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'only entries by this token name (or "system")' })),
-          device: Type.Optional({ ...DeviceId, description: 'only entries about this device (pins)' }),
+          device: Type.Optional({ ...DeviceId, description: 'only entries about this device (a pin of several devices included)' }),
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
           cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'next_cursor of the previous page' })),
         }),
