@@ -31,6 +31,9 @@ import audit from './routes/audit'
 import whoami from './routes/whoami'
 import consoleRoutes from './routes/console'
 import autoHalt from './plugins/app/auto-halt'
+import deviceAuth from './plugins/app/device-auth'
+import deviceEnrollment from './routes/device-enrollment'
+import deviceAdmission from './routes/device-admission'
 
 export interface AppOptions {
   config: Config
@@ -58,6 +61,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(apiDocs)
   await fastify.register(loadShedding)
   await fastify.register(deviceRateLimit)
+  await fastify.register(deviceAuth)
   // routes
   await fastify.register(health)
   await fastify.register(metrics)
@@ -77,6 +81,8 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(audit)
   await fastify.register(whoami)
   await fastify.register(consoleRoutes)
+  await fastify.register(deviceEnrollment)
+  await fastify.register(deviceAdmission)
 }
 
 export default app

@@ -5,6 +5,9 @@ import { parseDuration } from './fleet/duration'
 
 // Environment variables are the only configuration. Keys are the variable names so that an
 // error, the .env.example file and the code all speak of the same thing.
+export const DEVICE_AUTH_MODES = ['off', 'optional', 'required'] as const
+export type DeviceAuthMode = (typeof DEVICE_AUTH_MODES)[number]
+
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })
 
 export const ConfigSchema = Type.Object({
@@ -45,6 +48,10 @@ export const ConfigSchema = Type.Object({
   OTA_OVERLOAD_HEAP_BYTES: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 0 }),
   /** Seconds a device is told to wait (Retry-After) when the server sheds load. */
   OTA_OVERLOAD_RETRY_AFTER: Type.Integer({ default: 30, minimum: 1 }),
+  /** Whether devices must prove who they are: off (as before), optional (unproven devices do not count), required. */
+  OTA_DEVICE_AUTH: Type.Union(DEVICE_AUTH_MODES.map((m) => Type.Literal(m)), { default: 'optional' }),
+  /** Seconds a device token stays valid. */
+  OTA_DEVICE_TOKEN_TTL: Type.Integer({ default: 24 * 3600, minimum: 60, maximum: 30 * 24 * 3600 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

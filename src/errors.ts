@@ -44,6 +44,18 @@ export type ErrorCode =
   | 'rate_limited'
   | 'overloaded'
   | 'internal_error'
+  | 'device_token_required'
+  | 'device_token_invalid'
+  | 'device_token_expired'
+  | 'device_not_enrolled'
+  | 'device_pending'
+  | 'device_rejected'
+  | 'device_revoked'
+  | 'enrollment_token_invalid'
+  | 'enrollment_not_found'
+  | 'key_invalid'
+  | 'challenge_invalid'
+  | 'too_many_pending'
 
 export class AppError extends Error {
   constructor(

@@ -15,6 +15,8 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
         'authorization',
         'token',
         '*.token',
+        'enrollment_token',
+        '*.enrollment_token',
         'OTA_SERVER_KEY',
         '*.OTA_SERVER_KEY',
       ],

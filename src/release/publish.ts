@@ -35,7 +35,7 @@ export interface PublishRequest {
 export interface PublishDeps {
   repos: Repositories
   artifacts: ArtifactStore
-  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'OTA_STALE_AFTER'>
+  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'OTA_STALE_AFTER' | 'OTA_DEVICE_AUTH'>
 }
 
 export const DEFAULT_CHANNEL = 'stable'
@@ -144,13 +144,14 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
 
 /**
  * Records a release after validateRelease; conflicts with existing releases become 409s. A version
- * counts as in the field when a device seen within the stale window reports it.
+ * counts as in the field when a device seen within the stale window reports it, and that device
+ * proved who it is unless device credentials are off: one unproven poll cannot block a name.
  */
 export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease, factory?: NewFactoryImage): Promise<Release> {
   // loadConfig has checked that OTA_STALE_AFTER reads as a duration.
   const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) as number)
   try {
-    return await deps.repos.releases.insert(release, { fieldSeenSince, factory })
+    return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory })
   } catch (err) {
     if (err instanceof ReleaseConflict) throw conflict(err.code, err.message)
     throw err

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
 import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
+import { DeviceCredentialsRepository } from './device-credentials'
 import { DevicesRepository } from './devices'
 import { FactoryImagesRepository } from './factory-images'
 import { MetricsRepository } from './metrics'
@@ -27,6 +28,8 @@ export interface Repositories {
   history: ReleaseHistoryRepository
   /** device check-ins, reports and the fleet view */
   devices: DevicesRepository
+  /** device keys, the allow-list, enrollment tokens, the device-token secret and revocations */
+  credentials: DeviceCredentialsRepository
   /** the figures /metrics reads at each scrape */
   metrics: MetricsRepository
   /** staged rollouts, policies, pins and rollbacks (cached for the device endpoints) */
@@ -46,6 +49,7 @@ export function createRepositories(db: Database): Repositories {
     factoryImages: new FactoryImagesRepository(db),
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
+    credentials: new DeviceCredentialsRepository(db, audit),
     metrics: new MetricsRepository(db),
     rollouts: new RolloutsRepository(db, audit),
     audit,

@@ -49,7 +49,7 @@ const COLUMNS = [
 ] as const
 
 export class ReleasesRepository {
-  private readonly insertTx: (release: NewRelease, fieldSeenSince: number, factory: NewFactoryImage | undefined) => Release
+  private readonly insertTx: (release: NewRelease, fieldSeenSince: number, onlyVerified: boolean, factory: NewFactoryImage | undefined) => Release
 
   // Devices' polls look releases up by version and by MD5 (Arduino): prepared once.
   private readonly byVersion: Statement
@@ -64,9 +64,9 @@ export class ReleasesRepository {
     // No constraint can say "above the highest sequence", so that one is checked here; version,
     // tag and binary are left to the UNIQUE constraints.
     const insertFactory = prepareFactoryImageInsert(db)
-    const tx = db.transaction((release: NewRelease, fieldSeenSince: number, factory: NewFactoryImage | undefined): Release => {
+    const tx = db.transaction((release: NewRelease, fieldSeenSince: number, onlyVerified: boolean, factory: NewFactoryImage | undefined): Release => {
       this.assertSequenceIncreases(release)
-      this.assertVersionNotInField(release, fieldSeenSince)
+      this.assertVersionNotInField(release, fieldSeenSince, onlyVerified)
       const row = { ...release, created_at: release.created_at ?? Date.now() }
       let recorded: Release
       try {
@@ -77,17 +77,18 @@ export class ReleasesRepository {
       if (factory) insertFactory(recorded.id, factory, row.created_at)
       return recorded
     })
-    this.insertTx = (release, fieldSeenSince, factory) => tx.immediate(release, fieldSeenSince, factory)
+    this.insertTx = (release, fieldSeenSince, onlyVerified, factory) => tx.immediate(release, fieldSeenSince, onlyVerified, factory)
   }
 
   /**
    * Records a release. Throws ReleaseConflict when its sequence is not above every sequence of the
    * board, or its version, tag or binary is already a release of the board, or devices of the board
-   * seen since `options.fieldSeenSince` (ms; default: ever) report its version. `options.factory`
-   * is recorded with it, in the same transaction.
+   * seen since `options.fieldSeenSince` (ms; default: ever) report its version (only devices that
+   * proved who they are, with `options.onlyVerified`). `options.factory` is recorded with it, in
+   * the same transaction.
    */
-  async insert(release: NewRelease, options: { fieldSeenSince?: number; factory?: NewFactoryImage } = {}): Promise<Release> {
-    return this.insertTx(release, options.fieldSeenSince ?? 0, options.factory)
+  async insert(release: NewRelease, options: { fieldSeenSince?: number; onlyVerified?: boolean; factory?: NewFactoryImage } = {}): Promise<Release> {
+    return this.insertTx(release, options.fieldSeenSince ?? 0, options.onlyVerified ?? false, options.factory)
   }
 
   private assertSequenceIncreases(r: NewRelease): void {
@@ -100,11 +101,12 @@ export class ReleasesRepository {
     }
   }
 
-  private assertVersionNotInField(r: NewRelease, seenSince: number): void {
+  private assertVersionNotInField(r: NewRelease, seenSince: number, onlyVerified: boolean): void {
     // Devices running a release of that name are the version_exists case, reported by the insert.
     const { n } = this.db
       .prepare(
         `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ? AND d.version = ? AND d.last_seen >= ?
+            ${onlyVerified ? 'AND d.verified = 1' : ''}
             AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = d.board AND r.version = d.version)`
       )
       .get(r.board, r.version, seenSince) as { n: number }

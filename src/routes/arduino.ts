@@ -4,6 +4,7 @@ import { notFound } from '../errors'
 import { arduinoAnswer, identifySketch } from '../fleet/arduino-offer'
 import { noRelease } from '../fleet/no-release'
 import { chooseTarget } from '../fleet/target'
+import { standingOf } from '../fleet/device-standing'
 import { sendArtifact } from '../http/send-artifact'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 
@@ -18,6 +19,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/arduino/:board',
     {
+      config: { deviceCredentials: true },
       schema: {
         summary: 'Arduino-ESP32 HTTPUpdate: the binary when the device should update, else 304',
         tags: ['devices'],
@@ -33,7 +35,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
         response: {
           200: Type.Unknown({ description: 'the binary (application/octet-stream), with x-MD5' }),
           304: Type.Null({ description: 'no update: the device runs the target, or the target would be a downgrade' }),
-          ...errors(400, 404),
+          ...errors(400, 401, 404),
         },
       },
     },
@@ -55,8 +57,12 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
         offered && freeSpace !== undefined && offered.size > freeSpace
           ? `target ${offered.version} (${bytes(offered.size)} bytes) does not fit the free OTA space (${bytes(freeSpace)} bytes)`
           : null
-      const checkIn = () =>
-        app.repos.devices.checkIn({
+      const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+      const checkIn = async () => {
+        // An enrolled device's record changes only with its token; the answer is the same.
+        if (!standing.record) return
+        await app.repos.devices.checkIn({
+          verified: standing.verified,
           device,
           board,
           channel,
@@ -70,6 +76,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
           delivered: offered !== undefined,
           note,
         })
+      }
 
       if (!target) {
         const error = await noRelease(app.repos, board, channel)

@@ -14,6 +14,7 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/v1/firmware/:file',
+    config: { deviceCredentials: true },
     schema: {
       summary: 'Download a binary by its SHA-256: single byte ranges, If-Range, ETag, immutable caching',
       tags: ['devices'],
@@ -22,7 +23,7 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
         200: Bytes('the whole binary'),
         206: Bytes('the requested byte range, as Content-Range says'),
         304: Type.Null({ description: 'If-None-Match or If-Modified-Since matched; no body' }),
-        ...errors(404, 412, 416),
+        ...errors(401, 404, 412, 416),
       },
     },
     // Web-install manifests name these URLs; the browser installer reads them from another origin.

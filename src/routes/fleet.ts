@@ -20,7 +20,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms))
 
 function deviceView(d: DeviceRow): DeviceView {
-  return { ...d, first_seen: iso(d.first_seen), last_seen: iso(d.last_seen) }
+  return { ...d, first_seen: iso(d.first_seen), last_seen: iso(d.last_seen), verified: d.verified === 1 }
 }
 
 const STATE_ORDER = ['rolled_back', 'booted', 'failed', 'installed', 'downloaded', 'downloading', 'offered'] as const
@@ -58,7 +58,7 @@ function detailView(d: DeviceDetail) {
   return {
     ...deviceView(d),
     history: d.history.map((h) => ({ ...h, at: iso(h.at) })),
-    reports: d.reports.map((r) => ({ ...r, at: iso(r.at) })),
+    reports: d.reports.map((r) => ({ ...r, at: iso(r.at), verified: r.verified === 1 })),
     updates: d.releases.map(updateView),
   }
 }
@@ -98,7 +98,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const q = request.query
       const staleAfter = q.stale_after ?? app.config.OTA_STALE_AFTER
       const staleMs = durationParam('stale_after', staleAfter)
-      const versions = await app.repos.devices.versionCounts(q)
+      const versions = (await app.repos.devices.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
       const staleByChannel = await app.repos.devices.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
@@ -107,8 +107,13 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         devices: versions.filter((v) => v.board === c.board && v.channel === c.channel).reduce((n, v) => n + v.devices, 0),
       }))
       const rollouts = await channelRollouts(app.repos, [...pairs.values()])
+      const total = versions.reduce((n, v) => n + v.devices, 0)
+      const verified = versions.reduce((n, v) => n + v.verified, 0)
       return {
-        total: versions.reduce((n, v) => n + v.devices, 0),
+        total,
+        verified,
+        unverified: total - verified,
+        device_auth: app.config.OTA_DEVICE_AUTH,
         stale: channels.reduce((n, c) => n + c.stale, 0),
         stale_after: staleAfter,
         versions,
@@ -186,8 +191,8 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
-      const adoption = await app.repos.devices.adoption(release)
-      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption }
+      const adoption = await app.repos.devices.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
+      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, device_auth: app.config.OTA_DEVICE_AUTH }
     }
   )
 }

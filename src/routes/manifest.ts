@@ -7,6 +7,7 @@ import { SignedManifests } from '../manifest/signed-manifests'
 import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { noRelease } from '../fleet/no-release'
+import { standingOf } from '../fleet/device-standing'
 
 const ManifestQuery = Type.Object({
   board: BoardName,
@@ -33,6 +34,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/manifest',
     {
+      config: { deviceCredentials: true },
       schema: {
         summary: 'The signed manifest of the release a device should run',
         tags: ['devices'],
@@ -59,7 +61,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
             })
           ),
           304: Type.Null({ description: 'the manifest named by If-None-Match is current' }),
-          ...errors(400, 404),
+          ...errors(400, 401, 404),
         },
       },
     },
@@ -75,7 +77,11 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
 
       const checkIn = async (offered: number | null) => {
         if (device === undefined || q.version === undefined || q.sequence === undefined) return
+        // An enrolled device's record changes only with its token; the manifest is answered anyway.
+        const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+        if (!standing.record) return
         await app.repos.devices.checkIn({
+          verified: standing.verified,
           device,
           board: q.board,
           channel,

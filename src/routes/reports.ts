@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
 import { REPORT_STATUSES, type ReportStatus } from '../repositories/devices'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { standingOf, tokenRequiredFor } from '../fleet/device-standing'
 
 export const DETAIL_MAX_BYTES = 1024
 
@@ -30,12 +31,16 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
     {
       // Reports are a few hundred bytes; nothing bigger is read.
       bodyLimit: 4096,
+      config: { deviceCredentials: true },
       schema: {
         summary: 'A device reports the progress or outcome of an update',
         tags: ['devices'],
         params: Type.Object({ device: DeviceId }),
         body: ReportBody,
-        response: { 202: Type.Object({ accepted: Type.Literal(true) }), ...errors(400, 404, 413, 415) },
+        response: {
+          202: Type.Object({ accepted: Type.Literal(true) }),
+          ...errors(400, 401, 404, 413, 415),
+        },
       },
     },
     async (request, reply) => {
@@ -45,7 +50,9 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
         throw badRequest(`body detail is ${Buffer.byteLength(detail, 'utf8')} bytes; the limit is ${DETAIL_MAX_BYTES} bytes of UTF-8`)
       }
       const device = normalizeDevice(request.params.device)
-      const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null })
+      const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+      if (!standing.record) throw tokenRequiredFor(device)
+      const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null, verified: standing.verified })
       if (!known) {
         throw notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
       }

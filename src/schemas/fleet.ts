@@ -20,6 +20,7 @@ export const DeviceView = Type.Object({
   sketch_md5: Type.Union([Type.String(), Type.Null()]),
   offered_version: Type.Union([Type.String(), Type.Null()], { description: 'the release the last poll was offered, if any' }),
   note: Type.Union([Type.String(), Type.Null()], { description: 'why the device cannot take its target, if it cannot' }),
+  verified: Type.Boolean({ description: 'its check-ins come with its device token: only such devices count when device credentials are on' }),
 })
 export type DeviceView = Static<typeof DeviceView>
 
@@ -29,12 +30,27 @@ export const VersionsQuery = Type.Object({
   stale_after: Type.Optional(Type.String({ description: 'a device not seen for this long is stale, e.g. 26h (default OTA_STALE_AFTER)' })),
 })
 
+const DeviceAuthMode = Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], {
+  description: 'OTA_DEVICE_AUTH: with optional or required, only verified devices count toward rollouts and adoption',
+})
+
 export const VersionsResponse = Type.Object({
   total: Type.Integer(),
+  verified: Type.Integer({ description: 'devices whose check-ins come with their device token' }),
+  unverified: Type.Integer({ description: 'devices that have not proved who they are' }),
+  device_auth: DeviceAuthMode,
   stale: Type.Integer({ description: 'devices not seen within stale_after' }),
   stale_after: Type.String(),
   versions: Type.Array(
-    Type.Object({ board: BoardName, channel: ChannelName, version: Type.String(), sequence: Type.Integer(), devices: Type.Integer() })
+    Type.Object({
+      board: BoardName,
+      channel: ChannelName,
+      version: Type.String(),
+      sequence: Type.Integer(),
+      devices: Type.Integer({ description: 'all devices running it' }),
+      verified: Type.Integer(),
+      unverified: Type.Integer(),
+    })
   ),
   channels: Type.Array(
     Type.Object({ board: BoardName, channel: ChannelName, devices: Type.Integer(), stale: Type.Integer({ description: 'not seen within stale_after' }) }),
@@ -87,7 +103,14 @@ export const DeviceDetailResponse = Type.Composite([
       { description: 'version changes, newest first' }
     ),
     reports: Type.Array(
-      Type.Object({ status: Type.String(), version: Type.String(), sequence: Type.Integer(), detail: Type.Union([Type.String(), Type.Null()]), at: Time }),
+      Type.Object({
+        status: Type.String(),
+        version: Type.String(),
+        sequence: Type.Integer(),
+        detail: Type.Union([Type.String(), Type.Null()]),
+        verified: Type.Boolean({ description: 'sent with the device token' }),
+        at: Time,
+      }),
       { description: 'the latest reports, newest first' }
     ),
     updates: Type.Array(UpdateState, { description: 'where the device stands with each release it was offered or reported about, newest release first' }),
@@ -109,4 +132,5 @@ export const AdoptionResponse = Type.Object({
   rolled_back: Type.Integer({ description: 'includes silent rollbacks' }),
   silent_rollbacks: Type.Integer({ description: 'back on the old version after taking the release, without saying so' }),
   running: Type.Integer({ description: 'devices whose last check-in names this version' }),
+  device_auth: DeviceAuthMode,
 })

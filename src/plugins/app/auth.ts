@@ -16,7 +16,8 @@ declare module 'fastify' {
   }
 }
 
-function bearer(request: FastifyRequest): string | undefined {
+/** The token of an `Authorization: Bearer` header, if the request has one. */
+export function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (!header) return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
