@@ -1,5 +1,5 @@
 import t from 'tap'
-import { FLEET_ENV, deviceId, getJson, poll, report } from './support/devices'
+import { UNPROVEN_FLEET_ENV, deviceId, getJson, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, type RunningServer } from './support/server'
 
@@ -26,7 +26,7 @@ interface DeviceDetail {
 }
 
 async function fleetWithTwoReleases(t: Parameters<typeof startServer>[0]) {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await startServer(t, UNPROVEN_FLEET_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'leafcutter', sequence: 2 })
   const token = await createToken(server.dataDir, 'operator')

@@ -1,13 +1,13 @@
 import t from 'tap'
 import { freePort } from './support/built-server'
-import { FLEET_ENV, deviceId, poll, report } from './support/devices'
+import { FLEET_ENV, UNPROVEN_FLEET_ENV, deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, createToken, startServer } from './support/server'
 
 // The fleet commands tried as a new user would: a fresh server, a few devices, the tool's own output.
 
 t.test('fleet versions, fleet devices, device show, release adoption on a fresh server with a few devices', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await startServer(t, UNPROVEN_FLEET_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'leafcutter', sequence: 2 })
   const token = await createToken(server.dataDir, 'operator')
@@ -21,10 +21,10 @@ t.test('fleet versions, fleet devices, device show, release adoption on a fresh 
   t.equal(
     versions.stdout,
     [
-      'BOARD     CHANNEL  VERSION     SEQUENCE  DEVICES',
-      'esp32cam  stable   leafcutter  2         2',
-      'esp32cam  stable   mason       1         3',
-      '5 devices, 0 not seen for 26h',
+      'BOARD     CHANNEL  VERSION     SEQUENCE  DEVICES  VERIFIED',
+      'esp32cam  stable   leafcutter  2         2        0',
+      'esp32cam  stable   mason       1         3        0',
+      '5 devices, 0 verified (device credentials off: all count), 0 not seen for 26h',
       '',
     ].join('\n'),
     'an aligned table, newest first, and a summary'
@@ -37,7 +37,7 @@ t.test('fleet versions, fleet devices, device show, release adoption on a fresh 
   const devices = await cli(['fleet', 'devices', '--version', 'mason', '--limit', '2'], env)
   t.equal(devices.code, 0, devices.stderr)
   const lines = devices.stdout.trim().split('\n')
-  t.match(lines[0], /^DEVICE\s+BOARD\s+CHANNEL\s+VERSION\s+SEQUENCE\s+LAST_SEEN\s+POLLS\s+ADDRESS\s+NOTE$/)
+  t.match(lines[0], /^DEVICE\s+BOARD\s+CHANNEL\s+VERSION\s+SEQUENCE\s+LAST_SEEN\s+POLLS\s+VERIFIED\s+ADDRESS\s+NOTE$/)
   t.match(lines[1], new RegExp(`^${deviceId(0)}\\s+esp32cam\\s+stable\\s+mason\\s+1\\s+\\d{4}-`))
   t.equal(lines[3], '2 devices (more follow: --all, or a larger --limit)')
   const all = await cli(['fleet', 'devices', '--all', '--json'], env)

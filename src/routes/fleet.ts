@@ -192,7 +192,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
       const adoption = await app.repos.devices.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
-      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, device_auth: app.config.OTA_DEVICE_AUTH }
+      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption }
     }
   )
 }

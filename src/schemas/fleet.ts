@@ -131,6 +131,5 @@ export const AdoptionResponse = Type.Object({
   failed: Type.Integer(),
   rolled_back: Type.Integer({ description: 'includes silent rollbacks' }),
   silent_rollbacks: Type.Integer({ description: 'back on the old version after taking the release, without saying so' }),
-  running: Type.Integer({ description: 'devices whose last check-in names this version' }),
-  device_auth: DeviceAuthMode,
+  running: Type.Integer({ description: 'devices whose last check-in names this version (verified devices only when device credentials are on)' }),
 })

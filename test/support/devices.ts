@@ -11,6 +11,13 @@ export const FLEET_ENV: Record<string, string> = {
   OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
 }
 
+/**
+ * FLEET_ENV with device credentials off: every device is taken at its word, as before credentials
+ * existed. For tests of what the fleet's reports do (auto-halt, adoption) with simulated devices
+ * that do not enroll; test/device-trust.test.ts covers the same with enrolled devices.
+ */
+export const UNPROVEN_FLEET_ENV: Record<string, string> = { ...FLEET_ENV, OTA_DEVICE_AUTH: 'off' }
+
 /** A simulated device of a test fleet: polls the manifest and reports, as firmware would. */
 export interface SimDevice {
   device: string

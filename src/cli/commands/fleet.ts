@@ -10,6 +10,8 @@ const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/')
 
 interface VersionsBody {
   total: number
+  verified: number
+  device_auth: string
   stale: number
   stale_after: string
   versions: Array<Record<string, unknown>>
@@ -26,7 +28,7 @@ interface DeviceBody extends Record<string, unknown> {
   updates: Array<Record<string, unknown>>
 }
 
-const DEVICE_COLUMNS = ['device', 'board', 'channel', 'version', 'sequence', 'last_seen', 'polls', 'address', 'note']
+const DEVICE_COLUMNS = ['device', 'board', 'channel', 'version', 'sequence', 'last_seen', 'polls', 'verified', 'address', 'note']
 const ADOPTION_STATES = ['offered', 'downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back', 'silent_rollbacks', 'running']
 
 /** Devices one page at a time until `max` (or every one when max is undefined). */
@@ -57,8 +59,10 @@ export const fleetCommands: Command[] = [
         stale_after: str(values, 'stale-after'),
       })
       if (values.json) return json(io, body)
-      if (body.versions.length > 0) print(io, table(body.versions, ['board', 'channel', 'version', 'sequence', 'devices']))
-      print(io, `${body.total} devices, ${body.stale} not seen for ${body.stale_after}`)
+      if (body.versions.length > 0) print(io, table(body.versions, ['board', 'channel', 'version', 'sequence', 'devices', 'verified']))
+      // Which of the counts steers rollouts depends on the server's OTA_DEVICE_AUTH.
+      const counted = body.device_auth === 'off' ? 'device credentials off: all count' : 'only verified devices count'
+      print(io, `${body.total} devices, ${body.verified} verified (${counted}), ${body.stale} not seen for ${body.stale_after}`)
     },
   },
   {
