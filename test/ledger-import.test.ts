@@ -183,7 +183,8 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
 t.test('after the import, publishing and devices respect the history', async (t) => {
   const dataDir = tempDir(t)
   t.equal((await cli(importArgs(bees), { OTA_DATA_DIR: dataDir })).code, 0)
-  const server = await startServer(t, {}, dataDir)
+  // Devices that have not enrolled are taken at their word (device credentials off), as before credentials existed.
+  const server = await startServer(t, { OTA_DEVICE_AUTH: 'off' }, dataDir)
 
   const noManifest = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee01&version=carpenter&sequence=4`)
   t.equal(noManifest.status, 404, 'historical releases are never offered: they have no binary')
@@ -301,7 +302,7 @@ t.test('without OTA_GIT_DIR the route checks forms and the tag pattern only', as
 })
 
 t.test('version_in_field counts only devices seen within the stale window', async (t) => {
-  const server = await startServer(t, { OTA_STALE_AFTER: '2s' })
+  const server = await startServer(t, { OTA_STALE_AFTER: '2s', OTA_DEVICE_AUTH: 'off' })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const poll = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee09&version=drone&sequence=1`)
   t.equal(poll.status, 200)

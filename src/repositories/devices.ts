@@ -187,6 +187,7 @@ export class DevicesRepository {
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
   private readonly setVerified: Statement
+  private readonly setUnverified: Statement
   private readonly forgetUpdates: Statement
   private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
@@ -197,8 +198,14 @@ export class DevicesRepository {
     this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ?')
     this.insertDevice = db.prepare(`INSERT INTO devices
       (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, verified)
-      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @verified)`)
-    this.setVerified = db.prepare('UPDATE devices SET verified = ? WHERE device = ?')
+      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note,
+        CASE WHEN @verified = 1 AND EXISTS (SELECT 1 FROM device_keys WHERE device = @device AND state = 'accepted') THEN 1 ELSE 0 END)`)
+    // Only while the device has an accepted key: a token checked on another instance in the seconds
+    // before it learnt of a revocation does not make the revoked device count again.
+    this.setVerified = db.prepare(
+      "UPDATE devices SET verified = 1 WHERE device = @device AND EXISTS (SELECT 1 FROM device_keys WHERE device = @device AND state = 'accepted')"
+    )
+    this.setUnverified = db.prepare('UPDATE devices SET verified = 0 WHERE device = ?')
     this.forgetUpdates = db.prepare('DELETE FROM device_releases WHERE device = ?')
     const seen = `address = @address, user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space),
       sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note`
@@ -484,9 +491,13 @@ export class DevicesRepository {
    */
   private standing(device: string, was: number, verified: boolean | undefined): boolean {
     if (verified === undefined || was === (verified ? 1 : 0)) return false
-    this.setVerified.run(verified ? 1 : 0, device)
-    if (verified) this.forgetUpdates.run(device)
-    return verified
+    if (!verified) {
+      this.setUnverified.run(device)
+      return false
+    }
+    if (this.setVerified.run({ device }).changes === 0) return false
+    this.forgetUpdates.run(device)
+    return true
   }
 
   /** Returns the releases this check-in found silently rolled back. */
