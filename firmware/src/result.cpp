@@ -34,6 +34,11 @@ const char* result_name(Result r) {
     case Result::set_bootable_failed: return "set_bootable_failed";
     case Result::report_failed: return "report_failed";
     case Result::crypto_error: return "crypto_error";
+    case Result::device_pending: return "device_pending";
+    case Result::device_rejected: return "device_rejected";
+    case Result::device_not_enrolled: return "device_not_enrolled";
+    case Result::key_store_failed: return "key_store_failed";
+    case Result::unauthorized: return "unauthorized";
   }
   return "unknown";
 }

@@ -5,6 +5,11 @@
 // manifest with a key the device does not know; the server is never changed
 // for a test.
 //
+// The server requires device credentials (OTA_DEVICE_AUTH=required): every
+// device enrolls its own P-256 key (kept in a file per device, as NVS keeps it
+// on an ESP32), with the batch's enrollment token unless a case says not, and
+// sends its device token with each poll, download and report.
+//
 // Prints `ok - ...` / `not ok - ...` per case and, last, `N passed, M failed`.
 
 import { spawn } from 'node:child_process'
@@ -284,6 +289,7 @@ class Harness {
         // Load shedding answers device routes 503 while the event loop lags; on a busy test
         // machine that would fail the client for the machine's sake, so it is off here.
         OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
+        OTA_DEVICE_AUTH: 'required',
       },
       stdio: ['ignore', log, log],
     })
@@ -299,8 +305,23 @@ class Harness {
     fs.writeFileSync(this.serverKeyFile, keys.json.server.public_key_pem)
     this.serverKeyId = keys.json.server.key_id
 
+    this.keysDir = path.join(this.dir, 'device-keys')
+    fs.mkdirSync(this.keysDir)
+    const batch = await this.operator('POST', '/v1/enrollment-tokens', { name: 'fw-e2e-batch' })
+    if (batch.status !== 201) throw new Error(`POST /v1/enrollment-tokens answered ${batch.status}: ${batch.body}`)
+    this.enrollmentToken = batch.json.token
+
     this.stable = await this.publish({ version: 'mason', sequence: 10, size: 150_016, key: this.releaseKey })
     this.beta = await this.publish({ version: 'leafcutter', sequence: 11, size: 20_016, key: this.rogueReleaseKey, channel: 'beta' })
+  }
+
+  operator(method, urlPath, body) {
+    const headers = { authorization: `Bearer ${this.operatorToken}`, ...(body ? { 'content-type': 'application/json' } : {}) }
+    return request(this.serverPort, method, urlPath, { headers, body: body ? JSON.stringify(body) : undefined })
+  }
+
+  keyFile(mac) {
+    return path.join(this.keysDir, `${mac.replace(/[:-]/g, '').toLowerCase()}.der`)
   }
 
   async token(role, name) {
@@ -367,7 +388,8 @@ class Harness {
 
   // Runs the C++ client as a device with its own slot directory.
   // By default the device pins release key A only; B is trusted by the server but not by it.
-  async device({ mac, version = 'carder', sequence = 5, channel = 'stable', serverKey, releaseKeys, clockOffset = 0, chunk = 4096, booted = false }) {
+  // Its key lives in keys/<mac>.der across runs; `credentials: false` runs it without any.
+  async device({ mac, version = 'carder', sequence = 5, channel = 'stable', serverKey, releaseKeys, clockOffset = 0, chunk = 4096, booted = false, enrollment = true, credentials = true }) {
     const slot = fs.mkdtempSync(path.join(this.dir, 'slot-'))
     const args = [
       '--server', `http://127.0.0.1:${this.proxyPort}`,
@@ -378,6 +400,8 @@ class Harness {
       '--slot', slot, '--chunk', String(chunk), '--retries', '3', '--retry-delay-ms', '20',
       '--clock-offset', String(clockOffset),
     ]
+    if (credentials) args.push('--key-file', this.keyFile(mac))
+    if (credentials && enrollment) args.push('--enrollment-token', this.enrollmentToken)
     if (booted) args.push('--report-booted')
     const r = await run(clientBin, args)
     const out = Object.fromEntries(
@@ -550,8 +574,49 @@ const cases = [
     expect(h.proxy.firmwareRequests().length === before, 'the binary was requested')
   }],
 
+  ['a device enrolls with the batch\'s token, keeps its key across runs, and its word counts', async (h) => {
+    // a4cf12000001 ran three times above (update, booted, no update) from the same key file.
+    const keys = await h.operator('GET', '/v1/devices/a4cf12000001/keys')
+    expect(keys.status === 200, `GET keys answered ${keys.status}`)
+    expect(keys.json.keys.length === 1, `expected one key, the server has ${keys.json.keys.length}: the key was not kept`)
+    expect(keys.json.keys[0].state === 'accepted' && keys.json.keys[0].decided_by === 'enrollment:fw-e2e-batch', `key: ${JSON.stringify(keys.json.keys[0])}`)
+    const der = fs.readFileSync(h.keyFile('A4:CF:12:00:00:01'))
+    const publicDer = crypto.createPublicKey(crypto.createPrivateKey({ key: der, format: 'der', type: 'sec1' })).export({ type: 'spki', format: 'der' })
+    const keyId = crypto.createHash('sha256').update(publicDer).digest('hex').slice(0, 16)
+    expect(keyId === keys.json.keys[0].key_id, `the key file holds key ${keyId}, the server accepted ${keys.json.keys[0].key_id}`)
+    const view = await h.operator('GET', '/v1/devices/a4cf12000001')
+    expect(view.json.verified === true, `the device is not verified: ${view.body.toString().slice(0, 200)}`)
+  }],
+
+  ['a device without an enrollment token waits for an operator, then updates once accepted', async (h) => {
+    const pending = await h.device({ mac: 'A4:CF:12:00:00:0C', enrollment: false })
+    expectResult(pending, 'device_pending')
+    expectNothingBootable(pending)
+    const accepted = await h.operator('POST', '/v1/devices/a4cf1200000c/accept', { reason: 'e2e' })
+    expect(accepted.status === 200, `accept answered ${accepted.status}: ${accepted.body}`)
+    const r = await h.device({ mac: 'A4:CF:12:00:00:0C', enrollment: false })
+    expectInstalled(r, h.stable)
+    expect(r.credentials === 'ok', `credentials ${r.credentials}`)
+  }],
+
+  ['a device without credentials is refused by a server that requires them', async (h) => {
+    const r = await h.device({ mac: 'A4:CF:12:00:00:0D', credentials: false })
+    expectResult(r, 'unauthorized')
+    expect(r.http_status === '401', `last HTTP status ${r.http_status}`)
+    expectNothingBootable(r)
+  }],
+
+  ['a revoked device gets nothing more', async (h) => {
+    const revoked = await h.operator('POST', '/v1/devices/a4cf1200000c/revoke', { reason: 'e2e' })
+    expect(revoked.status === 200, `revoke answered ${revoked.status}: ${revoked.body}`)
+    const r = await h.device({ mac: 'A4:CF:12:00:00:0C', enrollment: false })
+    expectResult(r, 'device_rejected')
+    expectNothingBootable(r)
+  }],
+
   ['the server sees the client reports', async (h) => {
     const ok = await h.reports('a4cf12000001')
+    expect(ok.every((r) => r.verified === true), `reports not verified: ${JSON.stringify(ok)}`)
     const statuses = ok.map((r) => r.status)
     for (const s of ['downloading', 'downloaded', 'installed', 'booted']) {
       expect(statuses.includes(s), `no ${s} report for the updated device; got ${JSON.stringify(statuses)}`)

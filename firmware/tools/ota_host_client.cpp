@@ -6,6 +6,11 @@
 //                   --server-key PEM... --release-key PEM... --slot DIR
 //                   [--channel C] [--chunk BYTES] [--retries N] [--retry-delay-ms N]
 //                   [--clock-offset SECONDS | --no-clock] [--slot-size BYTES] [--report-booted]
+//                   [--key-file PATH [--enrollment-token TOKEN]]
+//
+// With --key-file the device has credentials: its P-256 key lives in that
+// file (made on the first run), it enrolls, and it sends a device token.
+// Prints `credentials: <result>` then.
 //
 // Prints `result: <name>`, `decision: <name>` and download statistics; exits
 // 0 when the run reached a verdict the device accepts (installed, or no
@@ -22,6 +27,7 @@
 
 #include "ota_gate/ota_gate.h"
 #include "file_flash_writer.h"
+#include "file_key_store.h"
 #include "posix_http_transport.h"
 #include "system_clock.h"
 
@@ -56,7 +62,7 @@ int main(int argc, char** argv) {
   using namespace ota_gate;
   OtaConfig config;
   std::vector<std::string> server_pems, release_pems;
-  std::string slot_dir;
+  std::string slot_dir, key_file;
   uint32_t slot_size = 1966080;
   bool has_clock = true, report_booted = false;
   int64_t clock_offset = 0;
@@ -82,6 +88,8 @@ int main(int argc, char** argv) {
     else if (arg == "--slot-size") { if (!to_u32(v, slot_size)) return usage("--slot-size wants a byte count"); }
     else if (arg == "--clock-offset") clock_offset = strtoll(v, nullptr, 10);
     else if (arg == "--slot") slot_dir = v;
+    else if (arg == "--key-file") key_file = v;
+    else if (arg == "--enrollment-token") config.enrollment_token = v;
     else if (arg == "--server-key" || arg == "--release-key") {
       std::string pem;
       if (!read_text(v, pem)) return usage(("cannot read " + std::string(v)).c_str());
@@ -105,15 +113,19 @@ int main(int argc, char** argv) {
   host::PosixHttpTransport http;
   host::FileFlashWriter flash(slot_dir, slot_size);
   host::SystemClock clock(has_clock, clock_offset);
+  host::FileKeyStore key_store(key_file);
+  if (!key_file.empty()) config.key_store = &key_store;
   OtaClient client(config, http, flash, clock);
 
   if (report_booted) {
     const Result r = client.report_booted();
     printf("result: %s\n", result_name(r));
+    if (config.key_store != nullptr) printf("credentials: %s\n", result_name(client.credentials()));
     return r == Result::ok ? 0 : 2;
   }
   const Result r = client.update();
   printf("result: %s\n", result_name(r));
+  if (config.key_store != nullptr) printf("credentials: %s\n", result_name(client.credentials()));
   if (r == Result::ok || r == Result::no_update) printf("decision: %s\n", decision_name(client.decision()));
   const DownloadStats& s = client.stats();
   printf("bytes: %" PRIu32 "\nrequests: %" PRIu32 "\nretries: %" PRIu32 "\nhttp_status: %d\n", s.bytes_written,

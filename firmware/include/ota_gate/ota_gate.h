@@ -3,6 +3,7 @@
 
 #include "ota_gate/chunk_plan.h"
 #include "ota_gate/decision.h"
+#include "ota_gate/device_key.h"
 #include "ota_gate/http_fields.h"
 #include "ota_gate/identifiers.h"
 #include "ota_gate/interfaces.h"
