@@ -72,6 +72,8 @@ export interface EnrollAnswer {
 export class DeviceAdmission {
   constructor(
     private readonly repos: Repositories,
+    /** Called once a device's tokens are revoked here, so that this process refuses them at once. */
+    private readonly revoked: () => void = () => undefined,
     private readonly now: () => number = Date.now
   ) {}
 
@@ -232,6 +234,7 @@ export class DeviceAdmission {
       at,
       audit: this.entry(who.actor, plan.audit, device, who.reason, { key_id: key.key_id, board: key.board, from: key.state }),
     })
+    if (key.state === 'accepted') this.revoked()
     return { ...key, state: plan.to, decided_at: at, decided_by: who.actor }
   }
 }

@@ -35,7 +35,7 @@ export default fp(
     const revocations = new RevocationCache(app.repos.credentials)
     const tokens = new DeviceTokens(await app.repos.credentials.tokenSecret(), app.config.OTA_DEVICE_TOKEN_TTL * 1000, (d) => revocations.get(d))
     app.decorate('deviceTokens', tokens)
-    app.decorate('admission', new DeviceAdmission(app.repos))
+    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed()))
     app.decorateRequest('provenDevice', null)
 
     const check: onRequestAsyncHookHandler = async function checkDeviceToken(request: FastifyRequest) {
