@@ -3,12 +3,12 @@ import path from 'node:path'
 import { apiClient, serverOptions } from '../api-client'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
+import { MAC } from './rollout'
+import { NAME } from './token'
 
 type Values = Record<string, string | boolean | string[] | undefined>
 
-const MAC = /^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})$/
 const KEY_ID = /^[0-9a-f]{16}$/
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
 
 const str = (values: Values, name: string) => values[name] as string | undefined
 const json = (io: CliIo, value: unknown) => print(io, JSON.stringify(value, null, 2))

@@ -8,7 +8,7 @@ import type { Command } from '../main'
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,30}$/
-const MAC = /^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})$/
+export const MAC = /^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})$/
 
 type Values = Record<string, string | boolean | string[] | undefined>
 const str = (values: Values, name: string) => values[name] as string | undefined
