@@ -23,6 +23,11 @@ const ENROLLMENT_NAME = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
 
 const who = (request: FastifyRequest, reason: string | undefined) => ({ actor: request.identity?.name ?? 'unknown', reason: reason ?? null })
 
+/** A POST without a body (curl -X POST) is a decision without a reason, not a malformed request. */
+async function emptyBody(request: FastifyRequest): Promise<void> {
+  request.body ??= {}
+}
+
 /** A keyset cursor over (device, key_id), opaque to clients. */
 const encodeCursor = (k: { device: string; key_id: string }) => Buffer.from(`${k.device}.${k.key_id}`, 'utf8').toString('base64url')
 function decodeCursor(cursor: string): { device: string; key_id: string } {
@@ -88,6 +93,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
       `/v1/devices/:device/${action}`,
       {
         onRequest: operator,
+        preValidation: emptyBody,
         schema: {
           summary: {
             accept: "Accept a device's key (its pending one unless key_id names another); an accepted key replaces the device's previous one",
@@ -211,6 +217,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/enrollment-tokens/:name/revoke',
     {
       onRequest: operator,
+      preValidation: emptyBody,
       schema: {
         summary: 'Revoke an enrollment token: devices enrolling with it wait for an operator again',
         tags: ['device credentials'],

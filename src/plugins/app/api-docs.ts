@@ -18,7 +18,10 @@ function documented(schema: FastifySchema, route: { method: string | string[]; u
   const responses = (schema.response ?? {}) as Responses
   const extra: FastifySchema & { security?: unknown } = {}
   // A device token is optional unless the server runs with OTA_DEVICE_AUTH=required: `{}` says "or none".
-  if ('401' in responses) extra.security = route.deviceCredentials ? [{}, { device_token: [] }] : [{ bearer: [] }]
+  // Other device routes answering 401 (enrollment) refuse what is in the body, not a missing token.
+  if ('401' in responses) {
+    extra.security = route.deviceCredentials ? [{}, { device_token: [] }] : deviceRouteOf(route) ? [{}] : [{ bearer: [] }]
+  }
   if (deviceRouteOf(route)) extra.response = { ...responses, 429: ErrorResponse, 503: ErrorResponse }
   return { ...schema, ...extra }
 }
