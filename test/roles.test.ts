@@ -28,7 +28,8 @@ interface Probe {
 const DEVICE = deviceId(1)
 const DEVICE_MAC = 'A0:00:00:00:00:01'
 
-function policy(sha256: string): Record<string, Probe> {
+/** `challenge`: one the server gave DEVICE, so that the token route gets past it. */
+function policy(sha256: string, challenge: string): Record<string, Probe> {
   const reason = 'roles test'
   return {
     'GET /healthz': { access: 'public', url: '/healthz', expect: 'success' },
@@ -68,6 +69,19 @@ function policy(sha256: string): Record<string, Probe> {
       url: `/v1/devices/${DEVICE}/reports`,
       body: { status: 'downloading', version: 'mason', sequence: 1 },
       expect: 'success',
+    },
+    'POST /v1/devices/:device/enroll': {
+      access: 'public',
+      url: `/v1/devices/${DEVICE}/enroll`,
+      body: { public_key: 'not a key', board: 'esp32cam' },
+      expect: 'admitted',
+    },
+    'GET /v1/devices/:device/challenge': { access: 'public', url: `/v1/devices/${DEVICE}/challenge`, expect: 'success' },
+    'POST /v1/devices/:device/token': {
+      access: 'public',
+      url: `/v1/devices/${DEVICE}/token`,
+      body: { challenge, signature: 'MEUCIQ==' },
+      expect: 'admitted',
     },
 
     'GET /v1/boards': { access: 'any', url: '/v1/boards', expect: 'success' },
@@ -122,6 +136,18 @@ function policy(sha256: string): Record<string, Probe> {
       expect: 'admitted',
     },
 
+    'GET /v1/device-keys': { access: 'operator', url: '/v1/device-keys?state=pending', expect: 'success' },
+    'GET /v1/devices/:device/keys': { access: 'operator', url: `/v1/devices/${DEVICE}/keys`, expect: 'success' },
+    'POST /v1/devices/:device/accept': { access: 'operator', url: `/v1/devices/${DEVICE}/accept`, body: { reason }, expect: 'admitted' },
+    'POST /v1/devices/:device/reject': { access: 'operator', url: `/v1/devices/${DEVICE}/reject`, body: { reason }, expect: 'admitted' },
+    'POST /v1/devices/:device/revoke': { access: 'operator', url: `/v1/devices/${DEVICE}/revoke`, body: { reason }, expect: 'admitted' },
+    'GET /v1/device-allowlist': { access: 'operator', url: '/v1/device-allowlist', expect: 'success' },
+    'POST /v1/device-allowlist/add': { access: 'operator', url: '/v1/device-allowlist/add', body: { devices: [DEVICE], reason }, expect: 'success' },
+    'POST /v1/device-allowlist/remove': { access: 'operator', url: '/v1/device-allowlist/remove', body: { devices: [DEVICE], reason }, expect: 'success' },
+    'GET /v1/enrollment-tokens': { access: 'operator', url: '/v1/enrollment-tokens', expect: 'success' },
+    'POST /v1/enrollment-tokens': { access: 'operator', url: '/v1/enrollment-tokens', body: { name: 'roles-batch', reason }, expect: 'admitted' },
+    'POST /v1/enrollment-tokens/:name/revoke': { access: 'operator', url: '/v1/enrollment-tokens/roles-batch/revoke', body: { reason }, expect: 'admitted' },
+
     'POST /v1/releases/import': {
       access: 'admin',
       url: '/v1/releases/import',
@@ -164,7 +190,8 @@ t.test('every route answers each caller as the access policy says', async (t) =>
     operator: await createToken(server.dataDir, 'operator', 'roles-operator'),
     admin: await createToken(server.dataDir, 'admin', 'roles-admin'),
   }
-  const table = policy(sha256)
+  const challenge = (await (await fetch(`${server.url}/v1/devices/${DEVICE}/challenge`)).json()) as { challenge: string }
+  const table = policy(sha256, challenge.challenge)
   t.same(routesOf(server.app), Object.keys(table).sort(), 'the policy names exactly the routes the server has')
 
   for (const [route, probe] of Object.entries(table)) {
