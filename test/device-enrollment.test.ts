@@ -1,6 +1,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
+import { Writable } from 'node:stream'
+import pino, { type LoggerOptions } from 'pino'
 import t from 'tap'
+import { loadConfig } from '../src/config'
+import { loggerOptions } from '../src/logger'
 import { RevocationCache } from '../src/fleet/device-tokens'
 import { FLEET_ENV, getJson } from './support/devices'
 import { decide, deviceToken, enroll, newDeviceKey, pollWith, requestToken, sign } from './support/device-credentials'
@@ -192,4 +196,19 @@ t.test('revocations are re-read when their generation moves, at most every few s
   now = 20_000
   await cache.get('a4cf12000070')
   t.equal(reads, 2, 'an unchanged generation does not re-read the list')
+})
+
+t.test('enrollment and device tokens never reach the log', async (t) => {
+  let written = ''
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      written += chunk.toString('utf8')
+      done()
+    },
+  })
+  const log = pino(loggerOptions(loadConfig({ OTA_LOG_LEVEL: 'trace' })) as LoggerOptions, sink)
+  log.info({ body: { enrollment_token: 'ote_secret1', board: 'esp32cam' }, enrollment_token: 'ote_secret2' }, 'enroll')
+  log.info({ headers: { authorization: 'Bearer otd_secret3' }, body: { token: 'otd_secret4' } }, 'token')
+  t.notMatch(written, /secret/)
+  t.match(written, /esp32cam/)
 })
