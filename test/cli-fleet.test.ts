@@ -68,7 +68,10 @@ t.test('refusals: the server message and a non-zero exit', async (t) => {
 
   const wrongRole = await cli(['fleet', 'devices'], { OTA_SERVER: server.url, OTA_TOKEN: releaser })
   t.equal(wrongRole.code, 1)
-  t.match(wrongRole.stderr, /needs role operator or admin; the token "releaser" has role releaser \(403 forbidden\)/)
+  t.match(
+    wrongRole.stderr,
+    /needs role operator or admin; the token "releaser" has role releaser: create one with `ota-gate token create --role operator --name NAME` .*\(403 forbidden\)/
+  )
 
   const operator = await createToken(server.dataDir, 'operator')
   const env = { OTA_SERVER: server.url, OTA_TOKEN: operator }

@@ -233,7 +233,7 @@ t.test('POST /v1/releases/import: admin only; with OTA_GIT_DIR each tag is check
 
   const forbidden = await viaApi(operator)
   t.equal(forbidden.code, 1)
-  t.match(forbidden.stderr, /this needs role admin; the token "operator" has role operator \(403 forbidden\)/)
+  t.match(forbidden.stderr, /this needs role admin; the token "operator" has role operator: create one with `ota-gate token create --role admin --name NAME` .*\(403 forbidden\)/)
 
   const dry = await viaApi(admin, '--dry-run', '--json')
   t.equal(dry.code, 0, dry.stderr)

@@ -4,6 +4,7 @@ import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
 import { DevicesRepository } from './devices'
 import { FactoryImagesRepository } from './factory-images'
+import { LegacyClientsRepository } from './legacy-clients'
 import { MetricsRepository } from './metrics'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
@@ -27,6 +28,8 @@ export interface Repositories {
   history: ReleaseHistoryRepository
   /** device check-ins, reports and the fleet view */
   devices: DevicesRepository
+  /** the field fleet (/firmware.json, /firmware.app.bin) per address and user agent */
+  legacyClients: LegacyClientsRepository
   /** the figures /metrics reads at each scrape */
   metrics: MetricsRepository
   /** staged rollouts, policies, pins and rollbacks (cached for the device endpoints) */
@@ -46,6 +49,7 @@ export function createRepositories(db: Database): Repositories {
     factoryImages: new FactoryImagesRepository(db),
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
+    legacyClients: new LegacyClientsRepository(db),
     metrics: new MetricsRepository(db),
     rollouts: new RolloutsRepository(db, audit),
     audit,
