@@ -65,7 +65,8 @@ t.test('ledger import records the five releases on production, once; --dry-run w
   t.equal(dry.code, 0, dry.stderr)
   t.match(dry.stdout, /would import 5 historical release/)
   for (const bee of BEES) t.match(dry.stdout, new RegExp(`prod-${bee}\\s+${bee}\\s+\\d\\s+[0-9a-f]{12}\\s+would_import`))
-  t.notMatch(dry.stdout, /honey/, 'the tag only on main is not listed')
+  t.notMatch(dry.stdout, /prod-honey\s+honey/, 'the tag only on main is not imported')
+  t.match(dry.stdout, /left out \(1\):\nTAG\s+COMMIT\s+REASON\s+WHY\nprod-honey\s+[0-9a-f]{12}\s+not_on_branch\s+not on production: never released/, 'but said to be left out, and why')
   t.same(releaseRows(dataDir), [], '--dry-run writes nothing')
 
   const first = await cli(importArgs(repo), env)
@@ -125,8 +126,19 @@ t.test('the version and sequence come from the files at each tagged commit, or t
   t.match(noBranch.stderr, /has no branch release \(nor origin\/release\): fetch it first/)
 
   const noSequence = await cli(importArgs(repo), { OTA_DATA_DIR: tempDir(t) })
-  t.equal(noSequence.code, 1)
-  t.match(noSequence.stderr, /prod-osmia .* has no ESP32-CAM\/SEQUENCE: give the file that holds the sequence with --sequence-file/)
+  t.equal(noSequence.code, 1, 'nothing left to import')
+  t.match(noSequence.stdout, /prod-osmia\s+[0-9a-f]{12}\s+no_sequence\s+[0-9a-f]{12} has no ESP32-CAM\/SEQUENCE: give its sequence with --sequence prod-osmia=N/)
+  t.match(noSequence.stderr, /can be imported \(3 left out, listed below\)/)
+  const given = tempDir(t)
+  const withSequence = await cli(importArgs(repo, '--version-file', 'fw/NAME', '--sequence', 'prod-osmia=7', '--sequence', 'prod-whatever=8', '--sequence', 'prod-andrena=9'), { OTA_DATA_DIR: given })
+  t.equal(withSequence.code, 0, withSequence.stderr)
+  t.same(releaseRows(given).map((row) => [row.tag, row.sequence]), [['prod-osmia', 7], ['prod-whatever', 8], ['prod-andrena', 9]], '--sequence TAG=N gives a tag its sequence')
+  const typo = await cli(importArgs(repo, '--sequence', 'prod-osmiaa=7'), { OTA_DATA_DIR: tempDir(t) })
+  t.equal(typo.code, 1)
+  t.match(typo.stderr, /there is no tag prod-osmiaa matching prod-\* .*: check the name given to --skip or --sequence/)
+  const form = await cli(importArgs(repo, '--sequence', 'prod-osmia'), { OTA_DATA_DIR: tempDir(t) })
+  t.equal(form.code, 2)
+  t.match(form.stderr, /--sequence takes TAG=N/)
 })
 
 /** A repository whose history has one problem; each (version, sequence) is a promoted, tagged release. */
@@ -146,7 +158,7 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
     {
       name: 'two tags with one sequence',
       releases: [['prod-mason', 'mason', 1], ['prod-leafcutter', 'leafcutter', 2], ['prod-bumble', 'bumble', 2]],
-      message: /tags prod-leafcutter, prod-bumble all have sequence 2: each release needs its own sequence/,
+      message: /tags prod-leafcutter, prod-bumble all have sequence 2: each release needs its own sequence; give the one it really had with --sequence prod-bumble=N, or leave it out with --skip prod-bumble/,
     },
     {
       name: 'a sequence that goes down along production',
@@ -156,14 +168,14 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
     {
       name: 'a version used twice',
       releases: [['prod-mason', 'mason', 1], ['prod-mason-again', 'mason', 2]],
-      message: /version mason is used by tags prod-mason, prod-mason-again: a codename is never reused/,
+      message: /version mason is used by tags prod-mason, prod-mason-again: a codename is never reused; leave the one devices never ran out with --skip prod-mason-again/,
     },
   ]
   for (const c of cases) {
     const dataDir = tempDir(t)
     const r = await cli(importArgs(historyRepo(t, c.releases)), { OTA_DATA_DIR: dataDir })
     t.equal(r.code, 1, `${c.name}: refused`)
-    t.match(r.stderr, /nothing was imported; fix the release history first/, c.name)
+    t.match(r.stderr, /nothing was imported; each problem below says how to get past it \(--skip TAG leaves a tag out, --sequence TAG=N corrects its sequence/, c.name)
     t.match(r.stderr, c.message, c.name)
     t.same(releaseRows(dataDir), [], `${c.name}: nothing written`)
   }
@@ -178,6 +190,46 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
   t.equal(r.code, 1)
   t.match(r.stderr, /prod-mason: version mason, tag prod-mason already belong\(s\) to release mason \(sequence 1, tag prod-mason, commit [0-9a-f]{12}\)/)
   t.same(releaseRows(dataDir), before, 'all or nothing: orchard is not recorded either')
+})
+
+t.test('a way out of a bad history: --skip TAG and --sequence TAG=N, and every tag left out is listed with its reason', async (t) => {
+  // The two incidents of the old process: a sequence given twice, a codename used twice.
+  const repo = historyRepo(t, [
+    ['prod-mason', 'mason', 1],
+    ['prod-leafcutter', 'leafcutter', 2],
+    ['prod-bumble', 'bumble', 2],
+    ['prod-carpenter', 'carpenter', 3],
+    ['prod-carpenter-again', 'carpenter', 4],
+  ])
+  // A second tag on the same commit names the same release: recorded once.
+  repo.tag('prod-leafcutter-v2', 'prod-leafcutter^{commit}')
+  const dataDir = tempDir(t)
+  const refused = await cli(importArgs(repo), { OTA_DATA_DIR: dataDir })
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /--sequence prod-bumble=N, or leave it out with --skip prod-bumble/)
+  t.match(refused.stderr, /--skip prod-carpenter-again\b/)
+  t.same(releaseRows(dataDir), [], 'nothing written while refused')
+
+  const r = await cli(importArgs(repo, '--sequence', 'prod-bumble=3', '--sequence', 'prod-carpenter=4', '--skip', 'prod-carpenter-again', '--json'), {
+    OTA_DATA_DIR: dataDir,
+  })
+  t.equal(r.code, 0, r.stderr)
+  const body = JSON.parse(r.stdout) as { imported: number; left_out: Array<{ tag: string; reason: string; message: string }> }
+  t.equal(body.imported, 4)
+  t.same(
+    body.left_out.map((l) => [l.tag, l.reason]),
+    [['prod-leafcutter-v2', 'duplicate'], ['prod-carpenter-again', 'skipped']],
+    'the skipped tag and the twin are reported'
+  )
+  t.same(
+    releaseRows(dataDir).map((row) => [row.tag, row.version, row.sequence]),
+    [['prod-mason', 'mason', 1], ['prod-leafcutter', 'leafcutter', 2], ['prod-bumble', 'bumble', 3], ['prod-carpenter', 'carpenter', 4]]
+  )
+  const text = await cli(importArgs(repo, '--sequence', 'prod-bumble=3', '--sequence', 'prod-carpenter=4', '--skip', 'prod-carpenter-again'), { OTA_DATA_DIR: dataDir })
+  t.equal(text.code, 0, text.stderr)
+  t.match(text.stdout, /imported 0 historical release\(s\) of board esp32cam; 4 already recorded/, 'running it again changes nothing')
+  t.match(text.stdout, /^prod-carpenter-again\s+[0-9a-f]{12}\s+skipped\s+left out with --skip$/m)
+  t.match(text.stdout, /^prod-leafcutter-v2\s+[0-9a-f]{12}\s+duplicate\s+names the same release as prod-leafcutter /m)
 })
 
 t.test('after the import, publishing and devices respect the history', async (t) => {
