@@ -153,7 +153,7 @@ const LegacyDownload = Type.Object({
   sequence: Type.Integer(),
   first_at: Time,
   last_at: Time,
-  downloads: Type.Integer({ description: 'whole downloads (a resumed one counts once it reaches the last byte)' }),
+  downloads: Type.Integer({ description: 'binaries sent to their last byte: whole, or a resumed range reaching the end (what the client did with them is not known)' }),
 })
 
 export const LegacyResponse = Type.Object({
