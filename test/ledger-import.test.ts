@@ -1,7 +1,11 @@
 import crypto from 'node:crypto'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
 import { databasePath } from '../src/db/open'
+import { LEFT_OUT_REASONS } from '../src/release/firmware-repo'
+import { buildEspImage } from './support/esp-image-builder'
 import { makeFirmwareRepo, type FirmwareRepo } from './support/git-repo'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
@@ -361,4 +365,63 @@ t.test('version_in_field counts only devices seen within the stale window', asyn
   await new Promise((resolve) => setTimeout(resolve, 2100))
   const drone = await publishRelease(server, { version: 'drone', sequence: 2 })
   t.equal(drone.release.version, 'drone', 'a device silent for longer than the window no longer blocks the name')
+})
+
+t.test('docs/migration.md says what to do for every reason a tag is left out and every refusal', async (t) => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'migration.md'), 'utf8')
+  for (const reason of LEFT_OUT_REASONS) t.match(doc, new RegExp(`^\\| \`${reason}\` \\| .+ \\| .+ \\|$`, 'm'), `${reason} has a row: what it means, what to do`)
+  for (const refusal of [
+    'all have sequence',
+    'sequence goes down along the release branch',
+    'is used by tags',
+    'already belong(s) to release',
+    'there is no tag T matching',
+    'is not the binary --current-json describes',
+    '"allow_downgrade": true',
+    'is newer than firmware.json',
+  ]) {
+    t.ok(doc.includes(refusal), `the refusal "${refusal}" is explained`)
+  }
+})
+
+t.test('--current-json/--current-bin through the server: attested without a tag, checked against the JSON, once', async (t) => {
+  const server = await startServer(t)
+  const admin = await createToken(server.dataDir, 'admin')
+  const env = { OTA_SERVER: server.url, OTA_TOKEN: admin }
+  const dir = tempDir(t)
+  const bin = buildEspImage({ version: 'osmia', seed: 9, size: 120_000 })
+  const md5 = crypto.createHash('md5').update(bin).digest('hex')
+  const json = `{"version":"osmia","sequence":7,"app_md5":"${md5}","app_size":${bin.length},"allow_downgrade":false}`
+  fs.writeFileSync(path.join(dir, 'firmware.json'), json)
+  fs.writeFileSync(path.join(dir, 'firmware.app.bin'), bin)
+  fs.writeFileSync(path.join(dir, 'other.bin'), buildEspImage({ version: 'osmia', seed: 10, size: 120_000 }))
+  const args = ['ledger', 'import', '--board', 'esp32cam', '--current-json', 'firmware.json']
+
+  const mismatch = await cli([...args, '--current-bin', 'other.bin'], env, dir)
+  t.equal(mismatch.code, 1)
+  t.match(mismatch.stderr, new RegExp(`--current-bin \\(MD5 [0-9a-f]{32}, ${bin.length} bytes\\) is not the binary --current-json describes \\(app_md5 ${md5}`))
+  const half = await cli(args, env, dir)
+  t.equal(half.code, 2)
+  t.match(half.stderr, /give both --current-json firmware.json and --current-bin firmware.app.bin/)
+
+  const dry = await cli([...args, '--current-bin', 'firmware.app.bin', '--dry-run'], env, dir)
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, /would import the release served today, osmia \(sequence 7\) .*provenance attested \(no release tag of this version and sequence was found\)/)
+  t.equal((await fetch(`${server.url}/firmware.json`)).status, 404, 'a dry run serves nothing')
+
+  const r = await cli([...args, '--current-bin', 'firmware.app.bin'], env, dir)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^imported the release served today, osmia \(sequence 7\)/m)
+  t.match(r.stdout, `/firmware.json answers from now on: ${json}`)
+  const served = await fetch(`${server.url}/firmware.json`)
+  t.equal(await served.text(), json, 'the same bytes as the static file')
+  const binary = Buffer.from(await (await fetch(`${server.url}/firmware.app.bin`)).arrayBuffer())
+  t.same(binary, bin)
+  const rows = releaseRows(server.dataDir)
+  t.match(rows, [{ version: 'osmia', sequence: 7, provenance: 'attested', tag: 'untagged-osmia', commit_sha: '0'.repeat(40), md5, signature: null }])
+
+  const again = await cli([...args, '--current-bin', 'firmware.app.bin', '--json'], env, dir)
+  t.equal(again.code, 0, again.stderr)
+  t.match(JSON.parse(again.stdout), { current: { status: 'already_imported' } })
+  t.equal(releaseRows(server.dataDir).length, 1, 'running it again changes nothing')
 })

@@ -166,7 +166,8 @@ export interface HistorySettings {
 }
 
 /** Why a tag matching the pattern is not part of the history imported. */
-export type LeftOutReason = 'not_on_branch' | 'no_sequence' | 'skipped' | 'duplicate'
+export const LEFT_OUT_REASONS = ['not_on_branch', 'no_sequence', 'skipped', 'duplicate'] as const
+export type LeftOutReason = (typeof LEFT_OUT_REASONS)[number]
 
 export interface LeftOutTag extends TaggedCommit {
   reason: LeftOutReason
