@@ -26,6 +26,7 @@ import firmware from './routes/firmware'
 import firstFlash from './routes/first-flash'
 import reports from './routes/reports'
 import fleet from './routes/fleet'
+import legacyFleet from './routes/legacy-fleet'
 import rollouts from './routes/rollouts'
 import audit from './routes/audit'
 import whoami from './routes/whoami'
@@ -77,6 +78,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(firstFlash)
   await fastify.register(reports)
   await fastify.register(fleet)
+  await fastify.register(legacyFleet)
   await fastify.register(rollouts)
   await fastify.register(audit)
   await fastify.register(whoami)

@@ -26,6 +26,8 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' }
   ),
+  /** json (one JSON object a line, for journald and log shippers) or pretty (text for a person at a terminal). */
+  OTA_LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
   /** Largest artifact accepted by PUT /v1/artifacts, in bytes. */
   OTA_MAX_ARTIFACT_BYTES: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024 }),
   /** Seconds a signed manifest stays valid (expires_at - issued_at). */

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'version_in_field'
   | 'conflict'
   | 'import_conflict'
+  | 'current_mismatch'
   | 'rollout_conflict'
   | 'pin_not_found'
   | 'signature_invalid'

@@ -2,11 +2,12 @@ import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app from './app'
-import { ConfigError, loadConfig, type Config } from './config'
+import { loadConfig, type Config } from './config'
 import { trackInFlight } from './drain'
 import { loggerOptions } from './logger'
 import { lazyRequestLogger } from './lazy-request-logger'
 import { RequestLog } from './request-log'
+import { startFailureLine } from './start-failure'
 
 /**
  * The Fastify instance with the application registered: the one production runs and tests use.
@@ -37,33 +38,29 @@ export function createServer(config: Config): FastifyInstance {
 }
 
 async function main(): Promise<void> {
-  let config: Config
+  let config: Config | undefined
+  let server: FastifyInstance | undefined
   try {
     config = loadConfig()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`ota-gate: ${err.message}`)
-      process.exitCode = 1
-      return
-    }
-    throw err
-  }
-  const server = createServer(config)
-  const inFlight = trackInFlight(server.server)
-  // close-with-grace exits anyway once OTA_SHUTDOWN_GRACE_MS has passed.
-  closeWithGrace({ delay: config.OTA_SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
-    if (err) server.log.error({ err }, 'shutting down after an error')
-    else server.log.info({ signal }, 'shutting down: finishing the requests in flight')
-    await inFlight.drain()
-    await server.close()
-  })
-  try {
+    server = createServer(config)
+    // Plugins (database, keys) load here, so a data folder that cannot be opened fails here too.
     await server.listen({ host: config.OTA_HOST, port: config.OTA_PORT })
   } catch (err) {
-    server.log.fatal({ err }, 'could not start')
-    process.exitCode = 1
-    await server.close().catch(() => undefined)
+    // One line a person reads, and a non-zero status so that systemd's Restart=on-failure acts.
+    console.error(startFailureLine(err, { host: config?.OTA_HOST ?? '', port: config?.OTA_PORT ?? 0, dataDir: config?.OTA_DATA_DIR ?? '' }))
+    await server?.close().catch(() => undefined)
+    process.exit(1)
   }
+  const running = server
+  const inFlight = trackInFlight(running.server)
+  // Registered once listening: close-with-grace ends the process itself (with status 0 on its own
+  // beforeExit), which must not hide a start that failed. It exits anyway after OTA_SHUTDOWN_GRACE_MS.
+  closeWithGrace({ delay: config.OTA_SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) running.log.error({ err }, 'shutting down after an error')
+    else running.log.info({ signal }, 'shutting down: finishing the requests in flight')
+    await inFlight.drain()
+    await running.close()
+  })
 }
 
 if (require.main === module) {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { COUNTED_BY, FIELD_FLEET_LABEL } from '../src/schemas/fleet'
 import { UNPROVEN_FLEET_ENV, deviceId, getJson, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, type RunningServer } from './support/server'
@@ -117,6 +118,8 @@ t.test('adoption counts match what the simulated devices did', async (t) => {
     rolled_back: 2,
     silent_rollbacks: 1,
     running: 3,
+    // The field fleet on its own, never in the device counts above: none of it polled here.
+    field_fleet: { label: FIELD_FLEET_LABEL, counted_by: COUNTED_BY, downloaded_clients: 0, downloaded_addresses: 0 },
   })
 
   const byDevice = async (dev: string) => (await getJson<DeviceDetail>(server, `/v1/devices/${dev}`, token)).body.updates[0]

@@ -109,6 +109,7 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
 
     'GET /v1/fleet/versions': { access: 'operator', url: '/v1/fleet/versions', expect: 'success' },
     'GET /v1/devices': { access: 'operator', url: '/v1/devices?limit=5', expect: 'success' },
+    'GET /v1/fleet/legacy': { access: 'operator', url: '/v1/fleet/legacy', expect: 'success' },
     'GET /v1/devices/:device': { access: 'operator', url: `/v1/devices/${DEVICE}`, expect: 'success' },
     'GET /v1/releases/:board/:version/adoption': { access: 'operator', url: '/v1/releases/esp32cam/mason/adoption', expect: 'success' },
     'GET /v1/audit': { access: 'operator', url: '/v1/audit', expect: 'success' },

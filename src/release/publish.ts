@@ -42,7 +42,7 @@ export const DEFAULT_CHANNEL = 'stable'
 
 const chipLabel = (id: number) => `${chipName(id) ?? 'unknown chip'} (chip id ${id})`
 
-async function requireBoard(deps: PublishDeps, name: string): Promise<Board> {
+export async function requireBoard(deps: Pick<PublishDeps, 'repos'>, name: string): Promise<Board> {
   const board = await deps.repos.boards.get(name)
   if (board) return board
   const known = (await deps.repos.boards.list()).map((b) => b.name)
@@ -53,7 +53,7 @@ async function requireBoard(deps: PublishDeps, name: string): Promise<Board> {
 }
 
 /** Reads the stored binary and checks it is an application image this board can run. */
-async function checkImage(deps: PublishDeps, board: Board, sha256: string): Promise<{ image: EspImage; size: number; md5: string }> {
+export async function checkImage(deps: Pick<PublishDeps, 'repos' | 'artifacts'>, board: Board, sha256: string): Promise<{ image: EspImage; size: number; md5: string }> {
   const artifact = await deps.repos.artifacts.get(sha256)
   if (!artifact || (await deps.artifacts.size(sha256)) === undefined) {
     throw notFound('artifact_not_found', `no artifact ${sha256} is stored: upload the binary first with PUT /v1/artifacts/${sha256}`)

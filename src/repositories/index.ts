@@ -5,6 +5,7 @@ import { BoardsRepository } from './boards'
 import { DeviceCredentialsRepository } from './device-credentials'
 import { DevicesRepository } from './devices'
 import { FactoryImagesRepository } from './factory-images'
+import { LegacyClientsRepository } from './legacy-clients'
 import { MetricsRepository } from './metrics'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
@@ -30,6 +31,8 @@ export interface Repositories {
   devices: DevicesRepository
   /** device keys, the allow-list, enrollment tokens, the device-token secret and revocations */
   credentials: DeviceCredentialsRepository
+  /** the field fleet (/firmware.json, /firmware.app.bin) per address and user agent */
+  legacyClients: LegacyClientsRepository
   /** the figures /metrics reads at each scrape */
   metrics: MetricsRepository
   /** staged rollouts, policies, pins and rollbacks (cached for the device endpoints) */
@@ -50,6 +53,7 @@ export function createRepositories(db: Database): Repositories {
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
     credentials: new DeviceCredentialsRepository(db, audit),
+    legacyClients: new LegacyClientsRepository(db),
     metrics: new MetricsRepository(db),
     rollouts: new RolloutsRepository(db, audit),
     audit,

@@ -42,7 +42,8 @@ export class ReleaseConflict extends Error {
   }
 }
 
-const COLUMNS = [
+/** Every column of `releases` a new row sets. */
+export const RELEASE_COLUMNS = [
   'board', 'channel', 'version', 'sequence', 'sha256', 'size', 'md5', 'tag', 'commit_sha', 'signature', 'key_id',
   'provenance', 'chip', 'project_name', 'app_version', 'idf_version', 'secure_version', 'build_date', 'build_time',
   'notes', 'published_by', 'created_at',
@@ -58,7 +59,7 @@ export class ReleasesRepository {
   constructor(private readonly db: Database) {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
-    const insert = db.prepare(`INSERT INTO releases (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`)
+    const insert = db.prepare(`INSERT INTO releases (${RELEASE_COLUMNS.join(', ')}) VALUES (${RELEASE_COLUMNS.map((c) => '@' + c).join(', ')})`)
     // The checks and the insert run in one synchronous IMMEDIATE transaction: two publishes racing
     // for the same board cannot both pass, even from two processes sharing the database.
     // No constraint can say "above the highest sequence", so that one is checked here; version,

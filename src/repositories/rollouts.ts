@@ -447,7 +447,7 @@ export class RolloutsRepository {
            FROM device_pins p JOIN releases r ON r.id = p.release_id WHERE p.device = ?`
         )
         .get(device) as (Pin & { channel: string }) | undefined
-      if (!pin) throw new RolloutRefusal(404, 'pin_not_found', `device ${device} is not pinned (see GET /v1/pins)`)
+      if (!pin) throw new RolloutRefusal(404, 'pin_not_found', `device ${device} is not pinned, so there is nothing to unpin: \`ota-gate rollout pins\` lists the pinned devices`)
       this.db.prepare('DELETE FROM device_pins WHERE device = ?').run(device)
       this.record(who, 'unpin', { board: pin.board, channel: pin.channel, version: pin.version, device }, { was: pin.version })
       const { channel: _channel, ...rest } = pin

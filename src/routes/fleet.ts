@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
 import { durationParam } from '../fleet/duration'
+import { coversFieldFleet, fieldFleetAdoption, fieldFleetSummary } from '../fleet/field-fleet'
 import { channelRollouts, deviceRollout } from '../fleet/rollout-views'
 import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/devices'
 import { BoardName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
@@ -91,13 +92,16 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Devices per running version, and how many are stale',
         tags: ['fleet'],
         querystring: VersionsQuery,
-        response: { 200: VersionsResponse, ...errors(400, 401, 403) },
+        response: { 200: VersionsResponse, ...errors(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const q = request.query
       const staleAfter = q.stale_after ?? app.config.OTA_STALE_AFTER
       const staleMs = durationParam('stale_after', staleAfter)
+      if (q.board !== undefined && !(await app.repos.boards.get(q.board))) {
+        throw notFound('board_not_found', `there is no board ${q.board}: \`ota-gate board list\` shows the boards`)
+      }
       const versions = (await app.repos.devices.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
@@ -109,6 +113,8 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const rollouts = await channelRollouts(app.repos, [...pairs.values()])
       const total = versions.reduce((n, v) => n + v.devices, 0)
       const verified = versions.reduce((n, v) => n + v.verified, 0)
+      // The field fleet names no device: its own line, never added to total or versions.
+      const fieldFleet = coversFieldFleet(app.config, q) ? await fieldFleetSummary(app.repos, app.config, Date.now() - staleMs) : undefined
       return {
         total,
         verified,
@@ -119,6 +125,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         versions,
         channels,
         rollouts,
+        field_fleet: fieldFleet,
       }
     }
   )
@@ -192,7 +199,8 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
       const adoption = await app.repos.devices.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
-      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption }
+      const fieldFleet = await fieldFleetAdoption(app.repos, app.config, release)
+      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, field_fleet: fieldFleet }
     }
   )
 }

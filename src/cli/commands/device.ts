@@ -3,15 +3,12 @@ import path from 'node:path'
 import { apiClient, serverOptions } from '../api-client'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
-import { MAC } from './rollout'
+import { flag as str, printJson as json, type FlagValues as Values } from '../flags'
+import { MAC } from '../identifiers'
 import { NAME } from './token'
-
-type Values = Record<string, string | boolean | string[] | undefined>
 
 const KEY_ID = /^[0-9a-f]{16}$/
 
-const str = (values: Values, name: string) => values[name] as string | undefined
-const json = (io: CliIo, value: unknown) => print(io, JSON.stringify(value, null, 2))
 const common = { ...serverOptions, json: { type: 'boolean' }, reason: { type: 'string' } } as const
 const SERVER_USAGE = '[--server URL --token TOKEN] [--json]'
 const KEY_COLUMNS = ['device', 'key_id', 'board', 'state', 'requested_at', 'address', 'decided_by']

@@ -46,6 +46,7 @@ export const tokenCommands: Command[] = [
   },
   {
     name: 'token revoke',
+    arguments: ['NAME'],
     usage: 'token revoke NAME',
     summary: 'revoke the active token of that name',
     async run({ positionals }, io) {

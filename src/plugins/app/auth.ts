@@ -35,7 +35,11 @@ export default fp(
         const identity = await app.repos.tokens.authenticate(token)
         if (!identity) throw unauthorized('the token is unknown or revoked')
         if (!allowed.has(identity.role)) {
-          throw forbidden(`this needs role ${[...allowed].join(' or ')}; the token "${identity.name}" has role ${identity.role}`)
+          const needed = roles[0] ?? 'admin'
+          throw forbidden(
+            `this needs role ${[...allowed].join(' or ')}; the token "${identity.name}" has role ${identity.role}: ` +
+              `create one with \`ota-gate token create --role ${needed} --name NAME\` (on the server's data folder) and use it`
+          )
         }
         request.identity = identity
       }

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { AppError, type ErrorCode } from '../../errors'
+import { patternDescription } from '../../schemas/common'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -30,7 +31,8 @@ export default fp(
         const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''
         const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
         const subject = missing ? `${where} ${missing}` : field ? `${where} ${field}` : where
-        const what = missing ? 'is required' : first?.message ?? 'is invalid'
+        const pattern = first?.keyword === 'pattern' ? patternDescription(String((first.params as { pattern?: unknown }).pattern)) : undefined
+        const what = missing ? 'is required' : pattern ? `must be ${pattern}` : first?.message ?? 'is invalid'
         return reply.code(400).send({ error: 'bad_request', message: `${subject} ${what}` })
       }
       const status = err.statusCode ?? 500
