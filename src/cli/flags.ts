@@ -40,7 +40,7 @@ export function closest(word: string, candidates: string[]): string | undefined 
 /**
  * Reads `args` against the command's flags. An unknown flag is refused with the closest known one
  * suggested; a flag without its value, or more positional arguments than `argumentNames` (named in
- * the message), are refused too.
+ * the message; a last name ending in "..." takes any number), are refused too.
  */
 export function readFlags(args: string[], options: FlagOptions, argumentNames: string[] = []): Flags {
   const known = Object.keys(options)
@@ -61,7 +61,9 @@ export function readFlags(args: string[], options: FlagOptions, argumentNames: s
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) throw new UsageError(`unknown flag ${flag}`)
     throw new UsageError(e.message)
   }
-  if (parsed.positionals.length > argumentNames.length) {
+  // A last name ending in "..." (DEVICE...) takes any number of arguments.
+  const variadic = argumentNames.at(-1)?.endsWith('...') === true
+  if (!variadic && parsed.positionals.length > argumentNames.length) {
     const extra = parsed.positionals[argumentNames.length]
     throw new UsageError(
       argumentNames.length === 0

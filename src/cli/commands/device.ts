@@ -44,6 +44,7 @@ function devicesOf(values: Values, positionals: string[], io: CliIo): string[] {
 
 const decision = (action: 'accept' | 'reject' | 'revoke', summary: string): Command => ({
   name: `device ${action}`,
+  arguments: ['DEVICE'],
   usage: `device ${action} DEVICE${action === 'revoke' ? '' : ' [--key-id ID]'} [--reason TEXT] ${SERVER_USAGE}`,
   summary,
   options: { ...common, 'key-id': { type: 'string' } },
@@ -81,6 +82,7 @@ export const deviceCommands: Command[] = [
   },
   {
     name: 'device keys',
+    arguments: ['DEVICE'],
     usage: `device keys DEVICE ${SERVER_USAGE}`,
     summary: "a device's keys and what became of each (role operator)",
     options: common,
@@ -96,6 +98,7 @@ export const deviceCommands: Command[] = [
   decision('revoke', "revoke a device's accepted key: its tokens stop working within seconds and what it says no longer counts (role operator)"),
   {
     name: 'device allow',
+    arguments: ['DEVICE...'],
     usage: `device allow DEVICE... [--file MACS.txt] [--note TEXT] [--reason TEXT] ${SERVER_USAGE}`,
     summary: 'put device ids on the allow-list: they are accepted when they first enroll (role operator)',
     options: { ...common, file: { type: 'string' }, note: { type: 'string' } },
@@ -112,6 +115,7 @@ export const deviceCommands: Command[] = [
   },
   {
     name: 'device disallow',
+    arguments: ['DEVICE...'],
     usage: `device disallow DEVICE... [--file MACS.txt] [--reason TEXT] ${SERVER_USAGE}`,
     summary: 'take device ids off the allow-list (devices already accepted stay accepted) (role operator)',
     options: { ...common, file: { type: 'string' } },
@@ -179,6 +183,7 @@ export const enrollmentCommands: Command[] = [
   },
   {
     name: 'enrollment revoke',
+    arguments: ['NAME'],
     usage: `enrollment revoke NAME [--reason TEXT] ${SERVER_USAGE}`,
     summary: 'revoke an enrollment token: devices enrolling with it wait for an operator (role operator)',
     options: common,
