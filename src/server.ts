@@ -7,6 +7,7 @@ import { trackInFlight } from './drain'
 import { loggerOptions } from './logger'
 import { lazyRequestLogger } from './lazy-request-logger'
 import { RequestLog } from './request-log'
+import { canonicalNumberValidators } from './schemas/canonical-numbers'
 
 /**
  * The Fastify instance with the application registered: the one production runs and tests use.
@@ -29,6 +30,8 @@ export function createServer(config: Config): FastifyInstance {
     // would let a stalled client hold a socket for up to 45 s; sweep at a quarter of the timeout.
     http: { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.OTA_HEADERS_TIMEOUT_MS / 4))) },
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+    // Numbers come in only in plain decimal form and finite, on every route (see canonical-numbers.ts).
+    schemaController: { compilersFactory: { buildValidator: canonicalNumberValidators() } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   server.server.headersTimeout = config.OTA_HEADERS_TIMEOUT_MS
 

@@ -29,7 +29,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
           'x-esp32-sta-mac': DeviceId,
           'x-esp32-version': Type.Optional(Version),
           'x-esp32-sketch-md5': Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f]{32}$' })),
-          'x-esp32-free-space': Type.Optional(Type.Integer({ minimum: 0 })),
+          'x-esp32-free-space': Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
           'x-esp32-mode': Type.Optional(Type.String()),
         }),
         response: {
