@@ -3,6 +3,7 @@ import type { Config } from './config'
 import configPlugin from './plugins/external/config'
 import dbPlugin from './plugins/external/db'
 import errorHandler from './plugins/external/error-handler'
+import hostRequired from './plugins/external/host-required'
 import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
@@ -48,6 +49,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // external
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(errorHandler)
+  await fastify.register(hostRequired)
   await fastify.register(dbPlugin)
   // application services
   await fastify.register(repositories)

@@ -56,6 +56,11 @@ export type ErrorCode =
   | 'key_invalid'
   | 'challenge_invalid'
   | 'too_many_pending'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'expectation_failed'
+  | 'insufficient_storage'
+  | 'uri_too_long'
 
 export class AppError extends Error {
   constructor(

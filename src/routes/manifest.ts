@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
-import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { allowedHosts, configuredBaseUrl, requestBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
 import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
@@ -29,7 +29,12 @@ function deviceWouldFlash(target: Target, version: string, sequence: number): bo
 
 const manifest: FastifyPluginAsyncTypebox = async (app) => {
   const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
-  const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+  const base = {
+    configured: configuredBaseUrl(app.config.OTA_PUBLIC_URL),
+    allowed: allowedHosts(app.config.OTA_ALLOWED_HOSTS),
+    host: app.config.OTA_HOST,
+    port: app.config.OTA_PORT,
+  }
 
   app.get(
     '/v1/manifest',
@@ -72,7 +77,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       if (device !== undefined && (q.version === undefined || q.sequence === undefined)) {
         throw badRequest('querystring version and sequence are required with device: the check-in records what the device runs')
       }
-      const urlBase = requestBaseUrl(request, publicBase)
+      const urlBase = requestBaseUrl(request, base)
       const target = await chooseTarget(app.repos, { board: q.board, channel, device, version: q.version, sequence: q.sequence })
 
       const checkIn = async (offered: number | null) => {
