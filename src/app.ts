@@ -10,6 +10,7 @@ import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import serverKey from './plugins/app/server-key'
 import metricsPlugin from './plugins/app/metrics'
+import pollRecorder from './plugins/app/poll-recorder'
 import apiDocs from './plugins/app/api-docs'
 import loadShedding from './plugins/app/load-shedding'
 import deviceRateLimit from './plugins/app/device-rate-limit'
@@ -58,6 +59,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   await fastify.register(serverKey)
   await fastify.register(metricsPlugin)
+  await fastify.register(pollRecorder)
   await fastify.register(autoHalt)
   // these see each route as it is added, so they come before all routes
   await fastify.register(apiDocs)

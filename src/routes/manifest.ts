@@ -85,18 +85,20 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
         // An enrolled device's record changes only with its token; the manifest is answered anyway.
         const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
         if (!standing.record) return
-        await app.repos.devices.checkIn({
-          verified: standing.verified,
-          device,
-          board: q.board,
-          channel,
-          version: q.version,
-          sequence: q.sequence,
-          address: request.ip,
-          userAgent: request.headers['user-agent'] ?? null,
-          offeredReleaseId: offered,
-        })
-        app.metrics.checkins.inc({ kind: 'manifest' })
+        const { version, sequence } = q
+        await app.recordPoll('manifest', request, () =>
+          app.repos.devices.checkIn({
+            verified: standing.verified,
+            device,
+            board: q.board,
+            channel,
+            version,
+            sequence,
+            address: request.ip,
+            userAgent: request.headers['user-agent'] ?? null,
+            offeredReleaseId: offered,
+          })
+        )
       }
 
       if (!target) {

@@ -38,6 +38,12 @@ export default fp(
           throw forbidden(`this needs role ${[...allowed].join(' or ')}; the token "${identity.name}" has role ${identity.role}`)
         }
         request.identity = identity
+        try {
+          await app.repos.tokens.markUsed(token)
+        } catch (err) {
+          // A full disk must not lock operators out: last_used_at waits for the next request.
+          request.log.warn({ err }, 'could not record when the token was last used')
+        }
       }
     })
   },
