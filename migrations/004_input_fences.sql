@@ -51,3 +51,6 @@ WHEN typeof(NEW.from_sequence) <> 'integer' OR NEW.from_sequence NOT BETWEEN 0 A
 BEGIN
   SELECT RAISE(ABORT, 'device_releases: from_sequence must be a whole number from 0 to 4294967295');
 END;
+
+-- Devices are served only binaries a release names: looked up by digest alone.
+CREATE INDEX releases_sha256 ON releases (sha256) WHERE sha256 IS NOT NULL;

@@ -19,6 +19,7 @@ import metrics from './routes/metrics'
 import boards from './routes/boards'
 import releaseImport from './routes/release-import'
 import artifacts from './routes/artifacts'
+import artifactPrune from './routes/artifact-prune'
 import releases from './routes/releases'
 import manifest from './routes/manifest'
 import keys from './routes/keys'
@@ -72,6 +73,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(boards)
   await fastify.register(releaseImport)
   await fastify.register(artifacts)
+  await fastify.register(artifactPrune)
   await fastify.register(releases)
   await fastify.register(manifest)
   await fastify.register(keys)

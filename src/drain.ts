@@ -25,7 +25,12 @@ export function trackInFlight(server: Server): { drain(): Promise<void> } {
     inFlight++
     if (draining) res.setHeader('connection', 'close')
     const socket = req.socket
+    let over = false
     const done = () => {
+      // The socket's 'close' may be the very event that closes the response: its listener can
+      // still run after being removed (emit works on a copy of the list), so count once.
+      if (over) return
+      over = true
       res.off('close', done)
       socket.off('close', done)
       inFlight--

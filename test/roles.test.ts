@@ -97,6 +97,7 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
       body: Buffer.from('not the bytes of that digest'),
       expect: 'admitted',
     },
+    'POST /v1/artifacts/prune': { access: 'releaser', url: '/v1/artifacts/prune', body: { dry_run: true }, expect: 'success' },
     'POST /v1/releases': {
       access: 'releaser',
       url: '/v1/releases',
