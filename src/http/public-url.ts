@@ -14,7 +14,7 @@ export function configuredBaseUrl(publicUrl: string | undefined): string | undef
 }
 
 /** OTA_ALLOWED_HOSTS as a set of lowercase host[:port] names. */
-export function allowedHosts(list: string | undefined): Set<string> {
+function allowedHosts(list: string | undefined): Set<string> {
   return new Set(
     (list ?? '')
       .split(',')
@@ -31,16 +31,25 @@ function listeningAuthority(request: FastifyRequest, fallbackHost: string, fallb
   return `${address.includes(':') ? `[${address}]` : address}:${port}`
 }
 
+export interface BaseUrlSettings {
+  configured: string | undefined
+  allowed: Set<string>
+  host: string
+  port: number
+}
+
+/** What requestBaseUrl needs from the configuration, read once per route plugin. */
+export function baseUrlSettings(config: { OTA_PUBLIC_URL?: string; OTA_ALLOWED_HOSTS?: string; OTA_HOST: string; OTA_PORT: number }): BaseUrlSettings {
+  return { configured: configuredBaseUrl(config.OTA_PUBLIC_URL), allowed: allowedHosts(config.OTA_ALLOWED_HOSTS), host: config.OTA_HOST, port: config.OTA_PORT }
+}
+
 /**
  * The base of absolute URLs in answers. The configured public URL when there is one; else the
  * scheme and Host the client used, but only a Host the operator listed in OTA_ALLOWED_HOSTS; else
  * the address the request came in on. A Host header is the client's to choose: followed blindly it
  * would put any URL in a signed manifest and make a fresh signature (an ECDSA signing) per name.
  */
-export function requestBaseUrl(
-  request: FastifyRequest,
-  settings: { configured: string | undefined; allowed: Set<string>; host: string; port: number }
-): string {
+export function requestBaseUrl(request: FastifyRequest, settings: BaseUrlSettings): string {
   if (settings.configured !== undefined) return settings.configured
   const host = request.host.toLowerCase()
   const authority = settings.allowed.has(host) ? host : listeningAuthority(request, settings.host, settings.port)

@@ -8,6 +8,10 @@ export interface ArtifactRow extends StoredArtifact {
 /** Rows held in memory at most; far more than a server's releases, and each is a few dozen bytes. */
 const MAX_CACHED = 10_000
 
+/** SQL: a release names the binary `digest` (a column or parameter), as its application or its factory image. */
+const releaseNames = (digest: string) =>
+  `(EXISTS (SELECT 1 FROM releases r WHERE r.sha256 = ${digest}) OR EXISTS (SELECT 1 FROM factory_images f WHERE f.sha256 = ${digest}))`
+
 /** Facts about stored binaries; a row exists only once the bytes are durably in the store. */
 export class ArtifactsRepository {
   private readonly byDigest: Statement<[string], ArtifactRow>
@@ -22,7 +26,7 @@ export class ArtifactsRepository {
 
   constructor(private readonly db: Database) {
     this.byDigest = db.prepare('SELECT sha256, md5, size, created_at FROM artifacts WHERE sha256 = ?')
-    this.inRelease = db.prepare('SELECT 1 AS one FROM releases WHERE sha256 = ? LIMIT 1')
+    this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${releaseNames('?1')}`)
   }
 
   async get(sha256: string): Promise<ArtifactRow | undefined> {
@@ -37,7 +41,7 @@ export class ArtifactsRepository {
     return row
   }
 
-  /** Whether a release (of any board, historical or not) names this binary. */
+  /** Whether a release (of any board) names this binary, as its application or its factory image. */
   async isReleased(sha256: string): Promise<boolean> {
     if (this.released.has(sha256)) return true
     if (this.inRelease.get(sha256) === undefined) return false
@@ -59,7 +63,7 @@ export class ArtifactsRepository {
     return this.db
       .prepare(
         `SELECT a.sha256, a.md5, a.size, a.created_at FROM artifacts a
-         WHERE a.created_at < ? AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.sha256 = a.sha256)
+         WHERE a.created_at < ? AND NOT ${releaseNames('a.sha256')}
          ORDER BY a.created_at, a.sha256`
       )
       .all(before) as ArtifactRow[]
@@ -68,8 +72,8 @@ export class ArtifactsRepository {
   /** Deletes the row of an upload no release names; false when a release names it (or no row exists). */
   async forgetUnreleased(sha256: string): Promise<boolean> {
     const r = this.db
-      .prepare('DELETE FROM artifacts WHERE sha256 = ? AND NOT EXISTS (SELECT 1 FROM releases WHERE sha256 = ?)')
-      .run(sha256, sha256)
+      .prepare(`DELETE FROM artifacts WHERE sha256 = ?1 AND NOT ${releaseNames('?1')}`)
+      .run(sha256)
     if (r.changes > 0) this.found.delete(sha256)
     return r.changes > 0
   }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
-import { allowedHosts, configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
 import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
@@ -29,12 +29,7 @@ function deviceWouldFlash(target: Target, version: string, sequence: number): bo
 
 const manifest: FastifyPluginAsyncTypebox = async (app) => {
   const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
-  const base = {
-    configured: configuredBaseUrl(app.config.OTA_PUBLIC_URL),
-    allowed: allowedHosts(app.config.OTA_ALLOWED_HOSTS),
-    host: app.config.OTA_HOST,
-    port: app.config.OTA_PORT,
-  }
+  const base = baseUrlSettings(app.config)
 
   app.get(
     '/v1/manifest',
