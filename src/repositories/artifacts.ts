@@ -15,7 +15,7 @@ const releaseNames = (digest: string) =>
 /** Facts about stored binaries; a row exists only once the bytes are durably in the store. */
 export class ArtifactsRepository {
   private readonly byDigest: Statement<[string], ArtifactRow>
-  private readonly inRelease: Statement<[string], { one: number }>
+  private readonly inRelease: Statement<[{ sha: string }], { one: number }>
   // Every download (each 64 KiB range of a partial download too) looks its binary up here, and even
   // a prepared lookup cost about 40 µs of a range request's CPU under load (npm run bench, scenario
   // 2). A row is never updated, and deleted only by forgetUnreleased (which drops it here too), so a
@@ -26,7 +26,7 @@ export class ArtifactsRepository {
 
   constructor(private readonly db: Database) {
     this.byDigest = db.prepare('SELECT sha256, md5, size, created_at FROM artifacts WHERE sha256 = ?')
-    this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${releaseNames('?1')}`)
+    this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${releaseNames('@sha')}`)
   }
 
   async get(sha256: string): Promise<ArtifactRow | undefined> {
@@ -44,7 +44,7 @@ export class ArtifactsRepository {
   /** Whether a release (of any board) names this binary, as its application or its factory image. */
   async isReleased(sha256: string): Promise<boolean> {
     if (this.released.has(sha256)) return true
-    if (this.inRelease.get(sha256) === undefined) return false
+    if (this.inRelease.get({ sha: sha256 }) === undefined) return false
     if (this.released.size >= MAX_CACHED) this.released.clear()
     this.released.add(sha256)
     return true
@@ -72,8 +72,8 @@ export class ArtifactsRepository {
   /** Deletes the row of an upload no release names; false when a release names it (or no row exists). */
   async forgetUnreleased(sha256: string): Promise<boolean> {
     const r = this.db
-      .prepare(`DELETE FROM artifacts WHERE sha256 = ?1 AND NOT ${releaseNames('?1')}`)
-      .run(sha256)
+      .prepare(`DELETE FROM artifacts WHERE sha256 = @sha AND NOT ${releaseNames('@sha')}`)
+      .run({ sha: sha256 })
     if (r.changes > 0) this.found.delete(sha256)
     return r.changes > 0
   }
