@@ -3,12 +3,14 @@ import type { Config } from './config'
 import configPlugin from './plugins/external/config'
 import dbPlugin from './plugins/external/db'
 import errorHandler from './plugins/external/error-handler'
+import hostRequired from './plugins/external/host-required'
 import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
 import serverKey from './plugins/app/server-key'
 import metricsPlugin from './plugins/app/metrics'
+import pollRecorder from './plugins/app/poll-recorder'
 import apiDocs from './plugins/app/api-docs'
 import loadShedding from './plugins/app/load-shedding'
 import deviceRateLimit from './plugins/app/device-rate-limit'
@@ -17,6 +19,7 @@ import metrics from './routes/metrics'
 import boards from './routes/boards'
 import releaseImport from './routes/release-import'
 import artifacts from './routes/artifacts'
+import artifactPrune from './routes/artifact-prune'
 import releases from './routes/releases'
 import manifest from './routes/manifest'
 import keys from './routes/keys'
@@ -49,6 +52,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // external
   await fastify.register(configPlugin, { config: opts.config })
   await fastify.register(errorHandler)
+  await fastify.register(hostRequired)
   await fastify.register(dbPlugin)
   // application services
   await fastify.register(repositories)
@@ -57,6 +61,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(auth)
   await fastify.register(serverKey)
   await fastify.register(metricsPlugin)
+  await fastify.register(pollRecorder)
   await fastify.register(autoHalt)
   // these see each route as it is added, so they come before all routes
   await fastify.register(apiDocs)
@@ -69,6 +74,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(boards)
   await fastify.register(releaseImport)
   await fastify.register(artifacts)
+  await fastify.register(artifactPrune)
   await fastify.register(releases)
   await fastify.register(manifest)
   await fastify.register(keys)

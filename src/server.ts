@@ -8,6 +8,8 @@ import { loggerOptions } from './logger'
 import { lazyRequestLogger } from './lazy-request-logger'
 import { RequestLog } from './request-log'
 import { startFailureLine } from './start-failure'
+import { canonicalNumberValidators } from './schemas/canonical-numbers'
+import { answerClientError, answerExpectation, answerFrameworkError } from './http/raw-answers'
 
 /**
  * The Fastify instance with the application registered: the one production runs and tests use.
@@ -23,15 +25,27 @@ export function createServer(config: Config): FastifyInstance {
     // Idle sockets are closed after this; a slow download that keeps moving is never idle.
     connectionTimeout: 60_000,
     keepAliveTimeout: 5_000,
-    // Whole-request limit for receiving a request (uploads of release binaries included).
-    requestTimeout: 300_000,
+    // Receiving a whole request, headers and body (uploads of release binaries included), takes at
+    // most this: a body that trickles in is cut. Sending the answer (a slow download) is not counted.
+    requestTimeout: config.OTA_BODY_TIMEOUT_MS,
     bodyLimit: 64 * 1024,
-    // Node enforces headersTimeout only when it sweeps its connections, every 30 s by default, which
-    // would let a stalled client hold a socket for up to 45 s; sweep at a quarter of the timeout.
-    http: { connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.OTA_HEADERS_TIMEOUT_MS / 4))) },
+    http: {
+      // Node enforces both timeouts only when it sweeps its connections, every 30 s by default,
+      // which would let a stalled client hold a socket for up to 45 s; sweep at a quarter of the shorter.
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(config.OTA_HEADERS_TIMEOUT_MS / 4))),
+      // Node's own answer to a missing Host is a bare 400 without a body: host-required.ts answers it.
+      requireHostHeader: false,
+    },
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     ajv: { customOptions: { coerceTypes: true, removeAdditional: false, allErrors: false } },
+    // Numbers come in only in plain decimal form and finite, on every route (see canonical-numbers.ts).
+    schemaController: { compilersFactory: { buildValidator: canonicalNumberValidators() } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   server.server.headersTimeout = config.OTA_HEADERS_TIMEOUT_MS
+  // Connections beyond this are closed as they arrive; downloads already under way are not affected.
+  if (config.OTA_MAX_CONNECTIONS > 0) server.server.maxConnections = config.OTA_MAX_CONNECTIONS
+  server.server.on('checkExpectation', answerExpectation)
 
   server.register(app, { config })
   return server

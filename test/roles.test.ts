@@ -33,7 +33,6 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
   const reason = 'roles test'
   return {
     'GET /healthz': { access: 'public', url: '/healthz', expect: 'success' },
-    'GET /metrics': { access: 'public', url: '/metrics', expect: 'success' },
     'GET /docs': { access: 'public', url: '/docs', expect: 'admitted' },
     'GET /docs/': { access: 'public', url: '/docs/', expect: 'success' },
     'GET /docs/static/index.html': { access: 'public', url: '/docs/static/index.html', expect: 'success' },
@@ -84,6 +83,7 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
       expect: 'admitted',
     },
 
+    'GET /metrics': { access: 'operator', url: '/metrics', expect: 'success' },
     'GET /v1/boards': { access: 'any', url: '/v1/boards', expect: 'success' },
     'GET /v1/boards/:board': { access: 'any', url: '/v1/boards/esp32cam', expect: 'success' },
     'GET /v1/releases': { access: 'any', url: '/v1/releases?board=esp32cam', expect: 'success' },
@@ -97,6 +97,7 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
       body: Buffer.from('not the bytes of that digest'),
       expect: 'admitted',
     },
+    'POST /v1/artifacts/prune': { access: 'releaser', url: '/v1/artifacts/prune', body: { dry_run: true }, expect: 'success' },
     'POST /v1/releases': {
       access: 'releaser',
       url: '/v1/releases',

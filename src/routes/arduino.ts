@@ -29,7 +29,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
           'x-esp32-sta-mac': DeviceId,
           'x-esp32-version': Type.Optional(Version),
           'x-esp32-sketch-md5': Type.Optional(Type.String({ pattern: '^[0-9A-Fa-f]{32}$' })),
-          'x-esp32-free-space': Type.Optional(Type.Integer({ minimum: 0 })),
+          'x-esp32-free-space': Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 })),
           'x-esp32-mode': Type.Optional(Type.String()),
         }),
         response: {
@@ -61,33 +61,33 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
       const checkIn = async () => {
         // An enrolled device's record changes only with its token; the answer is the same.
         if (!standing.record) return
-        await app.repos.devices.checkIn({
-          verified: standing.verified,
-          device,
-          board,
-          channel,
-          version: running.version,
-          sequence: running.sequence,
-          address: request.ip,
-          userAgent: h['user-agent'] ?? null,
-          freeSpace: freeSpace ?? null,
-          sketchMd5: sketchMd5 ?? null,
-          offeredReleaseId: offered?.id ?? null,
-          delivered: offered !== undefined,
-          note,
-        })
+        await app.recordPoll('arduino', request, () =>
+          app.repos.devices.checkIn({
+            verified: standing.verified,
+            device,
+            board,
+            channel,
+            version: running.version,
+            sequence: running.sequence,
+            address: request.ip,
+            userAgent: h['user-agent'] ?? null,
+            freeSpace: freeSpace ?? null,
+            sketchMd5: sketchMd5 ?? null,
+            offeredReleaseId: offered?.id ?? null,
+            delivered: offered !== undefined,
+            note,
+          })
+        )
       }
 
       if (!target) {
         const error = await noRelease(app.repos, board, channel)
         if (!error.knownBoard) throw error.error
         await checkIn()
-        app.metrics.checkins.inc({ kind: 'arduino' })
         return reply.code(304).send(null)
       }
       // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
       await checkIn()
-      app.metrics.checkins.inc({ kind: 'arduino' })
       if (!offered) return reply.code(304).send(null)
       // Sent even when it does not fit: the device refuses it before downloading, and the note says why.
       return sendArtifact(request, reply, offered, app, { immutable: false, headers: { 'x-MD5': offered.md5 } })

@@ -11,6 +11,7 @@ const Bytes = (description: string) => Type.Unknown({ description: `${descriptio
 
 /** The immutable, content-addressed binaries that manifests point devices at. */
 const firmware: FastifyPluginAsyncTypebox = async (app) => {
+  const releaserOnly = app.requireRole('releaser')
   app.route({
     method: ['GET', 'HEAD'],
     url: '/v1/firmware/:file',
@@ -23,7 +24,7 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
         200: Bytes('the whole binary'),
         206: Bytes('the requested byte range, as Content-Range says'),
         304: Type.Null({ description: 'If-None-Match or If-Modified-Since matched; no body' }),
-        ...errors(401, 404, 412, 416),
+        ...errors(401, 403, 404, 412, 416),
       },
     },
     // Web-install manifests name these URLs; the browser installer reads them from another origin.
@@ -39,7 +40,13 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
         )
       }
       const artifact = await app.repos.artifacts.get(sha256)
-      if (!artifact) throw notFound('not_found', `no binary with SHA-256 ${sha256} is stored on this server`)
+      const missing = () => notFound('not_found', `no binary with SHA-256 ${sha256} is released on this server (an upload not yet released is read with a releaser token)`)
+      if (!artifact) throw missing()
+      // Devices get only what a release names; an upload awaiting its release is the releasers'.
+      if (!(await app.repos.artifacts.isReleased(sha256))) {
+        if (request.headers.authorization === undefined) throw missing()
+        await releaserOnly.call(app, request, reply)
+      }
       return sendArtifact(request, reply, artifact, app, { lastModified: new Date(artifact.created_at) })
     },
   })

@@ -5,7 +5,7 @@ import { CHIP_FAMILIES, isChipName } from '../esp/chips'
 import { firstFlashOf, type FirstFlash } from '../fleet/first-flash'
 import { noRelease } from '../fleet/no-release'
 import { allowAnyOrigin, preflight } from '../http/cors'
-import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE } from '../manifest/field-manifest'
 import { DEFAULT_CHANNEL } from '../release/publish'
@@ -19,7 +19,7 @@ import { WebInstallManifest } from '../schemas/web-install'
  * that has one (src/fleet/first-flash.ts), and are readable from any origin.
  */
 const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
-  const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+  const publicBase = baseUrlSettings(app.config)
 
   async function requireFirstFlash(board: string, channel: string, maxSize?: number): Promise<FirstFlash> {
     const ff = await firstFlashOf(app.repos, board, channel, maxSize)

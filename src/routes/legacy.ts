@@ -70,8 +70,7 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
       onSend: allowAnyOrigin,
     },
     async (request, reply) => {
-      await app.repos.devices.recordLegacyPoll(request.ip, request.headers['user-agent'] ?? '')
-      app.metrics.checkins.inc({ kind: 'legacy' })
+      await app.recordPoll('legacy', request, () => app.repos.devices.recordLegacyPoll(request.ip, request.headers['user-agent'] ?? ''))
       const target = await fieldTarget()
       const factory = await app.repos.factoryImages.ofRelease(target.release.id)
       const key = `${target.release.id}|${target.allowDowngrade}|${factory?.sha256}`

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
-import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
 import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
@@ -29,7 +29,7 @@ function deviceWouldFlash(target: Target, version: string, sequence: number): bo
 
 const manifest: FastifyPluginAsyncTypebox = async (app) => {
   const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
-  const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+  const base = baseUrlSettings(app.config)
 
   app.get(
     '/v1/manifest',
@@ -72,7 +72,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       if (device !== undefined && (q.version === undefined || q.sequence === undefined)) {
         throw badRequest('querystring version and sequence are required with device: the check-in records what the device runs')
       }
-      const urlBase = requestBaseUrl(request, publicBase)
+      const urlBase = requestBaseUrl(request, base)
       const target = await chooseTarget(app.repos, { board: q.board, channel, device, version: q.version, sequence: q.sequence })
 
       const checkIn = async (offered: number | null) => {
@@ -80,18 +80,20 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
         // An enrolled device's record changes only with its token; the manifest is answered anyway.
         const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
         if (!standing.record) return
-        await app.repos.devices.checkIn({
-          verified: standing.verified,
-          device,
-          board: q.board,
-          channel,
-          version: q.version,
-          sequence: q.sequence,
-          address: request.ip,
-          userAgent: request.headers['user-agent'] ?? null,
-          offeredReleaseId: offered,
-        })
-        app.metrics.checkins.inc({ kind: 'manifest' })
+        const { version, sequence } = q
+        await app.recordPoll('manifest', request, () =>
+          app.repos.devices.checkIn({
+            verified: standing.verified,
+            device,
+            board: q.board,
+            channel,
+            version,
+            sequence,
+            address: request.ip,
+            userAgent: request.headers['user-agent'] ?? null,
+            offeredReleaseId: offered,
+          })
+        )
       }
 
       if (!target) {

@@ -94,6 +94,12 @@ export class FsArtifactStore implements ArtifactStore {
   stream(sha256: string, range?: ByteRange): Readable {
     return fs.createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {})
   }
+
+  async remove(sha256: string): Promise<void> {
+    const file = this.pathOf(sha256)
+    await fsp.rm(file, { force: true })
+    await syncDir(path.dirname(file)).catch(() => undefined)
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Command } from '../main'
+import { artifactsCommands } from './artifacts'
 import { backupCommands } from './backup'
 import { boardCommands } from './board'
 import { deviceCommands, enrollmentCommands } from './device'
@@ -10,4 +11,4 @@ import { releaseCommands } from './release'
 import { rolloutCommands } from './rollout'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...artifactsCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands]

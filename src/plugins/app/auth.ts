@@ -42,6 +42,12 @@ export default fp(
           )
         }
         request.identity = identity
+        try {
+          await app.repos.tokens.markUsed(token)
+        } catch (err) {
+          // A full disk must not lock operators out: last_used_at waits for the next request.
+          request.log.warn({ err }, 'could not record when the token was last used')
+        }
       }
     })
   },

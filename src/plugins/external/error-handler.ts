@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { AppError, type ErrorCode } from '../../errors'
+import { AppError, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
 import { patternDescription } from '../../schemas/common'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
@@ -22,6 +22,11 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
 export default fp(
   async function errorHandlerPlugin(app) {
     app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+      if (isStorageFull(err)) {
+        // The operator must hear of it: every write fails until space is freed.
+        request.log.error({ err }, 'disk full: a write failed')
+        err = insufficientStorage(`${request.method} ${request.routeOptions.url ?? 'request'}`)
+      }
       if (err instanceof AppError) {
         return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message })
       }
