@@ -223,6 +223,11 @@ t.test('a manifest: fields, size, signatures, url, one signature per window, ETa
   t.equal(notModified.status, 304)
   t.equal(notModified.body.length, 0)
   t.equal(notModified.headers.etag, etag)
+  t.same(
+    [notModified.headers['content-type'], notModified.headers['content-length'], notModified.headers['transfer-encoding']],
+    [undefined, undefined, undefined],
+    'a 304 has no body: no JSON type, no Content-Length: 4 of a serialised null, never chunked'
+  )
   const other = await get(server, '/v1/manifest?board=esp32cam', { 'if-none-match': '"something-else"' })
   t.equal(other.status, 200)
 

@@ -58,11 +58,14 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
     // The release here has no factory image: 404 no_factory_image (test/first-flash.test.ts has them).
     'GET /firmware.bin': { access: 'public', url: '/firmware.bin', expect: 'admitted' },
     'GET /v1/web-install/:board/manifest.json': { access: 'public', url: '/v1/web-install/esp32cam/manifest.json', expect: 'admitted' },
+    // A factory image by digest; the release here has none, so 404 (test/first-flash.test.ts serves one).
+    'GET /v1/factory/:file': { access: 'public', url: `/v1/factory/${sha256}.bin`, expect: 'admitted' },
     // CORS preflights of what a browser installer on another origin reads.
     'OPTIONS /firmware.json': { access: 'public', url: '/firmware.json', expect: 'success' },
     'OPTIONS /firmware.bin': { access: 'public', url: '/firmware.bin', expect: 'success' },
     'OPTIONS /v1/firmware/:file': { access: 'public', url: `/v1/firmware/${sha256}.bin`, expect: 'success' },
     'OPTIONS /v1/web-install/:board/manifest.json': { access: 'public', url: '/v1/web-install/esp32cam/manifest.json', expect: 'success' },
+    'OPTIONS /v1/factory/:file': { access: 'public', url: `/v1/factory/${sha256}.bin`, expect: 'success' },
     'POST /v1/devices/:device/reports': {
       access: 'public',
       url: `/v1/devices/${DEVICE}/reports`,

@@ -4,6 +4,7 @@ import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
 import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
+import { sendNotModified } from '../http/not-modified'
 import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { noRelease } from '../fleet/no-release'
@@ -109,7 +110,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       await checkIn(offers ? target.release.id : null)
       const ifNoneMatch = request.headers['if-none-match']
       if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, signed.etag)) {
-        return reply.code(304).header('etag', signed.etag).header('cache-control', 'no-cache').send(null)
+        return sendNotModified(reply, { etag: signed.etag, 'cache-control': 'no-cache' })
       }
       return reply.headers(signed.headers).send(signed.body)
     }
