@@ -229,7 +229,7 @@ t.test('cut-over: the field fleet gets the same firmware.json and binary from ng
   t.equal(v.total, 0, 'the field fleet is never counted as devices')
   t.match(v.field_fleet, { clients: 3, addresses: 2 })
   const versionsText = await cli(['fleet', 'versions'], env)
-  t.match(versionsText.stdout, /^0 devices, 0 not seen for 26h\nfield fleet \(unidentified\): 3 client\(s\) at 2 address\(es\)/m)
+  t.match(versionsText.stdout, /^0 devices, 0 verified \(only verified devices count\), 0 not seen for 26h\nfield fleet \(unidentified\): 3 client\(s\) at 2 address\(es\)/m)
   const adoption = await cli(['release', 'adoption', 'esp32cam', 'carpenter'], env)
   t.match(adoption.stdout, /^running\s+0$/m)
   t.match(adoption.stdout, /^field fleet \(unidentified\): 3 client\(s\) at 2 address\(es\) downloaded it from \/firmware\.app\.bin; counted by address and user agent, not devices$/m)
