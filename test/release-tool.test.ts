@@ -372,8 +372,9 @@ t.test('the upload progress bar: percent, bytes and rate on a terminal, nothing 
 })
 
 /** How many PUT /v1/artifacts requests the server has answered, from its own /metrics. */
-async function artifactUploads(server: RunningServer): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text()
+/** Uploads counted by /metrics, which needs an operator token. */
+async function artifactUploads(server: RunningServer, operatorToken: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${operatorToken}` } })).text()
   return [...text.matchAll(/^ota_http_request_duration_seconds_count\{[^}]*method="PUT"[^}]*route="\/v1\/artifacts\/:sha256"[^}]*\} ([0-9]+)$/gm)]
     .reduce((n, m) => n + Number(m[1]), 0)
 }
@@ -382,7 +383,8 @@ t.test('a binary the server already holds as another release is refused before i
   const s = await setup(t)
   const file = s.image('mason')
   t.equal((await s.publish(['--file', file])).code, 0)
-  const uploads = await artifactUploads(s.server)
+  const operator = await createToken(s.server.dataDir, 'operator', 'metrics')
+  const uploads = await artifactUploads(s.server, operator)
   t.equal(uploads, 1, 'the first publish uploaded once')
 
   s.repo.releaseCommit('leafcutter', 2)
@@ -391,7 +393,7 @@ t.test('a binary the server already holds as another release is refused before i
   const again = await s.publish(['--file', file])
   t.equal(again.code, 1)
   t.match(again.stderr, /this binary \([0-9a-f]{64}\) is already release mason of board esp32cam .*: a new release needs a new build; nothing was uploaded/)
-  t.equal(await artifactUploads(s.server), uploads, 'no second upload')
+  t.equal(await artifactUploads(s.server, operator), uploads, 'no second upload')
 })
 
 t.test('publish --rollout 10 prints the rollout; an image whose own version differs is published with a warning', async (t) => {
