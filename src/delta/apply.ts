@@ -76,7 +76,7 @@ export class SequentialPatchApplier {
       if (compression !== COMPRESSION_HEATSHRINK) throw new PatchError(`compression ${compression} is not heatshrink`)
       this.field = 'toSize'
     } else if (this.field === 'toSize') {
-      const size = this.sizes.push(byte)
+      const size = this.size(byte)
       if (size === undefined) return
       if (size < 0) throw new PatchError('negative image size')
       this.toSize = size
@@ -94,7 +94,7 @@ export class SequentialPatchApplier {
   private body(byte: number): void {
     switch (this.field) {
       case 'dataFormat': {
-        const size = this.sizes.push(byte)
+        const size = this.size(byte)
         if (size === undefined) return
         if (size !== 0) throw new PatchError('data-format patches are not supported')
         this.field = 'diffSize'
@@ -102,7 +102,7 @@ export class SequentialPatchApplier {
       }
       case 'diffSize':
       case 'extraSize': {
-        const size = this.sizes.push(byte)
+        const size = this.size(byte)
         if (size === undefined) return
         if (size < 0 || this.written + size > this.toSize) throw new PatchError(`chunk of ${size} bytes runs past the image`)
         if (this.field === 'diffSize' && this.fromOffset + size > this.baseSize) throw new PatchError('diff reads past the base image')
@@ -123,7 +123,7 @@ export class SequentialPatchApplier {
         if (--this.remaining === 0) this.afterData()
         return
       case 'adjustment': {
-        const adjustment = this.sizes.push(byte)
+        const adjustment = this.size(byte)
         if (adjustment === undefined) return
         this.fromOffset += adjustment
         this.field = this.written === this.toSize ? 'done' : 'diffSize'
@@ -134,6 +134,14 @@ export class SequentialPatchApplier {
         throw new PatchError('data after the end of the image')
       default:
         throw new PatchError(`unexpected state ${this.field}`)
+    }
+  }
+
+  private size(byte: number): number | undefined {
+    try {
+      return this.sizes.push(byte)
+    } catch (error) {
+      throw new PatchError((error as Error).message)
     }
   }
 
