@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PatchError, SequentialPatchApplier, applySequentialPatch } from '../src/delta/apply'
 import { createSequentialPatch } from '../src/delta/detools-patch'
 import { ESP_DELTA_MAGIC, runningPartitionDigest } from '../src/delta/esp-delta-header'
@@ -92,7 +92,7 @@ t.test('heatshrink: decoding what the encoder wrote gives the input back, fed in
   )
 })
 
-function roundTrip(t: Tap.Test, base: Buffer, target: Buffer): Buffer {
+function roundTrip(t: Test, base: Buffer, target: Buffer): Buffer {
   const patch = createEspDeltaPatch(base, target)
   t.equal(patch.readUInt32LE(0), ESP_DELTA_MAGIC, 'the header starts with the esp_delta_ota magic')
   t.ok(patch.subarray(4, 36).equals(runningPartitionDigest(base)), "the header carries the base's validation hash")
