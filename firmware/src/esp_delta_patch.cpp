@@ -2,15 +2,13 @@
 
 #include <cstring>
 
+#include "ota_gate/esp_image.h"
 #include "ota_gate/sha256.h"
 
 namespace ota_gate {
 
 namespace {
 
-constexpr uint8_t kImageMagic = 0xE9;
-constexpr uint32_t kImageHeaderSize = 24;
-constexpr uint32_t kHashAppendedAt = 23;
 constexpr size_t kDigestSize = 32;
 
 }  // namespace
@@ -23,15 +21,15 @@ Result digest_base(ImageReader& base, uint32_t size, uint8_t* buffer, size_t buf
   for (uint32_t at = 0; at < size;) {
     const size_t n = size - at < buffer_len ? size - at : buffer_len;
     if (!base.read(at, buffer, n)) return Result::base_read_failed;
-    if (at == 0 && n > kHashAppendedAt) {
-      hash_appended = buffer[0] == kImageMagic && buffer[kHashAppendedAt] == 1;
+    if (at == 0 && n > kEspHashAppendedOffset) {
+      hash_appended = buffer[0] == kEspImageMagic && buffer[kEspHashAppendedOffset] == 1;
     }
     if (!sha.update(buffer, n)) return Result::crypto_error;
     at += static_cast<uint32_t>(n);
   }
   if (!sha.finish(whole)) return Result::crypto_error;
-  if (hash_appended && size >= kImageHeaderSize + kDigestSize) {
-    return base.read(size - kDigestSize, header_digest, kDigestSize) ? Result::ok : Result::base_read_failed;
+  if (hash_appended && size >= kEspImageHeaderSize + kEspAppendedHashSize) {
+    return base.read(size - kEspAppendedHashSize, header_digest, kEspAppendedHashSize) ? Result::ok : Result::base_read_failed;
   }
   memcpy(header_digest, whole, kDigestSize);
   return Result::ok;

@@ -242,6 +242,42 @@ TEST("manifest: every field is read; unknown fields, nested too, are skipped") {
   CHECK_EQ_STR(m.expires_at, "2026-12-04T10:00:00.000Z");
 }
 
+TEST("manifest: a delta object is read; one the device cannot use is dropped, not fatal") {
+  const std::string base(64, 'b'), patch(64, 'c');
+  const std::string delta = ",\"delta\":{\"format\":\"esp_delta_ota\",\"base_sha256\":\"" + base +
+                            "\",\"url\":\"http://127.0.0.1:1/v1/delta/" + base + "/" + kSha +
+                            ".patch\",\"size\":4321,\"sha256\":\"" + patch + "\",\"future\":[1]}";
+  Manifest m;
+  std::string json = manifest_json(delta);
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::ok);
+  CHECK(m.delta.present);
+  CHECK_EQ_STR(m.delta.format, "esp_delta_ota");
+  CHECK_EQ_STR(m.delta.base_sha256, base);
+  CHECK(m.delta.size == 4321);
+  CHECK_EQ_STR(m.delta.sha256, patch);
+  CHECK(std::string(m.delta.url).find("/v1/delta/") != std::string::npos);
+
+  json = manifest_json();
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::ok);
+  CHECK(!m.delta.present);
+  // Missing size, an uppercase digest: the release stands, the offer goes.
+  for (const std::string& bad : {",\"delta\":{\"format\":\"esp_delta_ota\",\"base_sha256\":\"" + base +
+                                     "\",\"url\":\"http://x/p\",\"sha256\":\"" + patch + "\"}",
+                                 ",\"delta\":{\"format\":\"esp_delta_ota\",\"base_sha256\":\"" + std::string(64, 'B') +
+                                     "\",\"url\":\"http://x/p\",\"size\":1,\"sha256\":\"" + patch + "\"}"}) {
+    json = manifest_json(bad);
+    CHECK(parse_manifest(json.data(), json.size(), m) == Result::ok);
+    CHECK(!m.delta.present);
+  }
+  // Broken JSON or a repeated key is still a broken manifest.
+  json = manifest_json(",\"delta\":{\"format\":\"a\",\"format\":\"b\"}");
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::manifest_invalid);
+  json = manifest_json(",\"delta\":{},\"delta\":{}");
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::manifest_invalid);
+  json = manifest_json(",\"delta\":{\"size\":-1}");
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::manifest_invalid);
+}
+
 TEST("manifest: missing, repeated, malformed or trailing content is refused") {
   Manifest m;
   std::string json = manifest_json();
