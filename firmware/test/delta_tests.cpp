@@ -242,3 +242,78 @@ TEST("delta: corrupted patches never read outside the base nor write past the pr
   printf("  # %zu refused by the applier, %zu applied to a wrong image, %zu changed nothing (equivalent back-references)\n",
          refused, wrong, same);
 }
+
+namespace {
+
+// The server's generator (`ota-gate delta make`), run with node from the built
+// repository; false with a reason when it is not built here.
+bool server_patch(const Bytes& base, const Bytes& target, Bytes& patch, std::string& why) {
+  const std::string cli = "../dist/cli/main.js";
+  if (!std::ifstream(cli)) {
+    why = cli + " not built (npm run build)";
+    return false;
+  }
+  char tmpl[] = "/tmp/ota-gate-delta-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string a = dir + "/base.bin", b = dir + "/new.bin", p = dir + "/out.patch";
+  std::ofstream(a, std::ios::binary).write(reinterpret_cast<const char*>(base.data()), static_cast<long>(base.size()));
+  std::ofstream(b, std::ios::binary).write(reinterpret_cast<const char*>(target.data()), static_cast<long>(target.size()));
+  const std::string cmd = "node " + cli + " delta make " + a + " " + b + " " + p + " > " + dir + "/log 2>&1";
+  const bool ok = system(cmd.c_str()) == 0 && read_file(p, patch);
+  if (!ok) {
+    Bytes log;
+    read_file(dir + "/log", log);
+    why = "delta make failed: " + std::string(log.begin(), log.end());
+  }
+  std::string rm = "rm -rf " + dir;
+  if (system(rm.c_str()) != 0) why += " (temporary folder left)";
+  return ok;
+}
+
+}  // namespace
+
+TEST("delta: patches from the server's generator apply: small change, large change, identical, random") {
+  // Not valid ESP images, so both sides name the base by its whole-file SHA-256 (hash_appended off);
+  // the end-to-end test covers real images named by their appended hash.
+  Bytes base = esp_like_image(200 * 1024, 11);
+  base[23] = 0;
+  Bytes small = Bytes(base.begin(), base.end() - 32);
+  for (size_t i = 4096; i < 4096 + 64; ++i) small[i] ^= 0x21;
+  small.insert(small.begin() + 50000, 100, 0x42);
+  small.resize(small.size() - 100);
+  uint8_t digest[32];
+  sha256(small, digest);
+  small.insert(small.end(), digest, digest + 32);
+  // An upgrade-sized change: a third of the blocks rewritten, the rest shifted by an insertion.
+  Bytes large(base.begin(), base.end() - 32);
+  const Bytes fresh = random_bytes(large.size(), 12);
+  for (size_t i = 0; i < large.size(); i += 3 * 4096) {
+    std::copy(fresh.begin() + static_cast<long>(i), fresh.begin() + static_cast<long>(std::min(i + 4096, large.size())),
+              large.begin() + static_cast<long>(i));
+  }
+  large.insert(large.begin() + 1000, 1234, 0);
+  large.resize(base.size() - 32);
+  sha256(large, digest);
+  large.insert(large.end(), digest, digest + 32);
+  const Bytes random = random_bytes(150 * 1024, 13);
+  struct Case {
+    const char* name;
+    const Bytes& target;
+    size_t step;
+  };
+  for (const Case& c : {Case{"small", small, 1}, Case{"large", large, 1500}, Case{"identical", base, 4096},
+                        Case{"random", random, 4096}}) {
+    Bytes patch, out;
+    std::string why;
+    if (!server_patch(base, c.target, patch, why)) {
+      printf("  # skipped: %s\n", why.c_str());
+      return;
+    }
+    const Result r = apply_esp(base, patch, out, c.step);
+    if (r != Result::ok) printf("  # %s: %s\n", c.name, result_name(r));
+    CHECK(r == Result::ok);
+    CHECK(out == c.target);
+    printf("  # %s: patch %zu bytes, %.1f%% of the %zu-byte image\n", c.name, patch.size(),
+           100.0 * static_cast<double>(patch.size()) / static_cast<double>(c.target.size()), c.target.size());
+  }
+}

@@ -1,5 +1,7 @@
 #include "file_running_image.h"
 
+#include "atomic_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,13 +55,7 @@ bool FileRunningImage::sha256(char out[65]) {
 
 bool FileRunningImage::remember_next(const char* sha256_hex) {
   if (!is_lower_hex(sha256_hex, 64)) return false;
-  // Written aside and renamed, so a crash never leaves half a digest.
-  const std::string temp = next_digest_path_ + ".tmp";
-  FILE* f = fopen(temp.c_str(), "w");
-  if (f == nullptr) return false;
-  const bool ok = fprintf(f, "%s\n", sha256_hex) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  fclose(f);
-  return ok && rename(temp.c_str(), next_digest_path_.c_str()) == 0;
+  return write_file_atomically(next_digest_path_, std::string(sha256_hex) + "\n");
 }
 
 }  // namespace host
