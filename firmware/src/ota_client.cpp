@@ -160,7 +160,6 @@ OtaClient::OtaClient(const OtaConfig& config, HttpTransport& http, FlashWriter& 
   memset(&manifest_, 0, sizeof manifest_);
   body_[0] = '\0';
   url_[0] = '\0';
-  running_sha256_[0] = '\0';
 }
 
 Result OtaClient::validate_config() const {
@@ -198,15 +197,12 @@ Result OtaClient::fetch_manifest(HttpResponseHead& head, uint32_t& body_len) {
                      append_encoded(url_, sizeof url_, config_.channel);
   if (!built) return Result::bad_config;
   // A delta is asked for only with the running image's digest, kept from the update that installed it.
-  running_sha256_[0] = '\0';
-  if (config_.running_image != nullptr && config_.running_image->sha256(running_sha256_) &&
-      is_lower_hex(running_sha256_, 64)) {
+  char running[65];
+  if (kept_running_digest(running)) {
     if (!append(url_, sizeof url_, "&delta=") || !append(url_, sizeof url_, kDeltaFormat) ||
-        !append(url_, sizeof url_, "&running=") || !append(url_, sizeof url_, running_sha256_)) {
+        !append(url_, sizeof url_, "&running=") || !append(url_, sizeof url_, running)) {
       return Result::bad_config;
     }
-  } else {
-    running_sha256_[0] = '\0';
   }
 
   HttpRequest request;
@@ -356,20 +352,24 @@ Result OtaClient::fail(const Manifest& m, Result reason, bool began) {
   return reason;
 }
 
+bool OtaClient::kept_running_digest(char out[65]) const {
+  return config_.running_image != nullptr && config_.running_image->sha256(out) && is_lower_hex(out, 64);
+}
+
 bool OtaClient::wants_delta(const Manifest& m) const {
-  return m.delta.present && config_.running_image != nullptr && running_sha256_[0] != '\0' &&
-         strcmp(m.delta.format, kDeltaFormat) == 0;
+  char running[65];
+  return m.delta.present && strcmp(m.delta.format, kDeltaFormat) == 0 && kept_running_digest(running);
 }
 
 // Rebuilds the image from the patch into the slot and checks it; on any
 // failure the slot is aborted, so nothing half-made can boot.
 Result OtaClient::install_delta(const Manifest& m) {
   RunningImage& running = *config_.running_image;
-  if (strcmp(m.delta.base_sha256, running_sha256_) != 0) return Result::delta_base_mismatch;
+  char hex[65];
+  if (!kept_running_digest(hex) || strcmp(m.delta.base_sha256, hex) != 0) return Result::delta_base_mismatch;
   // The kept digest is checked against the bytes actually in the running slot.
   const uint32_t base_size = running.size();
   uint8_t whole[32], header_digest[32];
-  char hex[65];
   Result r = digest_base(running, base_size, io_, sizeof io_, whole, header_digest);
   if (r != Result::ok) return r;
   to_lower_hex(whole, sizeof whole, hex);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ota_gate/esp_delta_patch.h"
 #include "ota_gate/interfaces.h"
 #include "ota_gate/sha256.h"
 
@@ -52,6 +53,28 @@ inline void sha256(const Bytes& data, uint8_t out[32]) {
   sha.start();
   sha.update(data.data(), data.size());
   sha.finish(out);
+}
+
+inline Bytes esp_header(const uint8_t digest[32]) {
+  Bytes h(ota_gate::kDeltaHeaderSize, 0);
+  h[0] = 0x10;
+  h[1] = 0xde;
+  h[2] = 0xcd;
+  h[3] = 0xfc;
+  memcpy(h.data() + 4, digest, 32);
+  return h;
+}
+
+// A small image with the ESP header fields the digest rule reads: magic,
+// hash_appended, and the SHA-256 of the rest appended.
+inline Bytes esp_like_image(size_t size, uint32_t seed) {
+  Bytes img = random_bytes(size - 32, seed);
+  img[0] = 0xE9;
+  img[23] = 1;
+  uint8_t digest[32];
+  sha256(img, digest);
+  img.insert(img.end(), digest, digest + 32);
+  return img;
 }
 
 class MemoryImage : public ota_gate::ImageReader {

@@ -35,16 +35,6 @@ Result apply(const Bytes& base, const Bytes& patch, Bytes& out, size_t step = 40
   return applier.finish();
 }
 
-Bytes esp_header(const uint8_t digest[32]) {
-  Bytes h(kDeltaHeaderSize, 0);
-  h[0] = 0x10;
-  h[1] = 0xde;
-  h[2] = 0xcd;
-  h[3] = 0xfc;
-  memcpy(h.data() + 4, digest, 32);
-  return h;
-}
-
 Result apply_esp(const Bytes& base, const Bytes& file, Bytes& out, size_t step) {
   MemoryImage reader(base);
   VectorSink sink(out);
@@ -58,18 +48,6 @@ Result apply_esp(const Bytes& base, const Bytes& file, Bytes& out, size_t step) 
     if (r != Result::ok) return r;
   }
   return patch.finish();
-}
-
-// A small image with the ESP header fields the digest rule reads: magic,
-// hash_appended, and the SHA-256 of the rest appended.
-Bytes esp_like_image(size_t size, uint32_t seed) {
-  Bytes img = random_bytes(size - 32, seed);
-  img[0] = 0xE9;
-  img[23] = 1;
-  uint8_t digest[32];
-  sha256(img, digest);
-  img.insert(img.end(), digest, digest + 32);
-  return img;
 }
 
 }  // namespace

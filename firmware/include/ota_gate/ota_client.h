@@ -86,6 +86,7 @@ class OtaClient {
   Result validate_config() const;
   Result fetch_manifest(HttpResponseHead& head, uint32_t& body_len);
   Result verify_manifest(const HttpResponseHead& head, uint32_t body_len, Manifest& m);
+  bool kept_running_digest(char out[65]) const;
   bool wants_delta(const Manifest& m) const;
   Result install_delta(const Manifest& m);
   Result install_full(const Manifest& m);
@@ -105,7 +106,6 @@ class OtaClient {
   Manifest manifest_;
   char body_[kMaxManifestBody + 1];
   char url_[384];
-  char running_sha256_[65];  // sent with the last poll; empty when no delta was asked for
   uint8_t io_[OTA_GATE_IO_BUFFER];
   EspDeltaPatch delta_patch_;
 };
