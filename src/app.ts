@@ -31,6 +31,8 @@ import audit from './routes/audit'
 import whoami from './routes/whoami'
 import consoleRoutes from './routes/console'
 import autoHalt from './plugins/app/auto-halt'
+import deltaBuilds from './plugins/app/delta-builds'
+import delta from './routes/delta'
 
 export interface AppOptions {
   config: Config
@@ -54,6 +56,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(serverKey)
   await fastify.register(metricsPlugin)
   await fastify.register(autoHalt)
+  await fastify.register(deltaBuilds)
   // these see each route as it is added, so they come before all routes
   await fastify.register(apiDocs)
   await fastify.register(loadShedding)
@@ -77,6 +80,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(audit)
   await fastify.register(whoami)
   await fastify.register(consoleRoutes)
+  await fastify.register(delta)
 }
 
 export default app

@@ -117,6 +117,7 @@ t.test('adoption counts match what the simulated devices did', async (t) => {
     rolled_back: 2,
     silent_rollbacks: 1,
     running: 3,
+    delta: { devices: 0, bytes_saved: 0 },
   })
 
   const byDevice = async (dev: string) => (await getJson<DeviceDetail>(server, `/v1/devices/${dev}`, token)).body.updates[0]

@@ -21,6 +21,7 @@ export const DEVICE_ROUTES: readonly DeviceRoute[] = [
   { method: 'GET', url: '/v1/web-install/:board/manifest.json', download: false },
   { method: 'GET', url: '/v1/arduino/:board', download: true },
   { method: 'GET', url: '/v1/firmware/:file', download: true },
+  { method: 'GET', url: '/v1/delta/:base/:file', download: true },
   { method: 'POST', url: '/v1/devices/:device/reports', download: false },
 ]
 

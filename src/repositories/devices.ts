@@ -18,10 +18,14 @@ export interface CheckIn {
   /** the binary itself was sent in this answer (Arduino 200) */
   delivered?: boolean
   note?: string | null
+  /** the SHA-256 of the image the device runs, when it says (delta-capable clients) */
+  runningSha256?: string | null
+  /** the delta patch this answer offers with the release: its base and size */
+  delta?: { base: string; size: number } | null
   at?: number
 }
 
-export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back'] as const
+export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back', 'delta_failed'] as const
 export type ReportStatus = (typeof REPORT_STATUSES)[number]
 
 /** What a device says about an update. */
@@ -50,6 +54,7 @@ export interface DeviceRow {
   /** the version of the release the last poll was offered */
   offered_version: string | null
   note: string | null
+  running_sha256: string | null
 }
 
 export interface HistoryRow {
@@ -132,10 +137,11 @@ export const DEVICE_VIEW_LIMIT = 100
 export const REPORTS_KEPT = 500
 
 const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
-  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note`
+  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.running_sha256`
 
-// One statement per status: the column a report fills is part of the SQL, never a parameter.
-const REPORT_COLUMN: Record<ReportStatus, string> = {
+// One statement per status: the column a report fills is part of the SQL, never a parameter. A failed
+// delta apply moves no state: the device falls back to the full image of the same release.
+const REPORT_COLUMN: Record<Exclude<ReportStatus, 'delta_failed'>, string> = {
   downloading: 'downloading_at',
   downloaded: 'downloaded_at',
   installed: 'installed_at',
@@ -169,6 +175,7 @@ export class DevicesRepository {
   private readonly markSilentRollback: Statement
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
+  private readonly recordDeltaOffer: Statement
   private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
   private readonly setbackListeners: SetbackListener[] = []
@@ -177,10 +184,11 @@ export class DevicesRepository {
   constructor(private readonly db: Database) {
     this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered FROM devices WHERE device = ?')
     this.insertDevice = db.prepare(`INSERT INTO devices
-      (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note)
-      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note)`)
+      (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256)
+      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running)`)
     const seen = `address = @address, user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space),
-      sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note`
+      sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note,
+      running_sha256 = COALESCE(@running, running_sha256)`
     // Most polls change nothing the device runs: leaving board..sequence out of the SET keeps SQLite
     // from rewriting devices_version and firing the count trigger.
     this.touchDevice = db.prepare(`UPDATE devices SET ${seen} WHERE device = @device`)
@@ -211,6 +219,8 @@ export class DevicesRepository {
         downloaded_at = COALESCE(downloaded_at, excluded.downloaded_at)`)
     this.legacyPoll = db.prepare(`INSERT INTO legacy_clients (address, user_agent, first_seen, last_seen, polls) VALUES (?, ?, ?, ?, 1)
       ON CONFLICT (address, user_agent) DO UPDATE SET last_seen = excluded.last_seen, polls = polls + 1`)
+    this.recordDeltaOffer = db.prepare(`UPDATE device_releases SET delta_base = @base, delta_size = @size
+      WHERE release_id = @offered AND device = @device AND (delta_base IS NOT @base OR delta_size IS NOT @size)`)
     // Polls answered in the same turn share a commit: the commit is most of a check-in's cost.
     this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c))
     this.reportTx = this.prepareReports()
@@ -432,7 +442,7 @@ export class DevicesRepository {
           ON CONFLICT (release_id, device) DO UPDATE SET ${column} = COALESCE(${column}, excluded.${column})
           ${status === 'rolled_back' ? ', rollback_silent = 0' : ''}`),
       ])
-    ) as Record<ReportStatus, Statement>
+    ) as Record<keyof typeof REPORT_COLUMN, Statement>
     const fromSequence = this.db.prepare(
       'SELECT sequence FROM device_history WHERE device = ? AND version = ? ORDER BY id DESC LIMIT 1'
     ) as Statement<[string, string], { sequence: number }>
@@ -449,7 +459,9 @@ export class DevicesRepository {
         const fromVersion =
           current.version !== r.version ? current.version : (versionBefore.get(r.device, r.version)?.version ?? '')
         const seq = fromSequence.get(r.device, fromVersion)?.sequence ?? 0
-        states[r.status].run({ release: release.id, device: r.device, fromVersion, fromSequence: seq, at })
+        if (r.status !== 'delta_failed') {
+          states[r.status].run({ release: release.id, device: r.device, fromVersion, fromSequence: seq, at })
+        }
       }
       const setback = release && (r.status === 'failed' || r.status === 'rolled_back') ? release.id : null
       return { known: true, setback }
@@ -471,6 +483,7 @@ export class DevicesRepository {
       sketchMd5: c.sketchMd5 ?? null,
       offered: c.offeredReleaseId,
       note: c.note ?? null,
+      running: c.runningSha256 ?? null,
       at,
     }
     const prev = this.previous.get(c.device)
@@ -498,6 +511,9 @@ export class DevicesRepository {
     }
     if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered)) {
       this.recordOffer.run({ ...row, downloadedAt: c.delivered ? at : null })
+    }
+    if (c.offeredReleaseId !== null && c.delta) {
+      this.recordDeltaOffer.run({ offered: c.offeredReleaseId, device: c.device, base: c.delta.base, size: c.delta.size })
     }
     return rolledBack
   }

@@ -107,6 +107,13 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         devices: versions.filter((v) => v.board === c.board && v.channel === c.channel).reduce((n, v) => n + v.devices, 0),
       }))
       const rollouts = await channelRollouts(app.repos, [...pairs.values()])
+      const delta = { devices: 0, bytes_saved: 0 }
+      for (const board of new Set(versions.map((v) => v.board))) {
+        for (const saved of (await app.repos.deltaPatches.savingsByRelease(board)).values()) {
+          delta.devices += saved.devices
+          delta.bytes_saved += saved.bytes_saved
+        }
+      }
       return {
         total: versions.reduce((n, v) => n + v.devices, 0),
         stale: channels.reduce((n, c) => n + c.stale, 0),
@@ -114,6 +121,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         versions,
         channels,
         rollouts,
+        delta,
       }
     }
   )
@@ -187,7 +195,8 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
       const adoption = await app.repos.devices.adoption(release)
-      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption }
+      const delta = await app.repos.deltaPatches.savings(release.id)
+      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, delta }
     }
   )
 }

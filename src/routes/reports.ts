@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
 import { REPORT_STATUSES, type ReportStatus } from '../repositories/devices'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { recordDeltaFailure } from '../fleet/delta-failures'
 
 export const DETAIL_MAX_BYTES = 1024
 
@@ -48,6 +49,12 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
       const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null })
       if (!known) {
         throw notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
+      }
+      if (status === 'delta_failed') {
+        const failures = await recordDeltaFailure(app.repos, { device, version, detail: detail ?? null }, app.config.OTA_DELTA_FAILURE_LIMIT)
+        if (failures !== undefined && failures >= app.config.OTA_DELTA_FAILURE_LIMIT) {
+          request.log.warn({ device, version, failures }, 'delta patch switched off after failed applies')
+        }
       }
       return reply.code(202).send({ accepted: true as const })
     }

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ChannelRolloutView, DeviceRolloutView } from './rollout'
 import { BoardName, ChannelName, Version } from './common'
+import { DeltaSavingsView } from './delta'
 
 const Time = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' })
 const NullableTime = Type.Union([Time, Type.Null()])
@@ -20,6 +21,7 @@ export const DeviceView = Type.Object({
   sketch_md5: Type.Union([Type.String(), Type.Null()]),
   offered_version: Type.Union([Type.String(), Type.Null()], { description: 'the release the last poll was offered, if any' }),
   note: Type.Union([Type.String(), Type.Null()], { description: 'why the device cannot take its target, if it cannot' }),
+  running_sha256: Type.Union([Type.String(), Type.Null()], { description: 'SHA-256 of the image it runs, as its last delta-capable poll said' }),
 })
 export type DeviceView = Static<typeof DeviceView>
 
@@ -41,6 +43,7 @@ export const VersionsResponse = Type.Object({
     { description: 'devices and stale devices of each board and channel listed' }
   ),
   rollouts: Type.Optional(Type.Array(ChannelRolloutView, { description: 'the current rollout of each board and channel listed' })),
+  delta: Type.Optional({ ...DeltaSavingsView, description: 'what delta updates saved over the releases of the boards listed' }),
 })
 
 export const DevicesQuery = Type.Object({
@@ -109,4 +112,5 @@ export const AdoptionResponse = Type.Object({
   rolled_back: Type.Integer({ description: 'includes silent rollbacks' }),
   silent_rollbacks: Type.Integer({ description: 'back on the old version after taking the release, without saying so' }),
   running: Type.Integer({ description: 'devices whose last check-in names this version' }),
+  delta: DeltaSavingsView,
 })
