@@ -644,6 +644,7 @@ const cases = [
     const offer = await h.waitForDelta({ mac, version: 'petrel', sequence: 60, channel: 'canary', running: base.sha256 })
     expect(offer.format === 'esp_delta_ota' && offer.base_sha256 === base.sha256, `offer ${JSON.stringify(offer)}`)
     expect(offer.size < target.size / 2, `a ${offer.size}-byte patch for a ${target.size}-byte image`)
+    console.log(`  # the server offers a ${offer.size}-byte patch for the ${target.size}-byte image`)
 
     const since = h.proxy.log.length
     const sinceManifest = h.proxy.requestsOf('manifest').length
@@ -693,6 +694,7 @@ const cases = [
     expect(failedAt >= 0, `no delta_failed report; got ${JSON.stringify(statuses)}`)
     expect(reports[failedAt].detail === r.delta, `delta_failed detail ${reports[failedAt].detail}, the device said ${r.delta}`)
     expect(statuses.filter((x) => x === 'installed').length === 1, `reports ${JSON.stringify(statuses)}`)
+    console.log(`  # the damaged patch was abandoned as ${r.delta}`)
   }],
 ]
 
