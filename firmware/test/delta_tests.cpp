@@ -52,9 +52,13 @@ Result apply_esp(const Bytes& base, const Bytes& file, Bytes& out, size_t step) 
 
 }  // namespace
 
-TEST("delta: the applier's state is constant and well under 4 KiB") {
+TEST("delta: the applier's state is constant and well under 4 KiB; it applies nothing before begin()") {
   static_assert(sizeof(DetoolsApplier) <= DetoolsApplier::kStateBudget, "applier over budget");
   static_assert(sizeof(EspDeltaPatch) <= 2048 + 128, "esp_delta_ota wrapper over budget");
+  static DetoolsApplier never_begun;
+  const uint8_t byte = 0;
+  CHECK(never_begun.feed(&byte, 1) == Result::bad_config);
+  CHECK(never_begun.finish() == Result::bad_config);
   CHECK(sizeof(DetoolsApplier) <= 2048);
   CHECK(sizeof(EspDeltaPatch) < 4096 / 2);
   printf("  # DetoolsApplier %zu bytes, EspDeltaPatch %zu bytes\n", sizeof(DetoolsApplier), sizeof(EspDeltaPatch));

@@ -88,7 +88,7 @@ class DetoolsApplier {
   Phase phase_ = Phase::failed;
   Step step_ = Step::done;
   bool heatshrink_ = false;
-  Result failure_ = Result::ok;
+  Result failure_ = Result::bad_config;  // until begin()
   HeatshrinkDecoder heatshrink_decoder_;
   uint8_t data_[kChunk] = {};
   uint8_t base_bytes_[kChunk] = {};
