@@ -204,9 +204,9 @@ t.test('reading releases: newest first, filters, one release, image facts, who p
 
   const one = await fetch(`${server.url}/v1/releases/esp32cam/carder`, { headers: { authorization: `Bearer ${operator}` } })
   t.equal(one.status, 200)
-  const { delta, ...same } = await one.json()
+  const { delta, ...same } = (await one.json()) as { delta: { patches: Array<{ base_version: string }> } }
   t.same(same, all[1])
-  t.same(delta.patches.map((p: { base_version: string }) => p.base_version), ['mason'], 'a patch to it from the release before is under way or built')
+  t.same(delta.patches.map((p) => p.base_version), ['mason'], 'a patch to it from the release before is under way or built')
   const missing = await fetch(`${server.url}/v1/releases/esp32cam/nosuch`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(missing.status, 404)
   t.equal(((await missing.json()) as { error: string }).error, 'release_not_found')
