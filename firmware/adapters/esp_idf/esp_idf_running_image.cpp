@@ -31,7 +31,9 @@ uint32_t EspIdfRunningImage::size() {
   const esp_partition_pos_t pos = {running->address, running->size};
   esp_image_metadata_t metadata;
   if (esp_image_get_metadata(&pos, &metadata) != ESP_OK) return 0;
-  size_ = metadata.image_len;  // includes the checksum and the appended SHA-256
+  // Includes the checksum padding and the appended SHA-256: the .bin file's length. Were it ever
+  // not, the whole-file SHA-256 check against the kept digest refuses the delta (full image instead).
+  size_ = metadata.image_len;
   return size_;
 }
 
