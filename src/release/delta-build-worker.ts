@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { applyEspDeltaPatch, createEspDeltaPatch } from '../delta/esp-delta-patch'
 
@@ -24,7 +26,21 @@ function build({ base, target }: DeltaBuildInput): DeltaBuildOutput {
   return { ok: true, patch, ms: Math.round(performance.now() - started) }
 }
 
+/**
+ * On Linux a thread has its own nice value: the build runs at the lowest priority, so that on a busy
+ * core the event loop answering polls goes first. Elsewhere it runs at the process's priority.
+ */
+function yieldToPolls(): void {
+  try {
+    const tid = Number(/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'))?.[1])
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 19)
+  } catch {
+    // No /proc (not Linux) or not allowed: the build still runs, at normal priority.
+  }
+}
+
 if (parentPort) {
+  yieldToPolls()
   let result: DeltaBuildOutput
   try {
     result = build(workerData as DeltaBuildInput)
