@@ -41,6 +41,8 @@ function deviceWouldFlash(target: Target, version: string, sequence: number): bo
 const manifest: FastifyPluginAsyncTypebox = async (app) => {
   const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
   const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+  // Manifests whose delta did not fit, each told to the log once (bounded, like the signing cache).
+  const tooLargeForDelta = new Set<string>()
 
   app.get(
     '/v1/manifest',
@@ -117,6 +119,14 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
         : undefined
       // Throws ManifestTooLarge (a logged 500) only if the identifier limits stop adding up.
       const signed = manifests.get(target, channel, urlBase, delta)
+      if (delta !== undefined && !signed.hasDelta && !tooLargeForDelta.has(signed.etag)) {
+        if (tooLargeForDelta.size >= 1024) tooLargeForDelta.clear()
+        tooLargeForDelta.add(signed.etag)
+        request.log.warn(
+          { board: q.board, version: target.release.version, url_base: urlBase },
+          'delta left out of the manifest: it would pass 1024 bytes (shorten OTA_PUBLIC_URL, the tag or the version; docs/delta.md)'
+        )
+      }
       // Answered only once the check-in is committed, so an acknowledged poll survives a crash.
       await checkIn(offers ? target.release.id : null, signed.hasDelta ? delta : undefined)
       const ifNoneMatch = request.headers['if-none-match']
