@@ -20,11 +20,7 @@ export async function recordDeltaFailure(repos: Repositories, r: DeltaFailureRep
   if (!target?.sha256) return undefined
   const patch = await repos.deltaPatches.get(running.running_sha256, target.sha256)
   if (!patch) return undefined
-  return repos.deltaPatches.recordFailure({
-    device: r.device,
-    base: running.running_sha256,
-    target: target.sha256,
-    detail: r.detail,
-    limit,
-  })
+  const failures = await repos.deltaPatches.recordFailure({ device: r.device, base: running.running_sha256, target: target.sha256, detail: r.detail })
+  if (failures >= limit) await repos.deltaPatches.disable(running.running_sha256, target.sha256)
+  return failures
 }

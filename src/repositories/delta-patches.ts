@@ -92,26 +92,21 @@ export class DeltaPatchesRepository {
     }>
   }
 
-  /**
-   * Records a device's failed apply of the pair (once per device) and, when `limit` devices have
-   * failed it, switches the patch off. Returns the number of devices that failed it.
-   */
-  async recordFailure(f: { device: string; base: string; target: string; detail: string | null; limit: number }): Promise<number> {
+  /** Records a device's failed apply of the pair (once per device); returns how many devices failed it. */
+  async recordFailure(f: { device: string; base: string; target: string; detail: string | null }): Promise<number> {
+    this.db
+      .prepare('INSERT INTO delta_failures (device, base_sha256, target_sha256, detail, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
+      .run(f.device, f.base, f.target, f.detail, Date.now())
+    return (this.failureCount.get(f.base, f.target) as { n: number }).n
+  }
+
+  /** Switches the patch off for everyone (once: the first time stays recorded). */
+  async disable(base: string, target: string): Promise<void> {
     const at = Date.now()
-    const failures = this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO delta_failures (device, base_sha256, target_sha256, detail, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
-        .run(f.device, f.base, f.target, f.detail, at)
-      const n = (this.failureCount.get(f.base, f.target) as { n: number }).n
-      if (n >= f.limit) {
-        this.db
-          .prepare('UPDATE delta_patches SET disabled_at = ?, updated_at = ? WHERE base_sha256 = ? AND target_sha256 = ? AND disabled_at IS NULL')
-          .run(at, at, f.base, f.target)
-      }
-      return n
-    })()
-    this.held.delete(this.key(f.base, f.target))
-    return failures
+    this.db
+      .prepare('UPDATE delta_patches SET disabled_at = ?, updated_at = ? WHERE base_sha256 = ? AND target_sha256 = ? AND disabled_at IS NULL')
+      .run(at, at, base, target)
+    this.held.delete(this.key(base, target))
   }
 
   /** The board a device polls for and the SHA-256 it last said it runs. */
