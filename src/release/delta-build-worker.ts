@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
-import { parentPort, workerData } from 'node:worker_threads'
+import { parentPort } from 'node:worker_threads'
 import { applyEspDeltaPatch, createEspDeltaPatch } from '../delta/esp-delta-patch'
 
 // Runs in a worker thread: suffix sorting and bsdiff take seconds of CPU that must not hold up the
@@ -39,14 +39,17 @@ function yieldToPolls(): void {
   }
 }
 
-if (parentPort) {
+// One worker serves the builds of a burst (a publish queues several), one message each.
+const port = parentPort
+if (port) {
   yieldToPolls()
-  let result: DeltaBuildOutput
-  try {
-    result = build(workerData as DeltaBuildInput)
-  } catch (err) {
-    result = { ok: false, error: (err as Error).message }
-  }
-  const transfer = result.ok ? [result.patch.buffer as ArrayBuffer] : []
-  parentPort.postMessage(result, transfer)
+  port.on('message', (input: DeltaBuildInput) => {
+    let result: DeltaBuildOutput
+    try {
+      result = build(input)
+    } catch (err) {
+      result = { ok: false, error: (err as Error).message }
+    }
+    port.postMessage(result, result.ok ? [result.patch.buffer as ArrayBuffer] : [])
+  })
 }

@@ -93,6 +93,9 @@ export class DeltaBuilds {
     for (let job = this.queue.shift(); job !== undefined && !this.closed; job = this.queue.shift()) {
       await this.build(job)
     }
+    // The worker lives as long as the queue: its memory goes back once the burst is built.
+    await this.worker?.terminate()
+    this.worker = undefined
     this.current = undefined
     for (const wake of this.idleWaiters.splice(0)) wake()
   }
@@ -122,25 +125,28 @@ export class DeltaBuilds {
   }
 
   private inWorker(input: DeltaBuildInput): Promise<DeltaBuildOutput> {
+    const worker = this.worker ?? new Worker(WORKER_FILE)
+    this.worker = worker
     return new Promise((resolve) => {
-      const worker = new Worker(WORKER_FILE, { workerData: input })
-      this.worker = worker
-      let settled = false
-      const settle = (result: DeltaBuildOutput) => {
-        if (settled) return
-        settled = true
+      const settle = (result: DeltaBuildOutput, broken: boolean) => {
         clearTimeout(timer)
-        this.worker = undefined
-        void worker.terminate()
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit)
+        if (broken) {
+          // A worker that failed or ran out of time is not reused.
+          if (this.worker === worker) this.worker = undefined
+          void worker.terminate()
+        }
         resolve(result)
       }
+      const onMessage = (result: DeltaBuildOutput) => settle(result, false)
+      const onError = (err: Error) => settle({ ok: false, error: err.message }, true)
+      const onExit = (code: number) => settle({ ok: false, error: `the build worker stopped (exit code ${code})` }, true)
       const timer = setTimeout(
-        () => settle({ ok: false, error: `build took longer than ${this.deps.config.OTA_DELTA_BUILD_TIMEOUT_MS} ms (OTA_DELTA_BUILD_TIMEOUT_MS)` }),
+        () => settle({ ok: false, error: `build took longer than ${this.deps.config.OTA_DELTA_BUILD_TIMEOUT_MS} ms (OTA_DELTA_BUILD_TIMEOUT_MS)` }, true),
         this.deps.config.OTA_DELTA_BUILD_TIMEOUT_MS
       )
-      worker.once('message', (result: DeltaBuildOutput) => settle(result))
-      worker.once('error', (err) => settle({ ok: false, error: err.message }))
-      worker.once('exit', (code) => settle({ ok: false, error: `the build worker stopped (exit code ${code})` }))
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit)
+      worker.postMessage(input)
     })
   }
 }
