@@ -90,12 +90,15 @@ export class DeltaBuilds {
   }
 
   private async drain(): Promise<void> {
-    for (let job = this.queue.shift(); job !== undefined && !this.closed; job = this.queue.shift()) {
-      await this.build(job)
-    }
-    // The worker lives as long as the queue: its memory goes back once the burst is built.
-    await this.worker?.terminate()
-    this.worker = undefined
+    do {
+      for (let job = this.queue.shift(); job !== undefined && !this.closed; job = this.queue.shift()) {
+        await this.build(job)
+      }
+      // The worker lives as long as the queue: its memory goes back once the burst is built. A job
+      // queued while it stops is still this drain's (enqueue starts no other while one runs).
+      await this.worker?.terminate()
+      this.worker = undefined
+    } while (this.queue.length > 0 && !this.closed)
     this.current = undefined
     for (const wake of this.idleWaiters.splice(0)) wake()
   }
