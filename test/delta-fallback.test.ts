@@ -7,6 +7,10 @@ import { deltaPoll, releases, settledPatches, startDeltaServer as start } from '
 // When deltas are not offered: a device that failed one, a patch too many devices failed, a board
 // an operator switched off, a patch of half the image or more.
 
+// Each test runs a server that builds patches in a worker thread: on a loaded machine the file
+// needs more than the suite's default three minutes.
+t.setTimeout(600_000)
+
 t.test('delta_failed: that device gets the full image; past the limit the patch is off for everyone', async (t) => {
   const { server, operator } = await start(t, { OTA_DELTA_FAILURE_LIMIT: '2' })
   const { mason } = await releases(server, operator)

@@ -8,6 +8,10 @@ import { deltaPoll, poll, releases, settledPatches, sha256, startDeltaServer as 
 // Delta updates end to end on a real server: patches built when a release is published and on
 // first demand, offered in the signed manifest, downloaded like binaries, counted as bytes saved.
 
+// Each test runs a server that builds patches in a worker thread: on a loaded machine the file
+// needs more than the suite's default three minutes.
+t.setTimeout(600_000)
+
 t.test('a published release gets a patch from the release before; a device running it is offered the patch', async (t) => {
   const { server, operator } = await start(t)
   const { mason, carder } = await releases(server, operator)
