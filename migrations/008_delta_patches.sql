@@ -19,7 +19,8 @@ CREATE TABLE delta_patches (
 ) WITHOUT ROWID;
 CREATE INDEX delta_patches_target ON delta_patches (target_sha256);
 
--- A device that reported a failed delta apply: it gets the full image of that target from then on.
+-- A device that reported a failed delta apply (report status delta_failed, kept here rather than in
+-- reports, whose status list other migrations extend): it gets the full image of that target from then on.
 CREATE TABLE delta_failures (
   device        TEXT NOT NULL REFERENCES devices (device),
   base_sha256   TEXT NOT NULL,
@@ -38,20 +39,3 @@ ALTER TABLE device_releases ADD COLUMN delta_size INTEGER;
 CREATE INDEX device_releases_delta ON device_releases (release_id) WHERE delta_base IS NOT NULL AND booted_at IS NOT NULL;
 -- Operators turn deltas off per board.
 ALTER TABLE boards ADD COLUMN delta_enabled INTEGER NOT NULL DEFAULT 1 CHECK (delta_enabled IN (0, 1));
-
--- Reports gain delta_failed. SQLite cannot change a CHECK, so the table is rebuilt as it was plus that status.
-CREATE TABLE reports_new (
-  id         INTEGER PRIMARY KEY,
-  device     TEXT NOT NULL REFERENCES devices (device),
-  status     TEXT NOT NULL CHECK (status IN ('downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back', 'delta_failed')),
-  version    TEXT NOT NULL,
-  sequence   INTEGER NOT NULL,
-  detail     TEXT,
-  release_id INTEGER REFERENCES releases (id),
-  at         INTEGER NOT NULL
-);
-INSERT INTO reports_new (id, device, status, version, sequence, detail, release_id, at)
-  SELECT id, device, status, version, sequence, detail, release_id, at FROM reports;
-DROP TABLE reports;
-ALTER TABLE reports_new RENAME TO reports;
-CREATE INDEX reports_device ON reports (device, id);

@@ -26,8 +26,13 @@ t.test('delta_failed: that device gets the full image; past the limit the patch 
   await fail(10)
   t.equal((await deltaPoll(server, deviceId(10), mason)).manifest.delta, undefined, 'the device that failed gets the full image')
   t.ok((await deltaPoll(server, deviceId(11), mason)).manifest.delta, 'others still get the delta')
-  const detail = await getJson<{ reports: Array<{ status: string; detail: string }> }>(server, `/v1/devices/${deviceId(10)}`, operator)
-  t.match(detail.body.reports[0], { status: 'delta_failed', detail: 'sha256_mismatch <script>' })
+  const unknownDevice = await fetch(`${server.url}/v1/devices/${deviceId(99)}/reports`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ status: 'delta_failed', version: 'carder', sequence: 2 }),
+  })
+  t.equal(unknownDevice.status, 404, 'a device that never polled')
+  t.match((await settledPatches(server, operator, 'carder'))[0], { failures: 1, offered: true }, 'one failure is counted, the patch stays on')
 
   await fail(11)
   t.equal((await deltaPoll(server, deviceId(12), mason)).manifest.delta, undefined, 'switched off for everyone')

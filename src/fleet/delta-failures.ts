@@ -10,17 +10,22 @@ export interface DeltaFailureReport {
 /**
  * A device says applying its delta failed: it gets the full image of that release from now on, and
  * the patch (its running digest to the release's binary) is switched off for everyone once `limit`
- * devices have said so. A report that matches no patch changes nothing. Returns the patch's failure
- * count, or undefined when there was no patch to count against.
+ * devices have said so. A report that matches no patch changes nothing. `known` is false for a
+ * device that never polled; `failures` is the patch's failure count when there was a patch.
  */
-export async function recordDeltaFailure(repos: Repositories, r: DeltaFailureReport, limit: number): Promise<number | undefined> {
+export async function recordDeltaFailure(
+  repos: Repositories,
+  r: DeltaFailureReport,
+  limit: number
+): Promise<{ known: boolean; failures?: number }> {
   const running = await repos.deltaPatches.deviceRunning(r.device)
-  if (!running?.running_sha256) return undefined
+  if (!running) return { known: false }
+  if (!running.running_sha256) return { known: true }
   const target = await repos.releases.get(running.board, r.version)
-  if (!target?.sha256) return undefined
+  if (!target?.sha256) return { known: true }
   const patch = await repos.deltaPatches.get(running.running_sha256, target.sha256)
-  if (!patch) return undefined
+  if (!patch) return { known: true }
   const failures = await repos.deltaPatches.recordFailure({ device: r.device, base: running.running_sha256, target: target.sha256, detail: r.detail })
   if (failures >= limit) await repos.deltaPatches.disable(running.running_sha256, target.sha256)
-  return failures
+  return { known: true, failures }
 }

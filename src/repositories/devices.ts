@@ -25,7 +25,7 @@ export interface CheckIn {
   at?: number
 }
 
-export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back', 'delta_failed'] as const
+export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back'] as const
 export type ReportStatus = (typeof REPORT_STATUSES)[number]
 
 /** What a device says about an update. */
@@ -139,9 +139,8 @@ export const REPORTS_KEPT = 500
 const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
   d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.running_sha256`
 
-// One statement per status: the column a report fills is part of the SQL, never a parameter. A failed
-// delta apply moves no state: the device falls back to the full image of the same release.
-const REPORT_COLUMN: Record<Exclude<ReportStatus, 'delta_failed'>, string> = {
+// One statement per status: the column a report fills is part of the SQL, never a parameter.
+const REPORT_COLUMN: Record<ReportStatus, string> = {
   downloading: 'downloading_at',
   downloaded: 'downloaded_at',
   installed: 'installed_at',
@@ -459,9 +458,7 @@ export class DevicesRepository {
         const fromVersion =
           current.version !== r.version ? current.version : (versionBefore.get(r.device, r.version)?.version ?? '')
         const seq = fromSequence.get(r.device, fromVersion)?.sequence ?? 0
-        if (r.status !== 'delta_failed') {
-          states[r.status].run({ release: release.id, device: r.device, fromVersion, fromSequence: seq, at })
-        }
+        states[r.status].run({ release: release.id, device: r.device, fromVersion, fromSequence: seq, at })
       }
       const setback = release && (r.status === 'failed' || r.status === 'rolled_back') ? release.id : null
       return { known: true, setback }

@@ -7,10 +7,14 @@ import { recordDeltaFailure } from '../fleet/delta-failures'
 
 export const DETAIL_MAX_BYTES = 1024
 
+/** A failed delta apply: the device falls back to the full image, so no update state moves (docs/delta.md). */
+const DELTA_FAILED = 'delta_failed'
+const STATUSES = [...REPORT_STATUSES, DELTA_FAILED]
+
 const ReportBody = Type.Object(
   {
     // Checked in the handler so that a wrong status is answered with the list of right ones.
-    status: Type.String({ maxLength: 32, description: `one of ${REPORT_STATUSES.join(', ')}` }),
+    status: Type.String({ maxLength: 32, description: `one of ${STATUSES.join(', ')}` }),
     version: Version,
     // 0 is allowed: a hand-built binary reports it.
     sequence: Type.Integer({ minimum: 0, maximum: 4294967295 }),
@@ -41,19 +45,20 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { status, version, sequence, detail } = request.body
-      if (!isStatus(status)) throw badRequest(`body status must be one of ${REPORT_STATUSES.join(', ')}, not "${status}"`)
+      if (status !== DELTA_FAILED && !isStatus(status)) throw badRequest(`body status must be one of ${STATUSES.join(', ')}, not "${status}"`)
       if (detail !== undefined && Buffer.byteLength(detail, 'utf8') > DETAIL_MAX_BYTES) {
         throw badRequest(`body detail is ${Buffer.byteLength(detail, 'utf8')} bytes; the limit is ${DETAIL_MAX_BYTES} bytes of UTF-8`)
       }
       const device = normalizeDevice(request.params.device)
-      const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null })
-      if (!known) {
-        throw notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
-      }
-      if (status === 'delta_failed') {
-        const failures = await recordDeltaFailure(app.repos, { device, version, detail: detail ?? null }, app.config.OTA_DELTA_FAILURE_LIMIT)
-        if (failures !== undefined && failures >= app.config.OTA_DELTA_FAILURE_LIMIT) {
-          request.log.warn({ device, version, failures }, 'delta patch switched off after failed applies')
+      const unknown = () =>
+        notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
+      if (isStatus(status)) {
+        if (!(await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null }))) throw unknown()
+      } else {
+        const outcome = await recordDeltaFailure(app.repos, { device, version, detail: detail ?? null }, app.config.OTA_DELTA_FAILURE_LIMIT)
+        if (!outcome.known) throw unknown()
+        if (outcome.failures !== undefined && outcome.failures >= app.config.OTA_DELTA_FAILURE_LIMIT) {
+          request.log.warn({ device, version, failures: outcome.failures }, 'delta patch switched off after failed applies')
         }
       }
       return reply.code(202).send({ accepted: true as const })
