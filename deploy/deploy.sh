@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Updates an ota-gate installation (a git clone) to the tip of origin/production,
-# by fast-forward only, and returns it to the commit it ran before when the new
-# version does not come up healthy.
+# Updates an ota-gate installation (a git clone) to the tip of the branch it
+# deploys (origin/main unless OTA_DEPLOY_BRANCH names another), by fast-forward
+# only, and returns it to the commit it ran before when the new version does not
+# come up healthy. It says which branch it deploys before it does anything.
 #
 # Usage: deploy/deploy.sh            (as root, or as the owner of the installation)
 #
 # Settings (environment), with their defaults:
+#   OTA_DEPLOY_BRANCH main                                the branch of origin deployed; the
+#                                                         installation must be on it. A team that
+#                                                         promotes through its own branch creates it
+#                                                         (git push origin main:production) and sets it
 #   OTA_INSTALL_DIR   /opt/ota-gate                       the clone to update
 #   OTA_ENV_FILE      /etc/ota-gate/ota-gate.env          server settings: given to the migrate step only
 #   OTA_SERVICE_USER  ota-gate                            migrations run as this user when run as root
@@ -22,7 +27,7 @@
 # 4 the new version failed and so did the return to the previous one.
 set -euo pipefail
 
-readonly branch=production
+readonly branch="${OTA_DEPLOY_BRANCH:-main}"
 readonly remote=origin
 install_dir="${OTA_INSTALL_DIR:-/opt/ota-gate}"
 env_file="${OTA_ENV_FILE:-/etc/ota-gate/ota-gate.env}"
@@ -124,6 +129,12 @@ roll_back() {
   exit 4
 }
 
+[[ "$branch" =~ ^[A-Za-z0-9._/-]+$ ]] || fail "OTA_DEPLOY_BRANCH '$branch' is not a branch name"
+if [[ -n "${OTA_DEPLOY_BRANCH:-}" ]]; then
+  say "deploying branch $branch of $remote (OTA_DEPLOY_BRANCH)"
+else
+  say "deploying branch $branch of $remote (the default; OTA_DEPLOY_BRANCH names another)"
+fi
 [[ -d "$install_dir" ]] || fail "$install_dir does not exist (set OTA_INSTALL_DIR)"
 git_error="$(git -C "$install_dir" rev-parse --is-inside-work-tree 2>&1)" ||
   fail "$install_dir is not a usable git checkout: $git_error"
@@ -135,7 +146,7 @@ flock -n 9 || fail "another deploy is running in $install_dir"
 
 current_branch="$(git -C "$install_dir" symbolic-ref --quiet --short HEAD || true)"
 [[ "$current_branch" == "$branch" ]] ||
-  fail "$install_dir is on '${current_branch:-a detached HEAD}', not '$branch'; deploys come only from $branch (git -C $install_dir checkout $branch)"
+  fail "$install_dir is on '${current_branch:-a detached HEAD}', not '$branch'; this deploys only $branch (git -C $install_dir checkout $branch, or set OTA_DEPLOY_BRANCH=${current_branch:-<branch>})"
 [[ -z "$(git -C "$install_dir" status --porcelain --untracked-files=no)" ]] ||
   fail "$install_dir has local changes to tracked files; commit them upstream or discard them first (git -C $install_dir status)"
 

@@ -21,12 +21,15 @@ CREATE INDEX delta_patches_target ON delta_patches (target_sha256);
 
 -- A device that reported a failed delta apply (report status delta_failed, kept here rather than in
 -- reports, whose status list other migrations extend): it gets the full image of that target from then on.
+-- verified: the report came with the device's token; with device credentials on, only those count
+-- toward switching the patch off for everyone.
 CREATE TABLE delta_failures (
   device        TEXT NOT NULL REFERENCES devices (device),
   base_sha256   TEXT NOT NULL,
   target_sha256 TEXT NOT NULL,
   detail        TEXT,
   at            INTEGER NOT NULL,
+  verified      INTEGER NOT NULL DEFAULT 0 CHECK (verified IN (0, 1)),
   PRIMARY KEY (base_sha256, target_sha256, device)
 ) WITHOUT ROWID;
 

@@ -5,6 +5,9 @@ import { parseDuration } from './fleet/duration'
 
 // Environment variables are the only configuration. Keys are the variable names so that an
 // error, the .env.example file and the code all speak of the same thing.
+export const DEVICE_AUTH_MODES = ['off', 'optional', 'required'] as const
+export type DeviceAuthMode = (typeof DEVICE_AUTH_MODES)[number]
+
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })
 
 export const ConfigSchema = Type.Object({
@@ -23,6 +26,8 @@ export const ConfigSchema = Type.Object({
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
     { default: 'info' }
   ),
+  /** json (one JSON object a line, for journald and log shippers) or pretty (text for a person at a terminal). */
+  OTA_LOG_FORMAT: Type.Union([Type.Literal('json'), Type.Literal('pretty')], { default: 'json' }),
   /** Largest artifact accepted by PUT /v1/artifacts, in bytes. */
   OTA_MAX_ARTIFACT_BYTES: Type.Integer({ default: 16 * 1024 * 1024, minimum: 1024 }),
   /** Seconds a signed manifest stays valid (expires_at - issued_at). */
@@ -51,6 +56,20 @@ export const ConfigSchema = Type.Object({
   OTA_DELTA_FAILURE_LIMIT: Type.Integer({ default: 3, minimum: 1, maximum: 1_000_000 }),
   /** Milliseconds one patch may take to build before the build is stopped and recorded as failed. */
   OTA_DELTA_BUILD_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 1000 }),
+  /** Whether devices must prove who they are: off (as before), optional (unproven devices do not count), required. */
+  OTA_DEVICE_AUTH: Type.Union(DEVICE_AUTH_MODES.map((m) => Type.Literal(m)), { default: 'optional' }),
+  /** Seconds a device token stays valid. */
+  OTA_DEVICE_TOKEN_TTL: Type.Integer({ default: 24 * 3600, minimum: 60, maximum: 30 * 24 * 3600 }),
+  /** Free bytes under the data folder below which /healthz answers 503; 0 turns the check off. */
+  OTA_MIN_FREE_BYTES: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0 }),
+  /** Milliseconds a client has to send a whole request, headers and body (uploads included). */
+  OTA_BODY_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 100, maximum: 3_600_000 }),
+  /** Connections open at once; more are closed as they arrive. 0 means no limit. */
+  OTA_MAX_CONNECTIONS: Type.Integer({ default: 10_000, minimum: 0 }),
+  /** Comma-separated host[:port] names a manifest's URL may use when OTA_PUBLIC_URL is unset. */
+  OTA_ALLOWED_HOSTS: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.:\\[\\], -]*$' })),
+  /** /metrics answers without a token (as before) only when true. */
+  OTA_METRICS_PUBLIC: Type.Boolean({ default: false }),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -80,6 +99,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (parseDuration(config.OTA_STALE_AFTER) === undefined) {
     throw new ConfigError(
       `invalid configuration:\n  OTA_STALE_AFTER=${JSON.stringify(config.OTA_STALE_AFTER)}: must be a duration above 0 and at most 3650d, like 26h`
+    )
+  }
+  // Node measures a request's time from its first byte, so the whole request includes its headers.
+  if (config.OTA_BODY_TIMEOUT_MS < config.OTA_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError(
+      `invalid configuration:\n  OTA_BODY_TIMEOUT_MS=${config.OTA_BODY_TIMEOUT_MS}: must be at least OTA_HEADERS_TIMEOUT_MS (${config.OTA_HEADERS_TIMEOUT_MS})`
     )
   }
   return { ...config, OTA_DATA_DIR: path.resolve(config.OTA_DATA_DIR) }

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'version_in_field'
   | 'conflict'
   | 'import_conflict'
+  | 'current_mismatch'
   | 'rollout_conflict'
   | 'pin_not_found'
   | 'signature_invalid'
@@ -44,6 +45,23 @@ export type ErrorCode =
   | 'rate_limited'
   | 'overloaded'
   | 'internal_error'
+  | 'device_token_required'
+  | 'device_token_invalid'
+  | 'device_token_expired'
+  | 'device_not_enrolled'
+  | 'device_pending'
+  | 'device_rejected'
+  | 'device_revoked'
+  | 'enrollment_token_invalid'
+  | 'enrollment_not_found'
+  | 'key_invalid'
+  | 'challenge_invalid'
+  | 'too_many_pending'
+  | 'request_timeout'
+  | 'headers_too_large'
+  | 'expectation_failed'
+  | 'insufficient_storage'
+  | 'uri_too_long'
 
 export class AppError extends Error {
   constructor(
@@ -63,3 +81,12 @@ export const forbidden = (message: string) => new AppError(403, 'forbidden', mes
 export const notFound = (code: ErrorCode, message: string) => new AppError(404, code, message)
 export const conflict = (code: ErrorCode, message: string) => new AppError(409, code, message)
 export const unprocessable = (code: ErrorCode, message: string) => new AppError(422, code, message)
+
+/** The disk under the data folder is full: a file write (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL) said so. */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL'
+}
+
+export const insufficientStorage = (what: string) =>
+  new AppError(507, 'insufficient_storage', `${what}: the server's disk is full; nothing was kept. Try again once the operator has freed space`)

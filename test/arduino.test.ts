@@ -35,6 +35,7 @@ function deviceRow(server: RunningServer, device: string): DeviceRow | undefined
 function expectNoUpdate(t: Test, r: RawResponse, why: string): void {
   t.equal(r.status, 304, why)
   t.equal(r.body.length, 0, `${why}: no body`)
+  t.same([r.headers['content-type'], r.headers['content-length'], r.headers['transfer-encoding']], [undefined, undefined, undefined], `${why}: no body headers`)
 }
 
 t.test('an update: 200, Content-Length, lowercase x-MD5, an image starting 0xE9; the check-in recorded', async (t) => {
@@ -50,6 +51,8 @@ t.test('an update: 200, Content-Length, lowercase x-MD5, an image starting 0xE9;
   t.match(r.headers['x-md5'], /^[0-9a-f]{32}$/, 'x-MD5 is 32 lowercase hex')
   t.equal(r.body[0], 0xe9, 'the first byte HTTPUpdate checks')
   t.equal(md5(r.body), r.headers['x-md5'], 'the body is what x-MD5 says')
+  t.equal(r.headers['x-sha256'], crypto.createHash('sha256').update(target.image).digest('hex'), 'x-SHA256: the release digest, which arduino-esp32 3.x checks')
+  t.equal(crypto.createHash('sha256').update(r.body).digest('hex'), r.headers['x-sha256'], 'the body is what x-SHA256 says')
   t.equal(r.body.length, target.image.length)
 
   const row = deviceRow(server, '246f28aabbcc')
@@ -111,12 +114,31 @@ t.test('free space too small: still 200 (the device refuses it itself), with a n
   t.equal(deviceRow(server, '246f28000010')?.note, null, 'the note goes once it fits')
 })
 
+t.test('a chip without Wi-Fi is identified by x-ESP32-BASE-MAC, checked like the station MAC', async (t) => {
+  const server = await startServer(t, FLEET_ENV)
+  const old = await publishRelease(server, { version: 'carpenter', sequence: 11 })
+  const target = await publishRelease(server, { version: 'mason', sequence: 12 })
+  const r = await httpUpdate(server, '/v1/arduino/esp32cam', { baseMac: '24:6F:28:00:00:30', version: 'carpenter', md5: old.md5 })
+  t.equal(r.status, 200)
+  t.match(deviceRow(server, '246f28000030'), { version: 'carpenter', sequence: 11, last_offered: target.release.id }, 'the check-in names the base MAC')
+  expectNoUpdate(t, await httpUpdate(server, '/v1/arduino/esp32cam', { baseMac: '246F28000031', md5: target.md5 }), 'up to date, by base MAC')
+  t.match(deviceRow(server, '246f28000031'), { version: 'mason', sequence: 12 })
+
+  const bad = await httpUpdate(server, '/v1/arduino/esp32cam', { baseMac: '24:6F:28:00:00' })
+  t.equal(bad.status, 400)
+  t.match(JSON.parse(bad.body.toString()), { error: 'bad_request', message: /x-esp32-base-mac/i })
+  t.equal((await httpUpdate(server, '/v1/arduino/esp32cam', { mac: 'nope', baseMac: '246F28000032' })).status, 400, 'a malformed station MAC is refused, base MAC or not')
+  await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28000033', baseMac: '246F28000034', version: 'carpenter' })
+  t.ok(deviceRow(server, '246f28000033'), 'with both, the station MAC names the device')
+  t.notOk(deviceRow(server, '246f28000034'))
+})
+
 t.test('refusals: missing or malformed MAC 400; unknown board 404; nothing published 304; never 204 or 3xx', async (t) => {
   const server = await startServer(t, FLEET_ENV)
   const seen: number[] = []
   const noMac = await httpUpdate(server, '/v1/arduino/esp32cam', {})
   t.equal(noMac.status, 400)
-  t.match(JSON.parse(noMac.body.toString()), { error: 'bad_request', message: /x-esp32-sta-mac/i })
+  t.match(JSON.parse(noMac.body.toString()), { error: 'bad_request', message: /x-esp32-sta-mac.*x-esp32-base-mac/i })
   const badMac = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: 'not-a-mac' })
   t.equal(badMac.status, 400)
   t.match(JSON.parse(badMac.body.toString()).message, /x-esp32-sta-mac/i)

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { Browser } from 'playwright-core'
 import { chromiumMissing, launchChromium, type InPage, openPage, screenshot, show, signIn, unlabelledControls, WIDTHS, type WatchedPage } from './support/browser'
-import { deviceId, FLEET_ENV, getJson, poll, report } from './support/devices'
+import { deviceId, FLEET_ENV, UNPROVEN_FLEET_ENV, getJson, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { call, operatorToken } from './support/rollouts'
 import { openDatabase } from '../src/db/open'
@@ -30,10 +30,11 @@ interface Seeded {
 /**
  * A fleet of esp32cam devices polling for real: 7 on v1 and 5 on v2 on stable (v2 the current
  * release, at 50%), 3 on v1 on beta; one stable device that took v2 and came back to v1 without a
- * word (a silent rollback); one device whose user agent and report detail are markup.
+ * word (a silent rollback); one device whose user agent and report detail are markup. The devices
+ * do not enroll, so device credentials are off: their word counts in the release funnel.
  */
 async function seededFleet(t: Test): Promise<Seeded> {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await startServer(t, UNPROVEN_FLEET_ENV)
   const operator = await operatorToken(server, 'ops-alice')
   const releaser = await createToken(server.dataDir, 'releaser', 'ci')
   await publishRelease(server, { version: 'v1', sequence: 1 })

@@ -2,7 +2,8 @@ import t from 'tap'
 import { deviceId, getJson } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, createToken } from './support/server'
-import { deltaPoll, releases, settledPatches, startDeltaServer as start } from './support/delta'
+import { admitted, reportWith } from './support/device-credentials'
+import { deltaPoll, poll, releases, settledPatches, startDeltaServer as start } from './support/delta'
 
 // When deltas are not offered: a device that failed one, a patch too many devices failed, a board
 // an operator switched off, a patch of half the image or more.
@@ -12,7 +13,8 @@ import { deltaPoll, releases, settledPatches, startDeltaServer as start } from '
 t.setTimeout(600_000)
 
 t.test('delta_failed: that device gets the full image; past the limit the patch is off for everyone', async (t) => {
-  const { server, operator } = await start(t, { OTA_DELTA_FAILURE_LIMIT: '2' })
+  // Device credentials off: every device is taken at its word (the next test: with them on).
+  const { server, operator } = await start(t, { OTA_DELTA_FAILURE_LIMIT: '2', OTA_DEVICE_AUTH: 'off' })
   const { mason } = await releases(server, operator)
   const fail = async (n: number) => {
     t.ok((await deltaPoll(server, deviceId(n), mason)).manifest.delta, `device ${n} is offered the delta`)
@@ -40,6 +42,28 @@ t.test('delta_failed: that device gets the full image; past the limit the patch 
   t.match(view.body.delta.patches[0], { failures: 2, offered: false, disabled_at: /^\d{4}-/ })
   const adoption = await getJson<{ failed: number }>(server, '/v1/releases/esp32cam/carder/adoption', operator)
   t.equal(adoption.body.failed, 0, 'a failed delta is not a failed update: the full image follows')
+})
+
+t.test('with device credentials on, only devices that proved who they are switch a patch off for everyone', async (t) => {
+  const { server, operator } = await start(t, { OTA_DELTA_FAILURE_LIMIT: '2', OTA_DEVICE_AUTH: 'optional' })
+  const { mason } = await releases(server, operator)
+  const failed = { status: 'delta_failed', version: 'carder', sequence: 2, detail: 'sha256_mismatch' }
+  for (const n of [40, 41, 42]) {
+    t.ok((await deltaPoll(server, deviceId(n), mason)).manifest.delta, `unproven device ${n} is offered the delta`)
+    t.equal((await reportWith(server, deviceId(n), failed)).status, 202)
+  }
+  t.equal((await deltaPoll(server, deviceId(40), mason)).manifest.delta, undefined, 'an unproven failure costs the device it names its delta')
+  t.ok((await deltaPoll(server, deviceId(43), mason)).manifest.delta, 'three unproven failures past a limit of 2: the patch stays on')
+  t.match((await settledPatches(server, operator, 'carder'))[0], { offered: true })
+
+  for (const n of [50, 51]) {
+    const { token } = await admitted(server, operator, deviceId(n))
+    const q = { device: deviceId(n), version: 'mason', sequence: 1, delta: 'esp_delta_ota', running: mason.sha256 }
+    t.ok((await poll(server, q, token)).manifest.delta, `verified device ${n} is offered the delta`)
+    t.equal((await reportWith(server, deviceId(n), failed, token)).status, 202)
+  }
+  t.equal((await deltaPoll(server, deviceId(44), mason)).manifest.delta, undefined, 'two verified failures: off for everyone')
+  t.match((await settledPatches(server, operator, 'carder'))[0], { offered: false, disabled_at: /^\d{4}-/ })
 })
 
 t.test('operators turn deltas off and on per board, by API and CLI', async (t) => {

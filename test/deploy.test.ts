@@ -319,6 +319,8 @@ function deploy(inst: Installation, env: NodeJS.ProcessEnv): Promise<Finished> {
       OTA_RESTART_CMD: note('restart'),
       OTA_HEALTH_TRIES: '2',
       OTA_HEALTH_INTERVAL: '0.05',
+      // These installations promote through a production branch, as docs/install.md describes.
+      OTA_DEPLOY_BRANCH: 'production',
       ...env,
     },
   })
@@ -357,13 +359,45 @@ t.test('deploy.sh: fast-forwards production, installs, migrates, restarts, check
   t.equal(recorded(inst).length, 3, 'nothing runs when already up to date')
 })
 
+t.test('deploy.sh: by default deploys main, the branch the guide clones, and says which it deploys', async (t) => {
+  const inst = makeInstallation(t)
+  // An installation cloned as docs/install.md says, from main.
+  const fromMain = path.join(inst.dir, 'install-main')
+  git(inst.dir, 'clone', '-q', '-b', 'main', path.join(inst.dir, 'origin.git'), fromMain)
+  const target = release(inst, 'two')
+  const result = await deploy({ ...inst, install: fromMain }, { OTA_DEPLOY_BRANCH: '', OTA_HEALTH_URL: await healthServer(t, { ...inst, install: fromMain }, 'none') })
+  t.equal(result.code, 0, result.stderr)
+  t.match(result.stdout, /^deploy: deploying branch main of origin \(the default; OTA_DEPLOY_BRANCH names another\)$/m)
+  t.equal(git(fromMain, 'rev-parse', 'HEAD'), target)
+
+  const named = await deploy(inst, { OTA_HEALTH_URL: await healthServer(t, inst, 'none') })
+  t.equal(named.code, 0, named.stderr)
+  t.match(named.stdout, /^deploy: deploying branch production of origin \(OTA_DEPLOY_BRANCH\)$/m)
+})
+
+t.test('docs/install.md clones a branch this repository has, the one deploy.sh deploys by default', async (t) => {
+  const guide = fs.readFileSync(path.join(root, 'docs', 'install.md'), 'utf8')
+  const clone = /git clone --branch (\S+) /.exec(guide)
+  t.ok(clone, 'the guide clones a named branch')
+  const branch = clone?.[1] ?? ''
+  const script = fs.readFileSync(path.join(deployDir, 'deploy.sh'), 'utf8')
+  t.match(script, new RegExp(`readonly branch="\\$\\{OTA_DEPLOY_BRANCH:-${branch}\\}"`), 'deploy.sh deploys that branch by default')
+  if (!fs.existsSync(path.join(root, '.git'))) return
+  const refs = git(root, 'for-each-ref', '--format=%(refname)', 'refs/heads', 'refs/remotes').split('\n').filter(Boolean)
+  if (refs.length === 0) return t.comment('this checkout has no branch refs to compare with')
+  t.ok(
+    refs.some((r) => r === `refs/heads/${branch}` || r.endsWith(`/${branch}`)),
+    `the repository has a branch ${branch} (${refs.length} refs)`
+  )
+})
+
 t.test('deploy.sh: refuses a checkout on another branch', async (t) => {
   const inst = makeInstallation(t)
   release(inst, 'two')
   git(inst.install, 'checkout', '-q', '-b', 'hotfix')
   const result = await deploy(inst, { OTA_HEALTH_URL: await healthServer(t, inst, 'none') })
   t.equal(result.code, 1)
-  t.match(result.stderr, /on 'hotfix', not 'production'/)
+  t.match(result.stderr, /on 'hotfix', not 'production'; this deploys only production .*or set OTA_DEPLOY_BRANCH=hotfix/)
   t.equal(git(inst.install, 'rev-parse', 'HEAD'), inst.installed)
   t.same(recorded(inst), [])
 })

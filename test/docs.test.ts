@@ -73,7 +73,7 @@ t.test('/docs/json documents every route with a summary and tags; token routes n
 
   // Known examples both ways.
   t.same(doc.paths['/v1/releases']?.post?.security, [{ bearer: [] }], 'publishing takes a token')
-  t.equal(doc.paths['/v1/manifest']?.get?.security, undefined, 'devices poll without credentials')
+  t.same(doc.paths['/v1/manifest']?.get?.security, [{}, { device_token: [] }], 'devices poll with a device token or without credentials')
   t.ok(doc.paths['/v1/manifest']?.get?.responses?.['429'], 'a device route documents the rate limit answer')
   t.ok(doc.paths['/v1/manifest']?.get?.responses?.['503'], 'a device route documents the load-shedding answer')
 })

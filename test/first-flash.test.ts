@@ -11,10 +11,11 @@ import { buildEspImage } from './support/esp-image-builder'
 import { factoryImage, generatedBootloader, MIN_SPIFFS, partitionTableBinary, realEsp32Bootloader, type PartitionRow } from './support/factory-image-builder'
 import { checkFieldResponse, parseFieldManifest } from './support/field-firmware'
 import { FLEET_ENV } from './support/devices'
+import { admitted } from './support/device-credentials'
 import { makeFirmwareRepo } from './support/git-repo'
 import { call, operatorToken } from './support/rollouts'
 import { postRelease, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/release-requests'
-import { cli, createToken, startServer, tempDir } from './support/server'
+import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
 
 // First flash from the same gated release: `release publish --factory`, then /firmware.json,
 // /firmware.bin and the ESP Web Tools manifest describe one build, readable from another origin.
@@ -43,6 +44,17 @@ export const servedIsManifest = (served: WebInstallManifest): Manifest => served
 async function get(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers })
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) }
+}
+
+/** Uploads `version`'s app and a factory image around it; returns both and the release request naming them. */
+async function uploadWithFactory(server: RunningServer, token: string, key: ReleaseKeyPair, version: string, sequence: number) {
+  const app = buildEspImage({ version, size: 150 * 1024, seed: sequence })
+  const image = factoryImage({ app })
+  await uploadArtifact(server, token, app)
+  await uploadArtifact(server, token, image)
+  const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: BUILT_AT })
+  const factory = { sha256: sha256Of(image), built_at: BUILT_AT, signature: signStatement(statement, key.privateKeyPem) }
+  return { app, image, body: { ...releaseRequest(key, { version, sequence, image: app }), factory } }
 }
 
 t.test('published with --factory: /firmware.json, /firmware.bin and the web-install manifest describe the same build', async (t) => {
@@ -105,7 +117,7 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
     name: 'esp32cam',
     version: 'mason',
     new_install_prompt_erase: true,
-    builds: [{ chipFamily: 'ESP32', parts: [{ path: `${server.url}/v1/firmware/${sha256Of(merged)}.bin`, offset: 0 }] }],
+    builds: [{ chipFamily: 'ESP32', parts: [{ path: `${server.url}/v1/factory/${sha256Of(merged)}.bin`, offset: 0 }] }],
   })
   t.same(manifestTypeErrors(t, manifest), [], "esp-web-tools' Manifest type accepts what the server sent")
   t.not(manifestTypeErrors(t, { ...manifest, builds: [{ chipFamily: 'ESP33', parts: [] }] }).length, 0, 'and would refuse a chip family it does not know')
@@ -115,7 +127,7 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
   t.equal(md5(part.body), doc.md5, 'the same bytes as /firmware.bin')
   t.equal((await get(`${server.url}/v1/web-install/esp32cam/manifest.json?channel=beta`)).status, 404, 'a channel without releases')
 
-  const preflight = await fetch(`${server.url}/v1/firmware/${sha256Of(merged)}.bin`, {
+  const preflight = await fetch(`${server.url}/v1/factory/${sha256Of(merged)}.bin`, {
     method: 'OPTIONS',
     headers: { origin: ORIGIN, 'access-control-request-method': 'GET', 'access-control-request-headers': 'range' },
   })
@@ -285,17 +297,17 @@ t.test('first flash follows the channel: never a release rolled back, nor one st
   const key = await trustedKey(server)
   const factories = new Map<string, Buffer>()
   async function publish(version: string, sequence: number, options: { factory: boolean; rolloutPercent?: number }) {
-    const app = buildEspImage({ version, size: 150 * 1024, seed: sequence })
-    await uploadArtifact(server, token, app)
-    const body: Record<string, unknown> = { ...releaseRequest(key, { version, sequence, image: app }) }
-    if (options.rolloutPercent !== undefined) body.rollout_percent = options.rolloutPercent
+    const body: Record<string, unknown> = {}
     if (options.factory) {
-      const image = factoryImage({ app })
-      factories.set(version, image)
-      await uploadArtifact(server, token, image)
-      const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: BUILT_AT })
-      body.factory = { sha256: sha256Of(image), built_at: BUILT_AT, signature: signStatement(statement, key.privateKeyPem) }
+      const uploaded = await uploadWithFactory(server, token, key, version, sequence)
+      factories.set(version, uploaded.image)
+      Object.assign(body, uploaded.body)
+    } else {
+      const app = buildEspImage({ version, size: 150 * 1024, seed: sequence })
+      await uploadArtifact(server, token, app)
+      Object.assign(body, releaseRequest(key, { version, sequence, image: app }))
     }
+    if (options.rolloutPercent !== undefined) body.rollout_percent = options.rolloutPercent
     const answer = await postRelease(server, token, body)
     t.equal(answer.status, 201, JSON.stringify(answer.body))
     return answer.body as { first_flash: { release: { version: string } | null; this_release: boolean; note: string } }
@@ -320,4 +332,45 @@ t.test('first flash follows the channel: never a release rolled back, nor one st
   t.equal(await installed(), 'v1', 'a release reaching 10% of devices is not installed on new modules yet')
   t.equal((await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/percent', ops, { percent: 100 })).status, 200)
   t.equal(await installed(), 'v4')
+})
+
+t.test('OTA_DEVICE_AUTH=required: the browser installer needs no device token, an application binary still does', async (t) => {
+  const server = await startServer(t, { ...FLEET_ENV, OTA_DEVICE_AUTH: 'required' })
+  const token = await createToken(server.dataDir, 'releaser')
+  const key = await trustedKey(server)
+  const { app, image, body } = await uploadWithFactory(server, token, key, 'mason', 1)
+  t.equal((await postRelease(server, token, body)).status, 201)
+
+  // What ESP Web Tools does from the homepage: the manifest, then the image it names, no token.
+  const wi = await get(`${server.url}/v1/web-install/esp32cam/manifest.json`, { origin: ORIGIN })
+  t.equal(wi.status, 200)
+  const path = (JSON.parse(wi.body.toString()) as Manifest).builds[0].parts[0].path
+  t.equal(path, `${server.url}/v1/factory/${sha256Of(image)}.bin`)
+  const part = await get(path, { origin: ORIGIN })
+  t.equal(part.status, 200, 'the image the manifest names answers without a device token')
+  t.ok(part.body.equals(image), 'the factory image, byte for byte')
+  t.equal(part.headers.get('access-control-allow-origin'), '*')
+  t.equal(part.headers.get('etag'), `"${sha256Of(image)}"`)
+  const tail = await get(path, { range: 'bytes=-16' })
+  t.equal(tail.status, 206, 'resumable like every binary')
+  t.ok(tail.body.equals(image.subarray(-16)))
+  t.equal((await fetch(path, { method: 'OPTIONS', headers: { origin: ORIGIN } })).status, 204, 'preflight')
+  const bin = await get(`${server.url}/firmware.bin`)
+  t.equal(bin.status, 200, '/firmware.bin, the homepage wizard\'s path, too')
+  t.ok(bin.body.equals(image))
+
+  // The application binary is not public: /v1/factory/ serves factory images only, /v1/firmware/ asks for a token.
+  const appByFactory = await get(`${server.url}/v1/factory/${sha256Of(app)}.bin`)
+  t.equal(appByFactory.status, 404)
+  t.match(JSON.parse(appByFactory.body.toString()), { error: 'not_found', message: /no release has a factory image/ })
+  t.equal((await get(`${server.url}/v1/factory/not-a-digest.bin`)).status, 404)
+  for (const sha256 of [sha256Of(app), sha256Of(image)]) {
+    const gated = await get(`${server.url}/v1/firmware/${sha256}.bin`)
+    t.equal(gated.status, 401, `/v1/firmware/${sha256.slice(0, 8)}….bin without a token`)
+    t.equal(JSON.parse(gated.body.toString()).error, 'device_token_required')
+  }
+  const { token: deviceToken } = await admitted(server, await operatorToken(server), 'a00000000042')
+  const withToken = await get(`${server.url}/v1/firmware/${sha256Of(app)}.bin`, { authorization: `Bearer ${deviceToken}` })
+  t.equal(withToken.status, 200, 'an enrolled device downloads it with its token')
+  t.ok(withToken.body.equals(app))
 })

@@ -68,9 +68,9 @@ t.test('500 devices on mixed versions: exact counts per version, stale counted w
   const beta = await getJson<VersionsBody>(server, '/v1/fleet/versions?board=esp32cam&channel=beta', token)
   t.equal(beta.body.total, 100)
   t.ok(beta.body.versions.every((v) => v.channel === 'beta'))
-  const none = (await getJson<VersionsBody>(server, '/v1/fleet/versions?board=nosuch', token)).body
-  t.match(none, { total: 0, stale: 0, stale_after: '26h' })
-  t.same(none.versions, [])
+  const none = await getJson<{ error: string; message: string }>(server, '/v1/fleet/versions?board=nosuch', token)
+  t.equal(none.status, 404, 'a board that does not exist is not an empty fleet')
+  t.match(none.body, { error: 'board_not_found', message: /there is no board nosuch/ })
 
   // Three seconds pass; 120 devices poll again (half of them on a newer version): the rest are
   // stale under stale_after=3s, as long as those 120 polls take less than three seconds.
@@ -133,7 +133,7 @@ t.test('paging with limit=37 while 100 new devices check in: every device of the
   t.equal(last.body.next_cursor, null, 'null on the last page')
   t.same(Object.keys(last.body.devices[0]).sort(), [
     'address', 'board', 'channel', 'device', 'first_seen', 'free_space', 'last_seen', 'note', 'offered_version',
-    'polls', 'running_sha256', 'sequence', 'sketch_md5', 'user_agent', 'version',
+    'polls', 'running_sha256', 'sequence', 'sketch_md5', 'user_agent', 'verified', 'version',
   ])
 })
 

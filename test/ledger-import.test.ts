@@ -1,7 +1,11 @@
 import crypto from 'node:crypto'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
 import { databasePath } from '../src/db/open'
+import { LEFT_OUT_REASONS } from '../src/release/firmware-repo'
+import { buildEspImage } from './support/esp-image-builder'
 import { makeFirmwareRepo, type FirmwareRepo } from './support/git-repo'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
@@ -65,7 +69,8 @@ t.test('ledger import records the five releases on production, once; --dry-run w
   t.equal(dry.code, 0, dry.stderr)
   t.match(dry.stdout, /would import 5 historical release/)
   for (const bee of BEES) t.match(dry.stdout, new RegExp(`prod-${bee}\\s+${bee}\\s+\\d\\s+[0-9a-f]{12}\\s+would_import`))
-  t.notMatch(dry.stdout, /honey/, 'the tag only on main is not listed')
+  t.notMatch(dry.stdout, /prod-honey\s+honey/, 'the tag only on main is not imported')
+  t.match(dry.stdout, /left out \(1\):\nTAG\s+COMMIT\s+REASON\s+WHY\nprod-honey\s+[0-9a-f]{12}\s+not_on_branch\s+not on production: never released/, 'but said to be left out, and why')
   t.same(releaseRows(dataDir), [], '--dry-run writes nothing')
 
   const first = await cli(importArgs(repo), env)
@@ -125,8 +130,19 @@ t.test('the version and sequence come from the files at each tagged commit, or t
   t.match(noBranch.stderr, /has no branch release \(nor origin\/release\): fetch it first/)
 
   const noSequence = await cli(importArgs(repo), { OTA_DATA_DIR: tempDir(t) })
-  t.equal(noSequence.code, 1)
-  t.match(noSequence.stderr, /prod-osmia .* has no ESP32-CAM\/SEQUENCE: give the file that holds the sequence with --sequence-file/)
+  t.equal(noSequence.code, 1, 'nothing left to import')
+  t.match(noSequence.stdout, /prod-osmia\s+[0-9a-f]{12}\s+no_sequence\s+[0-9a-f]{12} has no ESP32-CAM\/SEQUENCE: give its sequence with --sequence prod-osmia=N/)
+  t.match(noSequence.stderr, /can be imported \(3 left out, listed below\)/)
+  const given = tempDir(t)
+  const withSequence = await cli(importArgs(repo, '--version-file', 'fw/NAME', '--sequence', 'prod-osmia=7', '--sequence', 'prod-whatever=8', '--sequence', 'prod-andrena=9'), { OTA_DATA_DIR: given })
+  t.equal(withSequence.code, 0, withSequence.stderr)
+  t.same(releaseRows(given).map((row) => [row.tag, row.sequence]), [['prod-osmia', 7], ['prod-whatever', 8], ['prod-andrena', 9]], '--sequence TAG=N gives a tag its sequence')
+  const typo = await cli(importArgs(repo, '--sequence', 'prod-osmiaa=7'), { OTA_DATA_DIR: tempDir(t) })
+  t.equal(typo.code, 1)
+  t.match(typo.stderr, /there is no tag prod-osmiaa matching prod-\* .*: check the name given to --skip or --sequence/)
+  const form = await cli(importArgs(repo, '--sequence', 'prod-osmia'), { OTA_DATA_DIR: tempDir(t) })
+  t.equal(form.code, 2)
+  t.match(form.stderr, /--sequence takes TAG=N/)
 })
 
 /** A repository whose history has one problem; each (version, sequence) is a promoted, tagged release. */
@@ -146,7 +162,7 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
     {
       name: 'two tags with one sequence',
       releases: [['prod-mason', 'mason', 1], ['prod-leafcutter', 'leafcutter', 2], ['prod-bumble', 'bumble', 2]],
-      message: /tags prod-leafcutter, prod-bumble all have sequence 2: each release needs its own sequence/,
+      message: /tags prod-leafcutter, prod-bumble all have sequence 2: each release needs its own sequence; give the one it really had with --sequence prod-bumble=N, or leave it out with --skip prod-bumble/,
     },
     {
       name: 'a sequence that goes down along production',
@@ -156,14 +172,14 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
     {
       name: 'a version used twice',
       releases: [['prod-mason', 'mason', 1], ['prod-mason-again', 'mason', 2]],
-      message: /version mason is used by tags prod-mason, prod-mason-again: a codename is never reused/,
+      message: /version mason is used by tags prod-mason, prod-mason-again: a codename is never reused; leave the one devices never ran out with --skip prod-mason-again/,
     },
   ]
   for (const c of cases) {
     const dataDir = tempDir(t)
     const r = await cli(importArgs(historyRepo(t, c.releases)), { OTA_DATA_DIR: dataDir })
     t.equal(r.code, 1, `${c.name}: refused`)
-    t.match(r.stderr, /nothing was imported; fix the release history first/, c.name)
+    t.match(r.stderr, /nothing was imported; each problem below says how to get past it \(--skip TAG leaves a tag out, --sequence TAG=N corrects its sequence/, c.name)
     t.match(r.stderr, c.message, c.name)
     t.same(releaseRows(dataDir), [], `${c.name}: nothing written`)
   }
@@ -180,10 +196,51 @@ t.test('a history with conflicts is refused whole, each problem explained', asyn
   t.same(releaseRows(dataDir), before, 'all or nothing: orchard is not recorded either')
 })
 
+t.test('a way out of a bad history: --skip TAG and --sequence TAG=N, and every tag left out is listed with its reason', async (t) => {
+  // The two incidents of the old process: a sequence given twice, a codename used twice.
+  const repo = historyRepo(t, [
+    ['prod-mason', 'mason', 1],
+    ['prod-leafcutter', 'leafcutter', 2],
+    ['prod-bumble', 'bumble', 2],
+    ['prod-carpenter', 'carpenter', 3],
+    ['prod-carpenter-again', 'carpenter', 4],
+  ])
+  // A second tag on the same commit names the same release: recorded once.
+  repo.tag('prod-leafcutter-v2', 'prod-leafcutter^{commit}')
+  const dataDir = tempDir(t)
+  const refused = await cli(importArgs(repo), { OTA_DATA_DIR: dataDir })
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /--sequence prod-bumble=N, or leave it out with --skip prod-bumble/)
+  t.match(refused.stderr, /--skip prod-carpenter-again\b/)
+  t.same(releaseRows(dataDir), [], 'nothing written while refused')
+
+  const r = await cli(importArgs(repo, '--sequence', 'prod-bumble=3', '--sequence', 'prod-carpenter=4', '--skip', 'prod-carpenter-again', '--json'), {
+    OTA_DATA_DIR: dataDir,
+  })
+  t.equal(r.code, 0, r.stderr)
+  const body = JSON.parse(r.stdout) as { imported: number; left_out: Array<{ tag: string; reason: string; message: string }> }
+  t.equal(body.imported, 4)
+  t.same(
+    body.left_out.map((l) => [l.tag, l.reason]),
+    [['prod-leafcutter-v2', 'duplicate'], ['prod-carpenter-again', 'skipped']],
+    'the skipped tag and the twin are reported'
+  )
+  t.same(
+    releaseRows(dataDir).map((row) => [row.tag, row.version, row.sequence]),
+    [['prod-mason', 'mason', 1], ['prod-leafcutter', 'leafcutter', 2], ['prod-bumble', 'bumble', 3], ['prod-carpenter', 'carpenter', 4]]
+  )
+  const text = await cli(importArgs(repo, '--sequence', 'prod-bumble=3', '--sequence', 'prod-carpenter=4', '--skip', 'prod-carpenter-again'), { OTA_DATA_DIR: dataDir })
+  t.equal(text.code, 0, text.stderr)
+  t.match(text.stdout, /imported 0 historical release\(s\) of board esp32cam; 4 already recorded/, 'running it again changes nothing')
+  t.match(text.stdout, /^prod-carpenter-again\s+[0-9a-f]{12}\s+skipped\s+left out with --skip$/m)
+  t.match(text.stdout, /^prod-leafcutter-v2\s+[0-9a-f]{12}\s+duplicate\s+names the same release as prod-leafcutter /m)
+})
+
 t.test('after the import, publishing and devices respect the history', async (t) => {
   const dataDir = tempDir(t)
   t.equal((await cli(importArgs(bees), { OTA_DATA_DIR: dataDir })).code, 0)
-  const server = await startServer(t, {}, dataDir)
+  // Devices that have not enrolled are taken at their word (device credentials off), as before credentials existed.
+  const server = await startServer(t, { OTA_DEVICE_AUTH: 'off' }, dataDir)
 
   const noManifest = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee01&version=carpenter&sequence=4`)
   t.equal(noManifest.status, 404, 'historical releases are never offered: they have no binary')
@@ -233,7 +290,7 @@ t.test('POST /v1/releases/import: admin only; with OTA_GIT_DIR each tag is check
 
   const forbidden = await viaApi(operator)
   t.equal(forbidden.code, 1)
-  t.match(forbidden.stderr, /this needs role admin; the token "operator" has role operator \(403 forbidden\)/)
+  t.match(forbidden.stderr, /this needs role admin; the token "operator" has role operator: create one with `ota-gate token create --role admin --name NAME` .*\(403 forbidden\)/)
 
   const dry = await viaApi(admin, '--dry-run', '--json')
   t.equal(dry.code, 0, dry.stderr)
@@ -301,7 +358,7 @@ t.test('without OTA_GIT_DIR the route checks forms and the tag pattern only', as
 })
 
 t.test('version_in_field counts only devices seen within the stale window', async (t) => {
-  const server = await startServer(t, { OTA_STALE_AFTER: '2s' })
+  const server = await startServer(t, { OTA_STALE_AFTER: '2s', OTA_DEVICE_AUTH: 'off' })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const poll = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee09&version=drone&sequence=1`)
   t.equal(poll.status, 200)
@@ -309,4 +366,63 @@ t.test('version_in_field counts only devices seen within the stale window', asyn
   await new Promise((resolve) => setTimeout(resolve, 2100))
   const drone = await publishRelease(server, { version: 'drone', sequence: 2 })
   t.equal(drone.release.version, 'drone', 'a device silent for longer than the window no longer blocks the name')
+})
+
+t.test('docs/migration.md says what to do for every reason a tag is left out and every refusal', async (t) => {
+  const doc = fs.readFileSync(path.join(__dirname, '..', 'docs', 'migration.md'), 'utf8')
+  for (const reason of LEFT_OUT_REASONS) t.match(doc, new RegExp(`^\\| \`${reason}\` \\| .+ \\| .+ \\|$`, 'm'), `${reason} has a row: what it means, what to do`)
+  for (const refusal of [
+    'all have sequence',
+    'sequence goes down along the release branch',
+    'is used by tags',
+    'already belong(s) to release',
+    'there is no tag T matching',
+    'is not the binary --current-json describes',
+    '"allow_downgrade": true',
+    'is newer than firmware.json',
+  ]) {
+    t.ok(doc.includes(refusal), `the refusal "${refusal}" is explained`)
+  }
+})
+
+t.test('--current-json/--current-bin through the server: attested without a tag, checked against the JSON, once', async (t) => {
+  const server = await startServer(t)
+  const admin = await createToken(server.dataDir, 'admin')
+  const env = { OTA_SERVER: server.url, OTA_TOKEN: admin }
+  const dir = tempDir(t)
+  const bin = buildEspImage({ version: 'osmia', seed: 9, size: 120_000 })
+  const md5 = crypto.createHash('md5').update(bin).digest('hex')
+  const json = `{"version":"osmia","sequence":7,"app_md5":"${md5}","app_size":${bin.length},"allow_downgrade":false}`
+  fs.writeFileSync(path.join(dir, 'firmware.json'), json)
+  fs.writeFileSync(path.join(dir, 'firmware.app.bin'), bin)
+  fs.writeFileSync(path.join(dir, 'other.bin'), buildEspImage({ version: 'osmia', seed: 10, size: 120_000 }))
+  const args = ['ledger', 'import', '--board', 'esp32cam', '--current-json', 'firmware.json']
+
+  const mismatch = await cli([...args, '--current-bin', 'other.bin'], env, dir)
+  t.equal(mismatch.code, 1)
+  t.match(mismatch.stderr, new RegExp(`--current-bin \\(MD5 [0-9a-f]{32}, ${bin.length} bytes\\) is not the binary --current-json describes \\(app_md5 ${md5}`))
+  const half = await cli(args, env, dir)
+  t.equal(half.code, 2)
+  t.match(half.stderr, /give both --current-json firmware.json and --current-bin firmware.app.bin/)
+
+  const dry = await cli([...args, '--current-bin', 'firmware.app.bin', '--dry-run'], env, dir)
+  t.equal(dry.code, 0, dry.stderr)
+  t.match(dry.stdout, /would import the release served today, osmia \(sequence 7\) .*provenance attested \(no release tag of this version and sequence was found\)/)
+  t.equal((await fetch(`${server.url}/firmware.json`)).status, 404, 'a dry run serves nothing')
+
+  const r = await cli([...args, '--current-bin', 'firmware.app.bin'], env, dir)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^imported the release served today, osmia \(sequence 7\)/m)
+  t.match(r.stdout, `/firmware.json answers from now on: ${json}`)
+  const served = await fetch(`${server.url}/firmware.json`)
+  t.equal(await served.text(), json, 'the same bytes as the static file')
+  const binary = Buffer.from(await (await fetch(`${server.url}/firmware.app.bin`)).arrayBuffer())
+  t.same(binary, bin)
+  const rows = releaseRows(server.dataDir)
+  t.match(rows, [{ version: 'osmia', sequence: 7, provenance: 'attested', tag: 'untagged-osmia', commit_sha: '0'.repeat(40), md5, signature: null }])
+
+  const again = await cli([...args, '--current-bin', 'firmware.app.bin', '--json'], env, dir)
+  t.equal(again.code, 0, again.stderr)
+  t.match(JSON.parse(again.stdout), { current: { status: 'already_imported' } })
+  t.equal(releaseRows(server.dataDir).length, 1, 'running it again changes nothing')
 })

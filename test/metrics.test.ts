@@ -3,7 +3,7 @@ import http from 'node:http'
 import t from 'tap'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
-import { cli, startServer, type RunningServer } from './support/server'
+import { cli, createToken, startServer, type RunningServer } from './support/server'
 
 type Labels = Record<string, string>
 
@@ -19,8 +19,13 @@ function sample(text: string, name: string, labels: Labels = {}): number {
   return 0
 }
 
+const operators = new WeakMap<RunningServer, Promise<string>>()
+
+/** GET /metrics with an operator token of that server (made on first use). */
 async function scrape(server: RunningServer): Promise<string> {
-  const res = await fetch(`${server.url}/metrics`)
+  let token = operators.get(server)
+  if (!token) operators.set(server, (token = createToken(server.dataDir, 'operator', 'prometheus')))
+  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await token}` } })
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`)
   return res.text()
 }
@@ -53,7 +58,13 @@ function sleep(ms: number): Promise<void> {
 
 t.test('/metrics answers Prometheus text with this app\'s metrics', async (t) => {
   const server = await startServer(t)
-  const res = await fetch(`${server.url}/metrics`)
+  t.equal((await fetch(`${server.url}/metrics`)).status, 401, 'no token: 401')
+  const releaser = await createToken(server.dataDir, 'releaser')
+  t.equal((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${releaser}` } })).status, 403, 'a releaser token: 403')
+  const open = await startServer(t, { OTA_METRICS_PUBLIC: 'true' })
+  t.equal((await fetch(`${open.url}/metrics`)).status, 200, 'OTA_METRICS_PUBLIC=true: no token needed')
+  const operator = await createToken(server.dataDir, 'operator')
+  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${operator}` } })
   t.equal(res.status, 200)
   t.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
   const text = await res.text()

@@ -89,7 +89,10 @@ t.test('one command publishes the build of a prod-* tag on production; provenanc
   t.match(r.stdout, new RegExp(`sha256:\\s+${digest}`))
   t.match(r.stdout, new RegExp(`url:\\s+${s.server.url}/v1/firmware/${digest}\\.bin`))
   t.match(r.stdout, new RegExp(`provenance:\\s+verified \\(tag prod-mason, commit ${commit}\\)`))
-  t.equal(r.stderr, '', 'no progress bar without a terminal')
+  t.notMatch(r.stderr, /uploading|%/, 'no progress bar without a terminal')
+  t.match(r.stderr, /^version mason: from ESP32-CAM\/VERSION at prod-mason \([0-9a-f]{12}\)$/m, 'says where the version came from')
+  t.match(r.stderr, /^sequence 1: from ESP32-CAM\/SEQUENCE at prod-mason \([0-9a-f]{12}\)$/m, 'and the sequence')
+  t.notMatch(r.stderr, /warning/, 'the image carries the same version: no warning')
 
   const [release] = await releasesOf(s)
   t.match(release, { version: 'mason', sequence: 1, sha256: digest, tag: 'prod-mason', commit, provenance: 'verified', key_id: s.keyId, notes: 'first through ota-gate' })
@@ -357,6 +360,7 @@ t.test('the upload progress bar: percent, bytes and rate on a terminal, nothing 
   const text = chunks.join('')
   t.match(text, /uploading \[#{12}\.{12}\]  50%  1\.0 MiB \/ 2\.0 MiB  1\.0 MiB\/s/)
   t.match(text, /100%  2\.0 MiB \/ 2\.0 MiB  1\.0 MiB\/s\x1b\[K\n$/)
+  t.equal(text.match(/100%/g)?.length, 1, 'the 100% line is printed once, not again by finish()')
 
   const pipe = new PassThrough()
   const piped: Buffer[] = []
@@ -365,4 +369,44 @@ t.test('the upload progress bar: percent, bytes and rate on a terminal, nothing 
   quiet.update(100)
   quiet.finish()
   t.equal(Buffer.concat(piped).length, 0)
+})
+
+/** How many PUT /v1/artifacts requests the server has answered, from its own /metrics. */
+async function artifactUploads(server: RunningServer): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text()
+  return [...text.matchAll(/^ota_http_request_duration_seconds_count\{[^}]*method="PUT"[^}]*route="\/v1\/artifacts\/:sha256"[^}]*\} ([0-9]+)$/gm)]
+    .reduce((n, m) => n + Number(m[1]), 0)
+}
+
+t.test('a binary the server already holds as another release is refused before it is uploaded again', async (t) => {
+  const s = await setup(t)
+  const file = s.image('mason')
+  t.equal((await s.publish(['--file', file])).code, 0)
+  const uploads = await artifactUploads(s.server)
+  t.equal(uploads, 1, 'the first publish uploaded once')
+
+  s.repo.releaseCommit('leafcutter', 2)
+  s.repo.promote()
+  s.repo.tag('prod-leafcutter')
+  const again = await s.publish(['--file', file])
+  t.equal(again.code, 1)
+  t.match(again.stderr, /this binary \([0-9a-f]{64}\) is already release mason of board esp32cam .*: a new release needs a new build; nothing was uploaded/)
+  t.equal(await artifactUploads(s.server), uploads, 'no second upload')
+})
+
+t.test('publish --rollout 10 prints the rollout; an image whose own version differs is published with a warning', async (t) => {
+  const s = await setup(t)
+  const r = await s.publish(['--file', s.image('mason-dev'), '--rollout', '10'])
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^  rollout:\s+10% of the channel's devices \(active; `ota-gate rollout set --percent N` widens it\)$/m)
+  t.match(r.stderr, /^warning: the image's own version \(esp_app_desc_t\.version\) is "mason-dev", not "mason": .*PROJECT_VER to mason/m)
+  const json = await s.publish(['--file', s.image('mason-dev'), '--rollout', '10', '--json'])
+  t.equal(json.code, 0, json.stderr)
+  t.match(JSON.parse(json.stdout), {
+    status: 'already_published',
+    version_from: /^ESP32-CAM\/VERSION at prod-mason/,
+    sequence_from: /^ESP32-CAM\/SEQUENCE at prod-mason/,
+    image_version: 'mason-dev',
+    release: { rollout: { percent: 10 } },
+  })
 })

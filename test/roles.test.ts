@@ -28,11 +28,11 @@ interface Probe {
 const DEVICE = deviceId(1)
 const DEVICE_MAC = 'A0:00:00:00:00:01'
 
-function policy(sha256: string): Record<string, Probe> {
+/** `challenge`: one the server gave DEVICE, so that the token route gets past it. */
+function policy(sha256: string, challenge: string): Record<string, Probe> {
   const reason = 'roles test'
   return {
     'GET /healthz': { access: 'public', url: '/healthz', expect: 'success' },
-    'GET /metrics': { access: 'public', url: '/metrics', expect: 'success' },
     'GET /docs': { access: 'public', url: '/docs', expect: 'admitted' },
     'GET /docs/': { access: 'public', url: '/docs/', expect: 'success' },
     'GET /docs/static/index.html': { access: 'public', url: '/docs/static/index.html', expect: 'success' },
@@ -60,18 +60,35 @@ function policy(sha256: string): Record<string, Probe> {
     // The release here has no factory image: 404 no_factory_image (test/first-flash.test.ts has them).
     'GET /firmware.bin': { access: 'public', url: '/firmware.bin', expect: 'admitted' },
     'GET /v1/web-install/:board/manifest.json': { access: 'public', url: '/v1/web-install/esp32cam/manifest.json', expect: 'admitted' },
+    // A factory image by digest; the release here has none, so 404 (test/first-flash.test.ts serves one).
+    'GET /v1/factory/:file': { access: 'public', url: `/v1/factory/${sha256}.bin`, expect: 'admitted' },
     // CORS preflights of what a browser installer on another origin reads.
     'OPTIONS /firmware.json': { access: 'public', url: '/firmware.json', expect: 'success' },
     'OPTIONS /firmware.bin': { access: 'public', url: '/firmware.bin', expect: 'success' },
     'OPTIONS /v1/firmware/:file': { access: 'public', url: `/v1/firmware/${sha256}.bin`, expect: 'success' },
     'OPTIONS /v1/web-install/:board/manifest.json': { access: 'public', url: '/v1/web-install/esp32cam/manifest.json', expect: 'success' },
+    'OPTIONS /v1/factory/:file': { access: 'public', url: `/v1/factory/${sha256}.bin`, expect: 'success' },
     'POST /v1/devices/:device/reports': {
       access: 'public',
       url: `/v1/devices/${DEVICE}/reports`,
       body: { status: 'downloading', version: 'mason', sequence: 1 },
       expect: 'success',
     },
+    'POST /v1/devices/:device/enroll': {
+      access: 'public',
+      url: `/v1/devices/${DEVICE}/enroll`,
+      body: { public_key: 'not a key', board: 'esp32cam' },
+      expect: 'admitted',
+    },
+    'GET /v1/devices/:device/challenge': { access: 'public', url: `/v1/devices/${DEVICE}/challenge`, expect: 'success' },
+    'POST /v1/devices/:device/token': {
+      access: 'public',
+      url: `/v1/devices/${DEVICE}/token`,
+      body: { challenge, signature: 'MEUCIQ==' },
+      expect: 'admitted',
+    },
 
+    'GET /metrics': { access: 'operator', url: '/metrics', expect: 'success' },
     'GET /v1/boards': { access: 'any', url: '/v1/boards', expect: 'success' },
     'GET /v1/boards/:board': { access: 'any', url: '/v1/boards/esp32cam', expect: 'success' },
     'GET /v1/releases': { access: 'any', url: '/v1/releases?board=esp32cam', expect: 'success' },
@@ -85,6 +102,7 @@ function policy(sha256: string): Record<string, Probe> {
       body: Buffer.from('not the bytes of that digest'),
       expect: 'admitted',
     },
+    'POST /v1/artifacts/prune': { access: 'releaser', url: '/v1/artifacts/prune', body: { dry_run: true }, expect: 'success' },
     'POST /v1/releases': {
       access: 'releaser',
       url: '/v1/releases',
@@ -97,6 +115,7 @@ function policy(sha256: string): Record<string, Probe> {
 
     'GET /v1/fleet/versions': { access: 'operator', url: '/v1/fleet/versions', expect: 'success' },
     'GET /v1/devices': { access: 'operator', url: '/v1/devices?limit=5', expect: 'success' },
+    'GET /v1/fleet/legacy': { access: 'operator', url: '/v1/fleet/legacy', expect: 'success' },
     'GET /v1/devices/:device': { access: 'operator', url: `/v1/devices/${DEVICE}`, expect: 'success' },
     'GET /v1/releases/:board/:version/adoption': { access: 'operator', url: '/v1/releases/esp32cam/mason/adoption', expect: 'success' },
     'GET /v1/audit': { access: 'operator', url: '/v1/audit', expect: 'success' },
@@ -124,6 +143,18 @@ function policy(sha256: string): Record<string, Probe> {
       body: { default_percent: 100, reason },
       expect: 'admitted',
     },
+
+    'GET /v1/device-keys': { access: 'operator', url: '/v1/device-keys?state=pending', expect: 'success' },
+    'GET /v1/devices/:device/keys': { access: 'operator', url: `/v1/devices/${DEVICE}/keys`, expect: 'success' },
+    'POST /v1/devices/:device/accept': { access: 'operator', url: `/v1/devices/${DEVICE}/accept`, body: { reason }, expect: 'admitted' },
+    'POST /v1/devices/:device/reject': { access: 'operator', url: `/v1/devices/${DEVICE}/reject`, body: { reason }, expect: 'admitted' },
+    'POST /v1/devices/:device/revoke': { access: 'operator', url: `/v1/devices/${DEVICE}/revoke`, body: { reason }, expect: 'admitted' },
+    'GET /v1/device-allowlist': { access: 'operator', url: '/v1/device-allowlist', expect: 'success' },
+    'POST /v1/device-allowlist/add': { access: 'operator', url: '/v1/device-allowlist/add', body: { devices: [DEVICE], reason }, expect: 'success' },
+    'POST /v1/device-allowlist/remove': { access: 'operator', url: '/v1/device-allowlist/remove', body: { devices: [DEVICE], reason }, expect: 'success' },
+    'GET /v1/enrollment-tokens': { access: 'operator', url: '/v1/enrollment-tokens', expect: 'success' },
+    'POST /v1/enrollment-tokens': { access: 'operator', url: '/v1/enrollment-tokens', body: { name: 'roles-batch', reason }, expect: 'admitted' },
+    'POST /v1/enrollment-tokens/:name/revoke': { access: 'operator', url: '/v1/enrollment-tokens/roles-batch/revoke', body: { reason }, expect: 'admitted' },
 
     'POST /v1/releases/import': {
       access: 'admin',
@@ -167,7 +198,8 @@ t.test('every route answers each caller as the access policy says', async (t) =>
     operator: await createToken(server.dataDir, 'operator', 'roles-operator'),
     admin: await createToken(server.dataDir, 'admin', 'roles-admin'),
   }
-  const table = policy(sha256)
+  const challenge = (await (await fetch(`${server.url}/v1/devices/${DEVICE}/challenge`)).json()) as { challenge: string }
+  const table = policy(sha256, challenge.challenge)
   t.same(routesOf(server.app), Object.keys(table).sort(), 'the policy names exactly the routes the server has')
 
   for (const [route, probe] of Object.entries(table)) {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { deviceId, FLEET_ENV, inParallel, report } from './support/devices'
+import { deviceId, UNPROVEN_FLEET_ENV, inParallel, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { call, offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
@@ -20,7 +20,7 @@ async function reportAll(server: RunningServer, devices: string[], status: strin
 }
 
 t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 devices that tried (5%)', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await startServer(t, UNPROVEN_FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -43,7 +43,7 @@ t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 device
 })
 
 t.test('a burst of failures past the thresholds halts the rollout; devices not yet updated stay on the previous release', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await startServer(t, UNPROVEN_FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 50 })
@@ -88,7 +88,7 @@ t.test('a burst of failures past the thresholds halts the rollout; devices not y
 })
 
 t.test('silent rollbacks seen at check-in count too, against the channel’s own policy', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await startServer(t, UNPROVEN_FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const policy = await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/policy', ops, { halt_min_count: 3, halt_min_ratio: 0.5 })

@@ -1,4 +1,5 @@
 import http from 'node:http'
+import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { startBuiltServer } from './support/built-server'
@@ -58,3 +59,38 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     t.equal(await stopping, 0, 'then the process exits 0')
   })
 }
+
+t.test('SIGTERM: requests pipelined on a keep-alive connection while draining do not hold the stop', async (t) => {
+  const bytes = randomBytes(12 * 1024 * 1024)
+  const stored = await storeArtifacts(t, [bytes])
+  const server = await startBuiltServer(t, stored.dir, { ...STEADY_ENV, OTA_SHUTDOWN_GRACE_MS: '60000' })
+  const { port } = new URL(server.url)
+
+  // A keep-alive connection, used once before the stop.
+  const client = net.connect(Number(port), '127.0.0.1')
+  let received = ''
+  const closed = new Promise<void>((resolve) => client.on('close', () => resolve()))
+  client.on('data', (d: Buffer) => (received += d.toString('latin1')))
+  client.on('error', () => undefined)
+  const request = `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
+  client.write(request)
+  while (!received.includes('"ok"')) await new Promise((resolve) => setTimeout(resolve, 20))
+
+  // A real download holds the stop while it runs.
+  const { res, first } = await startSlowDownload(`${server.url}/v1/firmware/${stored.shas[0]}.bin`)
+  const stopping = server.kill('SIGTERM')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  // Five requests pipelined in one write during the drain: the first is answered with
+  // Connection: close and the connection ends; the four behind it are never answered.
+  client.write(request.repeat(5))
+  await closed
+  t.equal(received.match(/HTTP\/1\.1 200/g)?.length, 2, 'the first pipelined request is answered, then the connection closes')
+  t.match(received, /connection: close/i)
+
+  const body = await readRest(res, first)
+  t.equal(body.length, bytes.length, 'the download completes')
+  const downloaded = Date.now()
+  t.equal(await stopping, 0, 'the process exits 0')
+  const after = Date.now() - downloaded
+  t.ok(after < 2000, `and stops ${after} ms after the download, not at the grace period`)
+})

@@ -24,16 +24,16 @@ const unsigned char kP256SpkiPrefix[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2
                                          0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
 constexpr int kP256SpkiLength = 91;
 
-bool is_p256_spki(const unsigned char* der, int len) {
-  return len == kP256SpkiLength && memcmp(der, kP256SpkiPrefix, sizeof kP256SpkiPrefix) == 0;
-}
-
 bool sha256_of(const uint8_t* data, size_t len, uint8_t digest[32]) {
   Sha256 sha;
   return sha.start() && sha.update(data, len) && sha.finish(digest);
 }
 
 }  // namespace
+
+bool is_p256_spki(const unsigned char* der, int len) {
+  return len == kP256SpkiLength && memcmp(der, kP256SpkiPrefix, sizeof kP256SpkiPrefix) == 0;
+}
 
 KeyRing::KeyRing() {
   for (auto& key : keys_) mbedtls_pk_init(&key);

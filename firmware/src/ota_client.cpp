@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "flat_json.h"
 #include "ota_gate/chunk_plan.h"
 #include "ota_gate/esp_delta_patch.h"
 #include "ota_gate/esp_image.h"
@@ -18,6 +19,9 @@ namespace ota_gate {
 namespace {
 
 constexpr uint32_t kMaxRetryDelayMs = 30000;
+// A token is renewed this long before it expires (when the device has time).
+constexpr int64_t kTokenRenewBeforeS = 600;
+constexpr int kUnauthorized = 401;
 
 // Appends s to out (capacity cap, NUL kept), percent-encoding all but RFC 3986 unreserved bytes.
 bool append_encoded(char* out, size_t cap, const char* s) {
@@ -75,6 +79,16 @@ void json_escape(const char* in, char* out, size_t cap) {
 bool is_transient_status(int status) { return status >= 500 || status == 408 || status == 429; }
 
 bool is_transient(Result r) { return r == Result::transport_error || r == Result::short_body; }
+
+// Enrollment tokens are ote_ and base64url: nothing that needs escaping in JSON.
+bool is_token_text(const char* s) {
+  if (s == nullptr || *s == '\0' || strlen(s) > 100) return false;
+  for (; *s != '\0'; ++s) {
+    const char c = *s;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -160,6 +174,131 @@ OtaClient::OtaClient(const OtaConfig& config, HttpTransport& http, FlashWriter& 
   memset(&manifest_, 0, sizeof manifest_);
   body_[0] = '\0';
   url_[0] = '\0';
+  token_[0] = '\0';
+}
+
+// ---------------------------------------------------------------- credentials
+
+Result OtaClient::device_call(const char* suffix, const char* json, int& status, uint32_t& body_len) {
+  status = 0;
+  body_len = 0;
+  url_[0] = '\0';
+  if (!append_base(url_, sizeof url_, config_.server_url) || !append(url_, sizeof url_, "/v1/devices/") ||
+      !append(url_, sizeof url_, mac_) || !append(url_, sizeof url_, suffix)) {
+    return Result::bad_config;
+  }
+  HttpRequest request;
+  request.url = url_;
+  if (json != nullptr) {
+    request.method = HttpMethod::post;
+    request.content_type = "application/json";
+    request.body = reinterpret_cast<const uint8_t*>(json);
+    request.body_len = strlen(json);
+  }
+  HttpResponseHead head;
+  if (!http_.open(request, head)) return Result::transport_error;
+  status = last_http_status_ = head.status;
+  Result r = parse_content_length(head, kMaxManifestBody, body_len);
+  if (r == Result::ok) r = read_body(body_len, reinterpret_cast<uint8_t*>(body_));
+  http_.close();
+  body_[r == Result::ok ? body_len : 0] = '\0';
+  return r;
+}
+
+Result OtaClient::load_or_make_key(bool& made) {
+  made = false;
+  if (key_.valid()) return Result::ok;
+  uint8_t der[kMaxPrivateKeyDer];
+  size_t len = 0;
+  if (config_.key_store->load(der, sizeof der, len) && key_.load_der(der, len)) return Result::ok;
+  // No key yet (first boot), or one that no longer parses: make one and keep it.
+  if (!key_.generate()) return Result::crypto_error;
+  len = key_.private_der(der, sizeof der);
+  const bool saved = len > 0 && config_.key_store->save(der, len);
+  memset(der, 0, sizeof der);
+  if (!saved) return Result::key_store_failed;
+  made = true;
+  return Result::ok;
+}
+
+Result OtaClient::enroll() {
+  char public_key[160];
+  if (!key_.public_key_base64(public_key, sizeof public_key)) return Result::crypto_error;
+  const bool with_token = config_.enrollment_token != nullptr && config_.enrollment_token[0] != '\0';
+  if (with_token && !is_token_text(config_.enrollment_token)) return Result::bad_config;
+  char json[512];
+  const int n = snprintf(json, sizeof json, "{\"public_key\":\"%s\",\"board\":\"%s\"%s%s%s}", public_key, config_.board,
+                         with_token ? ",\"enrollment_token\":\"" : "", with_token ? config_.enrollment_token : "", with_token ? "\"" : "");
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof json) return Result::bad_config;
+  int status = 0;
+  uint32_t len = 0;
+  const Result r = device_call("/enroll", json, status, len);
+  if (status == 200) return Result::ok;
+  if (status == 202) return Result::device_pending;
+  if (status == 403) return Result::device_rejected;
+  return r != Result::ok ? r : Result::http_status;
+}
+
+Result OtaClient::fetch_token() {
+  int status = 0;
+  uint32_t len = 0;
+  Result r = device_call("/challenge", nullptr, status, len);
+  if (r != Result::ok) return r;
+  char challenge[129];
+  if (status != 200 || !detail::json_string_field(body_, len, "challenge", challenge, sizeof challenge)) return Result::http_status;
+  char statement[256];
+  const int n = snprintf(statement, sizeof statement, "ota-gate device token v1\ndevice: %s\nchallenge: %s\n", mac_, challenge);
+  char signature[128];
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof statement ||
+      !key_.sign_base64(reinterpret_cast<const uint8_t*>(statement), static_cast<size_t>(n), signature, sizeof signature)) {
+    return Result::crypto_error;
+  }
+  char json[400];
+  if (snprintf(json, sizeof json, "{\"challenge\":\"%s\",\"signature\":\"%s\"}", challenge, signature) >= static_cast<int>(sizeof json)) {
+    return Result::bad_config;
+  }
+  r = device_call("/token", json, status, len);
+  if (r != Result::ok) return r;
+  char error[32] = {};
+  if (status == 404) return Result::device_not_enrolled;
+  if (status == 403) {
+    detail::json_string_field(body_, len, "error", error, sizeof error);
+    return strcmp(error, "device_pending") == 0 ? Result::device_pending : Result::device_rejected;
+  }
+  char expires[32];
+  if (status != 200 || !detail::json_string_field(body_, len, "token", token_, sizeof token_) ||
+      !detail::json_string_field(body_, len, "expires_at", expires, sizeof expires)) {
+    token_[0] = '\0';
+    return status == kUnauthorized ? Result::unauthorized : Result::http_status;
+  }
+  if (!parse_iso8601_utc(expires, token_expires_)) token_expires_ = 0;
+  return Result::ok;
+}
+
+Result OtaClient::authenticate() {
+  if (config_.key_store == nullptr) return Result::bad_config;
+  if (config_.server_url == nullptr || mac_[0] == '\0' || !is_board_name(config_.board)) return Result::bad_config;
+  token_[0] = '\0';
+  credentials_tried_ = true;
+  bool made = false;
+  Result r = load_or_make_key(made);
+  // A key the server may know: ask for a token first, the cheap path of every later boot.
+  if (r == Result::ok && !made) r = fetch_token();
+  if (r == Result::device_not_enrolled || made) {
+    r = enroll();
+    if (r == Result::ok) r = fetch_token();
+  }
+  credentials_ = r;
+  return r;
+}
+
+// Once per poll or report: a token when the device has none or it is about to
+// expire. Without one the request goes out bare (the server may still answer).
+void OtaClient::prepare_credentials() {
+  if (config_.key_store == nullptr) return;
+  int64_t now = 0;
+  const bool expiring = token_[0] != '\0' && token_expires_ > 0 && clock_.now_unix(now) && now + kTokenRenewBeforeS >= token_expires_;
+  if ((token_[0] == '\0' && !credentials_tried_) || expiring) authenticate();
 }
 
 Result OtaClient::validate_config() const {
@@ -207,11 +346,14 @@ Result OtaClient::fetch_manifest(HttpResponseHead& head, uint32_t& body_len) {
 
   HttpRequest request;
   request.url = url_;
+  request.bearer_token = bearer();
   head.reset();
   if (!http_.open(request, head)) return Result::transport_error;
   last_http_status_ = head.status;
   Result r = Result::ok;
-  if (head.status == 404) {
+  if (head.status == kUnauthorized) {
+    r = Result::unauthorized;
+  } else if (head.status == 404) {
     r = Result::no_release;
   } else if (head.status != 200) {
     r = Result::http_status;
@@ -256,9 +398,17 @@ Result OtaClient::verify_manifest(const HttpResponseHead& head, uint32_t body_le
 Result OtaClient::check(Manifest& manifest) {
   Result r = validate_config();
   if (r != Result::ok) return r;
+  credentials_tried_ = false;
+  prepare_credentials();
   HttpResponseHead head;
   uint32_t body_len = 0;
   r = fetch_manifest(head, body_len);
+  if (r == Result::unauthorized && config_.key_store != nullptr) {
+    // An expired or revoked token, or a server that requires one: one fresh try.
+    url_[0] = '\0';
+    if (authenticate() != Result::ok) return credentials_;
+    r = fetch_manifest(head, body_len);
+  }
   if (r != Result::ok) return r;
   Manifest m;
   r = verify_manifest(head, body_len, m);
@@ -277,10 +427,17 @@ Result OtaClient::fetch_chunk(const char* url, uint32_t size, uint32_t& offset, 
   request.has_range = true;
   request.range_first = range.first;
   request.range_last = range.last;
+  request.bearer_token = bearer();
   HttpResponseHead head;
   ++stats_.requests;
   if (!http_.open(request, head)) return Result::transport_error;
   last_http_status_ = head.status;
+  if (head.status == kUnauthorized && config_.key_store != nullptr) {
+    // The token ran out mid-download: renew it and try this chunk again.
+    http_.close();
+    authenticate();
+    return Result::transport_error;
+  }
 
   uint32_t length = 0;
   Result r = parse_content_length(head, UINT32_MAX, length);
@@ -441,6 +598,7 @@ Result OtaClient::update() {
 
 Result OtaClient::report(ReportStatus status, const char* version, uint32_t sequence, const char* detail) {
   if (config_.server_url == nullptr || mac_[0] == '\0' || !is_version_label(version)) return Result::bad_config;
+  prepare_credentials();
   url_[0] = '\0';
   if (!append_base(url_, sizeof url_, config_.server_url) || !append(url_, sizeof url_, "/v1/devices/") ||
       !append(url_, sizeof url_, mac_) || !append(url_, sizeof url_, "/reports")) {
@@ -465,6 +623,7 @@ Result OtaClient::report(ReportStatus status, const char* version, uint32_t sequ
   request.content_type = "application/json";
   request.body = reinterpret_cast<const uint8_t*>(body);
   request.body_len = static_cast<size_t>(n);
+  request.bearer_token = bearer();
   HttpResponseHead head;
   if (!http_.open(request, head)) return Result::report_failed;
   const int code = head.status;

@@ -39,6 +39,11 @@ const char* result_name(Result r) {
     case Result::delta_unsupported: return "delta_unsupported";
     case Result::delta_corrupt: return "delta_corrupt";
     case Result::base_read_failed: return "base_read_failed";
+    case Result::device_pending: return "device_pending";
+    case Result::device_rejected: return "device_rejected";
+    case Result::device_not_enrolled: return "device_not_enrolled";
+    case Result::key_store_failed: return "key_store_failed";
+    case Result::unauthorized: return "unauthorized";
   }
   return "unknown";
 }

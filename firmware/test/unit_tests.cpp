@@ -14,6 +14,8 @@
 #include "delta_fixtures.h"
 #include "file_running_image.h"
 #include "file_flash_writer.h"
+#include "file_key_store.h"
+#include "../src/flat_json.h"
 #include "ota_gate/ota_gate.h"
 #include "posix_http_transport.h"
 #include "system_clock.h"
@@ -508,6 +510,10 @@ TEST("reports carry status, version, sequence and an escaped detail") {
 
 namespace {
 
+std::string json(int status, const std::string& body) {
+  return http_response(status, "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n", body);
+}
+
 // A device running `base`, offered `target` by patch and by full image, over loopback HTTP.
 // `damage` flips one byte of what is served: of the patch, of the image, or both.
 struct DeltaBench {
@@ -516,6 +522,7 @@ struct DeltaBench {
   uint32_t cut_patch_after = 0;  // the first patch answer ends after this many body bytes (0: never)
   std::string kept_digest;       // what the device kept of its running image; default: the base's
   std::string running_bytes_override;
+  bool credentials = false;      // the device has a key store: the server answers 401 to anything without its token
 
   static std::string hex(const delta_fixtures::Bytes& b) {
     uint8_t d[32];
@@ -553,6 +560,17 @@ struct DeltaBench {
 };
 
 std::string delta_handler(DeltaBench& b, const std::string& request, bool& patch_cut) {
+  if (request.rfind("POST /v1/devices/aabbccddeeff/enroll ", 0) == 0) return json(200, "{\"state\":\"accepted\"}");
+  if (request.rfind("GET /v1/devices/aabbccddeeff/challenge ", 0) == 0) {
+    return json(200, "{\"challenge\":\"9999999999999.00ff.mac\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
+  }
+  if (request.rfind("POST /v1/devices/aabbccddeeff/token ", 0) == 0) {
+    return json(200, "{\"token\":\"otd_delta\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
+  }
+  // Like a server with OTA_DEVICE_AUTH=required: nothing without the device's token.
+  if (b.credentials && request.find("Authorization: Bearer otd_delta\r\n") == std::string::npos) {
+    return json(401, "{\"error\":\"device_token_required\",\"message\":\"send the device token\"}");
+  }
   if (request.rfind("POST ", 0) == 0) return http_response(202, "Content-Length: 2\r\n", "{}");
   if (request.find("GET /patch ") == 0) {
     const uint32_t cut = patch_cut ? 0 : b.cut_patch_after;
@@ -596,6 +614,8 @@ DeltaRun run_delta(DeltaBench& b) {
   std::ofstream(running + ".sha256") << (b.kept_digest.empty() ? DeltaBench::hex(b.base) : b.kept_digest) << "\n";
   host::FileRunningImage image(running, device.dir);
   device.config.running_image = &image;
+  host::FileKeyStore key_store(device.dir + "/key.der");
+  if (b.credentials) device.config.key_store = &key_store;
   OtaClient client(device.config, device.http, device.flash, device.clock);
   DeltaRun out;
   out.result = client.install(delta_manifest(b, server.base_url()));
@@ -639,6 +659,24 @@ TEST("delta install: the image is rebuilt from the patch alone and its digest ke
   CHECK(count_requests(r, "GET /image") == 0);
   CHECK(r.stats.patch_bytes == b.patch.size());
   CHECK(r.next_digest == DeltaBench::hex(b.target) + "\n");
+  CHECK(report_index(r, "delta_failed") < 0);
+  CHECK(report_index(r, "installed") >= 0);
+}
+
+TEST("delta install: with device credentials the patch download carries the device token like the rest") {
+  DeltaBench b;
+  b.credentials = true;
+  b.cut_patch_after = 700;
+  const DeltaRun r = run_delta(b);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_result == Result::ok);
+  CHECK(r.slot == b.target);
+  CHECK(count_requests(r, "GET /patch") >= 2);
+  for (const auto& q : r.requests) {
+    if (q.rfind("GET /patch", 0) == 0 || q.rfind("POST /v1/devices/aabbccddeeff/reports", 0) == 0) {
+      CHECK(q.find("Authorization: Bearer otd_delta\r\n") != std::string::npos);
+    }
+  }
   CHECK(report_index(r, "delta_failed") < 0);
   CHECK(report_index(r, "installed") >= 0);
 }
@@ -708,6 +746,103 @@ TEST("delta install: a patch for an image of another size is abandoned at its he
   CHECK(r.stats.patch_bytes < 4096);
   CHECK(r.result == Result::ok);
   CHECK(r.slot == b.target);
+}
+
+// ---------------------------------------------------------------- device credentials
+
+std::string pem_of(const char* base64_der) {
+  std::string b64(base64_der), pem = "-----BEGIN PUBLIC KEY-----\n";
+  for (size_t i = 0; i < b64.size(); i += 64) pem += b64.substr(i, 64) + "\n";
+  return pem + "-----END PUBLIC KEY-----\n";
+}
+
+TEST("device key: made, signed with (verifiable with its public key), kept and read back the same") {
+  DeviceKey key;
+  CHECK(!key.valid());
+  CHECK(key.generate());
+  char public_b64[160], id[17];
+  CHECK(key.public_key_base64(public_b64, sizeof public_b64));
+  CHECK(key.key_id(id));
+  KeyRing ring;
+  CHECK(ring.add_pem(pem_of(public_b64).c_str()));
+  CHECK_EQ_STR(std::string(ring.key_id(0)), std::string(id));
+  char signature[128];
+  CHECK(key.sign_base64(reinterpret_cast<const uint8_t*>(kMessage), strlen(kMessage), signature, sizeof signature));
+  CHECK(ring.verify(id, reinterpret_cast<const uint8_t*>(kMessage), strlen(kMessage), signature, Result::unknown_release_key,
+                    Result::release_signature_invalid) == Result::ok);
+  CHECK(ring.verify(id, reinterpret_cast<const uint8_t*>("other"), 5, signature, Result::unknown_release_key,
+                    Result::release_signature_invalid) == Result::release_signature_invalid);
+
+  const std::string dir = std::filesystem::temp_directory_path() / ("ota-key-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  host::FileKeyStore store(dir + "/device.der");
+  uint8_t der[kMaxPrivateKeyDer];
+  size_t len = key.private_der(der, sizeof der);
+  CHECK(len > 0);
+  CHECK(store.save(der, len));
+  struct stat st {};
+  CHECK(stat((dir + "/device.der").c_str(), &st) == 0 && (st.st_mode & 0077) == 0);
+  uint8_t back[kMaxPrivateKeyDer];
+  size_t back_len = 0;
+  CHECK(store.load(back, sizeof back, back_len));
+  DeviceKey again;
+  CHECK(again.load_der(back, back_len));
+  char id_again[17];
+  CHECK(again.key_id(id_again));
+  CHECK_EQ_STR(std::string(id_again), std::string(id));
+  CHECK(!again.load_der(reinterpret_cast<const uint8_t*>("garbage"), 7));
+  CHECK(!again.valid());
+  std::filesystem::remove_all(dir);
+}
+
+TEST("credential answers: one string field of a flat JSON object, bounded") {
+  const char body[] = "{\"challenge\":\"123.abc.def\",\"expires_at\":\"2026-12-01T10:00:00.000Z\",\"n\":[1,{\"x\":2}]}";
+  char out[16];
+  CHECK(detail::json_string_field(body, strlen(body), "challenge", out, sizeof out));
+  CHECK_EQ_STR(std::string(out), std::string("123.abc.def"));
+  CHECK(!detail::json_string_field(body, strlen(body), "expires_at", out, 8));
+  CHECK(!detail::json_string_field(body, strlen(body), "token", out, sizeof out));
+  CHECK(!detail::json_string_field(body, strlen(body), "n", out, sizeof out));
+  CHECK(!detail::json_string_field("{\"challenge\":\"x\"} trailing", 26, "challenge", out, sizeof out));
+}
+
+TEST("with a key store the device enrolls, signs the challenge, and sends its token on polls and reports") {
+  const std::string dir = std::filesystem::temp_directory_path() / ("ota-cred-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  CannedHttpServer server([&](const std::string& req) {
+    if (req.rfind("POST /v1/devices/aabbccddeeff/enroll ", 0) == 0) return json(200, "{\"state\":\"accepted\"}");
+    if (req.rfind("GET /v1/devices/aabbccddeeff/challenge ", 0) == 0) return json(200, "{\"challenge\":\"9999999999999.00ff.mac\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
+    if (req.rfind("POST /v1/devices/aabbccddeeff/token ", 0) == 0) return json(200, "{\"token\":\"otd_test\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
+    if (req.rfind("GET /v1/manifest", 0) == 0) return json(404, "{\"error\":\"no_release\",\"message\":\"none\"}");
+    return json(202, "{\"accepted\":true}");
+  });
+  Device device(server.base_url());
+  host::FileKeyStore store(dir + "/key.der");
+  device.config.key_store = &store;
+  device.config.enrollment_token = "ote_batch-7";
+  OtaClient client(device.config, device.http, device.flash, device.clock);
+  Manifest m;
+  CHECK(client.check(m) == Result::no_release);
+  CHECK(client.credentials() == Result::ok);
+  CHECK(client.report_booted() == Result::ok);
+  const auto requests = server.requests();
+  CHECK(requests.size() == 5);
+  if (requests.size() == 5) {
+    CHECK(requests[0].find("\"enrollment_token\":\"ote_batch-7\"") != std::string::npos);
+    CHECK(requests[0].find("\"board\":\"esp32cam\"") != std::string::npos);
+    const std::string token_body = requests[2].substr(requests[2].find("\r\n\r\n") + 4);
+    CHECK(token_body.find("{\"challenge\":\"9999999999999.00ff.mac\",\"signature\":\"") == 0);
+    CHECK(requests[3].rfind("GET /v1/manifest", 0) == 0);
+    CHECK(requests[3].find("Authorization: Bearer otd_test\r\n") != std::string::npos);
+    CHECK(requests[4].find("Authorization: Bearer otd_test\r\n") != std::string::npos);
+  }
+  // The next run of the firmware finds its key and asks for a token without enrolling again.
+  OtaClient later(device.config, device.http, device.flash, device.clock);
+  CHECK(later.authenticate() == Result::ok);
+  const auto after = server.requests();
+  CHECK(after.size() == 7);
+  if (after.size() == 7) CHECK(after[5].rfind("GET /v1/devices/aabbccddeeff/challenge ", 0) == 0);
+  std::filesystem::remove_all(dir);
 }
 
 int main() { return check::run_all(); }

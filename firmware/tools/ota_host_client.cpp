@@ -7,6 +7,11 @@
 //                   [--channel C] [--chunk BYTES] [--retries N] [--retry-delay-ms N]
 //                   [--clock-offset SECONDS | --no-clock] [--slot-size BYTES] [--report-booted]
 //                   [--running FILE]
+//                   [--key-file PATH [--enrollment-token TOKEN]]
+//
+// With --key-file the device has credentials: its P-256 key lives in that
+// file (made on the first run), it enrolls, and it sends a device token.
+// Prints `credentials: <result>` then.
 //
 // --running FILE makes the device delta-capable: FILE is the image it runs
 // and FILE.sha256 the digest it kept from the update that installed it (no
@@ -29,6 +34,7 @@
 
 #include "ota_gate/ota_gate.h"
 #include "file_flash_writer.h"
+#include "file_key_store.h"
 #include "file_running_image.h"
 #include "posix_http_transport.h"
 #include "system_clock.h"
@@ -64,7 +70,7 @@ int main(int argc, char** argv) {
   using namespace ota_gate;
   OtaConfig config;
   std::vector<std::string> server_pems, release_pems;
-  std::string slot_dir, running_path;
+  std::string slot_dir, running_path, key_file;
   uint32_t slot_size = 1966080;
   bool has_clock = true, report_booted = false;
   int64_t clock_offset = 0;
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
     else if (arg == "--clock-offset") clock_offset = strtoll(v, nullptr, 10);
     else if (arg == "--slot") slot_dir = v;
     else if (arg == "--running") running_path = v;
+    else if (arg == "--key-file") key_file = v;
+    else if (arg == "--enrollment-token") config.enrollment_token = v;
     else if (arg == "--server-key" || arg == "--release-key") {
       std::string pem;
       if (!read_text(v, pem)) return usage(("cannot read " + std::string(v)).c_str());
@@ -116,15 +124,19 @@ int main(int argc, char** argv) {
   host::SystemClock clock(has_clock, clock_offset);
   host::FileRunningImage running(running_path, slot_dir);
   if (!running_path.empty()) config.running_image = &running;
+  host::FileKeyStore key_store(key_file);
+  if (!key_file.empty()) config.key_store = &key_store;
   OtaClient client(config, http, flash, clock);
 
   if (report_booted) {
     const Result r = client.report_booted();
     printf("result: %s\n", result_name(r));
+    if (config.key_store != nullptr) printf("credentials: %s\n", result_name(client.credentials()));
     return r == Result::ok ? 0 : 2;
   }
   const Result r = client.update();
   printf("result: %s\n", result_name(r));
+  if (config.key_store != nullptr) printf("credentials: %s\n", result_name(client.credentials()));
   if (r == Result::ok || r == Result::no_update) printf("decision: %s\n", decision_name(client.decision()));
   const DownloadStats& s = client.stats();
   printf("delta: %s\n", s.delta_tried ? result_name(s.delta_result) : "none");

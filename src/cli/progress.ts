@@ -32,7 +32,9 @@ export function progressBar(out: Writable & { isTTY?: boolean }, label: string, 
   const started = now()
   let lastDraw = 0
   let last = 0
+  let drawn = -1
   const draw = (done: number) => {
+    drawn = done
     const seconds = Math.max((now() - started) / 1000, 0.001)
     const percent = total > 0 ? Math.floor((done / total) * 100) : 100
     const width = 24
@@ -52,7 +54,8 @@ export function progressBar(out: Writable & { isTTY?: boolean }, label: string, 
       }
     },
     finish() {
-      draw(last)
+      // The last update may already have drawn the final figure (100%): never print it twice.
+      if (drawn !== last) draw(last)
       out.write('\n')
     },
   }

@@ -22,6 +22,8 @@ export interface PublishInput {
   /** the factory image (esptool merge_bin output) and its build time (YYYY-MM-DDTHH:MM:SSZ) */
   factory?: { bytes: Buffer; builtAt: string }
   progress: (total: number) => Progress
+  /** told what the image is once it has been checked, before anything is signed or sent */
+  checked?: (image: ImageReport) => void
 }
 
 /** What the server answers to POST /v1/releases beyond the release: where first flash stands. */
@@ -89,6 +91,7 @@ export async function publishRelease(client: ApiClient, input: PublishInput): Pr
   const boardFacts = await client.get<BoardTarget>(`/v1/boards/${encodeURIComponent(board)}`)
   const image = inspectImage(bytes, boardFacts)
   if (image.problems.length > 0) throw new CliRefusal(image.problems.join('; '))
+  input.checked?.(image)
 
   // The factory image is checked as the server will, before anything is signed or uploaded.
   const factory = input.factory === undefined ? undefined : inspectFactoryImage(input.factory.bytes, boardFacts, bytes)
@@ -111,6 +114,18 @@ export async function publishRelease(client: ApiClient, input: PublishInput): Pr
     }
     throw new CliRefusal(
       `board ${board} already has a release named ${source.version} (${describe(already)}): a codename is never reused; tag the build with a new codename`
+    )
+  }
+
+  // A binary that is already another release is refused by the server (binary_exists): say so
+  // before sending megabytes over a slow link, not after.
+  const { releases } = await client.get<{ releases: ReleaseView[] }>('/v1/releases', { board })
+  const sameBinary = releases.find((r) => r.sha256 === image.sha256)
+  if (sameBinary) {
+    throw new ApiRefusal(
+      409,
+      'binary_exists',
+      `this binary (${image.sha256}) is already release ${sameBinary.version} of board ${board} (${describe(sameBinary)}): a new release needs a new build; nothing was uploaded`
     )
   }
 

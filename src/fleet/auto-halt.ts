@@ -26,6 +26,8 @@ export class AutoHalt {
 
   constructor(
     private readonly repos: Repositories,
+    /** Count only devices that proved who they are (device credentials optional or required). */
+    private readonly onlyVerified: boolean,
     private readonly now: () => number = Date.now
   ) {}
 
@@ -36,10 +38,10 @@ export class AutoHalt {
       const rollout = await this.repos.rollouts.get(id)
       if (!rollout || rollout.state !== 'active') continue
       const policy = await this.repos.rollouts.policy(rollout.board, rollout.channel)
-      const failed = await this.repos.rollouts.failedCount(id)
+      const failed = await this.repos.rollouts.failedCount(id, this.onlyVerified)
       if (failed < policy.halt_min_count) continue
       if (!exceedsThreshold({ failed, tried: await this.triedCount(id) }, policy)) continue
-      const counts = await this.repos.rollouts.setbackCounts(id)
+      const counts = await this.repos.rollouts.setbackCounts(id, this.onlyVerified)
       this.tried.set(id, { n: counts.tried, at: this.now() })
       if (!exceedsThreshold(counts, policy)) continue
       const reason =
@@ -53,7 +55,7 @@ export class AutoHalt {
   private async triedCount(id: number): Promise<number> {
     const cached = this.tried.get(id)
     if (cached && this.now() - cached.at < TRIED_TTL_MS) return cached.n
-    const n = (await this.repos.rollouts.setbackCounts(id)).tried
+    const n = (await this.repos.rollouts.setbackCounts(id, this.onlyVerified)).tried
     this.tried.set(id, { n, at: this.now() })
     return n
   }

@@ -1,6 +1,6 @@
 import type { RouteOptions } from 'fastify'
 
-/** A route devices call without credentials. `download` marks the routes that send release binaries. */
+/** A route devices call (without an ota-gate role token; some take a device token). `download` marks the routes that send release binaries. */
 export interface DeviceRoute {
   method: 'GET' | 'POST'
   url: string
@@ -19,10 +19,14 @@ export const DEVICE_ROUTES: readonly DeviceRoute[] = [
   { method: 'GET', url: '/firmware.app.bin', download: true },
   { method: 'GET', url: '/firmware.bin', download: true },
   { method: 'GET', url: '/v1/web-install/:board/manifest.json', download: false },
+  { method: 'GET', url: '/v1/factory/:file', download: true },
   { method: 'GET', url: '/v1/arduino/:board', download: true },
   { method: 'GET', url: '/v1/firmware/:file', download: true },
   { method: 'GET', url: '/v1/delta/:base/:file', download: true },
   { method: 'POST', url: '/v1/devices/:device/reports', download: false },
+  { method: 'POST', url: '/v1/devices/:device/enroll', download: false },
+  { method: 'GET', url: '/v1/devices/:device/challenge', download: false },
+  { method: 'POST', url: '/v1/devices/:device/token', download: false },
 ]
 
 /**

@@ -1,9 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { badRequest } from '../errors'
 import { MAX_URL_BASE_LENGTH } from '../manifest/signed-manifests'
-
-// A DNS name or an IPv4 address, or a bracketed IPv6 address, with an optional port.
-const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
 
 /** OTA_PUBLIC_URL without trailing slashes; refused at start when a manifest could not hold it. */
 export function configuredBaseUrl(publicUrl: string | undefined): string | undefined {
@@ -17,19 +13,45 @@ export function configuredBaseUrl(publicUrl: string | undefined): string | undef
   return base
 }
 
+/** OTA_ALLOWED_HOSTS as a set of lowercase host[:port] names. */
+function allowedHosts(list: string | undefined): Set<string> {
+  return new Set(
+    (list ?? '')
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean)
+  )
+}
+
+/** The address and port the request came in on, as a URL authority ("127.0.0.1:8080", "[::1]:8080"). */
+function listeningAuthority(request: FastifyRequest, fallbackHost: string, fallbackPort: number): string {
+  const socket = request.raw.socket
+  const address = (socket.localAddress ?? fallbackHost).replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '')
+  const port = socket.localPort ?? fallbackPort
+  return `${address.includes(':') ? `[${address}]` : address}:${port}`
+}
+
+export interface BaseUrlSettings {
+  configured: string | undefined
+  allowed: Set<string>
+  host: string
+  port: number
+}
+
+/** What requestBaseUrl needs from the configuration, read once per route plugin. */
+export function baseUrlSettings(config: { OTA_PUBLIC_URL?: string; OTA_ALLOWED_HOSTS?: string; OTA_HOST: string; OTA_PORT: number }): BaseUrlSettings {
+  return { configured: configuredBaseUrl(config.OTA_PUBLIC_URL), allowed: allowedHosts(config.OTA_ALLOWED_HOSTS), host: config.OTA_HOST, port: config.OTA_PORT }
+}
+
 /**
- * The base of absolute URLs in answers: the configured public URL, or else the scheme and host the
- * client used (through a trusted proxy, Fastify takes them from X-Forwarded-Proto/-Host).
+ * The base of absolute URLs in answers. The configured public URL when there is one; else the
+ * scheme and Host the client used, but only a Host the operator listed in OTA_ALLOWED_HOSTS; else
+ * the address the request came in on. A Host header is the client's to choose: followed blindly it
+ * would put any URL in a signed manifest and make a fresh signature (an ECDSA signing) per name.
  */
-export function requestBaseUrl(request: FastifyRequest, configured: string | undefined): string {
-  if (configured !== undefined) return configured
-  const host = request.host
-  if (!host || !HOST.test(host)) {
-    throw badRequest('send a Host header naming this server (host[:port]), or have the operator set OTA_PUBLIC_URL')
-  }
-  const base = `${request.protocol}://${host}`
-  if (base.length > MAX_URL_BASE_LENGTH) {
-    throw badRequest(`the Host header is too long (a manifest holds a base URL of at most ${MAX_URL_BASE_LENGTH} characters)`)
-  }
-  return base
+export function requestBaseUrl(request: FastifyRequest, settings: BaseUrlSettings): string {
+  if (settings.configured !== undefined) return settings.configured
+  const host = request.host.toLowerCase()
+  const authority = settings.allowed.has(host) ? host : listeningAuthority(request, settings.host, settings.port)
+  return `${request.protocol}://${authority}`.slice(0, MAX_URL_BASE_LENGTH)
 }

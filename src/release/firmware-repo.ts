@@ -77,21 +77,24 @@ export interface TaggedCommit {
 }
 
 /**
- * Every tag matching `pattern` whose commit lies on the branch (any of `branchRefs`), oldest first
- * along its history (tags on one commit in name order). Tags elsewhere (only on main, say) are left out.
+ * Every tag matching `pattern`: those whose commit lies on the branch (any of `branchRefs`), oldest
+ * first along its history (tags on one commit in name order), and the others (only on main, say).
  */
-export async function releaseTagsOnBranch(dir: string, pattern: string, branchRefs: string[]): Promise<TaggedCommit[]> {
+export async function releaseTags(dir: string, pattern: string, branchRefs: string[]): Promise<{ onBranch: TaggedCommit[]; offBranch: TaggedCommit[] }> {
   const history = (await git(dir, ['rev-list', '--topo-order', '--reverse', ...branchRefs])).split('\n').filter(Boolean)
   const position = new Map(history.map((commit, i) => [commit, i]))
   const refs = await git(dir, ['for-each-ref', '--format=%(refname:strip=2) %(objectname) %(*objectname)', 'refs/tags'])
-  const tags: TaggedCommit[] = []
+  const onBranch: TaggedCommit[] = []
+  const offBranch: TaggedCommit[] = []
   for (const line of refs.split('\n').filter(Boolean)) {
     const [tag, object, peeled] = line.split(' ')
     // An annotated tag's own object is the tag; its commit is the peeled object.
     const commit = peeled || object
-    if (matchesTagPattern(tag, pattern) && position.has(commit)) tags.push({ tag, commit })
+    if (!matchesTagPattern(tag, pattern)) continue
+    ;(position.has(commit) ? onBranch : offBranch).push({ tag, commit })
   }
-  return tags.sort((a, b) => (position.get(a.commit) as number) - (position.get(b.commit) as number) || a.tag.localeCompare(b.tag))
+  onBranch.sort((a, b) => (position.get(a.commit) as number) - (position.get(b.commit) as number) || a.tag.localeCompare(b.tag))
+  return { onBranch, offBranch: offBranch.sort((a, b) => a.tag.localeCompare(b.tag)) }
 }
 
 /** The part of a tag after the pattern's fixed prefix: `prod-mason` under `prod-*` is `mason`. */
@@ -156,31 +159,73 @@ export interface HistorySettings {
   branch: string
   versionFile: string
   sequenceFile: string
+  /** tags left out on purpose (--skip) */
+  skip?: ReadonlySet<string>
+  /** sequences given for tags (--sequence TAG=N), over the sequence file */
+  sequences?: ReadonlyMap<string, number>
+}
+
+/** Why a tag matching the pattern is not part of the history imported. */
+export const LEFT_OUT_REASONS = ['not_on_branch', 'no_sequence', 'skipped', 'duplicate'] as const
+export type LeftOutReason = (typeof LEFT_OUT_REASONS)[number]
+
+export interface LeftOutTag extends TaggedCommit {
+  reason: LeftOutReason
+  /** what it means and what to do about it */
+  message: string
+}
+
+export interface ReleaseHistory {
+  /** oldest first along the release branch */
+  releases: Array<TaggedCommit & { version: string; sequence: number }>
+  /** every other tag matching the pattern, and why */
+  leftOut: LeftOutTag[]
 }
 
 /**
  * Every release of the past as the repository records it: each tag matching the pattern on the
- * release branch, oldest first, with the version and sequence at its commit. Refuses a tag whose
- * commit has no sequence file, since a sequence cannot be guessed.
+ * release branch, oldest first, with the version and sequence at its commit (or from `sequences`).
+ * Tags elsewhere, tags without a sequence, tags in `skip` and a second tag naming the same release
+ * (same commit, version and sequence) are left out, each with its reason, never silently.
  */
-export async function releaseHistory(
-  dir: string,
-  settings: HistorySettings
-): Promise<Array<TaggedCommit & { version: string; sequence: number }>> {
+export async function releaseHistory(dir: string, settings: HistorySettings): Promise<ReleaseHistory> {
   await headCommit(dir)
   const branchRefs = await releaseBranchRefs(dir, settings.branch)
   if (branchRefs.length === 0) {
     throw new FirmwareRepoError(`the repository in ${dir} has no branch ${settings.branch} (nor origin/${settings.branch}): fetch it first`)
   }
-  const history = []
-  for (const tagged of await releaseTagsOnBranch(dir, settings.tagPattern, branchRefs)) {
-    const labels = await labelsAtCommit(dir, tagged, settings)
-    if (labels.sequence === undefined) {
-      throw new FirmwareRepoError(
-        `${tagged.tag} (${tagged.commit.slice(0, 12)}) has no ${settings.sequenceFile}: give the file that holds the sequence with --sequence-file`
-      )
-    }
-    history.push({ ...tagged, version: labels.version, sequence: labels.sequence })
+  const { onBranch, offBranch } = await releaseTags(dir, settings.tagPattern, branchRefs)
+  const known = new Set([...onBranch, ...offBranch].map((t) => t.tag))
+  for (const tag of [...(settings.skip ?? []), ...(settings.sequences?.keys() ?? [])]) {
+    if (!known.has(tag)) throw new FirmwareRepoError(`there is no tag ${tag} matching ${settings.tagPattern} in ${dir}: check the name given to --skip or --sequence`)
   }
-  return history
+  const leftOut: LeftOutTag[] = offBranch.map((t) => ({
+    ...t,
+    reason: 'not_on_branch',
+    message: `not on ${settings.branch}: never released (if it was, promote its commit to ${settings.branch} and import again)`,
+  }))
+  const releases: ReleaseHistory['releases'] = []
+  for (const tagged of onBranch) {
+    if (settings.skip?.has(tagged.tag)) {
+      leftOut.push({ ...tagged, reason: 'skipped', message: 'left out with --skip' })
+      continue
+    }
+    const labels = await labelsAtCommit(dir, tagged, settings)
+    const sequence = settings.sequences?.get(tagged.tag) ?? labels.sequence
+    if (sequence === undefined) {
+      leftOut.push({
+        ...tagged,
+        reason: 'no_sequence',
+        message: `${tagged.commit.slice(0, 12)} has no ${settings.sequenceFile}: give its sequence with --sequence ${tagged.tag}=N (or the file that holds it with --sequence-file)`,
+      })
+      continue
+    }
+    const twin = releases.find((r) => r.commit === tagged.commit && r.version === labels.version && r.sequence === sequence)
+    if (twin) {
+      leftOut.push({ ...tagged, reason: 'duplicate', message: `names the same release as ${twin.tag} (commit, version ${twin.version} and sequence ${twin.sequence}): recorded once, as ${twin.tag}` })
+      continue
+    }
+    releases.push({ ...tagged, version: labels.version, sequence })
+  }
+  return { releases, leftOut }
 }

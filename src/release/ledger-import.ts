@@ -48,7 +48,11 @@ export interface LedgerImportRequest {
 /** Refusals of an import name every problem at once, so one fix-and-rerun is enough. */
 export function importConflict(problems: string[]): AppError {
   const list = problems.map((p) => `\n  - ${p}`).join('')
-  return new AppError(409, 'import_conflict', `nothing was imported; fix the release history first:${list}`)
+  return new AppError(
+    409,
+    'import_conflict',
+    `nothing was imported; each problem below says how to get past it (--skip TAG leaves a tag out, --sequence TAG=N corrects its sequence; docs/migration.md):${list}`
+  )
 }
 
 /** Problems within the history itself: duplicated tags, versions or sequences, and sequences going down. */
@@ -61,16 +65,21 @@ function historyProblems(releases: HistoricalRelease[]): string[] {
   }
   for (const [tag] of byKey('tag')) problems.push(`tag ${tag} is listed more than once`)
   for (const [sequence, tags] of byKey('sequence')) {
-    problems.push(`tags ${tags.join(', ')} all have sequence ${sequence}: each release needs its own sequence`)
+    const later = tags[tags.length - 1]
+    problems.push(
+      `tags ${tags.join(', ')} all have sequence ${sequence}: each release needs its own sequence; give the one it really had with --sequence ${later}=N, or leave it out with --skip ${later}`
+    )
   }
   for (const [version, tags] of byKey('version')) {
-    problems.push(`version ${version} is used by tags ${tags.join(', ')}: a codename is never reused`)
+    const later = tags[tags.length - 1]
+    problems.push(`version ${version} is used by tags ${tags.join(', ')}: a codename is never reused; leave the one devices never ran out with --skip ${later}`)
   }
   let highest: HistoricalRelease | undefined
   for (const r of releases) {
     if (highest && r.sequence < highest.sequence) {
       problems.push(
-        `sequence goes down along the release branch: ${r.tag} (sequence ${r.sequence}) comes after ${highest.tag} (sequence ${highest.sequence})`
+        `sequence goes down along the release branch: ${r.tag} (sequence ${r.sequence}) comes after ${highest.tag} (sequence ${highest.sequence}); ` +
+          `correct it with --sequence ${r.tag}=N or leave it out with --skip ${r.tag}`
       )
     }
     if (!highest || r.sequence > highest.sequence) highest = r
@@ -93,7 +102,7 @@ function compareWithExisting(r: HistoricalRelease, existing: Release[]): { match
       e.sequence === r.sequence && `sequence ${r.sequence}`,
       e.tag === r.tag && `tag ${r.tag}`,
     ].filter(Boolean)
-    if (clashes.length > 0) problems.push(`${r.tag}: ${clashes.join(', ')} already belong(s) to ${describe(e)}`)
+    if (clashes.length > 0) problems.push(`${r.tag}: ${clashes.join(', ')} already belong(s) to ${describe(e)}; leave it out with --skip ${r.tag}`)
   }
   return { problems }
 }

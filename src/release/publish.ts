@@ -35,14 +35,14 @@ export interface PublishRequest {
 export interface PublishDeps {
   repos: Repositories
   artifacts: ArtifactStore
-  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'OTA_STALE_AFTER'>
+  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'OTA_STALE_AFTER' | 'OTA_DEVICE_AUTH'>
 }
 
 export const DEFAULT_CHANNEL = 'stable'
 
 const chipLabel = (id: number) => `${chipName(id) ?? 'unknown chip'} (chip id ${id})`
 
-async function requireBoard(deps: PublishDeps, name: string): Promise<Board> {
+export async function requireBoard(deps: Pick<PublishDeps, 'repos'>, name: string): Promise<Board> {
   const board = await deps.repos.boards.get(name)
   if (board) return board
   const known = (await deps.repos.boards.list()).map((b) => b.name)
@@ -53,7 +53,7 @@ async function requireBoard(deps: PublishDeps, name: string): Promise<Board> {
 }
 
 /** Reads the stored binary and checks it is an application image this board can run. */
-async function checkImage(deps: PublishDeps, board: Board, sha256: string): Promise<{ image: EspImage; size: number; md5: string }> {
+export async function checkImage(deps: Pick<PublishDeps, 'repos' | 'artifacts'>, board: Board, sha256: string): Promise<{ image: EspImage; size: number; md5: string }> {
   const artifact = await deps.repos.artifacts.get(sha256)
   if (!artifact || (await deps.artifacts.size(sha256)) === undefined) {
     throw notFound('artifact_not_found', `no artifact ${sha256} is stored: upload the binary first with PUT /v1/artifacts/${sha256}`)
@@ -144,13 +144,14 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
 
 /**
  * Records a release after validateRelease; conflicts with existing releases become 409s. A version
- * counts as in the field when a device seen within the stale window reports it.
+ * counts as in the field when a device seen within the stale window reports it, and that device
+ * proved who it is unless device credentials are off: one unproven poll cannot block a name.
  */
 export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease, factory?: NewFactoryImage): Promise<Release> {
   // loadConfig has checked that OTA_STALE_AFTER reads as a duration.
   const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) as number)
   try {
-    return await deps.repos.releases.insert(release, { fieldSeenSince, factory })
+    return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory })
   } catch (err) {
     if (err instanceof ReleaseConflict) throw conflict(err.code, err.message)
     throw err

@@ -8,17 +8,25 @@ export interface ArtifactRow extends StoredArtifact {
 /** Rows held in memory at most; far more than a server's releases, and each is a few dozen bytes. */
 const MAX_CACHED = 10_000
 
+/** SQL: a release names the binary `digest` (a column or parameter), as its application or its factory image. */
+const releaseNames = (digest: string) =>
+  `(EXISTS (SELECT 1 FROM releases r WHERE r.sha256 = ${digest}) OR EXISTS (SELECT 1 FROM factory_images f WHERE f.sha256 = ${digest}))`
+
 /** Facts about stored binaries; a row exists only once the bytes are durably in the store. */
 export class ArtifactsRepository {
   private readonly byDigest: Statement<[string], ArtifactRow>
+  private readonly inRelease: Statement<[{ sha: string }], { one: number }>
   // Every download (each 64 KiB range of a partial download too) looks its binary up here, and even
   // a prepared lookup cost about 40 µs of a range request's CPU under load (npm run bench, scenario
-  // 2). A row is never updated or deleted once written, so a found row is held; a miss always asks
-  // the database, so a row another process records is seen at once.
+  // 2). A row is never updated, and deleted only by forgetUnreleased (which drops it here too), so a
+  // found row is held; a miss always asks the database, so a row another process records is seen at once.
   private readonly found = new Map<string, ArtifactRow>()
+  // Releases are never deleted: a binary found in one stays released.
+  private readonly released = new Set<string>()
 
   constructor(private readonly db: Database) {
     this.byDigest = db.prepare('SELECT sha256, md5, size, created_at FROM artifacts WHERE sha256 = ?')
+    this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${releaseNames('@sha')}`)
   }
 
   async get(sha256: string): Promise<ArtifactRow | undefined> {
@@ -33,11 +41,40 @@ export class ArtifactsRepository {
     return row
   }
 
+  /** Whether a release (of any board) names this binary, as its application or its factory image. */
+  async isReleased(sha256: string): Promise<boolean> {
+    if (this.released.has(sha256)) return true
+    if (this.inRelease.get({ sha: sha256 }) === undefined) return false
+    if (this.released.size >= MAX_CACHED) this.released.clear()
+    this.released.add(sha256)
+    return true
+  }
+
   /** Records a stored artifact; recording the same bytes twice is harmless. */
   async record(artifact: StoredArtifact): Promise<ArtifactRow> {
     this.db
       .prepare('INSERT INTO artifacts (sha256, md5, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING')
       .run(artifact.sha256, artifact.md5, artifact.size, Date.now())
     return (await this.get(artifact.sha256)) as ArtifactRow
+  }
+
+  /** Uploads recorded before `before` that no release names, oldest first. */
+  async unreleased(before: number): Promise<ArtifactRow[]> {
+    return this.db
+      .prepare(
+        `SELECT a.sha256, a.md5, a.size, a.created_at FROM artifacts a
+         WHERE a.created_at < ? AND NOT ${releaseNames('a.sha256')}
+         ORDER BY a.created_at, a.sha256`
+      )
+      .all(before) as ArtifactRow[]
+  }
+
+  /** Deletes the row of an upload no release names; false when a release names it (or no row exists). */
+  async forgetUnreleased(sha256: string): Promise<boolean> {
+    const r = this.db
+      .prepare(`DELETE FROM artifacts WHERE sha256 = @sha AND NOT ${releaseNames('@sha')}`)
+      .run({ sha: sha256 })
+    if (r.changes > 0) this.found.delete(sha256)
+    return r.changes > 0
   }
 }

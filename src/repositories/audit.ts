@@ -1,6 +1,25 @@
 import type { Database, Statement } from 'better-sqlite3'
 
-export const AUDIT_ACTIONS = ['start', 'set_percent', 'pause', 'resume', 'halt', 'rollback', 'clear_rollback', 'policy', 'pin', 'unpin'] as const
+export const AUDIT_ACTIONS = [
+  'start',
+  'set_percent',
+  'pause',
+  'resume',
+  'halt',
+  'rollback',
+  'clear_rollback',
+  'policy',
+  'pin',
+  'unpin',
+  'device_accept',
+  'device_reject',
+  'device_revoke',
+  'device_key_rotated',
+  'allowlist_add',
+  'allowlist_remove',
+  'enrollment_create',
+  'enrollment_revoke',
+] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 /** What an audit page is narrowed to; each field absent means any. */

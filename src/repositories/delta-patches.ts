@@ -32,7 +32,7 @@ export interface DeltaSavings {
 export class DeltaPatchesRepository {
   private readonly byPair: Statement<[string, string], DeltaPatchRow>
   private readonly claim: Statement
-  private readonly failureCount: Statement<[string, string], { n: number }>
+  private readonly failureCount: Statement<[{ base: string; target: string; onlyVerified: number }], { n: number }>
   private readonly failedDevice: Statement<[string, string, string], { at: number }>
   private readonly boardEnabled: Statement<[string], { delta_enabled: number }>
   // Polls look a pair up on every delta-capable request; rows change only through this repository.
@@ -42,7 +42,9 @@ export class DeltaPatchesRepository {
     this.byPair = db.prepare('SELECT * FROM delta_patches WHERE base_sha256 = ? AND target_sha256 = ?')
     this.claim = db.prepare(`INSERT INTO delta_patches (base_sha256, target_sha256, board, state, created_at, updated_at)
       VALUES (@base, @target, @board, 'building', @at, @at) ON CONFLICT DO NOTHING`)
-    this.failureCount = db.prepare('SELECT count(*) AS n FROM delta_failures WHERE base_sha256 = ? AND target_sha256 = ?')
+    this.failureCount = db.prepare(
+      'SELECT count(*) AS n FROM delta_failures WHERE base_sha256 = @base AND target_sha256 = @target AND (@onlyVerified = 0 OR verified = 1)'
+    )
     this.failedDevice = db.prepare('SELECT at FROM delta_failures WHERE base_sha256 = ? AND target_sha256 = ? AND device = ?')
     this.boardEnabled = db.prepare('SELECT delta_enabled FROM boards WHERE name = ?')
   }
@@ -92,12 +94,16 @@ export class DeltaPatchesRepository {
     }>
   }
 
-  /** Records a device's failed apply of the pair (once per device); returns how many devices failed it. */
-  async recordFailure(f: { device: string; base: string; target: string; detail: string | null }): Promise<number> {
+  /**
+   * Records a device's failed apply of the pair (once per device; a verified report replaces an
+   * unverified one); returns how many devices failed it, only verified ones when `onlyVerified`.
+   */
+  async recordFailure(f: { device: string; base: string; target: string; detail: string | null; verified: boolean; onlyVerified: boolean }): Promise<number> {
     this.db
-      .prepare('INSERT INTO delta_failures (device, base_sha256, target_sha256, detail, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING')
-      .run(f.device, f.base, f.target, f.detail, Date.now())
-    return (this.failureCount.get(f.base, f.target) as { n: number }).n
+      .prepare(`INSERT INTO delta_failures (device, base_sha256, target_sha256, detail, at, verified) VALUES (@device, @base, @target, @detail, @at, @verified)
+        ON CONFLICT DO UPDATE SET verified = 1, detail = excluded.detail, at = excluded.at WHERE excluded.verified = 1 AND verified = 0`)
+      .run({ device: f.device, base: f.base, target: f.target, detail: f.detail, at: Date.now(), verified: f.verified ? 1 : 0 })
+    return (this.failureCount.get({ base: f.base, target: f.target, onlyVerified: f.onlyVerified ? 1 : 0 }) as { n: number }).n
   }
 
   /** Switches the patch off for everyone (once: the first time stays recorded). */

@@ -22,6 +22,12 @@ export interface CheckIn {
   runningSha256?: string | null
   /** the delta patch this answer offers with the release: its base and size */
   delta?: { base: string; size: number } | null
+  /**
+   * The poll came with the device's token (true) or without (false); undefined leaves the device's
+   * standing as it is (device credentials off). A device's first verified check-in drops what
+   * unproven requests recorded about its updates: they named it, but may not have been it.
+   */
+  verified?: boolean
   at?: number
 }
 
@@ -35,6 +41,8 @@ export interface Report {
   version: string
   sequence: number
   detail: string | null
+  /** as for a check-in */
+  verified?: boolean
   at?: number
 }
 
@@ -55,6 +63,8 @@ export interface DeviceRow {
   offered_version: string | null
   note: string | null
   running_sha256: string | null
+  /** 1 when the device's check-ins come with its device token */
+  verified: number
 }
 
 export interface HistoryRow {
@@ -70,6 +80,7 @@ export interface ReportRow {
   version: string
   sequence: number
   detail: string | null
+  verified: number
   at: number
 }
 
@@ -102,6 +113,8 @@ export interface VersionCount {
   version: string
   sequence: number
   devices: number
+  /** of `devices`, those whose check-ins come with their device token */
+  verified: number
 }
 
 export interface DeviceFilter {
@@ -128,8 +141,8 @@ export interface Adoption {
   running: number
 }
 
-/** Told which releases a check-in or report just recorded a failure or rollback for. */
-export type SetbackListener = (releaseIds: number[]) => Promise<void>
+/** Told which releases a check-in or report just recorded a failure or rollback for, and whether the device proved who it is. */
+export type SetbackListener = (releaseIds: number[], verified: boolean) => Promise<void>
 
 /** How many of a device's latest reports, history rows and release states the device view shows. */
 export const DEVICE_VIEW_LIMIT = 100
@@ -137,7 +150,7 @@ export const DEVICE_VIEW_LIMIT = 100
 export const REPORTS_KEPT = 500
 
 const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
-  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.running_sha256`
+  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.running_sha256, d.verified`
 
 // One statement per status: the column a report fills is part of the SQL, never a parameter.
 const REPORT_COLUMN: Record<ReportStatus, string> = {
@@ -155,7 +168,11 @@ interface PreviousDevice {
   version: string
   sequence: number
   last_offered: number | null
+  verified: number
 }
+
+/** Counting only devices that proved who they are (dr: device_releases, d: devices), or every device. */
+const counted = (onlyVerified: boolean) => (onlyVerified ? 'AND d.verified = 1' : '')
 
 /**
  * Device check-ins: the hot path of every poll. Statements are prepared once; each check-in is a
@@ -175,16 +192,27 @@ export class DevicesRepository {
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
   private readonly recordDeltaOffer: Statement
+  private readonly setVerified: Statement
+  private readonly setUnverified: Statement
+  private readonly forgetUpdates: Statement
   private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
   private readonly setbackListeners: SetbackListener[] = []
   private readonly listStatements = new Map<string, Statement>()
 
   constructor(private readonly db: Database) {
-    this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered FROM devices WHERE device = ?')
+    this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ?')
     this.insertDevice = db.prepare(`INSERT INTO devices
-      (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256)
-      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running)`)
+      (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256, verified)
+      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running,
+        CASE WHEN @verified = 1 AND EXISTS (SELECT 1 FROM device_keys WHERE device = @device AND state = 'accepted') THEN 1 ELSE 0 END)`)
+    // Only while the device has an accepted key: a token checked on another instance in the seconds
+    // before it learnt of a revocation does not make the revoked device count again.
+    this.setVerified = db.prepare(
+      "UPDATE devices SET verified = 1 WHERE device = @device AND EXISTS (SELECT 1 FROM device_keys WHERE device = @device AND state = 'accepted')"
+    )
+    this.setUnverified = db.prepare('UPDATE devices SET verified = 0 WHERE device = ?')
+    this.forgetUpdates = db.prepare('DELETE FROM device_releases WHERE device = ?')
     const seen = `address = @address, user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space),
       sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note,
       running_sha256 = COALESCE(@running, running_sha256)`
@@ -230,7 +258,7 @@ export class DevicesRepository {
    * with the releases it was offered (offered, downloaded, seen running, silently rolled back).
    */
   async checkIn(c: CheckIn): Promise<void> {
-    await this.setbacks(await this.checkIns.run(c))
+    await this.setbacks(await this.checkIns.run(c), c.verified === true)
   }
 
   /**
@@ -241,9 +269,9 @@ export class DevicesRepository {
     this.setbackListeners.push(listener)
   }
 
-  private async setbacks(releaseIds: number[]): Promise<void> {
+  private async setbacks(releaseIds: number[], verified: boolean): Promise<void> {
     if (releaseIds.length === 0) return
-    for (const listener of this.setbackListeners) await listener(releaseIds)
+    for (const listener of this.setbackListeners) await listener(releaseIds, verified)
   }
 
   /** Counts a poll of the field fleet's /firmware.json, which names no device. */
@@ -258,7 +286,7 @@ export class DevicesRepository {
    */
   async report(r: Report): Promise<boolean> {
     const { known, setback } = this.reportTx(r)
-    if (setback !== null) await this.setbacks([setback])
+    if (setback !== null) await this.setbacks([setback], r.verified === true)
     return known
   }
 
@@ -271,7 +299,7 @@ export class DevicesRepository {
       .prepare('SELECT board, channel, version, sequence, at FROM device_history WHERE device = ? ORDER BY id DESC LIMIT ?')
       .all(device, DEVICE_VIEW_LIMIT) as HistoryRow[]
     const reports = this.db
-      .prepare('SELECT status, version, sequence, detail, at FROM reports WHERE device = ? ORDER BY id DESC LIMIT ?')
+      .prepare('SELECT status, version, sequence, detail, verified, at FROM reports WHERE device = ? ORDER BY id DESC LIMIT ?')
       .all(device, DEVICE_VIEW_LIMIT) as ReportRow[]
     const releases = this.db
       .prepare(
@@ -288,7 +316,7 @@ export class DevicesRepository {
   async versionCounts(filter: { board?: string; channel?: string }): Promise<VersionCount[]> {
     return this.db
       .prepare(
-        `SELECT board, channel, version, sequence, devices FROM fleet_versions
+        `SELECT board, channel, version, sequence, devices, verified FROM fleet_versions
          WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
          ORDER BY board, channel, sequence DESC, version`
       )
@@ -357,18 +385,18 @@ export class DevicesRepository {
     return statement.all(params) as DeviceRow[]
   }
 
-  /** A release's devices per state reached, and how many run it now. */
-  async adoption(release: { id: number; board: string; version: string }): Promise<Adoption> {
+  /** A release's devices per state reached, and how many run it now: only verified devices when `onlyVerified`. */
+  async adoption(release: { id: number; board: string; version: string }, onlyVerified: boolean): Promise<Adoption> {
     const states = this.db
       .prepare(
         `SELECT count(offered_at) AS offered, count(downloading_at) AS downloading, count(downloaded_at) AS downloaded,
            count(installed_at) AS installed, count(booted_at) AS booted, count(failed_at) AS failed,
            count(rolled_back_at) AS rolled_back, coalesce(sum(rolled_back_at IS NOT NULL AND rollback_silent = 1), 0) AS silent_rollbacks
-         FROM device_releases WHERE release_id = ?`
+         FROM device_releases dr JOIN devices d ON d.device = dr.device WHERE dr.release_id = ? ${counted(onlyVerified)}`
       )
       .get(release.id) as Omit<Adoption, 'running'>
     const running = this.db
-      .prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions WHERE board = ? AND version = ?')
+      .prepare(`SELECT coalesce(sum(${onlyVerified ? 'verified' : 'devices'}), 0) AS n FROM fleet_versions WHERE board = ? AND version = ?`)
       .get(release.board, release.version) as { n: number }
     return { ...states, running: running.n }
   }
@@ -418,16 +446,16 @@ export class DevicesRepository {
   }
 
   private prepareReports(): (r: Report) => { known: boolean; setback: number | null } {
-    const device = this.db.prepare('SELECT board, version FROM devices WHERE device = ?') as Statement<
+    const device = this.db.prepare('SELECT board, version, verified FROM devices WHERE device = ?') as Statement<
       [string],
-      { board: string; version: string }
+      { board: string; version: string; verified: number }
     >
     // When the device already runs the release, the version it left is the one before in its history.
     const versionBefore = this.db.prepare(
       'SELECT version FROM device_history WHERE device = ? AND version <> ? ORDER BY id DESC LIMIT 1'
     ) as Statement<[string, string], { version: string }>
     const insert = this.db.prepare(
-      'INSERT INTO reports (device, status, version, sequence, detail, release_id, at) VALUES (@device, @status, @version, @sequence, @detail, @release, @at)'
+      'INSERT INTO reports (device, status, version, sequence, detail, release_id, verified, at) VALUES (@device, @status, @version, @sequence, @detail, @release, @verified, @at)'
     )
     const prune = this.db.prepare(
       `DELETE FROM reports WHERE device = @device
@@ -450,8 +478,9 @@ export class DevicesRepository {
       const at = r.at ?? Date.now()
       const current = device.get(r.device)
       if (!current) return { known: false, setback: null }
+      this.standing(r.device, current.verified, r.verified)
       const release = this.releaseByVersion.get(current.board, r.version)
-      insert.run({ ...r, release: release?.id ?? null, at })
+      insert.run({ ...r, release: release?.id ?? null, verified: r.verified ? 1 : 0, at })
       prune.run({ device: r.device })
       if (release) {
         // '' matches no version: a device never seen on anything else has no version to fall back to.
@@ -463,6 +492,21 @@ export class DevicesRepository {
       const setback = release && (r.status === 'failed' || r.status === 'rolled_back') ? release.id : null
       return { known: true, setback }
     })
+  }
+
+  /**
+   * Moves a device's standing. Proven for the first time: what unproven requests recorded about
+   * its updates is dropped, since anyone could have sent them in its name.
+   */
+  private standing(device: string, was: number, verified: boolean | undefined): boolean {
+    if (verified === undefined || was === (verified ? 1 : 0)) return false
+    if (!verified) {
+      this.setUnverified.run(device)
+      return false
+    }
+    if (this.setVerified.run({ device }).changes === 0) return false
+    this.forgetUpdates.run(device)
+    return true
   }
 
   /** Returns the releases this check-in found silently rolled back. */
@@ -481,14 +525,17 @@ export class DevicesRepository {
       offered: c.offeredReleaseId,
       note: c.note ?? null,
       running: c.runningSha256 ?? null,
+      verified: c.verified ? 1 : 0,
       at,
     }
     const prev = this.previous.get(c.device)
     const rolledBack: number[] = []
+    let forgot = false
     if (!prev) {
       this.insertDevice.run(row)
       this.insertHistory.run(row)
     } else {
+      forgot = this.standing(c.device, prev.verified, c.verified)
       const changed =
         prev.version !== c.version || prev.sequence !== c.sequence || prev.board !== c.board || prev.channel !== c.channel
       if (!changed) this.touchDevice.run(row)
@@ -506,7 +553,7 @@ export class DevicesRepository {
         rolledBack.push(taken.release_id)
       }
     }
-    if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered)) {
+    if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered || forgot)) {
       this.recordOffer.run({ ...row, downloadedAt: c.delivered ? at : null })
     }
     if (c.offeredReleaseId !== null && c.delta) {

@@ -33,6 +33,7 @@ export class FactoryImagesRepository {
   private readonly byRelease: Statement<[number], FactoryImage>
   private readonly upToSequence: Statement<[string, string, number], FactoryImage>
   private readonly byBoard: Statement<[{ board: string | null }], FactoryImage>
+  private readonly byDigest: Statement<[string], FactoryImage>
 
   constructor(db: Database) {
     this.byRelease = db.prepare('SELECT * FROM factory_images WHERE release_id = ?')
@@ -40,11 +41,18 @@ export class FactoryImagesRepository {
       WHERE r.board = ? AND r.channel = ? AND r.sequence <= ? ORDER BY r.sequence DESC`)
     this.byBoard = db.prepare(`SELECT f.* FROM factory_images f JOIN releases r ON r.id = f.release_id
       WHERE (@board IS NULL OR r.board = @board)`)
+    // No index on sha256: one row per release with a factory image, so the scan stays small.
+    this.byDigest = db.prepare('SELECT * FROM factory_images WHERE sha256 = ? LIMIT 1')
   }
 
   /** The factory image recorded with a release, if any. */
   async ofRelease(releaseId: number): Promise<FactoryImage | undefined> {
     return this.byRelease.get(releaseId)
+  }
+
+  /** A factory image with these bytes, recorded with any release (the same bytes may serve several). */
+  async withDigest(sha256: string): Promise<FactoryImage | undefined> {
+    return this.byDigest.get(sha256)
   }
 
   /** Factory images of the board and channel's releases up to `sequence`, newest release first. */

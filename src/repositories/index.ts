@@ -3,8 +3,10 @@ import { ArtifactsRepository } from './artifacts'
 import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
 import { DeltaPatchesRepository } from './delta-patches'
+import { DeviceCredentialsRepository } from './device-credentials'
 import { DevicesRepository } from './devices'
 import { FactoryImagesRepository } from './factory-images'
+import { LegacyClientsRepository } from './legacy-clients'
 import { MetricsRepository } from './metrics'
 import { ReleaseHistoryRepository } from './release-history'
 import { ReleaseKeysRepository } from './release-keys'
@@ -28,6 +30,10 @@ export interface Repositories {
   history: ReleaseHistoryRepository
   /** device check-ins, reports and the fleet view */
   devices: DevicesRepository
+  /** device keys, the allow-list, enrollment tokens, the device-token secret and revocations */
+  credentials: DeviceCredentialsRepository
+  /** the field fleet (/firmware.json, /firmware.app.bin) per address and user agent */
+  legacyClients: LegacyClientsRepository
   /** the figures /metrics reads at each scrape */
   metrics: MetricsRepository
   /** staged rollouts, policies, pins and rollbacks (cached for the device endpoints) */
@@ -49,6 +55,8 @@ export function createRepositories(db: Database): Repositories {
     factoryImages: new FactoryImagesRepository(db),
     history: new ReleaseHistoryRepository(db),
     devices: new DevicesRepository(db),
+    credentials: new DeviceCredentialsRepository(db, audit),
+    legacyClients: new LegacyClientsRepository(db),
     metrics: new MetricsRepository(db),
     rollouts: new RolloutsRepository(db, audit),
     audit,

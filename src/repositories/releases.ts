@@ -42,14 +42,15 @@ export class ReleaseConflict extends Error {
   }
 }
 
-const COLUMNS = [
+/** Every column of `releases` a new row sets. */
+export const RELEASE_COLUMNS = [
   'board', 'channel', 'version', 'sequence', 'sha256', 'size', 'md5', 'tag', 'commit_sha', 'signature', 'key_id',
   'provenance', 'chip', 'project_name', 'app_version', 'idf_version', 'secure_version', 'build_date', 'build_time',
   'notes', 'published_by', 'created_at',
 ] as const
 
 export class ReleasesRepository {
-  private readonly insertTx: (release: NewRelease, fieldSeenSince: number, factory: NewFactoryImage | undefined) => Release
+  private readonly insertTx: (release: NewRelease, fieldSeenSince: number, onlyVerified: boolean, factory: NewFactoryImage | undefined) => Release
 
   // Devices' polls look releases up by version and by MD5 (Arduino): prepared once.
   private readonly byVersion: Statement
@@ -60,15 +61,15 @@ export class ReleasesRepository {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
     this.bySha256 = db.prepare('SELECT * FROM releases WHERE board = ? AND sha256 = ?')
-    const insert = db.prepare(`INSERT INTO releases (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`)
+    const insert = db.prepare(`INSERT INTO releases (${RELEASE_COLUMNS.join(', ')}) VALUES (${RELEASE_COLUMNS.map((c) => '@' + c).join(', ')})`)
     // The checks and the insert run in one synchronous IMMEDIATE transaction: two publishes racing
     // for the same board cannot both pass, even from two processes sharing the database.
     // No constraint can say "above the highest sequence", so that one is checked here; version,
     // tag and binary are left to the UNIQUE constraints.
     const insertFactory = prepareFactoryImageInsert(db)
-    const tx = db.transaction((release: NewRelease, fieldSeenSince: number, factory: NewFactoryImage | undefined): Release => {
+    const tx = db.transaction((release: NewRelease, fieldSeenSince: number, onlyVerified: boolean, factory: NewFactoryImage | undefined): Release => {
       this.assertSequenceIncreases(release)
-      this.assertVersionNotInField(release, fieldSeenSince)
+      this.assertVersionNotInField(release, fieldSeenSince, onlyVerified)
       const row = { ...release, created_at: release.created_at ?? Date.now() }
       let recorded: Release
       try {
@@ -79,17 +80,18 @@ export class ReleasesRepository {
       if (factory) insertFactory(recorded.id, factory, row.created_at)
       return recorded
     })
-    this.insertTx = (release, fieldSeenSince, factory) => tx.immediate(release, fieldSeenSince, factory)
+    this.insertTx = (release, fieldSeenSince, onlyVerified, factory) => tx.immediate(release, fieldSeenSince, onlyVerified, factory)
   }
 
   /**
    * Records a release. Throws ReleaseConflict when its sequence is not above every sequence of the
    * board, or its version, tag or binary is already a release of the board, or devices of the board
-   * seen since `options.fieldSeenSince` (ms; default: ever) report its version. `options.factory`
-   * is recorded with it, in the same transaction.
+   * seen since `options.fieldSeenSince` (ms; default: ever) report its version (only devices that
+   * proved who they are, with `options.onlyVerified`). `options.factory` is recorded with it, in
+   * the same transaction.
    */
-  async insert(release: NewRelease, options: { fieldSeenSince?: number; factory?: NewFactoryImage } = {}): Promise<Release> {
-    return this.insertTx(release, options.fieldSeenSince ?? 0, options.factory)
+  async insert(release: NewRelease, options: { fieldSeenSince?: number; onlyVerified?: boolean; factory?: NewFactoryImage } = {}): Promise<Release> {
+    return this.insertTx(release, options.fieldSeenSince ?? 0, options.onlyVerified ?? false, options.factory)
   }
 
   private assertSequenceIncreases(r: NewRelease): void {
@@ -102,11 +104,12 @@ export class ReleasesRepository {
     }
   }
 
-  private assertVersionNotInField(r: NewRelease, seenSince: number): void {
+  private assertVersionNotInField(r: NewRelease, seenSince: number, onlyVerified: boolean): void {
     // Devices running a release of that name are the version_exists case, reported by the insert.
     const { n } = this.db
       .prepare(
         `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ? AND d.version = ? AND d.last_seen >= ?
+            ${onlyVerified ? 'AND d.verified = 1' : ''}
             AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = d.board AND r.version = d.version)`
       )
       .get(r.board, r.version, seenSince) as { n: number }

@@ -114,6 +114,7 @@ export class RolloutsRepository {
   private readonly rolloutRow: Statement<[number], Rollout>
   private readonly ensureRow: Statement
   private readonly failed: Statement<[number], { n: number }>
+  private readonly failedVerified: Statement<[number], { n: number }>
   private readonly plans = new Map<string, ChannelPlan>()
   private readonly pins = new Map<string, Map<string, Release>>()
   private generationSeen = -1
@@ -127,6 +128,10 @@ export class RolloutsRepository {
     // The WHERE repeats the partial index device_releases_setbacks, so that SQLite uses it.
     this.failed = db.prepare(
       'SELECT count(*) AS n FROM device_releases WHERE release_id = ? AND (failed_at IS NOT NULL OR rolled_back_at IS NOT NULL)'
+    )
+    this.failedVerified = db.prepare(
+      `SELECT count(*) AS n FROM device_releases dr JOIN devices d ON d.device = dr.device
+       WHERE dr.release_id = ? AND (dr.failed_at IS NOT NULL OR dr.rolled_back_at IS NOT NULL) AND d.verified = 1`
     )
     this.channelReleases = db.prepare(`SELECT r.*, ro.percent, ro.state FROM releases r LEFT JOIN rollouts ro ON ro.release_id = r.id
       WHERE r.board = ? AND r.channel = ? AND r.sha256 IS NOT NULL ORDER BY r.sequence DESC`)
@@ -255,17 +260,18 @@ export class RolloutsRepository {
   }
 
   /** Devices that failed or rolled back the release, through the small index of such rows. */
-  async failedCount(releaseId: number): Promise<number> {
-    return (this.failed.get(releaseId) as { n: number }).n
+  /** Devices that failed or rolled back the release: only verified devices when `onlyVerified`. */
+  async failedCount(releaseId: number, onlyVerified: boolean): Promise<number> {
+    return ((onlyVerified ? this.failedVerified : this.failed).get(releaseId) as { n: number }).n
   }
 
-  async setbackCounts(releaseId: number): Promise<SetbackCounts> {
+  async setbackCounts(releaseId: number, onlyVerified: boolean): Promise<SetbackCounts> {
     return this.db
       .prepare(
         `SELECT coalesce(sum(failed_at IS NOT NULL OR rolled_back_at IS NOT NULL), 0) AS failed,
            coalesce(sum(downloading_at IS NOT NULL OR downloaded_at IS NOT NULL OR installed_at IS NOT NULL OR booted_at IS NOT NULL
              OR failed_at IS NOT NULL OR rolled_back_at IS NOT NULL), 0) AS tried
-         FROM device_releases WHERE release_id = ?`
+         FROM device_releases dr ${onlyVerified ? 'JOIN devices d ON d.device = dr.device AND d.verified = 1' : ''} WHERE release_id = ?`
       )
       .get(releaseId) as SetbackCounts
   }
@@ -441,7 +447,7 @@ export class RolloutsRepository {
            FROM device_pins p JOIN releases r ON r.id = p.release_id WHERE p.device = ?`
         )
         .get(device) as (Pin & { channel: string }) | undefined
-      if (!pin) throw new RolloutRefusal(404, 'pin_not_found', `device ${device} is not pinned (see GET /v1/pins)`)
+      if (!pin) throw new RolloutRefusal(404, 'pin_not_found', `device ${device} is not pinned, so there is nothing to unpin: \`ota-gate rollout pins\` lists the pinned devices`)
       this.db.prepare('DELETE FROM device_pins WHERE device = ?').run(device)
       this.record(who, 'unpin', { board: pin.board, channel: pin.channel, version: pin.version, device }, { was: pin.version })
       const { channel: _channel, ...rest } = pin

@@ -58,7 +58,7 @@ export class TokensRepository {
     return r.changes > 0
   }
 
-  /** The identity behind an active token, or undefined. */
+  /** The identity behind an active token, or undefined. Reads only: checking a token needs no write. */
   async authenticate(token: string): Promise<Identity | undefined> {
     const digest = hashToken(token)
     const row = this.db
@@ -66,7 +66,13 @@ export class TokensRepository {
       .get(digest.toString('hex')) as { name: string; role: Role; hash: string } | undefined
     // The index finds the row; the comparison itself is constant-time.
     if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), digest)) return undefined
-    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE hash = ?').run(Date.now(), row.hash)
     return { name: row.name, role: row.role }
+  }
+
+  /** Notes that the token was used now: at most once a minute, so that most requests write nothing. */
+  async markUsed(token: string, at: number = Date.now()): Promise<void> {
+    this.db
+      .prepare('UPDATE tokens SET last_used_at = @at WHERE hash = @hash AND (last_used_at IS NULL OR last_used_at < @at - 60000)')
+      .run({ at, hash: hashToken(token).toString('hex') })
   }
 }

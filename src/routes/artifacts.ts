@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { AppError, badRequest, unprocessable } from '../errors'
+import { AppError, badRequest, isStorageFull, unprocessable } from '../errors'
 import { errors, Sha256Hex } from '../schemas/common'
 import { ArtifactTooLarge, DigestMismatch } from '../store/artifact-store'
 
@@ -35,7 +35,7 @@ const artifacts: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Upload a release binary, stored only if its bytes hash to the digest in the path',
         tags: ['releases'],
         params: Type.Object({ sha256: Sha256Hex }),
-        response: { 200: StoredArtifact, 201: StoredArtifact, ...errors(400, 401, 403, 413, 422) },
+        response: { 200: StoredArtifact, 201: StoredArtifact, ...errors(400, 401, 403, 413, 422, 507) },
       },
       onRequest: app.requireRole('releaser'),
     },
@@ -55,6 +55,8 @@ const artifacts: FastifyPluginAsyncTypebox = async (app) => {
           throw unprocessable('digest_mismatch', `${err.message}: nothing was kept; upload the file whose SHA-256 is in the path (sha256sum firmware.bin)`)
         }
         if (err instanceof ArtifactTooLarge) throw tooLarge(max, 'the body')
+        // A write that ran out of space, not a client that went away (the body was left unread).
+        if (isStorageFull(err)) throw err
         if (!request.raw.complete) {
           // The client went away mid-body: its problem, not a server failure to log as an error.
           request.log.info({ sha256 }, 'upload interrupted by the client; nothing was kept')

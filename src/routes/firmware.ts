@@ -1,19 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { notFound } from '../errors'
+import { binaryDigest } from '../http/binary-file'
 import { allowAnyOrigin, preflight } from '../http/cors'
 import { sendArtifact } from '../http/send-artifact'
 import { errors } from '../schemas/common'
-
-const FILE = /^([0-9a-f]{64})\.bin$/
 
 const Bytes = (description: string) => Type.Unknown({ description: `${description} (application/octet-stream)` })
 
 /** The immutable, content-addressed binaries that manifests point devices at. */
 const firmware: FastifyPluginAsyncTypebox = async (app) => {
+  const releaserOnly = app.requireRole('releaser')
   app.route({
     method: ['GET', 'HEAD'],
     url: '/v1/firmware/:file',
+    config: { deviceCredentials: true },
     schema: {
       summary: 'Download a binary by its SHA-256: single byte ranges, If-Range, ETag, immutable caching',
       tags: ['devices'],
@@ -22,23 +23,21 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
         200: Bytes('the whole binary'),
         206: Bytes('the requested byte range, as Content-Range says'),
         304: Type.Null({ description: 'If-None-Match or If-Modified-Since matched; no body' }),
-        ...errors(404, 412, 416),
+        ...errors(401, 403, 404, 412, 416),
       },
     },
-    // Web-install manifests name these URLs; the browser installer reads them from another origin.
+    // Browser tools on another origin may read binaries too (web-install manifests name /v1/factory/…).
     onSend: allowAnyOrigin,
     handler: async (request, reply) => {
-      // Checked here rather than by the params schema so that a malformed name is a 404 like any
-      // other missing file, as the contract says, not a 400.
-      const sha256 = FILE.exec(request.params.file)?.[1]
-      if (sha256 === undefined) {
-        throw notFound(
-          'not_found',
-          `"${request.params.file.slice(0, 80)}" is not a firmware file name: use /v1/firmware/<sha256>.bin with 64 lowercase hex digits`
-        )
-      }
+      const sha256 = binaryDigest(request.params.file, '/v1/firmware')
       const artifact = await app.repos.artifacts.get(sha256)
-      if (!artifact) throw notFound('not_found', `no binary with SHA-256 ${sha256} is stored on this server`)
+      const missing = () => notFound('not_found', `no binary with SHA-256 ${sha256} is released on this server (an upload not yet released is read with a releaser token)`)
+      if (!artifact) throw missing()
+      // Devices get only what a release names; an upload awaiting its release is the releasers'.
+      if (!(await app.repos.artifacts.isReleased(sha256))) {
+        if (request.headers.authorization === undefined) throw missing()
+        await releaserOnly.call(app, request, reply)
+      }
       return sendArtifact(request, reply, artifact, app, { lastModified: new Date(artifact.created_at) })
     },
   })

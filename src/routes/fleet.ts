@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
 import { durationParam } from '../fleet/duration'
+import { coversFieldFleet, fieldFleetAdoption, fieldFleetSummary } from '../fleet/field-fleet'
 import { channelRollouts, deviceRollout } from '../fleet/rollout-views'
 import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/devices'
 import { BoardName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
@@ -20,7 +21,7 @@ const iso = (ms: number) => new Date(ms).toISOString()
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms))
 
 function deviceView(d: DeviceRow): DeviceView {
-  return { ...d, first_seen: iso(d.first_seen), last_seen: iso(d.last_seen) }
+  return { ...d, first_seen: iso(d.first_seen), last_seen: iso(d.last_seen), verified: d.verified === 1 }
 }
 
 const STATE_ORDER = ['rolled_back', 'booted', 'failed', 'installed', 'downloaded', 'downloading', 'offered'] as const
@@ -58,7 +59,7 @@ function detailView(d: DeviceDetail) {
   return {
     ...deviceView(d),
     history: d.history.map((h) => ({ ...h, at: iso(h.at) })),
-    reports: d.reports.map((r) => ({ ...r, at: iso(r.at) })),
+    reports: d.reports.map((r) => ({ ...r, at: iso(r.at), verified: r.verified === 1 })),
     updates: d.releases.map(updateView),
   }
 }
@@ -91,14 +92,17 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Devices per running version, and how many are stale',
         tags: ['fleet'],
         querystring: VersionsQuery,
-        response: { 200: VersionsResponse, ...errors(400, 401, 403) },
+        response: { 200: VersionsResponse, ...errors(400, 401, 403, 404) },
       },
     },
     async (request) => {
       const q = request.query
       const staleAfter = q.stale_after ?? app.config.OTA_STALE_AFTER
       const staleMs = durationParam('stale_after', staleAfter)
-      const versions = await app.repos.devices.versionCounts(q)
+      if (q.board !== undefined && !(await app.repos.boards.get(q.board))) {
+        throw notFound('board_not_found', `there is no board ${q.board}: \`ota-gate board list\` shows the boards`)
+      }
+      const versions = (await app.repos.devices.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
       const staleByChannel = await app.repos.devices.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
@@ -114,14 +118,22 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
           delta.bytes_saved += saved.bytes_saved
         }
       }
+      const total = versions.reduce((n, v) => n + v.devices, 0)
+      const verified = versions.reduce((n, v) => n + v.verified, 0)
+      // The field fleet names no device: its own line, never added to total or versions.
+      const fieldFleet = coversFieldFleet(app.config, q) ? await fieldFleetSummary(app.repos, app.config, Date.now() - staleMs) : undefined
       return {
-        total: versions.reduce((n, v) => n + v.devices, 0),
+        total,
+        verified,
+        unverified: total - verified,
+        device_auth: app.config.OTA_DEVICE_AUTH,
         stale: channels.reduce((n, c) => n + c.stale, 0),
         stale_after: staleAfter,
         versions,
         channels,
         rollouts,
         delta,
+        field_fleet: fieldFleet,
       }
     }
   )
@@ -194,9 +206,10 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
-      const adoption = await app.repos.devices.adoption(release)
+      const adoption = await app.repos.devices.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
       const delta = await app.repos.deltaPatches.savings(release.id)
-      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, delta }
+      const fieldFleet = await fieldFleetAdoption(app.repos, app.config, release)
+      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, delta, field_fleet: fieldFleet }
     }
   )
 }

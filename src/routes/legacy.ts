@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { countLegacyDownload } from '../fleet/legacy-downloads'
 import { noRelease } from '../fleet/no-release'
 import { chooseTarget, type ServableRelease, type Target } from '../fleet/target'
 import { allowAnyOrigin, preflight } from '../http/cors'
@@ -69,8 +70,7 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
       onSend: allowAnyOrigin,
     },
     async (request, reply) => {
-      await app.repos.devices.recordLegacyPoll(request.ip, request.headers['user-agent'] ?? '')
-      app.metrics.checkins.inc({ kind: 'legacy' })
+      await app.recordPoll('legacy', request, () => app.repos.devices.recordLegacyPoll(request.ip, request.headers['user-agent'] ?? ''))
       const target = await fieldTarget()
       const factory = await app.repos.factoryImages.ofRelease(target.release.id)
       const key = `${target.release.id}|${target.allowDowngrade}|${factory?.sha256}`
@@ -100,7 +100,11 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
     },
     // A release published between a device's two requests gives it the new binary, whose MD5 does
     // not match the manifest it read: the firmware refuses it and takes the new one on its next poll.
-    handler: async (request, reply) => sendArtifact(request, reply, (await fieldTarget()).release, app, { immutable: false }),
+    handler: async (request, reply) => {
+      const { release } = await fieldTarget()
+      countLegacyDownload(app.repos, request, reply, release)
+      return sendArtifact(request, reply, release, app, { immutable: false })
+    },
   })
 }
 

@@ -2,12 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
-import { configuredBaseUrl, requestBaseUrl } from '../http/public-url'
+import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
+import { sendNotModified } from '../http/not-modified'
 import { matchesIfNoneMatch } from '../http/range'
 import { BoardName, ChannelName, DeviceId, Sha256Hex, Version, errors, normalizeDevice } from '../schemas/common'
 import { noRelease } from '../fleet/no-release'
 import { DELTA_FORMAT, chooseDelta, type DeltaOffer } from '../fleet/delta-offer'
+import { standingOf } from '../fleet/device-standing'
 
 const ManifestQuery = Type.Object({
   board: BoardName,
@@ -40,13 +42,14 @@ function deviceWouldFlash(target: Target, version: string, sequence: number): bo
 
 const manifest: FastifyPluginAsyncTypebox = async (app) => {
   const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
-  const publicBase = configuredBaseUrl(app.config.OTA_PUBLIC_URL)
+  const base = baseUrlSettings(app.config)
   // Manifests whose delta did not fit, each told to the log once (bounded, like the signing cache).
   const tooLargeForDelta = new Set<string>()
 
   app.get(
     '/v1/manifest',
     {
+      config: { deviceCredentials: true },
       schema: {
         summary: 'The signed manifest of the release a device should run',
         tags: ['devices'],
@@ -74,7 +77,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
             })
           ),
           304: Type.Null({ description: 'the manifest named by If-None-Match is current' }),
-          ...errors(400, 404),
+          ...errors(400, 401, 404),
         },
       },
     },
@@ -85,24 +88,30 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       if (device !== undefined && (q.version === undefined || q.sequence === undefined)) {
         throw badRequest('querystring version and sequence are required with device: the check-in records what the device runs')
       }
-      const urlBase = requestBaseUrl(request, publicBase)
+      const urlBase = requestBaseUrl(request, base)
       const target = await chooseTarget(app.repos, { board: q.board, channel, device, version: q.version, sequence: q.sequence })
 
       const checkIn = async (offered: number | null, delta?: DeltaOffer) => {
         if (device === undefined || q.version === undefined || q.sequence === undefined) return
-        await app.repos.devices.checkIn({
-          device,
-          board: q.board,
-          channel,
-          version: q.version,
-          sequence: q.sequence,
-          address: request.ip,
-          userAgent: request.headers['user-agent'] ?? null,
-          offeredReleaseId: offered,
-          runningSha256: q.running ?? null,
-          delta: delta === undefined ? null : { base: delta.base_sha256, size: delta.size },
-        })
-        app.metrics.checkins.inc({ kind: 'manifest' })
+        // An enrolled device's record changes only with its token; the manifest is answered anyway.
+        const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+        if (!standing.record) return
+        const { version, sequence } = q
+        await app.recordPoll('manifest', request, () =>
+          app.repos.devices.checkIn({
+            verified: standing.verified,
+            device,
+            board: q.board,
+            channel,
+            version,
+            sequence,
+            address: request.ip,
+            userAgent: request.headers['user-agent'] ?? null,
+            offeredReleaseId: offered,
+            runningSha256: q.running ?? null,
+            delta: delta === undefined ? null : { base: delta.base_sha256, size: delta.size },
+          })
+        )
       }
 
       if (!target) {
@@ -131,7 +140,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       await checkIn(offers ? target.release.id : null, signed.hasDelta ? delta : undefined)
       const ifNoneMatch = request.headers['if-none-match']
       if (ifNoneMatch !== undefined && matchesIfNoneMatch(ifNoneMatch, signed.etag)) {
-        return reply.code(304).header('etag', signed.etag).header('cache-control', 'no-cache').send(null)
+        return sendNotModified(reply, { etag: signed.etag, 'cache-control': 'no-cache' })
       }
       return reply.headers(signed.headers).send(signed.body)
     }

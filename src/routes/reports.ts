@@ -4,6 +4,7 @@ import { badRequest, notFound } from '../errors'
 import { REPORT_STATUSES, type ReportStatus } from '../repositories/devices'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { recordDeltaFailure } from '../fleet/delta-failures'
+import { standingOf, tokenRequiredFor } from '../fleet/device-standing'
 
 export const DETAIL_MAX_BYTES = 1024
 
@@ -35,12 +36,16 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
     {
       // Reports are a few hundred bytes; nothing bigger is read.
       bodyLimit: 4096,
+      config: { deviceCredentials: true },
       schema: {
         summary: 'A device reports the progress or outcome of an update',
         tags: ['devices'],
         params: Type.Object({ device: DeviceId }),
         body: ReportBody,
-        response: { 202: Type.Object({ accepted: Type.Literal(true) }), ...errors(400, 404, 413, 415) },
+        response: {
+          202: Type.Object({ accepted: Type.Literal(true) }),
+          ...errors(400, 401, 404, 413, 415),
+        },
       },
     },
     async (request, reply) => {
@@ -50,12 +55,21 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
         throw badRequest(`body detail is ${Buffer.byteLength(detail, 'utf8')} bytes; the limit is ${DETAIL_MAX_BYTES} bytes of UTF-8`)
       }
       const device = normalizeDevice(request.params.device)
+      const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+      if (!standing.record) throw tokenRequiredFor(device)
       const unknown = () =>
         notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
       if (isStatus(status)) {
-        if (!(await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null }))) throw unknown()
+        const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null, verified: standing.verified })
+        if (!known) throw unknown()
       } else {
-        const outcome = await recordDeltaFailure(app.repos, { device, version, detail: detail ?? null }, app.config.OTA_DELTA_FAILURE_LIMIT)
+        // Unproven failures cost only the device they name its delta; they never switch a patch off for everyone.
+        const outcome = await recordDeltaFailure(
+          app.repos,
+          { device, version, detail: detail ?? null, verified: standing.verified === true },
+          app.config.OTA_DELTA_FAILURE_LIMIT,
+          app.config.OTA_DEVICE_AUTH !== 'off'
+        )
         if (!outcome.known) throw unknown()
         if (outcome.failures !== undefined && outcome.failures >= app.config.OTA_DELTA_FAILURE_LIMIT) {
           request.log.warn({ device, version, failures: outcome.failures }, 'delta patch switched off after failed applies')

@@ -30,3 +30,15 @@ export const DeviceId = Type.String({
 export function normalizeDevice(mac: string): string {
   return mac.replace(/[:-]/g, '').toLowerCase()
 }
+
+/** What a refused pattern means, for a person: the description of the identifier it belongs to, not the regular expression. */
+export function patternDescription(pattern: string): string | undefined {
+  const forms: Record<string, string> = {
+    [BoardName.pattern as string]: 'a name of lowercase letters, digits, "_" or "-" (at most 32)',
+    [Version.pattern as string]: 'a version label of letters, digits, ".", "_", "+" or "-" (at most 31)',
+    [Sha256Hex.pattern as string]: 'a SHA-256 as 64 lowercase hex digits',
+    [CommitHex.pattern as string]: 'a git commit as 40 lowercase hex digits',
+    [DeviceId.pattern as string]: 'a device MAC: AABBCCDDEEFF, aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff',
+  }
+  return forms[pattern]
+}

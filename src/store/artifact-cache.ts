@@ -48,6 +48,14 @@ export class ArtifactCache {
     return this.load(sha256)
   }
 
+  /** Drops an artifact whose bytes are gone from the store (a pruned upload). */
+  forget(sha256: string): void {
+    const held = this.entries.get(sha256)
+    if (!held) return
+    this.entries.delete(sha256)
+    this.held -= held.length
+  }
+
   /** Reads an artifact into the cache ahead of its first download; false when it does not fit. */
   async warm(sha256: string): Promise<boolean> {
     if (this.entries.has(sha256)) return true

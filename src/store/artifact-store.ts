@@ -34,6 +34,8 @@ export interface ArtifactStore {
   read(sha256: string): Promise<Buffer>
   /** A stream of the artifact or a part of it. */
   stream(sha256: string, range?: ByteRange): Readable
+  /** Deletes the artifact's bytes; nothing happens when the store does not hold them. */
+  remove(sha256: string): Promise<void>
 }
 
 export class DigestMismatch extends Error {

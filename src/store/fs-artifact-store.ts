@@ -23,11 +23,15 @@ export class FsArtifactStore implements ArtifactStore {
   readonly root: string
   private readonly tmp: string
 
-  constructor(dataDir: string) {
+  /**
+   * `removeLeftovers` (the server, at start) clears tmp; a command working on the data folder
+   * while the server runs passes false, since the server's uploads in progress are there.
+   */
+  constructor(dataDir: string, options: { removeLeftovers: boolean } = { removeLeftovers: true }) {
     this.root = path.join(dataDir, 'artifacts')
     this.tmp = path.join(dataDir, 'tmp')
     fs.mkdirSync(this.root, { recursive: true })
-    fs.rmSync(this.tmp, { recursive: true, force: true })
+    if (options.removeLeftovers) fs.rmSync(this.tmp, { recursive: true, force: true })
     fs.mkdirSync(this.tmp, { recursive: true })
   }
 
@@ -89,6 +93,12 @@ export class FsArtifactStore implements ArtifactStore {
 
   stream(sha256: string, range?: ByteRange): Readable {
     return fs.createReadStream(this.pathOf(sha256), range ? { start: range.start, end: range.end } : {})
+  }
+
+  async remove(sha256: string): Promise<void> {
+    const file = this.pathOf(sha256)
+    await fsp.rm(file, { force: true })
+    await syncDir(path.dirname(file)).catch(() => undefined)
   }
 }
 

@@ -33,12 +33,38 @@ export function ensureBuilt(): void {
   execFileSync('npm', ['run', '-s', 'build'], { cwd: PROJECT, stdio: 'inherit' })
 }
 
+export interface FailedStart {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `node dist/server.js` with `env` when it is expected not to start: its exit code and output. */
+export async function failedBuiltServerStart(env: Record<string, string>): Promise<FailedStart> {
+  ensureBuilt()
+  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
+    cwd: PROJECT,
+    env: { PATH: process.env.PATH, OTA_HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+  clearTimeout(timer)
+  return { code, stdout, stderr }
+}
+
 export interface BuiltServer {
   url: string
   dataDir: string
   pid: number
   /** The pino log lines the server has written so far. */
   lines(): Array<Record<string, unknown>>
+  /** Everything it has written to stdout so far, as written. */
+  output(): string
   /** Sends the signal; resolves with the exit code once the process is gone. */
   kill(signal: NodeJS.Signals): Promise<number | null>
   /** Resolves with the exit code when the process ends by itself. */
@@ -83,6 +109,7 @@ export async function startBuiltServer(t: TestContext, dataDir: string, env: Rec
     dataDir,
     pid: child.pid ?? 0,
     lines,
+    output: () => out,
     exited,
     kill: async (signal) => {
       child.kill(signal)

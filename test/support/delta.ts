@@ -25,9 +25,10 @@ export interface Poll {
   headers: Headers
 }
 
-export async function poll(server: RunningServer, query: Record<string, string | number>): Promise<Poll> {
+/** A manifest poll, with the device's token when given. */
+export async function poll(server: RunningServer, query: Record<string, string | number>, token?: string): Promise<Poll> {
   const qs = new URLSearchParams(Object.entries({ board: 'esp32cam', ...query }).map(([k, v]): [string, string] => [k, String(v)]))
-  const res = await fetch(`${server.url}/v1/manifest?${qs}`)
+  const res = await fetch(`${server.url}/v1/manifest?${qs}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
   const body = Buffer.from(await res.arrayBuffer())
   return { status: res.status, body, manifest: res.status === 200 ? JSON.parse(body.toString('utf8')) : {}, headers: res.headers }
 }

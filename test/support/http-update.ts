@@ -8,9 +8,12 @@ export interface RawResponse {
   body: Buffer
 }
 
-/** What the device says about itself; a header whose field is undefined is not sent (mac, md5, version). */
+/** What the device says about itself; a header whose field is undefined is not sent (mac, baseMac, md5, version). */
 export interface Sketch {
+  /** x-ESP32-STA-MAC */
   mac?: string
+  /** x-ESP32-BASE-MAC, sent (instead of the AP MAC) by a chip without Wi-Fi */
+  baseMac?: string
   version?: string
   md5?: string
   freeSpace?: number
@@ -31,7 +34,7 @@ export function httpUpdate(server: RunningServer, urlPath: string, sketch: Sketc
     'Connection: close',
     'Cache-Control: no-cache',
     ...(sketch.mac === undefined ? [] : [`x-ESP32-STA-MAC: ${sketch.mac}`]),
-    'x-ESP32-AP-MAC: 24:6F:28:AA:BB:CD',
+    ...(sketch.baseMac === undefined ? ['x-ESP32-AP-MAC: 24:6F:28:AA:BB:CD'] : [`x-ESP32-BASE-MAC: ${sketch.baseMac}`]),
     `x-ESP32-free-space: ${sketch.freeSpace ?? 1966080}`,
     `x-ESP32-sketch-size: ${sketch.sketchSize ?? 912384}`,
     ...(sketch.md5 === undefined ? [] : [`x-ESP32-sketch-md5: ${sketch.md5}`]),

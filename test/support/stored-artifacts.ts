@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { openDatabase } from '../../src/db/open'
 import { ArtifactsRepository } from '../../src/repositories/artifacts'
+import { ReleasesRepository } from '../../src/repositories/releases'
 import { FsArtifactStore } from '../../src/store/fs-artifact-store'
 import { tempDir, type TestContext } from './server'
 
@@ -30,7 +31,9 @@ export interface StoredArtifacts {
 
 /**
  * A fresh data folder holding `binaries` as stored, recorded artifacts (the real file store and
- * artifacts repository), ready for a server to start over it. Neither a release nor a token needed.
+ * artifacts repository), ready for a server to start over it. Devices are served only binaries a
+ * release names, so each is also recorded as a release of board esp32cam on channel `stored`
+ * (sequence 1, 2, …), which no device polls. No token needed.
  */
 export async function storeArtifacts(t: TestContext, binaries: Buffer[]): Promise<StoredArtifacts> {
   const dir = tempDir(t)
@@ -39,13 +42,42 @@ export async function storeArtifacts(t: TestContext, binaries: Buffer[]): Promis
   const shas: string[] = []
   try {
     const repo = new ArtifactsRepository(db)
+    const releases = new ReleasesRepository(db)
     for (const bytes of binaries) {
       const sha = sha256(bytes)
-      await repo.record(await store.put(sha, Readable.from([bytes]), bytes.length))
+      const stored = await repo.record(await store.put(sha, Readable.from([bytes]), bytes.length))
       shas.push(sha)
+      const n = shas.length
+      await releases.insert({
+        ...NO_IMAGE_FACTS,
+        board: 'esp32cam',
+        channel: 'stored',
+        version: `stored-${n}`,
+        sequence: n,
+        sha256: sha,
+        size: stored.size,
+        md5: stored.md5,
+        tag: `prod-stored-${n}`,
+        commit_sha: sha.slice(0, 40),
+        provenance: 'attested',
+      })
     }
   } finally {
     db.close()
   }
   return { dir, shas, fileOf: (sha) => store.pathOf(sha) }
 }
+
+const NO_IMAGE_FACTS = {
+  signature: null,
+  key_id: null,
+  chip: null,
+  project_name: null,
+  app_version: null,
+  idf_version: null,
+  secure_version: null,
+  build_date: null,
+  build_time: null,
+  notes: null,
+  published_by: null,
+} as const

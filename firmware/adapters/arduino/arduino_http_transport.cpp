@@ -27,6 +27,7 @@ bool ArduinoHttpTransport::open(const HttpRequest& request, HttpResponseHead& he
     snprintf(range, sizeof range, "bytes=%" PRIu32 "-%" PRIu32, request.range_first, request.range_last);
     http_.addHeader("Range", range);
   }
+  if (request.bearer_token != nullptr) http_.addHeader("Authorization", String("Bearer ") + request.bearer_token);
   int code;
   if (request.method == HttpMethod::post) {
     if (request.content_type != nullptr) http_.addHeader("Content-Type", request.content_type);

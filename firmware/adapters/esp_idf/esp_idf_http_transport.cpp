@@ -46,6 +46,11 @@ bool EspIdfHttpTransport::open(const HttpRequest& request, HttpResponseHead& hea
     esp_http_client_set_header(client_, "Range", range);
   }
   if (request.content_type != nullptr) esp_http_client_set_header(client_, "Content-Type", request.content_type);
+  char authorization[160];
+  if (request.bearer_token != nullptr &&
+      snprintf(authorization, sizeof authorization, "Bearer %s", request.bearer_token) < static_cast<int>(sizeof authorization)) {
+    esp_http_client_set_header(client_, "Authorization", authorization);
+  }
   esp_http_client_set_header(client_, "User-Agent", "ota-gate-client/1.0 (esp-idf)");
 
   const int body_len = static_cast<int>(request.body_len);

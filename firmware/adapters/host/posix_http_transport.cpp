@@ -128,6 +128,9 @@ bool PosixHttpTransport::open(const HttpRequest& request, HttpResponseHead& head
     n += snprintf(lines + n, sizeof lines - static_cast<size_t>(n), "Range: bytes=%" PRIu32 "-%" PRIu32 "\r\n",
                   request.range_first, request.range_last);
   }
+  if (n > 0 && request.bearer_token != nullptr) {
+    n += snprintf(lines + n, sizeof lines - static_cast<size_t>(n), "Authorization: Bearer %s\r\n", request.bearer_token);
+  }
   if (n > 0 && request.method == HttpMethod::post) {
     n += snprintf(lines + n, sizeof lines - static_cast<size_t>(n), "Content-Type: %s\r\nContent-Length: %zu\r\n",
                   request.content_type != nullptr ? request.content_type : "application/octet-stream",

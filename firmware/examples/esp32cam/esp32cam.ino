@@ -7,6 +7,11 @@
 // SHA-256, mark it bootable and reboot. After the reboot the new firmware
 // reports `booted` once.
 //
+// The device proves who it is (docs/devices.md of ota-gate): on first boot it
+// makes a P-256 key, keeps it in NVS (Preferences namespace "ota_gate"), and
+// enrolls it with the batch's enrollment token; then every poll, download and
+// report carries a short-lived device token, renewed by signing a challenge.
+//
 // Build with PlatformIO (platformio.ini beside this file) or the Arduino IDE
 // with the partition scheme "Minimal SPIFFS (1.9MB APP with OTA)".
 
@@ -19,6 +24,7 @@
 #include "arduino_clock.h"
 #include "arduino_http_transport.h"
 #include "arduino_update_writer.h"
+#include "preferences_key_store.h"
 #include "ota_gate/ota_gate.h"
 
 #ifndef FW_VERSION
@@ -54,6 +60,11 @@ static const char* kServerCa =
     "REPLACE-WITH-THE-CA-CERTIFICATE\n"
     "-----END CERTIFICATE-----\n";
 
+// Baked into this batch's factory image (`ota-gate enrollment create --name batch-7`):
+// the device is accepted when it first enrolls. Empty: an operator accepts it
+// (`ota-gate device accept MAC`).
+static const char* kEnrollmentToken = "";
+
 static constexpr uint32_t kPollIntervalMs = 6UL * 60 * 60 * 1000;
 
 // Everything the client needs lives in static storage: no heap use while downloading.
@@ -63,6 +74,7 @@ static WiFiClientSecure tls;
 static ota_gate::arduino::ArduinoHttpTransport http(tls);
 static ota_gate::arduino::ArduinoUpdateWriter flash;
 static ota_gate::arduino::ArduinoClock ota_clock;
+static ota_gate::arduino::PreferencesKeyStore device_key_store;
 static char device_mac[18];
 static uint32_t last_poll_ms = 0;
 
@@ -78,6 +90,8 @@ static ota_gate::OtaClient* client() {
   config.release_keys = &release_keys;
   config.chunk_size = 64 * 1024;  // fewer TLS handshakes; still resumable
   config.max_retries = 8;
+  config.key_store = &device_key_store;
+  config.enrollment_token = kEnrollmentToken;
   static ota_gate::OtaClient instance(config, http, flash, ota_clock);
   return &instance;
 }

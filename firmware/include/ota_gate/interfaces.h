@@ -20,6 +20,7 @@ struct HttpRequest {
   const char* content_type = nullptr;  // for a body
   const uint8_t* body = nullptr;
   size_t body_len = 0;
+  const char* bearer_token = nullptr;  // send `Authorization: Bearer <token>` when set
 };
 
 // The response headers the core reads, kept as raw text in fixed buffers so
@@ -94,6 +95,17 @@ class RunningImage : public ImageReader {
   // Called once a new image is bootable: keep its SHA-256 for the slot that
   // boots next, so that image can ask for deltas in turn.
   virtual bool remember_next(const char* sha256_hex) = 0;
+};
+
+// Where the device keeps its private key across reboots and updates (NVS on
+// an ESP32, a file on the host). The bytes are opaque to the store.
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+  // Reads the stored key into buf; false when none is stored (or it does not fit).
+  virtual bool load(uint8_t* buf, size_t capacity, size_t& len) = 0;
+  // Replaces the stored key; true only once it is durable.
+  virtual bool save(const uint8_t* data, size_t len) = 0;
 };
 
 class Clock {

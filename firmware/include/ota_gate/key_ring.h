@@ -12,6 +12,10 @@ namespace ota_gate {
 
 constexpr size_t kMaxPinnedKeys = 4;
 
+// Whether `der` is the SubjectPublicKeyInfo of a P-256 key (an uncompressed
+// point), read from its bytes: mbedTLS 3.x makes the key structs private.
+bool is_p256_spki(const unsigned char* der, int len);
+
 // A set of pinned keys: the server's manifest key(s), or the release keys.
 // Several at once, so a key can be rotated without bricking the fleet.
 class KeyRing {

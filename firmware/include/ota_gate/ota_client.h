@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "ota_gate/decision.h"
+#include "ota_gate/device_key.h"
 #include "ota_gate/esp_delta_patch.h"
 #include "ota_gate/interfaces.h"
 #include "ota_gate/key_ring.h"
@@ -36,6 +37,11 @@ struct OtaConfig {
   // Set to ask for delta updates (esp_delta_ota patches against the running
   // image); null: full images only.
   RunningImage* running_image = nullptr;
+  // Device credentials. With a key store the device makes its P-256 key once
+  // (kept in the store), enrolls it, and sends a device token with every
+  // poll, download and report; without one it sends no credentials.
+  KeyStore* key_store = nullptr;
+  const char* enrollment_token = nullptr;  // a batch's token: accepted at once when valid
 };
 
 enum class ReportStatus : uint8_t { downloading, downloaded, installed, booted, failed, rolled_back, delta_failed };
@@ -75,6 +81,14 @@ class OtaClient {
   // After rebooting into a new image: report that the running version booted.
   Result report_booted() { return report(ReportStatus::booted, config_.version, config_.sequence, nullptr); }
 
+  // Loads (or makes and stores) the device key, enrolls it if the server does
+  // not know it, and trades a signed challenge for a device token. check()
+  // and report() call it when they need a token; ok once one is held.
+  Result authenticate();
+  // The outcome of the last authenticate() (ok before any).
+  Result credentials() const { return credentials_; }
+  bool has_token() const { return token_[0] != '\0'; }
+
   // Meaningful after check() or update() returned ok or no_update.
   Decision decision() const { return decision_; }
   const DownloadStats& stats() const { return stats_; }
@@ -94,6 +108,14 @@ class OtaClient {
   Result fetch_chunk(const char* url, uint32_t size, uint32_t& offset, ChunkConsumer& consumer, bool& progressed);
   Result read_body(uint32_t len, uint8_t* out);
   Result fail(const Manifest& m, Result reason, bool began);
+  void prepare_credentials();
+  const char* bearer() const { return token_[0] != '\0' ? token_ : nullptr; }
+  Result load_or_make_key(bool& made);
+  Result enroll();
+  Result fetch_token();
+  // A request to {server}/v1/devices/{mac}{suffix}; the answer's body (at most
+  // 1 KiB) lands in body_. `status` is 0 when no answer came.
+  Result device_call(const char* suffix, const char* json, int& status, uint32_t& body_len);
 
   OtaConfig config_;
   HttpTransport& http_;
@@ -106,6 +128,11 @@ class OtaClient {
   Manifest manifest_;
   char body_[kMaxManifestBody + 1];
   char url_[384];
+  DeviceKey key_;
+  char token_[128];
+  int64_t token_expires_ = 0;
+  bool credentials_tried_ = false;
+  Result credentials_ = Result::ok;
   uint8_t io_[OTA_GATE_IO_BUFFER];
   EspDeltaPatch delta_patch_;
 };

@@ -43,6 +43,11 @@ enum class Result : uint8_t {
   delta_unsupported,       // another detools patch type, compression or heatshrink window
   delta_corrupt,           // the patch does not decode to an image of the promised size
   base_read_failed,        // the running image could not be read
+  device_pending,          // enrolled; an operator has not accepted the key yet
+  device_rejected,         // the key was rejected or revoked by an operator
+  device_not_enrolled,     // the server does not know the device's key
+  key_store_failed,        // the device key could not be loaded, made or saved
+  unauthorized,            // 401 although the device did what it could
 };
 
 // Stable snake_case name, e.g. "sha256_mismatch".

@@ -17,6 +17,7 @@ function parseSlotSize(text: string | undefined): number {
 export const boardCommands: Command[] = [
   {
     name: 'board add',
+    arguments: ['NAME'],
     usage: `board add NAME --chip ${CHIP_NAMES.join('|')} --slot-size BYTES`,
     summary: 'add a hardware target: its chip and the size of its OTA app slot',
     options: { chip: { type: 'string' }, 'slot-size': { type: 'string' } },
@@ -41,6 +42,7 @@ export const boardCommands: Command[] = [
   {
     name: 'board delta',
     usage: 'board delta NAME on|off',
+    arguments: ['NAME', 'on|off'],
     summary: 'turn delta updates (esp_delta_ota patches in manifests) on or off for a board',
     async run({ positionals }, io) {
       if (positionals.length !== 2 || !['on', 'off'].includes(positionals[1])) throw new UsageError('name a board and on or off')
@@ -55,7 +57,6 @@ export const boardCommands: Command[] = [
     usage: 'board list',
     summary: 'list boards with their chip and OTA slot size',
     async run({ positionals }, io) {
-      if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`)
       const boards = await withDataFolder(io, (repos) => repos.boards.list())
       print(io, table(boards.map((b) => ({ ...b, delta: b.delta_enabled === 1 ? 'on' : 'off' })), ['name', 'chip', 'chip_id', 'slot_size', 'delta', 'created_at']))
     },

@@ -26,6 +26,7 @@ export const deltaCommands: Command[] = [
   {
     name: 'delta make',
     usage: 'delta make BASE.bin NEW.bin OUT.patch [--raw]',
+    arguments: ['BASE.bin', 'NEW.bin', 'OUT.patch'],
     summary: 'make the esp_delta_ota patch from BASE to NEW (64-byte header + detools sequential bsdiff/heatshrink); --raw leaves the header out',
     options: { raw: { type: 'boolean' } },
     async run({ values, positionals }, io) {
@@ -40,6 +41,7 @@ export const deltaCommands: Command[] = [
   {
     name: 'delta apply',
     usage: 'delta apply BASE.bin PATCH OUT.bin [--raw]',
+    arguments: ['BASE.bin', 'PATCH', 'OUT.bin'],
     summary: 'apply an esp_delta_ota patch (or, with --raw, a bare detools sequential patch) to BASE; prints the result\'s sha256',
     options: { raw: { type: 'boolean' } },
     async run({ values, positionals }, io) {

@@ -1,7 +1,9 @@
 import type { Command } from '../main'
+import { artifactsCommands } from './artifacts'
 import { backupCommands } from './backup'
 import { boardCommands } from './board'
 import { deltaCommands } from './delta'
+import { deviceCommands, enrollmentCommands } from './device'
 import { fleetCommands } from './fleet'
 import { keysCommands } from './keys'
 import { ledgerCommands } from './ledger'
@@ -10,4 +12,4 @@ import { releaseCommands } from './release'
 import { rolloutCommands } from './rollout'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deltaCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...artifactsCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands, ...deltaCommands]

@@ -21,7 +21,6 @@ export const keysCommands: Command[] = [
     summary: 'make a P-256 release key pair: FILE (private, mode 0600) and FILE.pub; prints the key id',
     options: { out: { type: 'string' } },
     async run({ values, positionals }, io) {
-      if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`)
       const out = values.out as string | undefined
       if (!out) throw new UsageError('--out FILE is required (where the private key goes; the public key goes to FILE.pub)')
       const privatePath = path.resolve(io.cwd, out)
@@ -40,6 +39,7 @@ export const keysCommands: Command[] = [
   },
   {
     name: 'keys trust',
+    arguments: ['PUBLIC.pem'],
     usage: 'keys trust PUBLIC.pem [--name NAME]',
     summary: 'trust a release public key (ECDSA P-256, PEM); prints its key id',
     options: { name: { type: 'string' } },
@@ -78,7 +78,6 @@ export const keysCommands: Command[] = [
     usage: 'keys list',
     summary: 'list trusted and retired release keys',
     async run({ positionals }, io) {
-      if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`)
       const keys = await withDataFolder(io, (repos) => repos.releaseKeys.list())
       print(
         io,
@@ -91,6 +90,7 @@ export const keysCommands: Command[] = [
   },
   {
     name: 'keys retire',
+    arguments: ['KEY_ID'],
     usage: 'keys retire KEYID',
     summary: 'stop trusting a release key for new releases (releases it signed stay valid)',
     async run({ positionals }, io) {

@@ -6,63 +6,51 @@ import { GitError } from '../../release/git'
 import { formatBuiltAt, isBuiltAt } from '../../release/factory-statement'
 import { DEFAULT_TAG_PATTERN } from '../../release/provenance'
 import type { ReleaseView } from '../../schemas/release'
+import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
 import { apiClient, serverOptions } from '../api-client'
 import { formatFactoryReport, inspectFactoryImage } from '../factory-report'
-import { formatImageReport, inspectImage, type BoardTarget } from '../image-report'
+import { formatImageReport, inspectImage, type BoardTarget, type ImageReport } from '../image-report'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
 import { noProgress, progressBar } from '../progress'
 import { publishRelease, type PublishOutcome } from '../release-publish'
-import { resolveReleaseSource } from '../release-source'
+import { resolveReleaseSource, type ReleaseSource } from '../release-source'
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
 
-type Values = Record<string, string | boolean | string[] | undefined>
-const str = (values: Values, name: string) => values[name] as string | undefined
-
-function requiredName(values: Values, flag: string): string {
-  const value = str(values, flag)
-  if (!value || !NAME.test(value)) throw new UsageError(`--${flag} must be a ${flag} name (lowercase letters, digits, "_" or "-")`)
+function requiredName(values: FlagValues, name: string): string {
+  const value = flag(values, name)
+  if (!value || !NAME.test(value)) throw new UsageError(`--${name} must be a ${name} name (lowercase letters, digits, "_" or "-")`)
   return value
-}
-
-function readInput(io: CliIo, values: Values, flag: string): Buffer {
-  const file = str(values, flag)
-  if (!file) throw new UsageError(`--${flag} is required`)
-  try {
-    return fs.readFileSync(path.resolve(io.cwd, file))
-  } catch (err) {
-    throw new UsageError(`--${flag} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
-  }
 }
 
 /**
  * The factory image of --factory and its build time: --built-at, or else when the build wrote the
  * file (its modification time), to the second in UTC.
  */
-function readFactory(io: CliIo, values: Values): { bytes: Buffer; builtAt: string } | undefined {
-  const builtAt = str(values, 'built-at')
-  if (str(values, 'factory') === undefined) {
+function readFactory(io: CliIo, values: FlagValues): { bytes: Buffer; builtAt: string } | undefined {
+  const builtAt = flag(values, 'built-at')
+  if (flag(values, 'factory') === undefined) {
     if (builtAt !== undefined) throw new UsageError('--built-at goes with --factory')
     return undefined
   }
   if (builtAt !== undefined && !isBuiltAt(builtAt)) throw new UsageError('--built-at must be a UTC time written YYYY-MM-DDTHH:MM:SSZ (e.g. 2026-11-27T10:00:00Z)')
-  const bytes = readInput(io, values, 'factory')
-  return { bytes, builtAt: builtAt ?? formatBuiltAt(fs.statSync(path.resolve(io.cwd, str(values, 'factory') as string)).mtime) }
+  const bytes = readFlagFile(io, values, 'factory')
+  return { bytes, builtAt: builtAt ?? formatBuiltAt(fs.statSync(path.resolve(io.cwd, flag(values, 'factory') as string)).mtime) }
 }
 
 /** Flags checked for form up front: a malformed one is a usage error, not a refusal. */
-function flagForms(values: Values): { version?: string; sequence?: number; rollout?: number } {
+function flagForms(values: FlagValues): { version?: string; sequence?: number; rollout?: number } {
   for (const [a, b] of [['version', 'version-file'], ['sequence', 'sequence-file']]) {
     if (values[a] !== undefined && values[b] !== undefined) throw new UsageError(`give --${a} or --${b}, not both`)
   }
-  const channel = str(values, 'channel')
+  const channel = flag(values, 'channel')
   if (channel !== undefined && !NAME.test(channel)) throw new UsageError('--channel must be a channel name (lowercase letters, digits, "_" or "-")')
-  const rolloutText = str(values, 'rollout')
+  const rolloutText = flag(values, 'rollout')
   if (rolloutText !== undefined && !/^(100|[1-9]?[0-9])$/.test(rolloutText)) throw new UsageError('--rollout must be a whole percentage from 0 to 100')
   try {
-    const versionText = str(values, 'version')
-    const sequenceText = str(values, 'sequence')
+    const versionText = flag(values, 'version')
+    const sequenceText = flag(values, 'sequence')
     return {
       version: versionText === undefined ? undefined : checkVersion(versionText.trim(), '--version'),
       sequence: sequenceText === undefined ? undefined : checkSequence(sequenceText.trim(), '--sequence'),
@@ -84,6 +72,18 @@ async function fromRepo<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Where the version and sequence came from, and a warning when the image itself names another version. */
+function printSource(io: CliIo, source: ReleaseSource, image: ImageReport): void {
+  io.stderr.write(`version ${source.version}: from ${source.versionSource}\nsequence ${source.sequence}: from ${source.sequenceSource}\n`)
+  if (image.app_version !== source.version) {
+    io.stderr.write(
+      `warning: the image's own version (esp_app_desc_t.version) is "${image.app_version}", not "${source.version}": ` +
+        'devices on ota-gate compare the published version; devices that read the running app\'s version (esp_app_get_description) will report ' +
+        `"${image.app_version}". Set the build's PROJECT_VER to ${source.version} to make them agree\n`
+    )
+  }
+}
+
 function printPublished(io: CliIo, outcome: PublishOutcome, url: string): void {
   const r = outcome.release
   print(io, outcome.published ? `published ${r.board} ${r.version}` : `already published: ${r.board} ${r.version} is on the server, identical; nothing to do`)
@@ -98,6 +98,7 @@ function printPublished(io: CliIo, outcome: PublishOutcome, url: string): void {
     ['url', url],
     ['provenance', `${r.provenance} (tag ${r.tag}, commit ${r.commit})`],
     ['key', r.key_id ?? '-'],
+    ['rollout', r.rollout ? `${r.rollout.percent}% of the channel's devices (${r.rollout.state}; \`ota-gate rollout set --percent N\` widens it)` : '-'],
   ]
   if (r.factory) rows.push(['factory', `${r.factory.size} bytes, sha256 ${r.factory.sha256}, md5 ${r.factory.md5}, built ${r.factory.built_at}`])
   if (outcome.firstFlash) rows.push(['first flash', outcome.firstFlash.note])
@@ -134,23 +135,23 @@ const publish: Command = {
   async run({ values }, io) {
     const board = requiredName(values, 'board')
     const forms = flagForms(values)
-    const bytes = readInput(io, values, 'file')
+    const bytes = readFlagFile(io, values, 'file')
     const factory = readFactory(io, values)
-    const privateKeyPem = readInput(io, values, 'key').toString('utf8')
+    const privateKeyPem = readFlagFile(io, values, 'key').toString('utf8')
     const client = apiClient(values, io)
-    const tagPattern = str(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
-    const branch = str(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? 'production'
+    const tagPattern = flag(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
+    const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? 'production'
 
     const source = await fromRepo(() =>
       resolveReleaseSource({
-        repo: path.resolve(io.cwd, str(values, 'repo') ?? '.'),
-        tag: str(values, 'tag'),
+        repo: path.resolve(io.cwd, flag(values, 'repo') ?? '.'),
+        tag: flag(values, 'tag'),
         tagPattern,
         branch,
         version: forms.version,
-        versionFile: str(values, 'version-file'),
+        versionFile: flag(values, 'version-file'),
         sequence: forms.sequence,
-        sequenceFile: str(values, 'sequence-file'),
+        sequenceFile: flag(values, 'sequence-file'),
       })
     )
     const json = values.json === true
@@ -159,11 +160,12 @@ const publish: Command = {
       bytes,
       privateKeyPem,
       source,
-      channel: str(values, 'channel'),
-      notes: str(values, 'notes'),
+      channel: flag(values, 'channel'),
+      notes: flag(values, 'notes'),
       rolloutPercent: forms.rollout,
       factory,
       progress: (total) => (json ? noProgress : progressBar(io.stderr, 'uploading', total)),
+      checked: (image) => (json ? undefined : printSource(io, source, image)),
     })
     const url = client.url(`/v1/firmware/${outcome.image.sha256}.bin`).href
     if (json) {
@@ -174,6 +176,9 @@ const publish: Command = {
             status: outcome.published ? 'published' : 'already_published',
             upload: outcome.upload,
             url,
+            version_from: source.versionSource,
+            sequence_from: source.sequenceSource,
+            image_version: outcome.image.app_version,
             release: outcome.release,
             ...(outcome.firstFlash ? { first_flash: outcome.firstFlash } : {}),
           },
@@ -187,9 +192,9 @@ const publish: Command = {
   },
 }
 
-async function boardTarget(io: CliIo, values: Values, board: string): Promise<BoardTarget> {
-  const chip = str(values, 'chip')
-  const slot = str(values, 'slot-size')
+async function boardTarget(io: CliIo, values: FlagValues, board: string): Promise<BoardTarget> {
+  const chip = flag(values, 'chip')
+  const slot = flag(values, 'slot-size')
   if (chip === undefined && slot === undefined) {
     return apiClient(values, io).get<BoardTarget>(`/v1/boards/${encodeURIComponent(board)}`)
   }
@@ -216,11 +221,11 @@ const verify: Command = {
   },
   async run({ values }, io) {
     const board = requiredName(values, 'board')
-    const bytes = readInput(io, values, 'file')
+    const bytes = readFlagFile(io, values, 'file')
     const target = await boardTarget(io, values, board)
     const report = inspectImage(bytes, target)
-    const factory = str(values, 'factory') === undefined ? undefined : inspectFactoryImage(readInput(io, values, 'factory'), target, bytes)
-    if (values.json) print(io, JSON.stringify(factory ? { ...report, factory } : report, null, 2))
+    const factory = flag(values, 'factory') === undefined ? undefined : inspectFactoryImage(readFlagFile(io, values, 'factory'), target, bytes)
+    if (values.json) printJson(io, factory ? { ...report, factory } : report)
     else print(io, formatImageReport(report) + (factory ? `\n${formatFactoryReport(factory)}` : ''))
     if (report.problems.length > 0) throw new CliRefusal(`the server would refuse this image: ${report.problems.join('; ')}`)
     if (factory && factory.problems.length > 0) throw new CliRefusal(`the server would refuse this factory image: ${factory.problems.join('; ')}`)
@@ -233,18 +238,15 @@ const list: Command = {
   summary: 'list releases, newest first (historical ones have no binary)',
   options: { board: { type: 'string' }, channel: { type: 'string' }, json: { type: 'boolean' }, ...serverOptions },
   async run({ values }, io) {
-    for (const flag of ['board', 'channel']) {
-      const v = str(values, flag)
-      if (v !== undefined && !NAME.test(v)) throw new UsageError(`--${flag} must be a ${flag} name (lowercase letters, digits, "_" or "-")`)
+    for (const name of ['board', 'channel']) {
+      const v = flag(values, name)
+      if (v !== undefined && !NAME.test(v)) throw new UsageError(`--${name} must be a ${name} name (lowercase letters, digits, "_" or "-")`)
     }
     const { releases } = await apiClient(values, io).get<{ releases: ReleaseView[] }>('/v1/releases', {
-      board: str(values, 'board'),
-      channel: str(values, 'channel'),
+      board: flag(values, 'board'),
+      channel: flag(values, 'channel'),
     })
-    if (values.json) {
-      print(io, JSON.stringify({ releases }, null, 2))
-      return
-    }
+    if (values.json) return printJson(io, { releases })
     const rows = releases.map((r) => ({
       ...r,
       sha256: r.sha256 ? r.sha256.slice(0, 12) : null,

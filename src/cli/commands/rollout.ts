@@ -1,47 +1,43 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import type { Static } from '@sinclair/typebox'
 import type { AuditView, ChannelRolloutView, PinView, PolicyView, RollbackView, RolloutView } from '../../schemas/rollout'
 import { apiClient, serverOptions, type ApiClient } from '../api-client'
+import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
+import { checkDevice } from '../identifiers'
 import { UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,30}$/
-const MAC = /^(?:[0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})$/
 
-type Values = Record<string, string | boolean | string[] | undefined>
-const str = (values: Values, name: string) => values[name] as string | undefined
-
-function name(values: Values, flag: string, fallback?: string): string {
-  const value = str(values, flag) ?? fallback
-  if (value === undefined) throw new UsageError(`--${flag} is required`)
-  if (!NAME.test(value)) throw new UsageError(`--${flag} must be a ${flag} name (lowercase letters, digits, "_" or "-"), not "${value}"`)
+function name(values: FlagValues, option: string, fallback?: string): string {
+  const value = flag(values, option) ?? fallback
+  if (value === undefined) throw new UsageError(`--${option} is required`)
+  if (!NAME.test(value)) throw new UsageError(`--${option} must be a ${option} name (lowercase letters, digits, "_" or "-"), not "${value}"`)
   return value
 }
 
-function optionalName(values: Values, flag: string): string | undefined {
-  return str(values, flag) === undefined ? undefined : name(values, flag)
+function optionalName(values: FlagValues, option: string): string | undefined {
+  return flag(values, option) === undefined ? undefined : name(values, option)
 }
 
-function version(values: Values, flag: string): string {
-  const value = str(values, flag)
-  if (value === undefined) throw new UsageError(`--${flag} is required`)
-  if (!VERSION.test(value)) throw new UsageError(`--${flag} must be a version label, not "${value}"`)
+function version(values: FlagValues, option: string): string {
+  const value = flag(values, option)
+  if (value === undefined) throw new UsageError(`--${option} is required`)
+  if (!VERSION.test(value)) throw new UsageError(`--${option} must be a version label, not "${value}"`)
   return value
 }
 
-function number(values: Values, flag: string, min: number, max: number, integer = false): number | undefined {
-  const text = str(values, flag)
+function number(values: FlagValues, option: string, min: number, max: number, integer = false): number | undefined {
+  const text = flag(values, option)
   if (text === undefined) return undefined
   const n = Number(text)
   if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${flag} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not "${text}"`)
+    throw new UsageError(`--${option} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not "${text}"`)
   }
   return n
 }
 
-const reason = (values: Values) => str(values, 'reason')
+const reason = (values: FlagValues) => flag(values, 'reason')
 const common = { ...serverOptions, json: { type: 'boolean' }, reason: { type: 'string' } } as const
 const channelOptions = { ...common, board: { type: 'string' }, channel: { type: 'string' } } as const
 const CHANNEL_USAGE = '--board B [--channel C] [--reason TEXT] [--server URL --token TOKEN] [--json]'
@@ -50,13 +46,14 @@ type Rollout = Static<typeof RolloutView>
 type ChannelRollout = Static<typeof ChannelRolloutView>
 
 /** Prints the server's answer as JSON with --json, else as a table for a person. */
-function show(io: CliIo, values: Values, answer: unknown, rows: Array<Record<string, unknown>>, columns: string[]): void {
-  print(io, values.json ? JSON.stringify(answer, null, 2) : table(rows, columns))
+function show(io: CliIo, values: FlagValues, answer: unknown, rows: Array<Record<string, unknown>>, columns: string[]): void {
+  if (values.json) printJson(io, answer)
+  else print(io, table(rows, columns))
 }
 
 const ROLLOUT_COLUMNS = ['board', 'channel', 'version', 'sequence', 'percent', 'state', 'updated_at', 'halted_reason']
 
-function channelPath(values: Values, action: string): string {
+function channelPath(values: FlagValues, action: string): string {
   return `/v1/rollouts/${name(values, 'board')}/${name(values, 'channel', 'stable')}/${action}`
 }
 
@@ -152,23 +149,16 @@ const policy: Command = {
 }
 
 /** Devices from --device (comma-separated) and --devices-file (one a line, # comments), in order, once each. */
-function devicesOf(values: Values, io: CliIo): string[] {
-  const listed = (str(values, 'device') ?? '').split(',')
-  const file = str(values, 'devices-file')
+function devicesOf(values: FlagValues, io: CliIo): string[] {
+  const listed = (flag(values, 'device') ?? '').split(',')
+  const file = flag(values, 'devices-file')
   if (file !== undefined) {
-    let text: string
-    try {
-      text = fs.readFileSync(path.resolve(io.cwd, file), 'utf8')
-    } catch (err) {
-      throw new UsageError(`--devices-file ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`)
-    }
+    const text = readFlagFile(io, values, 'devices-file').toString('utf8')
     listed.push(...text.split(/\r?\n/).map((l) => l.replace(/#.*/, '')))
   }
   const devices = [...new Set(listed.map((d) => d.trim()).filter((d) => d !== ''))]
   if (devices.length === 0) throw new UsageError('name devices with --device D[,D…] or --devices-file FILE')
-  const bad = devices.find((d) => !MAC.test(d))
-  if (bad !== undefined) throw new UsageError(`"${bad}" is not a device MAC (AABBCCDDEEFF, aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff)`)
-  return devices
+  return devices.map(checkDevice)
 }
 
 const PIN_COLUMNS = ['device', 'board', 'version', 'sequence', 'pinned_by', 'pinned_at', 'reason']
@@ -197,7 +187,11 @@ const unpin: Command = {
     for (const device of devices) {
       unpinned.push(await client.request('DELETE', `/v1/pins/${device}`, { query: { reason: reason(values) } }))
     }
-    show(io, values, { unpinned }, unpinned, PIN_COLUMNS)
+    if (values.json) return printJson(io, { unpinned })
+    // The pins are gone: say what each device was held on, not a table that reads like active pins.
+    for (const p of unpinned) {
+      print(io, `unpinned ${p.device}: it was held on ${p.board} ${p.version} (sequence ${p.sequence}) by ${p.pinned_by} since ${p.pinned_at}; it follows its channel's rollout again`)
+    }
   },
 }
 
@@ -218,7 +212,7 @@ const audit: Command = {
   summary: 'who changed rollouts, pins and rollbacks, when and why (newest first)',
   options: { ...serverOptions, json: { type: 'boolean' }, board: { type: 'string' }, channel: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
   async run({ values }, io) {
-    const cursor = str(values, 'cursor')
+    const cursor = flag(values, 'cursor')
     if (cursor !== undefined && !/^[0-9]{1,15}$/.test(cursor)) throw new UsageError('--cursor must be the next_cursor a previous page gave')
     const answer = await apiClient(values, io).get<{ entries: Array<Static<typeof AuditView>>; next_cursor: string | null }>('/v1/audit', {
       board: optionalName(values, 'board'),

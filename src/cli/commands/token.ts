@@ -3,7 +3,8 @@ import { withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, table } from '../io'
 import type { Command } from '../main'
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
+/** A token (or enrollment token) name. */
+export const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
 
 export const tokenCommands: Command[] = [
   {
@@ -45,6 +46,7 @@ export const tokenCommands: Command[] = [
   },
   {
     name: 'token revoke',
+    arguments: ['NAME'],
     usage: 'token revoke NAME',
     summary: 'revoke the active token of that name',
     async run({ positionals }, io) {

@@ -14,10 +14,14 @@ type Responses = Record<string, unknown>
  * each one as it is added. What the schemas do not say is added here: a route that can answer 401
  * takes a bearer token; device routes may answer 429 (rate limit) and 503 (load shedding).
  */
-function documented(schema: FastifySchema, route: { method: string | string[]; url: string }): FastifySchema {
+function documented(schema: FastifySchema, route: { method: string | string[]; url: string; deviceCredentials: boolean }): FastifySchema {
   const responses = (schema.response ?? {}) as Responses
   const extra: FastifySchema & { security?: unknown } = {}
-  if ('401' in responses) extra.security = [{ bearer: [] }]
+  // A device token is optional unless the server runs with OTA_DEVICE_AUTH=required: `{}` says "or none".
+  // Other device routes answering 401 (enrollment) refuse what is in the body, not a missing token.
+  if ('401' in responses) {
+    extra.security = route.deviceCredentials ? [{}, { device_token: [] }] : deviceRouteOf(route) ? [{}] : [{ bearer: [] }]
+  }
   if (deviceRouteOf(route)) extra.response = { ...responses, 429: ErrorResponse, 503: ErrorResponse }
   return { ...schema, ...extra }
 }
@@ -31,20 +35,30 @@ export default fp(
           title: 'ota-gate',
           version,
           description:
-            'Over-the-air updates for ESP32 fleets. Device endpoints need no credentials; release and operator ' +
+            'Over-the-air updates for ESP32 fleets. Device endpoints take a device token (`Authorization: Bearer ' +
+            '<device token>`, see docs/devices.md), required only with OTA_DEVICE_AUTH=required; release and operator ' +
             'endpoints take `Authorization: Bearer <token>` (create one with `ota-gate token create`). Errors are ' +
             '`{"error": code, "message"}`.',
         },
         tags: [
-          { name: 'devices', description: 'polled by devices: no credentials' },
+          { name: 'devices', description: 'polled by devices: a device token, or none unless OTA_DEVICE_AUTH=required' },
+          { name: 'device credentials', description: 'admitting devices: keys, allow-list, enrollment tokens (role operator)' },
           { name: 'releases', description: 'publishing releases (role releaser)' },
           { name: 'fleet', description: 'what the fleet runs (role operator)' },
           { name: 'operations', description: 'health, metrics, keys' },
         ],
-        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        components: {
+          securitySchemes: {
+            bearer: { type: 'http', scheme: 'bearer' },
+            device_token: { type: 'http', scheme: 'bearer', description: 'a device token from POST /v1/devices/:device/token' },
+          },
+        },
       },
       // Routes without a schema (the UI's own pages) have nothing to add to.
-      transform: ({ schema, url, route }) => ({ schema: schema ? documented(schema, { method: route.method, url: route.url }) : schema, url }),
+      transform: ({ schema, url, route }) => ({
+        schema: schema ? documented(schema, { method: route.method, url: route.url, deviceCredentials: route.config?.deviceCredentials === true }) : schema,
+        url,
+      }),
     })
     await app.register(swaggerUi, { routePrefix: '/docs' })
   },

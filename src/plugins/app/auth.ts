@@ -16,7 +16,8 @@ declare module 'fastify' {
   }
 }
 
-function bearer(request: FastifyRequest): string | undefined {
+/** The token of an `Authorization: Bearer` header, if the request has one. */
+export function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (!header) return undefined
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header)
@@ -34,9 +35,19 @@ export default fp(
         const identity = await app.repos.tokens.authenticate(token)
         if (!identity) throw unauthorized('the token is unknown or revoked')
         if (!allowed.has(identity.role)) {
-          throw forbidden(`this needs role ${[...allowed].join(' or ')}; the token "${identity.name}" has role ${identity.role}`)
+          const needed = roles[0] ?? 'admin'
+          throw forbidden(
+            `this needs role ${[...allowed].join(' or ')}; the token "${identity.name}" has role ${identity.role}: ` +
+              `create one with \`ota-gate token create --role ${needed} --name NAME\` (on the server's data folder) and use it`
+          )
         }
         request.identity = identity
+        try {
+          await app.repos.tokens.markUsed(token)
+        } catch (err) {
+          // A full disk must not lock operators out: last_used_at waits for the next request.
+          request.log.warn({ err }, 'could not record when the token was last used')
+        }
       }
     })
   },

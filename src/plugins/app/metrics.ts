@@ -9,6 +9,8 @@ export interface Metrics {
   registry: Registry
   /** a device (or legacy client) polled: `app.metrics.checkins.inc({ kind: 'manifest' })` */
   checkins: Counter<'kind'>
+  /** a poll answered although its check-in could not be written (disk full, database failing) */
+  checkinFailures: Counter<'kind'>
   downloadsStarted: Counter<'route'>
   downloadsCompleted: Counter<'route'>
   downloadBytes: Counter<'route'>
@@ -32,6 +34,12 @@ function createMetrics(): Metrics {
     checkins: new Counter({
       name: 'ota_checkins_total',
       help: 'Device polls by endpoint kind: manifest (/v1/manifest), arduino (/v1/arduino/:board), legacy (/firmware.json)',
+      labelNames: ['kind'],
+      registers,
+    }),
+    checkinFailures: new Counter({
+      name: 'ota_checkin_failures_total',
+      help: 'Device polls answered although their check-in could not be written (disk full, database failing), by endpoint kind',
       labelNames: ['kind'],
       registers,
     }),

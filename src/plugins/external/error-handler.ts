@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { AppError, type ErrorCode } from '../../errors'
+import { AppError, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { patternDescription } from '../../schemas/common'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -21,6 +22,11 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
 export default fp(
   async function errorHandlerPlugin(app) {
     app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+      if (isStorageFull(err)) {
+        // The operator must hear of it: every write fails until space is freed.
+        request.log.error({ err }, 'disk full: a write failed')
+        err = insufficientStorage(`${request.method} ${request.routeOptions.url ?? 'request'}`)
+      }
       if (err instanceof AppError) {
         return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message })
       }
@@ -30,7 +36,8 @@ export default fp(
         const field = first?.instancePath ? first.instancePath.replace(/^\//, '').replace(/\//g, '.') : ''
         const missing = (first?.params as { missingProperty?: string } | undefined)?.missingProperty
         const subject = missing ? `${where} ${missing}` : field ? `${where} ${field}` : where
-        const what = missing ? 'is required' : first?.message ?? 'is invalid'
+        const pattern = first?.keyword === 'pattern' ? patternDescription(String((first.params as { pattern?: unknown }).pattern)) : undefined
+        const what = missing ? 'is required' : pattern ? `must be ${pattern}` : first?.message ?? 'is invalid'
         return reply.code(400).send({ error: 'bad_request', message: `${subject} ${what}` })
       }
       const status = err.statusCode ?? 500

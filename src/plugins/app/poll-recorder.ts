@@ -1,0 +1,31 @@
+import fp from 'fastify-plugin'
+import type { FastifyRequest } from 'fastify'
+
+export type PollKind = 'manifest' | 'arduino' | 'legacy'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Records a device poll with `write` and counts it. A poll whose record cannot be written (the
+     * disk is full, the database fails) is still answered: devices must keep getting their
+     * manifest; the failure is logged at error level and counted in ota_checkin_failures_total.
+     */
+    recordPoll(kind: PollKind, request: FastifyRequest, write: () => Promise<void>): Promise<void>
+  }
+}
+
+export default fp(
+  async function pollRecorderPlugin(app) {
+    app.decorate('recordPoll', async function recordPoll(kind: PollKind, request: FastifyRequest, write: () => Promise<void>) {
+      try {
+        await write()
+      } catch (err) {
+        app.metrics.checkinFailures.inc({ kind })
+        request.log.error({ err, kind }, 'check-in not recorded; the poll is answered anyway')
+        return
+      }
+      app.metrics.checkins.inc({ kind })
+    })
+  },
+  { name: 'poll-recorder', dependencies: ['metrics'] }
+)

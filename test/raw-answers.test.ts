@@ -1,0 +1,53 @@
+import net from 'node:net'
+import t from 'tap'
+import { startServer } from './support/server'
+import { STEADY_ENV } from './support/stored-artifacts'
+
+// Every answer, including the ones Node's HTTP layer gives before any route runs, has a
+// Content-Length and the contract's JSON error form: ESP32 clients refuse a body without a length.
+
+/** Sends raw bytes on a fresh connection; resolves with the first answer: status, headers, body. */
+function exchange(port: number, bytes: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes))
+    let text = ''
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const [statusLine, ...lines] = text.slice(0, end).split('\r\n')
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]))
+      const length = Number(headers['content-length'])
+      if (Number.isInteger(length) && text.length >= end + 4 + length) {
+        socket.destroy()
+        resolve({ status: Number(statusLine.split(' ')[1]), headers, body: text.slice(end + 4, end + 4 + length) })
+      }
+    })
+    socket.on('error', reject)
+    socket.on('close', () => reject(new Error(`closed without a complete answer with Content-Length: ${JSON.stringify(text.slice(0, 300))}`)))
+  })
+}
+
+t.test("Node's own refusals: JSON with Content-Length", async (t) => {
+  const server = await startServer(t, STEADY_ENV)
+  const cases: Array<[string, string, number, string]> = [
+    ['a missing Host', 'GET /v1/keys HTTP/1.1\r\n\r\n', 400, 'bad_request'],
+    ['an unknown Expect', 'GET /v1/keys HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n', 417, 'expectation_failed'],
+    ['a request line that is not HTTP', 'HELLO THERE\r\n\r\n', 400, 'bad_request'],
+    ['a header without a colon', 'GET / HTTP/1.1\r\nHost: x\r\nnot a header\r\n\r\n', 400, 'bad_request'],
+    ['headers over 16 KiB', `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+    ['a URL with bad percent-encoding', 'GET /v1/releases/%E0%A4%A/x HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'bad_request'],
+    ['a path parameter over 100 characters', `GET /v1/boards/${'a'.repeat(150)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414, 'uri_too_long'],
+    ['a body with a bad chunk', 'POST /v1/devices/aabbccddeeff/reports HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nzz\r\n', 400, 'bad_request'],
+  ]
+  for (const [what, bytes, status, code] of cases) {
+    const res = await exchange(server.port, bytes)
+    t.equal(res.status, status, `${what}: ${status}`)
+    t.match(res.headers['content-type'], /^application\/json/, `${what}: JSON`)
+    const body = JSON.parse(res.body) as { error: string; message: string }
+    t.same(Object.keys(body).sort(), ['error', 'message'], `${what}: {error, message}`)
+    t.equal(body.error, code, `${what}: ${code}`)
+  }
+  // HTTP/1.0 has no Host: still served.
+  t.equal((await exchange(server.port, 'GET /healthz HTTP/1.0\r\n\r\n')).status, 200, 'HTTP/1.0 without Host is fine')
+})
