@@ -82,7 +82,11 @@ async function expectStatus(res: Response, what: string, ok: number[]): Promise<
 
 /** Publishes a release of a ~`size`-byte ESP32 image through the real API: PUT the artifact, POST the signed release. */
 export async function publish(base: string, creds: Credentials, version: string, sequence: number, size: number): Promise<Published> {
-  const image = buildEspImage({ version, seed: sequence, size })
+  return publishImage(base, creds, version, sequence, buildEspImage({ version, seed: sequence, size }))
+}
+
+/** Publishes `image` as a release through the real API. */
+export async function publishImage(base: string, creds: Credentials, version: string, sequence: number, image: Buffer): Promise<Published> {
   const sha256 = crypto.createHash('sha256').update(image).digest('hex')
   const auth = { authorization: `Bearer ${creds.releaser}` }
   await expectStatus(

@@ -1,4 +1,5 @@
 // The results file's shape and the table printed from it.
+import type { DeltaResults } from './delta'
 
 export interface BenchResults {
   manifest: {
@@ -74,6 +75,7 @@ export interface BenchResults {
     recorded: number
     errors: number
   }
+  delta: DeltaResults
   meta: Record<string, unknown>
 }
 
@@ -85,6 +87,9 @@ const TARGETS = {
   histogramMs: 50,
   pageMs: 10,
   checkins: 20_000,
+  deltaSmallFraction: 0.1,
+  deltaGenerateMs: 10_000,
+  deltaP99Ratio: 2,
 }
 
 const n0 = (x: number) => Math.round(x).toLocaleString('en-US')
@@ -116,6 +121,15 @@ export function table(r: BenchResults): string {
       : [['', 'device prefix search ms', n1(r.fleet.prefix_page_ms), '', '', '', `≤ ${TARGETS.pageMs}`, mark(r.fleet.prefix_page_ms <= TARGETS.pageMs)]]),
     ['5 check-ins (new devices)', 'per s', n0(r.checkins.per_s), '', '', '', `≥ ${n0(TARGETS.checkins)}`, mark(r.checkins.per_s >= TARGETS.checkins)],
     ['', 'CPU µs / check-in', n1(r.checkins.cpu_us_per_checkin), '', '', '', '', ''],
+    ['6 delta (1.5 MB image)', 'small change: patch / image', n2(r.delta.small_change.fraction), '', '', '', `< ${TARGETS.deltaSmallFraction}`,
+      mark(r.delta.small_change.fraction < TARGETS.deltaSmallFraction)],
+    ['', 'large change: patch / image', n2(r.delta.large_change.fraction), '', '', '', '', ''],
+    ['', 'generation ms small / large', `${n0(r.delta.small_change.ms)} / ${n0(r.delta.large_change.ms)}`, '', '', '', `< ${n0(TARGETS.deltaGenerateMs)}`,
+      mark(Math.max(r.delta.small_change.ms, r.delta.large_change.ms) < TARGETS.deltaGenerateMs)],
+    ['', 'peak RSS MB small / large', `${n1(r.delta.small_change.peak_rss_mb)} / ${n1(r.delta.large_change.peak_rss_mb)}`, '', '', '', '', ''],
+    ['', 'manifest p99 ms idle / building', `${n2(r.delta.manifest_p99_ms_idle)} / ${n2(r.delta.manifest_p99_ms_during_builds)}`, '', '',
+      `${n2(r.delta.manifest_p99_ratio)}×`, `≤ ${TARGETS.deltaP99Ratio}×`, mark(r.delta.manifest_p99_ratio <= TARGETS.deltaP99Ratio)],
+    ['', 'C++ applier MB/s (host)', 'mb_per_s' in r.delta.applier ? n1(r.delta.applier.mb_per_s) : 'n/a', '', '', '', '', ''],
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
   const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`

@@ -35,6 +35,8 @@ import audit from './routes/audit'
 import whoami from './routes/whoami'
 import consoleRoutes from './routes/console'
 import autoHalt from './plugins/app/auto-halt'
+import deltaBuilds from './plugins/app/delta-builds'
+import delta from './routes/delta'
 import deviceAuth from './plugins/app/device-auth'
 import deviceEnrollment from './routes/device-enrollment'
 import deviceAdmission from './routes/device-admission'
@@ -63,6 +65,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(metricsPlugin)
   await fastify.register(pollRecorder)
   await fastify.register(autoHalt)
+  await fastify.register(deltaBuilds)
   // these see each route as it is added, so they come before all routes
   await fastify.register(apiDocs)
   await fastify.register(loadShedding)
@@ -89,6 +92,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(audit)
   await fastify.register(whoami)
   await fastify.register(consoleRoutes)
+  await fastify.register(delta)
   await fastify.register(deviceEnrollment)
   await fastify.register(deviceAdmission)
 }

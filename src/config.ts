@@ -50,6 +50,12 @@ export const ConfigSchema = Type.Object({
   OTA_OVERLOAD_HEAP_BYTES: Type.Integer({ default: 1024 * 1024 * 1024, minimum: 0 }),
   /** Seconds a device is told to wait (Retry-After) when the server sheds load. */
   OTA_OVERLOAD_RETRY_AFTER: Type.Integer({ default: 30, minimum: 1 }),
+  /** Earlier releases of a board that a new release gets delta patches from when published; 0 builds none ahead. */
+  OTA_DELTA_BASES: Type.Integer({ default: 3, minimum: 0, maximum: 50 }),
+  /** Devices that must report a failed apply of one patch before it is switched off for everyone. */
+  OTA_DELTA_FAILURE_LIMIT: Type.Integer({ default: 3, minimum: 1, maximum: 1_000_000 }),
+  /** Milliseconds one patch may take to build before the build is stopped and recorded as failed. */
+  OTA_DELTA_BUILD_TIMEOUT_MS: Type.Integer({ default: 120_000, minimum: 1000 }),
   /** Whether devices must prove who they are: off (as before), optional (unproven devices do not count), required. */
   OTA_DEVICE_AUTH: Type.Union(DEVICE_AUTH_MODES.map((m) => Type.Literal(m)), { default: 'optional' }),
   /** Seconds a device token stays valid. */

@@ -118,6 +118,7 @@ t.test('adoption counts match what the simulated devices did', async (t) => {
     rolled_back: 2,
     silent_rollbacks: 1,
     running: 3,
+    delta: { devices: 0, bytes_saved: 0 },
     // The field fleet on its own, never in the device counts above: none of it polled here.
     field_fleet: { label: FIELD_FLEET_LABEL, counted_by: COUNTED_BY, downloaded_clients: 0, downloaded_addresses: 0 },
   })

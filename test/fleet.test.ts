@@ -133,7 +133,7 @@ t.test('paging with limit=37 while 100 new devices check in: every device of the
   t.equal(last.body.next_cursor, null, 'null on the last page')
   t.same(Object.keys(last.body.devices[0]).sort(), [
     'address', 'board', 'channel', 'device', 'first_seen', 'free_space', 'last_seen', 'note', 'offered_version',
-    'polls', 'sequence', 'sketch_md5', 'user_agent', 'verified', 'version',
+    'polls', 'running_sha256', 'sequence', 'sketch_md5', 'user_agent', 'verified', 'version',
   ])
 })
 

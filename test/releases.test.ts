@@ -70,9 +70,12 @@ t.test('published as a new user would, with openssl and curl only', async (t) =>
   t.ok(Math.abs(Date.parse(release.created_at) - Date.now()) < 60_000, 'created_at is an ISO time of now')
 
   const get = await run('curl', ['-sS', '-H', auth, `${server.url}/v1/releases/esp32cam/mason`])
-  // The publish answer adds where first flash stands (test/first-flash.test.ts); the rest is the release.
+  // The publish answer adds where first flash stands (test/first-flash.test.ts); the one-release view adds
+  // what delta updates do for it (docs/delta.md; the first release has no base); the rest is the release.
   const { first_flash: _firstFlash, ...published } = release as typeof release & { first_flash: unknown }
-  t.same(JSON.parse(get.stdout), published)
+  const { delta, ...same } = JSON.parse(get.stdout)
+  t.same(same, published)
+  t.same(delta, { board_enabled: true, devices: 0, bytes_saved: 0, patches: [] })
 })
 
 /** A server with a releaser token and a trusted key, and a way to publish fresh images on it. */
@@ -201,7 +204,9 @@ t.test('reading releases: newest first, filters, one release, image facts, who p
 
   const one = await fetch(`${server.url}/v1/releases/esp32cam/carder`, { headers: { authorization: `Bearer ${operator}` } })
   t.equal(one.status, 200)
-  t.same(await one.json(), all[1])
+  const { delta, ...same } = (await one.json()) as { delta: { patches: Array<{ base_version: string }> } }
+  t.same(same, all[1])
+  t.same(delta.patches.map((p) => p.base_version), ['mason'], 'a patch to it from the release before is under way or built')
   const missing = await fetch(`${server.url}/v1/releases/esp32cam/nosuch`, { headers: { authorization: `Bearer ${token}` } })
   t.equal(missing.status, 404)
   t.equal(((await missing.json()) as { error: string }).error, 'release_not_found')

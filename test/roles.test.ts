@@ -53,6 +53,8 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
       expect: 'success',
     },
     'GET /v1/firmware/:file': { access: 'public', url: `/v1/firmware/${sha256}.bin`, expect: 'success' },
+    // No patch to itself is ever built: a 404, answered to anyone.
+    'GET /v1/delta/:base/:file': { access: 'public', url: `/v1/delta/${sha256}/${sha256}.patch`, expect: 'admitted' },
     'GET /firmware.json': { access: 'public', url: '/firmware.json', expect: 'success' },
     'GET /firmware.app.bin': { access: 'public', url: '/firmware.app.bin', expect: 'success' },
     // The release here has no factory image: 404 no_factory_image (test/first-flash.test.ts has them).
@@ -118,6 +120,7 @@ function policy(sha256: string, challenge: string): Record<string, Probe> {
     'GET /v1/releases/:board/:version/adoption': { access: 'operator', url: '/v1/releases/esp32cam/mason/adoption', expect: 'success' },
     'GET /v1/audit': { access: 'operator', url: '/v1/audit', expect: 'success' },
     'GET /v1/pins': { access: 'operator', url: '/v1/pins', expect: 'success' },
+    'PUT /v1/boards/:board/delta': { access: 'operator', url: '/v1/boards/esp32cam/delta', body: { enabled: true }, expect: 'success' },
     'PUT /v1/pins': { access: 'operator', url: '/v1/pins', body: { devices: [DEVICE], board: 'esp32cam', version: 'mason', reason }, expect: 'admitted' },
     'DELETE /v1/pins/:device': { access: 'operator', url: `/v1/pins/${DEVICE}?reason=roles%20test`, expect: 'admitted' },
     'PUT /v1/rollouts/:board/:channel/percent': {

@@ -14,18 +14,74 @@ using detail::Parser;
 
 enum Field : unsigned {
   kBoard, kChannel, kVersion, kSequence, kSize, kSha256, kMd5, kUrl, kTag, kCommit,
-  kReleaseSignature, kReleaseKeyId, kAllowDowngrade, kIssuedAt, kExpiresAt, kFieldCount
+  kReleaseSignature, kReleaseKeyId, kAllowDowngrade, kIssuedAt, kExpiresAt, kDelta, kFieldCount
 };
 
 const char* const kFieldNames[kFieldCount] = {
     "board", "channel", "version", "sequence", "size", "sha256", "md5", "url", "tag", "commit",
-    "release_signature", "release_key_id", "allow_downgrade", "issued_at", "expires_at"};
+    "release_signature", "release_key_id", "allow_downgrade", "issued_at", "expires_at", "delta"};
 
 // Fields the device does not act on may be absent without refusing the
 // update: md5 (the device checks SHA-256), issued_at, and allow_downgrade
-// (absent means false, the safe reading).
-constexpr unsigned kOptional = (1u << kMd5) | (1u << kIssuedAt) | (1u << kAllowDowngrade);
+// (absent means false, the safe reading). delta is an offer, not a need.
+constexpr unsigned kOptional = (1u << kMd5) | (1u << kIssuedAt) | (1u << kAllowDowngrade) | (1u << kDelta);
 constexpr unsigned kRequired = ((1u << kFieldCount) - 1) & ~kOptional;
+
+enum DeltaField : unsigned { kDeltaFormat, kDeltaBase, kDeltaUrl, kDeltaSize, kDeltaSha256, kDeltaFieldCount };
+
+const char* const kDeltaFieldNames[kDeltaFieldCount] = {"format", "base_sha256", "url", "size", "sha256"};
+
+// Reads one JSON object whose known keys (names[0..count)) go through
+// read(p, index); other keys are skipped; a repeated known key is refused.
+template <typename ReadField>
+bool read_object(Parser& p, const char* const* names, unsigned count, bool* seen, ReadField read) {
+  char key[64];
+  if (!p.eat('{')) return false;
+  if (p.eat('}')) return true;
+  do {
+    if (!p.string(key, sizeof key) || !p.eat(':')) return false;
+    unsigned field = count;
+    for (unsigned i = 0; i < count; ++i) {
+      if (strcmp(key, names[i]) == 0) field = i;
+    }
+    if (field == count) {
+      if (!p.skip_value(0)) return false;
+      continue;
+    }
+    if (seen[field] || !read(p, field)) return false;
+    seen[field] = true;
+  } while (p.eat(','));
+  return p.eat('}');
+}
+
+bool is_http_url(const char* s) {
+  if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) return false;
+  for (const char* c = s; *c != '\0'; ++c) {
+    if (*c <= ' ' || *c > '~') return false;
+  }
+  return true;
+}
+
+bool read_delta(Parser& p, DeltaOffer& d) {
+  bool seen[kDeltaFieldCount] = {};
+  const bool ok = read_object(p, kDeltaFieldNames, kDeltaFieldCount, seen, [&](Parser& q, unsigned field) {
+    switch (field) {
+      case kDeltaFormat: return q.string(d.format, sizeof d.format);
+      case kDeltaBase: return q.string(d.base_sha256, sizeof d.base_sha256);
+      case kDeltaUrl: return q.string(d.url, sizeof d.url);
+      case kDeltaSize: return q.u32(d.size);
+      case kDeltaSha256: return q.string(d.sha256, sizeof d.sha256);
+      default: return false;
+    }
+  });
+  if (!ok) return false;
+  bool all = true;
+  for (bool b : seen) all = all && b;
+  // An offer the device cannot use leaves the full image, which is still verified.
+  d.present = all && d.format[0] != '\0' && is_lower_hex(d.base_sha256, 64) && is_http_url(d.url) && d.size >= 1 &&
+              is_lower_hex(d.sha256, 64);
+  return true;
+}
 
 bool read_field(Parser& p, unsigned field, Manifest& m) {
   switch (field) {
@@ -44,16 +100,9 @@ bool read_field(Parser& p, unsigned field, Manifest& m) {
     case kAllowDowngrade: return p.boolean(m.allow_downgrade);
     case kIssuedAt: return p.string(m.issued_at, sizeof m.issued_at);
     case kExpiresAt: return p.string(m.expires_at, sizeof m.expires_at);
+    case kDelta: return read_delta(p, m.delta);
     default: return false;
   }
-}
-
-bool is_http_url(const char* s) {
-  if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) return false;
-  for (const char* c = s; *c != '\0'; ++c) {
-    if (*c <= ' ' || *c > '~') return false;
-  }
-  return true;
 }
 
 bool fields_well_formed(const Manifest& m) {
@@ -74,24 +123,8 @@ Result parse_manifest(const char* body, size_t len, Manifest& out) {
   if (len > kMaxManifestBody) return Result::body_too_large;
   Parser p(body, len);
   bool seen[kFieldCount] = {};
-  char key[64];
-  if (!p.eat('{')) return Result::manifest_invalid;
-  if (!p.eat('}')) {
-    do {
-      if (!p.string(key, sizeof key)) return Result::manifest_invalid;
-      if (!p.eat(':')) return Result::manifest_invalid;
-      unsigned field = kFieldCount;
-      for (unsigned i = 0; i < kFieldCount; ++i) {
-        if (strcmp(key, kFieldNames[i]) == 0) field = i;
-      }
-      if (field == kFieldCount) {
-        if (!p.skip_value(0)) return Result::manifest_invalid;
-        continue;
-      }
-      if (seen[field] || !read_field(p, field, m)) return Result::manifest_invalid;
-      seen[field] = true;
-    } while (p.eat(','));
-    if (!p.eat('}')) return Result::manifest_invalid;
+  if (!read_object(p, kFieldNames, kFieldCount, seen, [&](Parser& q, unsigned field) { return read_field(q, field, m); })) {
+    return Result::manifest_invalid;
   }
   if (!p.at_end()) return Result::manifest_invalid;
   for (unsigned i = 0; i < kFieldCount; ++i) {

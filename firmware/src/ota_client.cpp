@@ -6,6 +6,8 @@
 
 #include "flat_json.h"
 #include "ota_gate/chunk_plan.h"
+#include "ota_gate/esp_delta_patch.h"
+#include "ota_gate/esp_image.h"
 #include "ota_gate/http_fields.h"
 #include "ota_gate/identifiers.h"
 #include "ota_gate/iso8601.h"
@@ -16,7 +18,6 @@ namespace ota_gate {
 
 namespace {
 
-constexpr uint8_t kImageMagic = 0xE9;
 constexpr uint32_t kMaxRetryDelayMs = 30000;
 // A token is renewed this long before it expires (when the device has time).
 constexpr int64_t kTokenRenewBeforeS = 600;
@@ -91,6 +92,69 @@ bool is_token_text(const char* s) {
 
 }  // namespace
 
+// Takes the body bytes of a ranged download, in order.
+class ChunkConsumer {
+ public:
+  virtual ~ChunkConsumer() = default;
+  virtual Result consume(const uint8_t* data, size_t len) = 0;
+};
+
+namespace {
+
+// The image on its way to the slot, from the network or from the patch
+// applier: first-byte check, flash write, SHA-256.
+class ImageWriter : public ChunkConsumer, public ByteSink {
+ public:
+  ImageWriter(FlashWriter& flash, Sha256& sha) : flash_(flash), sha_(sha) {}
+
+  Result consume(const uint8_t* data, size_t len) override {
+    if (written_ == 0 && data[0] != kEspImageMagic) return Result::bad_image_magic;
+    if (!flash_.write(data, len)) return Result::flash_write_failed;
+    if (!sha_.update(data, len)) return Result::crypto_error;
+    written_ += static_cast<uint32_t>(len);
+    return Result::ok;
+  }
+  bool write(const uint8_t* data, size_t len) override {
+    error_ = consume(data, len);
+    return error_ == Result::ok;
+  }
+  // Why the last write() was refused.
+  Result error() const { return error_; }
+  uint32_t written() const { return written_; }
+
+ private:
+  FlashWriter& flash_;
+  Sha256& sha_;
+  uint32_t written_ = 0;
+  Result error_ = Result::ok;
+};
+
+// Patch bytes: hashed as served and fed to the applier, which writes the image.
+class PatchFeeder : public ChunkConsumer {
+ public:
+  PatchFeeder(EspDeltaPatch& patch, ImageWriter& image, uint32_t image_size, Sha256& sha)
+      : patch_(patch), image_(image), image_size_(image_size), sha_(sha) {}
+
+  Result consume(const uint8_t* data, size_t len) override {
+    if (!sha_.update(data, len)) return Result::crypto_error;
+    Result r = patch_.feed(data, len);
+    if (r == Result::flash_write_failed) r = image_.error();
+    // The patch says how big an image it makes: stop at once when it is not the release's.
+    if (r == Result::ok && patch_.applier().has_target_size() && patch_.applier().target_size() != image_size_) {
+      r = Result::size_mismatch;
+    }
+    return r;
+  }
+
+ private:
+  EspDeltaPatch& patch_;
+  ImageWriter& image_;
+  uint32_t image_size_;
+  Sha256& sha_;
+};
+
+}  // namespace
+
 const char* report_status_name(ReportStatus s) {
   switch (s) {
     case ReportStatus::downloading: return "downloading";
@@ -99,6 +163,7 @@ const char* report_status_name(ReportStatus s) {
     case ReportStatus::booted: return "booted";
     case ReportStatus::failed: return "failed";
     case ReportStatus::rolled_back: return "rolled_back";
+    case ReportStatus::delta_failed: return "delta_failed";
   }
   return "failed";
 }
@@ -270,6 +335,14 @@ Result OtaClient::fetch_manifest(HttpResponseHead& head, uint32_t& body_len) {
                      append(url_, sizeof url_, "&channel=") &&
                      append_encoded(url_, sizeof url_, config_.channel);
   if (!built) return Result::bad_config;
+  // A delta is asked for only with the running image's digest, kept from the update that installed it.
+  char running[65];
+  if (kept_running_digest(running)) {
+    if (!append(url_, sizeof url_, "&delta=") || !append(url_, sizeof url_, kDeltaFormat) ||
+        !append(url_, sizeof url_, "&running=") || !append(url_, sizeof url_, running)) {
+      return Result::bad_config;
+    }
+  }
 
   HttpRequest request;
   request.url = url_;
@@ -346,10 +419,11 @@ Result OtaClient::check(Manifest& manifest) {
   return Result::ok;
 }
 
-Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, bool& progressed) {
-  const ByteRange range = plan_chunk(offset, m.size, config_.chunk_size);
+Result OtaClient::fetch_chunk(const char* url, uint32_t size, uint32_t& offset, ChunkConsumer& consumer,
+                              bool& progressed) {
+  const ByteRange range = plan_chunk(offset, size, config_.chunk_size);
   HttpRequest request;
-  request.url = m.url;
+  request.url = url;
   request.has_range = true;
   request.range_first = range.first;
   request.range_last = range.last;
@@ -372,7 +446,7 @@ Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, 
     if (r == Result::ok) {
       if (!parse_content_range(head.content_range, cr)) {
         r = Result::bad_range;
-      } else if (cr.total != m.size) {
+      } else if (cr.total != size) {
         r = Result::size_mismatch;
       } else if (cr.first != offset || length != cr.last - cr.first + 1) {
         // A server that ignores where we asked to start would corrupt the image.
@@ -380,7 +454,7 @@ Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, 
       }
     }
   } else if (head.status == 200 && offset == 0) {
-    if (r == Result::ok && length != m.size) r = Result::size_mismatch;
+    if (r == Result::ok && length != size) r = Result::size_mismatch;
   } else if (head.status == 416) {
     r = Result::size_mismatch;
   } else {
@@ -394,16 +468,10 @@ Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, 
       r = Result::short_body;
       break;
     }
-    if (offset == 0 && io_[0] != kImageMagic) {
-      r = Result::bad_image_magic;
-    } else if (!flash_.write(io_, static_cast<size_t>(n))) {
-      r = Result::flash_write_failed;
-    } else if (!sha.update(io_, static_cast<size_t>(n))) {
-      r = Result::crypto_error;
-    } else {
+    r = consumer.consume(io_, static_cast<size_t>(n));
+    if (r == Result::ok) {
       offset += static_cast<uint32_t>(n);
       length -= static_cast<uint32_t>(n);
-      stats_.bytes_written = offset;
       progressed = true;
     }
   }
@@ -411,14 +479,12 @@ Result OtaClient::fetch_chunk(const Manifest& m, uint32_t& offset, Sha256& sha, 
   return r;
 }
 
-Result OtaClient::download(const Manifest& m) {
-  Sha256 sha;
-  if (!sha.start()) return Result::crypto_error;
-  uint32_t offset = 0;
+Result OtaClient::download(const char* url, uint32_t size, ChunkConsumer& consumer, uint32_t& offset) {
+  offset = 0;
   uint8_t failures = 0;
-  while (offset < m.size) {
+  while (offset < size) {
     bool progressed = false;
-    const Result r = fetch_chunk(m, offset, sha, progressed);
+    const Result r = fetch_chunk(url, size, offset, consumer, progressed);
     if (r == Result::ok) {
       failures = 0;
       continue;
@@ -434,9 +500,6 @@ Result OtaClient::download(const Manifest& m) {
     for (uint8_t i = 1; i < failures && delay < kMaxRetryDelayMs; ++i) delay *= 2;
     clock_.sleep_ms(delay < kMaxRetryDelayMs ? delay : kMaxRetryDelayMs);
   }
-  char digest[65];
-  if (!sha.finish_hex(digest)) return Result::crypto_error;
-  if (strcmp(digest, m.sha256) != 0) return Result::sha256_mismatch;
   return Result::ok;
 }
 
@@ -446,17 +509,82 @@ Result OtaClient::fail(const Manifest& m, Result reason, bool began) {
   return reason;
 }
 
+bool OtaClient::kept_running_digest(char out[65]) const {
+  return config_.running_image != nullptr && config_.running_image->sha256(out) && is_lower_hex(out, 64);
+}
+
+bool OtaClient::wants_delta(const Manifest& m) const {
+  char running[65];
+  return m.delta.present && strcmp(m.delta.format, kDeltaFormat) == 0 && kept_running_digest(running);
+}
+
+// Rebuilds the image from the patch into the slot and checks it; on any
+// failure the slot is aborted, so nothing half-made can boot.
+Result OtaClient::install_delta(const Manifest& m) {
+  RunningImage& running = *config_.running_image;
+  char hex[65];
+  if (!kept_running_digest(hex) || strcmp(m.delta.base_sha256, hex) != 0) return Result::delta_base_mismatch;
+  // The kept digest is checked against the bytes actually in the running slot.
+  const uint32_t base_size = running.size();
+  uint8_t whole[32], header_digest[32];
+  Result r = digest_base(running, base_size, io_, sizeof io_, whole, header_digest);
+  if (r != Result::ok) return r;
+  to_lower_hex(whole, sizeof whole, hex);
+  if (strcmp(hex, m.delta.base_sha256) != 0) return Result::delta_base_mismatch;
+
+  Sha256 image_sha, patch_sha;
+  if (!image_sha.start() || !patch_sha.start()) return Result::crypto_error;
+  if (!flash_.begin(m.size)) return Result::flash_begin_failed;
+  ImageWriter image(flash_, image_sha);
+  delta_patch_.begin(header_digest, running, base_size, image);
+  PatchFeeder feeder(delta_patch_, image, m.size, patch_sha);
+  r = download(m.delta.url, m.delta.size, feeder, stats_.patch_bytes);
+  if (r == Result::ok) r = delta_patch_.finish();
+  if (r == Result::ok) r = patch_sha.finish_hex(hex) ? Result::ok : Result::crypto_error;
+  if (r == Result::ok && strcmp(hex, m.delta.sha256) != 0) r = Result::delta_corrupt;
+  if (r == Result::ok && image.written() != m.size) r = Result::size_mismatch;
+  if (r == Result::ok) r = image_sha.finish_hex(hex) ? Result::ok : Result::crypto_error;
+  if (r == Result::ok && strcmp(hex, m.sha256) != 0) r = Result::sha256_mismatch;
+  if (r == Result::ok && !flash_.finish()) r = Result::flash_finish_failed;
+  if (r != Result::ok) flash_.abort();
+  return r;
+}
+
+Result OtaClient::install_full(const Manifest& m) {
+  if (!flash_.begin(m.size)) return fail(m, Result::flash_begin_failed, false);
+  Sha256 sha;
+  if (!sha.start()) return fail(m, Result::crypto_error, true);
+  ImageWriter image(flash_, sha);
+  Result r = download(m.url, m.size, image, stats_.bytes_written);
+  char digest[65];
+  if (r == Result::ok) r = sha.finish_hex(digest) ? Result::ok : Result::crypto_error;
+  if (r == Result::ok && strcmp(digest, m.sha256) != 0) r = Result::sha256_mismatch;
+  if (r != Result::ok) return fail(m, r, true);
+  if (!flash_.finish()) return fail(m, Result::flash_finish_failed, true);
+  return Result::ok;
+}
+
 Result OtaClient::install(const Manifest& m) {
   Result r = validate_config();
   if (r != Result::ok) return r;
   stats_ = DownloadStats();
   report(ReportStatus::downloading, m.version, m.sequence, nullptr);
-  if (!flash_.begin(m.size)) return fail(m, Result::flash_begin_failed, false);
-  r = download(m);
-  if (r != Result::ok) return fail(m, r, true);
-  if (!flash_.finish()) return fail(m, Result::flash_finish_failed, true);
+  bool rebuilt = false;
+  if (wants_delta(m)) {
+    stats_.delta_tried = true;
+    stats_.delta_result = install_delta(m);
+    rebuilt = stats_.delta_result == Result::ok;
+    // The server offers this patch to nobody else once enough devices say it failed.
+    if (!rebuilt) report(ReportStatus::delta_failed, m.version, m.sequence, result_name(stats_.delta_result));
+  }
+  if (!rebuilt) {
+    r = install_full(m);
+    if (r != Result::ok) return r;
+  }
   report(ReportStatus::downloaded, m.version, m.sequence, nullptr);
   if (!flash_.set_bootable()) return fail(m, Result::set_bootable_failed, true);
+  // Not fatal: without it the next update is a full download.
+  if (config_.running_image != nullptr) config_.running_image->remember_next(m.sha256);
   report(ReportStatus::installed, m.version, m.sequence, nullptr);
   return Result::ok;
 }

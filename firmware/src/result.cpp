@@ -34,6 +34,11 @@ const char* result_name(Result r) {
     case Result::set_bootable_failed: return "set_bootable_failed";
     case Result::report_failed: return "report_failed";
     case Result::crypto_error: return "crypto_error";
+    case Result::delta_header_invalid: return "delta_header_invalid";
+    case Result::delta_base_mismatch: return "delta_base_mismatch";
+    case Result::delta_unsupported: return "delta_unsupported";
+    case Result::delta_corrupt: return "delta_corrupt";
+    case Result::base_read_failed: return "base_read_failed";
     case Result::device_pending: return "device_pending";
     case Result::device_rejected: return "device_rejected";
     case Result::device_not_enrolled: return "device_not_enrolled";

@@ -11,6 +11,8 @@
 
 #include "canned_http_server.h"
 #include "check.h"
+#include "delta_fixtures.h"
+#include "file_running_image.h"
 #include "file_flash_writer.h"
 #include "file_key_store.h"
 #include "../src/flat_json.h"
@@ -244,6 +246,42 @@ TEST("manifest: every field is read; unknown fields, nested too, are skipped") {
   CHECK_EQ_STR(m.expires_at, "2026-12-04T10:00:00.000Z");
 }
 
+TEST("manifest: a delta object is read; one the device cannot use is dropped, not fatal") {
+  const std::string base(64, 'b'), patch(64, 'c');
+  const std::string delta = ",\"delta\":{\"format\":\"esp_delta_ota\",\"base_sha256\":\"" + base +
+                            "\",\"url\":\"http://127.0.0.1:1/v1/delta/" + base + "/" + kSha +
+                            ".patch\",\"size\":4321,\"sha256\":\"" + patch + "\",\"future\":[1]}";
+  Manifest m;
+  std::string json = manifest_json(delta);
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::ok);
+  CHECK(m.delta.present);
+  CHECK_EQ_STR(m.delta.format, "esp_delta_ota");
+  CHECK_EQ_STR(m.delta.base_sha256, base);
+  CHECK(m.delta.size == 4321);
+  CHECK_EQ_STR(m.delta.sha256, patch);
+  CHECK(std::string(m.delta.url).find("/v1/delta/") != std::string::npos);
+
+  json = manifest_json();
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::ok);
+  CHECK(!m.delta.present);
+  // Missing size, an uppercase digest: the release stands, the offer goes.
+  for (const std::string& bad : {",\"delta\":{\"format\":\"esp_delta_ota\",\"base_sha256\":\"" + base +
+                                     "\",\"url\":\"http://x/p\",\"sha256\":\"" + patch + "\"}",
+                                 ",\"delta\":{\"format\":\"esp_delta_ota\",\"base_sha256\":\"" + std::string(64, 'B') +
+                                     "\",\"url\":\"http://x/p\",\"size\":1,\"sha256\":\"" + patch + "\"}"}) {
+    json = manifest_json(bad);
+    CHECK(parse_manifest(json.data(), json.size(), m) == Result::ok);
+    CHECK(!m.delta.present);
+  }
+  // Broken JSON or a repeated key is still a broken manifest.
+  json = manifest_json(",\"delta\":{\"format\":\"a\",\"format\":\"b\"}");
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::manifest_invalid);
+  json = manifest_json(",\"delta\":{},\"delta\":{}");
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::manifest_invalid);
+  json = manifest_json(",\"delta\":{\"size\":-1}");
+  CHECK(parse_manifest(json.data(), json.size(), m) == Result::manifest_invalid);
+}
+
 TEST("manifest: missing, repeated, malformed or trailing content is refused") {
   Manifest m;
   std::string json = manifest_json();
@@ -470,6 +508,246 @@ TEST("reports carry status, version, sequence and an escaped detail") {
   }
 }
 
+namespace {
+
+std::string json(int status, const std::string& body) {
+  return http_response(status, "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n", body);
+}
+
+// A device running `base`, offered `target` by patch and by full image, over loopback HTTP.
+// `damage` flips one byte of what is served: of the patch, of the image, or both.
+struct DeltaBench {
+  delta_fixtures::Bytes base, target, patch;
+  bool damage_patch = false, damage_image = false;
+  uint32_t cut_patch_after = 0;  // the first patch answer ends after this many body bytes (0: never)
+  std::string kept_digest;       // what the device kept of its running image; default: the base's
+  std::string running_bytes_override;
+  bool credentials = false;      // the device has a key store: the server answers 401 to anything without its token
+
+  static std::string hex(const delta_fixtures::Bytes& b) {
+    uint8_t d[32];
+    char out[65];
+    delta_fixtures::sha256(b, d);
+    to_lower_hex(d, 32, out);
+    return out;
+  }
+
+  DeltaBench() {
+    base = delta_fixtures::esp_like_image(64 * 1024, 21);
+    target.assign(base.begin(), base.end() - 32);
+    for (size_t i = 30000; i < 30100; ++i) target[i] = static_cast<uint8_t>(i * 7);
+    uint8_t d[32];
+    delta_fixtures::sha256(target, d);
+    target.insert(target.end(), d, d + 32);
+    patch = delta_fixtures::esp_header(base.data() + base.size() - 32);
+    const auto body = delta_fixtures::make_patch(base, target, true);
+    patch.insert(patch.end(), body.begin(), body.end());
+  }
+
+  // Serves `bytes` for a Range request, as /v1/firmware does.
+  static std::string ranged(const std::string& request, const delta_fixtures::Bytes& bytes, bool damage, uint32_t cut) {
+    const size_t at = request.find("Range: bytes=");
+    size_t first = 0, last = bytes.size() - 1;
+    if (at != std::string::npos) sscanf(request.c_str() + at, "Range: bytes=%zu-%zu", &first, &last);
+    if (last >= bytes.size()) last = bytes.size() - 1;
+    std::string part(bytes.begin() + static_cast<long>(first), bytes.begin() + static_cast<long>(last + 1));
+    if (damage && first <= 1000 && 1000 <= last) part[1000 - first] ^= 0x01;
+    const std::string head = "Content-Length: " + std::to_string(part.size()) + "\r\nContent-Range: bytes " +
+                             std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(bytes.size()) + "\r\n";
+    if (cut > 0 && cut < part.size()) part.resize(cut);
+    return http_response(206, head, part);
+  }
+};
+
+std::string delta_handler(DeltaBench& b, const std::string& request, bool& patch_cut) {
+  if (request.rfind("POST /v1/devices/aabbccddeeff/enroll ", 0) == 0) return json(200, "{\"state\":\"accepted\"}");
+  if (request.rfind("GET /v1/devices/aabbccddeeff/challenge ", 0) == 0) {
+    return json(200, "{\"challenge\":\"9999999999999.00ff.mac\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
+  }
+  if (request.rfind("POST /v1/devices/aabbccddeeff/token ", 0) == 0) {
+    return json(200, "{\"token\":\"otd_delta\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
+  }
+  // Like a server with OTA_DEVICE_AUTH=required: nothing without the device's token.
+  if (b.credentials && request.find("Authorization: Bearer otd_delta\r\n") == std::string::npos) {
+    return json(401, "{\"error\":\"device_token_required\",\"message\":\"send the device token\"}");
+  }
+  if (request.rfind("POST ", 0) == 0) return http_response(202, "Content-Length: 2\r\n", "{}");
+  if (request.find("GET /patch ") == 0) {
+    const uint32_t cut = patch_cut ? 0 : b.cut_patch_after;
+    patch_cut = true;
+    return DeltaBench::ranged(request, b.patch, b.damage_patch, cut);
+  }
+  return DeltaBench::ranged(request, b.target, b.damage_image, 0);
+}
+
+Manifest delta_manifest(const DeltaBench& b, const std::string& url) {
+  Manifest m = sample_manifest();
+  m.size = static_cast<uint32_t>(b.target.size());
+  snprintf(m.sha256, sizeof m.sha256, "%s", DeltaBench::hex(b.target).c_str());
+  snprintf(m.url, sizeof m.url, "%s/image", url.c_str());
+  m.delta.present = true;
+  snprintf(m.delta.format, sizeof m.delta.format, "esp_delta_ota");
+  snprintf(m.delta.base_sha256, sizeof m.delta.base_sha256, "%s", DeltaBench::hex(b.base).c_str());
+  snprintf(m.delta.url, sizeof m.delta.url, "%s/patch", url.c_str());
+  m.delta.size = static_cast<uint32_t>(b.patch.size());
+  snprintf(m.delta.sha256, sizeof m.delta.sha256, "%s", DeltaBench::hex(b.patch).c_str());
+  return m;
+}
+
+struct DeltaRun {
+  Result result;
+  DownloadStats stats;
+  std::vector<std::string> requests;
+  bool bootable;
+  delta_fixtures::Bytes slot;
+  std::string next_digest;
+};
+
+DeltaRun run_delta(DeltaBench& b) {
+  bool patch_cut = false;
+  CannedHttpServer server([&](const std::string& request) { return delta_handler(b, request, patch_cut); });
+  Device device(server.base_url());
+  const std::string running = device.dir + "/running.bin";
+  const auto& bytes = b.base;
+  std::ofstream(running, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<long>(bytes.size()));
+  if (!b.running_bytes_override.empty()) std::ofstream(running, std::ios::binary) << b.running_bytes_override;
+  std::ofstream(running + ".sha256") << (b.kept_digest.empty() ? DeltaBench::hex(b.base) : b.kept_digest) << "\n";
+  host::FileRunningImage image(running, device.dir);
+  device.config.running_image = &image;
+  host::FileKeyStore key_store(device.dir + "/key.der");
+  if (b.credentials) device.config.key_store = &key_store;
+  OtaClient client(device.config, device.http, device.flash, device.clock);
+  DeltaRun out;
+  out.result = client.install(delta_manifest(b, server.base_url()));
+  out.stats = client.stats();
+  out.requests = server.requests();
+  out.bootable = device.bootable();
+  delta_fixtures::read_file(device.dir + "/slot.bin", out.slot);
+  delta_fixtures::Bytes digest;
+  delta_fixtures::read_file(device.dir + "/slot.bin.sha256", digest);
+  out.next_digest.assign(digest.begin(), digest.end());
+  return out;
+}
+
+size_t count_requests(const DeltaRun& r, const char* prefix) {
+  size_t n = 0;
+  for (const auto& q : r.requests) n += q.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+// Index of the first report with this status (and detail), or -1.
+long report_index(const DeltaRun& r, const std::string& status, const std::string& detail = "") {
+  for (size_t i = 0; i < r.requests.size(); ++i) {
+    const auto& q = r.requests[i];
+    if (q.rfind("POST ", 0) == 0 && q.find("\"status\":\"" + status + "\"") != std::string::npos &&
+        (detail.empty() || q.find("\"detail\":\"" + detail + "\"") != std::string::npos)) {
+      return static_cast<long>(i);
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST("delta install: the image is rebuilt from the patch alone and its digest kept for the next update") {
+  DeltaBench b;
+  const DeltaRun r = run_delta(b);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_tried && r.stats.delta_result == Result::ok);
+  CHECK(r.bootable);
+  CHECK(r.slot == b.target);
+  CHECK(count_requests(r, "GET /image") == 0);
+  CHECK(r.stats.patch_bytes == b.patch.size());
+  CHECK(r.next_digest == DeltaBench::hex(b.target) + "\n");
+  CHECK(report_index(r, "delta_failed") < 0);
+  CHECK(report_index(r, "installed") >= 0);
+}
+
+TEST("delta install: with device credentials the patch download carries the device token like the rest") {
+  DeltaBench b;
+  b.credentials = true;
+  b.cut_patch_after = 700;
+  const DeltaRun r = run_delta(b);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_result == Result::ok);
+  CHECK(r.slot == b.target);
+  CHECK(count_requests(r, "GET /patch") >= 2);
+  for (const auto& q : r.requests) {
+    if (q.rfind("GET /patch", 0) == 0 || q.rfind("POST /v1/devices/aabbccddeeff/reports", 0) == 0) {
+      CHECK(q.find("Authorization: Bearer otd_delta\r\n") != std::string::npos);
+    }
+  }
+  CHECK(report_index(r, "delta_failed") < 0);
+  CHECK(report_index(r, "installed") >= 0);
+}
+
+TEST("delta install: a patch download cut mid-way resumes at the byte it stopped and applies") {
+  DeltaBench b;
+  b.cut_patch_after = 700;
+  const DeltaRun r = run_delta(b);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_result == Result::ok);
+  CHECK(r.stats.retries == 1);
+  CHECK(r.slot == b.target);
+  bool resumed = false;
+  for (const auto& q : r.requests) resumed = resumed || (q.rfind("GET /patch", 0) == 0 && q.find("Range: bytes=700-") != std::string::npos);
+  CHECK(resumed);
+}
+
+TEST("delta install: a damaged patch is reported delta_failed, then the full image is installed") {
+  DeltaBench b;
+  b.damage_patch = true;
+  const DeltaRun r = run_delta(b);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_tried && r.stats.delta_result != Result::ok);
+  CHECK(r.slot == b.target);
+  CHECK(count_requests(r, "GET /image") > 0);
+  const long failed = report_index(r, "delta_failed", result_name(r.stats.delta_result));
+  CHECK(failed >= 0);
+  CHECK(failed < report_index(r, "downloaded"));
+}
+
+TEST("delta install: with the patch and the full image damaged, nothing is bootable and the slot is erased") {
+  DeltaBench b;
+  b.damage_patch = true;
+  b.damage_image = true;
+  const DeltaRun r = run_delta(b);
+  CHECK(r.result == Result::sha256_mismatch);
+  CHECK(!r.bootable);
+  CHECK(r.slot.empty());
+  CHECK(report_index(r, "delta_failed") >= 0);
+  CHECK(report_index(r, "failed", "sha256_mismatch") >= 0);
+  CHECK(report_index(r, "installed") < 0);
+}
+
+TEST("delta install: a running image that is not the patch's base is never patched") {
+  DeltaBench kept_other;
+  kept_other.kept_digest = std::string(64, 'a');  // the device kept another image's digest
+  DeltaRun r = run_delta(kept_other);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_result == Result::delta_base_mismatch);
+  CHECK(count_requests(r, "GET /patch") == 0);
+  CHECK(r.slot == kept_other.target);
+
+  DeltaBench changed;
+  changed.running_bytes_override = "not the image the digest was kept for";
+  r = run_delta(changed);
+  CHECK(r.result == Result::ok);
+  CHECK(r.stats.delta_result == Result::delta_base_mismatch);
+  CHECK(count_requests(r, "GET /patch") == 0);
+  CHECK(r.slot == changed.target);
+}
+
+TEST("delta install: a patch for an image of another size is abandoned at its header") {
+  DeltaBench b;
+  b.target.insert(b.target.end(), 16, 0);  // the release is 16 bytes longer than the image the patch builds
+  const DeltaRun r = run_delta(b);
+  CHECK(r.stats.delta_result == Result::size_mismatch);
+  CHECK(r.stats.patch_bytes < 4096);
+  CHECK(r.result == Result::ok);
+  CHECK(r.slot == b.target);
+}
+
 // ---------------------------------------------------------------- device credentials
 
 std::string pem_of(const char* base64_der) {
@@ -532,9 +810,6 @@ TEST("with a key store the device enrolls, signs the challenge, and sends its to
   const std::string dir = std::filesystem::temp_directory_path() / ("ota-cred-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   CannedHttpServer server([&](const std::string& req) {
-    auto json = [](int status, const std::string& body) {
-      return http_response(status, "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n", body);
-    };
     if (req.rfind("POST /v1/devices/aabbccddeeff/enroll ", 0) == 0) return json(200, "{\"state\":\"accepted\"}");
     if (req.rfind("GET /v1/devices/aabbccddeeff/challenge ", 0) == 0) return json(200, "{\"challenge\":\"9999999999999.00ff.mac\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");
     if (req.rfind("POST /v1/devices/aabbccddeeff/token ", 0) == 0) return json(200, "{\"token\":\"otd_test\",\"expires_at\":\"2099-01-01T00:00:00.000Z\"}");

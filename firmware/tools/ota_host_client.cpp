@@ -6,13 +6,20 @@
 //                   --server-key PEM... --release-key PEM... --slot DIR
 //                   [--channel C] [--chunk BYTES] [--retries N] [--retry-delay-ms N]
 //                   [--clock-offset SECONDS | --no-clock] [--slot-size BYTES] [--report-booted]
+//                   [--running FILE]
 //                   [--key-file PATH [--enrollment-token TOKEN]]
 //
 // With --key-file the device has credentials: its P-256 key lives in that
 // file (made on the first run), it enrolls, and it sends a device token.
 // Prints `credentials: <result>` then.
 //
-// Prints `result: <name>`, `decision: <name>` and download statistics; exits
+// --running FILE makes the device delta-capable: FILE is the image it runs
+// and FILE.sha256 the digest it kept from the update that installed it (no
+// digest: it asks for full images). After an update the new image's digest
+// is in DIR/slot.bin.sha256.
+//
+// Prints `result: <name>`, `decision: <name>`, `delta: none|ok|<reason it was
+// abandoned>` and download statistics; exits
 // 0 when the run reached a verdict the device accepts (installed, or no
 // update needed), 2 on a refusal or failure, 64 on bad usage.
 #include <cerrno>
@@ -28,6 +35,7 @@
 #include "ota_gate/ota_gate.h"
 #include "file_flash_writer.h"
 #include "file_key_store.h"
+#include "file_running_image.h"
 #include "posix_http_transport.h"
 #include "system_clock.h"
 
@@ -62,7 +70,7 @@ int main(int argc, char** argv) {
   using namespace ota_gate;
   OtaConfig config;
   std::vector<std::string> server_pems, release_pems;
-  std::string slot_dir, key_file;
+  std::string slot_dir, running_path, key_file;
   uint32_t slot_size = 1966080;
   bool has_clock = true, report_booted = false;
   int64_t clock_offset = 0;
@@ -88,6 +96,7 @@ int main(int argc, char** argv) {
     else if (arg == "--slot-size") { if (!to_u32(v, slot_size)) return usage("--slot-size wants a byte count"); }
     else if (arg == "--clock-offset") clock_offset = strtoll(v, nullptr, 10);
     else if (arg == "--slot") slot_dir = v;
+    else if (arg == "--running") running_path = v;
     else if (arg == "--key-file") key_file = v;
     else if (arg == "--enrollment-token") config.enrollment_token = v;
     else if (arg == "--server-key" || arg == "--release-key") {
@@ -113,6 +122,8 @@ int main(int argc, char** argv) {
   host::PosixHttpTransport http;
   host::FileFlashWriter flash(slot_dir, slot_size);
   host::SystemClock clock(has_clock, clock_offset);
+  host::FileRunningImage running(running_path, slot_dir);
+  if (!running_path.empty()) config.running_image = &running;
   host::FileKeyStore key_store(key_file);
   if (!key_file.empty()) config.key_store = &key_store;
   OtaClient client(config, http, flash, clock);
@@ -128,7 +139,8 @@ int main(int argc, char** argv) {
   if (config.key_store != nullptr) printf("credentials: %s\n", result_name(client.credentials()));
   if (r == Result::ok || r == Result::no_update) printf("decision: %s\n", decision_name(client.decision()));
   const DownloadStats& s = client.stats();
-  printf("bytes: %" PRIu32 "\nrequests: %" PRIu32 "\nretries: %" PRIu32 "\nhttp_status: %d\n", s.bytes_written,
-         s.requests, s.retries, client.last_http_status());
+  printf("delta: %s\n", s.delta_tried ? result_name(s.delta_result) : "none");
+  printf("bytes: %" PRIu32 "\npatch_bytes: %" PRIu32 "\nrequests: %" PRIu32 "\nretries: %" PRIu32 "\nhttp_status: %d\n",
+         s.bytes_written, s.patch_bytes, s.requests, s.retries, client.last_http_status());
   return r == Result::ok || r == Result::no_update ? 0 : 2;
 }

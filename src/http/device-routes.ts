@@ -22,6 +22,7 @@ export const DEVICE_ROUTES: readonly DeviceRoute[] = [
   { method: 'GET', url: '/v1/factory/:file', download: true },
   { method: 'GET', url: '/v1/arduino/:board', download: true },
   { method: 'GET', url: '/v1/firmware/:file', download: true },
+  { method: 'GET', url: '/v1/delta/:base/:file', download: true },
   { method: 'POST', url: '/v1/devices/:device/reports', download: false },
   { method: 'POST', url: '/v1/devices/:device/enroll', download: false },
   { method: 'GET', url: '/v1/devices/:device/challenge', download: false },

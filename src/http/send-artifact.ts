@@ -11,11 +11,10 @@ export interface ArtifactSource {
   artifactCache: ArtifactCache
 }
 
-/** A stored binary as the artifacts table records it (an ArtifactRow fits). */
+/** A stored binary as the artifacts table records it (an ArtifactRow fits, as does a delta patch). */
 export interface DownloadableArtifact {
   sha256: string
   size: number
-  md5: string
 }
 
 export interface SendArtifactOptions {

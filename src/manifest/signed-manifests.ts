@@ -1,6 +1,7 @@
 import crypto from 'node:crypto'
 import type { ServerKey } from '../plugins/app/server-key'
 import type { Target } from '../fleet/target'
+import type { DeltaOffer } from '../fleet/delta-offer'
 
 /** ESP32 clients refuse a longer manifest. */
 export const MAX_MANIFEST_BYTES = 1024
@@ -11,7 +12,7 @@ export const MAX_MANIFEST_BYTES = 1024
  */
 export const MAX_URL_BASE_LENGTH = 120
 const MAX_ISSUANCE_WINDOW_MS = 3600_000
-/** Distinct (release, channel, downgrade, url base) entries kept; bounds memory against odd Host headers. */
+/** Distinct (release, channel, downgrade, url base, delta) entries kept; bounds memory against odd Host headers. */
 const MAX_CACHED = 1024
 
 /** A manifest signed once and served as is, byte for byte, until its issuance window ends. */
@@ -22,6 +23,8 @@ export interface SignedManifest {
   issuedAt: number
   /** Response headers of a 200, ready to send. */
   headers: Record<string, string>
+  /** Whether the body carries the delta asked for (it is left out when it would not fit in 1024 bytes). */
+  hasDelta: boolean
 }
 
 export class ManifestTooLarge extends Error {
@@ -49,20 +52,30 @@ export class SignedManifests {
     this.windowMs = Math.min(MAX_ISSUANCE_WINDOW_MS, (ttlSeconds * 1000) / 2)
   }
 
-  /** The current signed manifest of `target` on `channel`, with binaries under `urlBase` (no trailing slash). */
-  get(target: Target, channel: string, urlBase: string): SignedManifest {
-    const cacheKey = `${target.release.id}|${channel}|${target.allowDowngrade}|${urlBase}`
+  /**
+   * The current signed manifest of `target` on `channel`, with binaries under `urlBase` (no trailing
+   * slash), and with `delta` beside the full image when given: one signed body per base, shared by
+   * every device running that base. A delta that would push the body past 1024 bytes is left out.
+   */
+  get(target: Target, channel: string, urlBase: string, delta?: DeltaOffer): SignedManifest {
+    const cacheKey = `${target.release.id}|${channel}|${target.allowDowngrade}|${urlBase}|${delta?.sha256 ?? ''}`
     const now = Date.now()
     const cached = this.cache.get(cacheKey)
     if (cached && now - cached.issuedAt < this.windowMs) return cached
-    const fresh = this.sign(target, channel, urlBase, now)
+    let fresh: SignedManifest
+    try {
+      fresh = this.sign(target, channel, urlBase, now, delta)
+    } catch (err) {
+      if (!(err instanceof ManifestTooLarge) || delta === undefined) throw err
+      fresh = this.sign(target, channel, urlBase, now)
+    }
     this.cache.delete(cacheKey)
     if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value as string)
     this.cache.set(cacheKey, fresh)
     return fresh
   }
 
-  private sign(target: Target, channel: string, urlBase: string, now: number): SignedManifest {
+  private sign(target: Target, channel: string, urlBase: string, now: number, delta?: DeltaOffer): SignedManifest {
     const r = target.release
     // Whole seconds, so that issued_at in the body is exactly the signing time the window counts from.
     const issuedAt = Math.floor(now / 1000) * 1000
@@ -83,6 +96,7 @@ export class SignedManifests {
         allow_downgrade: target.allowDowngrade,
         issued_at: isoSeconds(issuedAt),
         expires_at: isoSeconds(issuedAt + this.ttlSeconds * 1000),
+        ...(delta === undefined ? {} : { delta }),
       }),
       'utf8'
     )
@@ -97,6 +111,7 @@ export class SignedManifests {
       body,
       etag,
       issuedAt,
+      hasDelta: delta !== undefined,
       headers: {
         'content-type': 'application/json; charset=utf-8',
         etag,

@@ -12,9 +12,12 @@ export interface ArtifactFile {
 export class BackupRepository {
   constructor(private readonly db: Database) {}
 
-  /** Every artifact the database refers to. */
+  /** Every artifact the database refers to: release binaries and the delta patches built to them. */
   async artifacts(): Promise<ArtifactFile[]> {
-    return this.db.prepare('SELECT sha256, size FROM artifacts ORDER BY sha256').all() as ArtifactFile[]
+    // A database from before delta patches (schema 8) has no such table.
+    const hasPatches = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'delta_patches'").get() !== undefined
+    const patches = hasPatches ? "UNION SELECT sha256, size FROM delta_patches WHERE state = 'ready'" : ''
+    return this.db.prepare(`SELECT sha256, size FROM artifacts ${patches} ORDER BY sha256`).all() as ArtifactFile[]
   }
 
   /** The highest migration applied, 0 for a database without migrations. */

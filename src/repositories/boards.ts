@@ -5,6 +5,8 @@ export interface Board {
   chip: string
   chip_id: number
   slot_size: number
+  /** 1 while delta updates are on for the board */
+  delta_enabled: number
   created_at: number
 }
 
@@ -26,8 +28,8 @@ export class BoardsRepository {
     return this.db.prepare('SELECT * FROM boards ORDER BY name').all() as Board[]
   }
 
-  async add(board: Omit<Board, 'created_at'>): Promise<Board> {
-    const created = { ...board, created_at: Date.now() }
+  async add(board: Omit<Board, 'created_at' | 'delta_enabled'>): Promise<Board> {
+    const created = { ...board, delta_enabled: 1, created_at: Date.now() }
     try {
       this.db
         .prepare('INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES (@name, @chip, @chip_id, @slot_size, @created_at)')

@@ -18,6 +18,10 @@ export interface CheckIn {
   /** the binary itself was sent in this answer (Arduino 200) */
   delivered?: boolean
   note?: string | null
+  /** the SHA-256 of the image the device runs, when it says (delta-capable clients) */
+  runningSha256?: string | null
+  /** the delta patch this answer offers with the release: its base and size */
+  delta?: { base: string; size: number } | null
   /**
    * The poll came with the device's token (true) or without (false); undefined leaves the device's
    * standing as it is (device credentials off). A device's first verified check-in drops what
@@ -58,6 +62,7 @@ export interface DeviceRow {
   /** the version of the release the last poll was offered */
   offered_version: string | null
   note: string | null
+  running_sha256: string | null
   /** 1 when the device's check-ins come with its device token */
   verified: number
 }
@@ -145,7 +150,7 @@ export const DEVICE_VIEW_LIMIT = 100
 export const REPORTS_KEPT = 500
 
 const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
-  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.verified`
+  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.running_sha256, d.verified`
 
 // One statement per status: the column a report fills is part of the SQL, never a parameter.
 const REPORT_COLUMN: Record<ReportStatus, string> = {
@@ -186,6 +191,7 @@ export class DevicesRepository {
   private readonly markSilentRollback: Statement
   private readonly recordOffer: Statement
   private readonly legacyPoll: Statement
+  private readonly recordDeltaOffer: Statement
   private readonly setVerified: Statement
   private readonly setUnverified: Statement
   private readonly forgetUpdates: Statement
@@ -197,8 +203,8 @@ export class DevicesRepository {
   constructor(private readonly db: Database) {
     this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ?')
     this.insertDevice = db.prepare(`INSERT INTO devices
-      (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, verified)
-      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note,
+      (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256, verified)
+      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running,
         CASE WHEN @verified = 1 AND EXISTS (SELECT 1 FROM device_keys WHERE device = @device AND state = 'accepted') THEN 1 ELSE 0 END)`)
     // Only while the device has an accepted key: a token checked on another instance in the seconds
     // before it learnt of a revocation does not make the revoked device count again.
@@ -208,7 +214,8 @@ export class DevicesRepository {
     this.setUnverified = db.prepare('UPDATE devices SET verified = 0 WHERE device = ?')
     this.forgetUpdates = db.prepare('DELETE FROM device_releases WHERE device = ?')
     const seen = `address = @address, user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space),
-      sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note`
+      sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note,
+      running_sha256 = COALESCE(@running, running_sha256)`
     // Most polls change nothing the device runs: leaving board..sequence out of the SET keeps SQLite
     // from rewriting devices_version and firing the count trigger.
     this.touchDevice = db.prepare(`UPDATE devices SET ${seen} WHERE device = @device`)
@@ -239,6 +246,8 @@ export class DevicesRepository {
         downloaded_at = COALESCE(downloaded_at, excluded.downloaded_at)`)
     this.legacyPoll = db.prepare(`INSERT INTO legacy_clients (address, user_agent, first_seen, last_seen, polls) VALUES (?, ?, ?, ?, 1)
       ON CONFLICT (address, user_agent) DO UPDATE SET last_seen = excluded.last_seen, polls = polls + 1`)
+    this.recordDeltaOffer = db.prepare(`UPDATE device_releases SET delta_base = @base, delta_size = @size
+      WHERE release_id = @offered AND device = @device AND (delta_base IS NOT @base OR delta_size IS NOT @size)`)
     // Polls answered in the same turn share a commit: the commit is most of a check-in's cost.
     this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c))
     this.reportTx = this.prepareReports()
@@ -460,7 +469,7 @@ export class DevicesRepository {
           ON CONFLICT (release_id, device) DO UPDATE SET ${column} = COALESCE(${column}, excluded.${column})
           ${status === 'rolled_back' ? ', rollback_silent = 0' : ''}`),
       ])
-    ) as Record<ReportStatus, Statement>
+    ) as Record<keyof typeof REPORT_COLUMN, Statement>
     const fromSequence = this.db.prepare(
       'SELECT sequence FROM device_history WHERE device = ? AND version = ? ORDER BY id DESC LIMIT 1'
     ) as Statement<[string, string], { sequence: number }>
@@ -515,6 +524,7 @@ export class DevicesRepository {
       sketchMd5: c.sketchMd5 ?? null,
       offered: c.offeredReleaseId,
       note: c.note ?? null,
+      running: c.runningSha256 ?? null,
       verified: c.verified ? 1 : 0,
       at,
     }
@@ -545,6 +555,9 @@ export class DevicesRepository {
     }
     if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered || forgot)) {
       this.recordOffer.run({ ...row, downloadedAt: c.delivered ? at : null })
+    }
+    if (c.offeredReleaseId !== null && c.delta) {
+      this.recordDeltaOffer.run({ offered: c.offeredReleaseId, device: c.device, base: c.delta.base, size: c.delta.size })
     }
     return rolledBack
   }

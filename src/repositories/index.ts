@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3'
 import { ArtifactsRepository } from './artifacts'
 import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
+import { DeltaPatchesRepository } from './delta-patches'
 import { DeviceCredentialsRepository } from './device-credentials'
 import { DevicesRepository } from './devices'
 import { FactoryImagesRepository } from './factory-images'
@@ -39,6 +40,8 @@ export interface Repositories {
   rollouts: RolloutsRepository
   /** who changed rollouts, when and why */
   audit: AuditRepository
+  /** delta patches, failed applies, and the per-board delta switch */
+  deltaPatches: DeltaPatchesRepository
 }
 
 export function createRepositories(db: Database): Repositories {
@@ -57,5 +60,6 @@ export function createRepositories(db: Database): Repositories {
     metrics: new MetricsRepository(db),
     rollouts: new RolloutsRepository(db, audit),
     audit,
+    deltaPatches: new DeltaPatchesRepository(db),
   }
 }

@@ -55,10 +55,12 @@ export class ReleasesRepository {
   // Devices' polls look releases up by version and by MD5 (Arduino): prepared once.
   private readonly byVersion: Statement
   private readonly byMd5: Statement
+  private readonly bySha256: Statement
 
   constructor(private readonly db: Database) {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
+    this.bySha256 = db.prepare('SELECT * FROM releases WHERE board = ? AND sha256 = ?')
     const insert = db.prepare(`INSERT INTO releases (${RELEASE_COLUMNS.join(', ')}) VALUES (${RELEASE_COLUMNS.map((c) => '@' + c).join(', ')})`)
     // The checks and the insert run in one synchronous IMMEDIATE transaction: two publishes racing
     // for the same board cannot both pass, even from two processes sharing the database.
@@ -158,6 +160,11 @@ export class ReleasesRepository {
   /** The newest release of the board whose binary has this MD5 (what an Arduino sketch reports). */
   async getByMd5(board: string, md5: string): Promise<Release | undefined> {
     return this.byMd5.get(board, md5) as Release | undefined
+  }
+
+  /** The release of the board whose binary has this SHA-256 (what a delta-capable device says it runs). */
+  async getBySha256(board: string, sha256: string): Promise<Release | undefined> {
+    return this.bySha256.get(board, sha256) as Release | undefined
   }
 
   async getById(id: number): Promise<Release | undefined> {

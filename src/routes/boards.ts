@@ -9,12 +9,13 @@ const BoardView = Type.Object(
     chip: Type.String({ description: 'ESP-IDF target name, e.g. esp32' }),
     chip_id: Type.Integer({ description: 'the image header chip_id this board runs' }),
     slot_size: Type.Integer({ description: 'bytes of one OTA app slot: the largest image the board can take' }),
+    delta_enabled: Type.Boolean({ description: 'whether manifests offer delta patches (PUT /v1/boards/:board/delta)' }),
     created_at: Type.String({ format: 'date-time' }),
   },
   { $id: 'Board' }
 )
 
-const boardView = (b: Board) => ({ ...b, created_at: new Date(b.created_at).toISOString() })
+const boardView = (b: Board) => ({ ...b, delta_enabled: b.delta_enabled === 1, created_at: new Date(b.created_at).toISOString() })
 
 /** The boards the server knows: what the release tool checks an image against before uploading it. */
 const boards: FastifyPluginAsyncTypebox = async (app) => {

@@ -111,6 +111,13 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         devices: versions.filter((v) => v.board === c.board && v.channel === c.channel).reduce((n, v) => n + v.devices, 0),
       }))
       const rollouts = await channelRollouts(app.repos, [...pairs.values()])
+      const delta = { devices: 0, bytes_saved: 0 }
+      for (const board of new Set(versions.map((v) => v.board))) {
+        for (const saved of (await app.repos.deltaPatches.savingsByRelease(board)).values()) {
+          delta.devices += saved.devices
+          delta.bytes_saved += saved.bytes_saved
+        }
+      }
       const total = versions.reduce((n, v) => n + v.devices, 0)
       const verified = versions.reduce((n, v) => n + v.verified, 0)
       // The field fleet names no device: its own line, never added to total or versions.
@@ -125,6 +132,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
         versions,
         channels,
         rollouts,
+        delta,
         field_fleet: fieldFleet,
       }
     }
@@ -199,8 +207,9 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
       const adoption = await app.repos.devices.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
+      const delta = await app.repos.deltaPatches.savings(release.id)
       const fieldFleet = await fieldFleetAdoption(app.repos, app.config, release)
-      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, field_fleet: fieldFleet }
+      return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, delta, field_fleet: fieldFleet }
     }
   )
 }

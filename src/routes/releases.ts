@@ -9,6 +9,7 @@ import type { FactoryImage } from '../repositories/factory-images'
 import type { Release } from '../repositories/releases'
 import { implicitRollout, type Rollout } from '../repositories/rollouts'
 import { rolloutSummary } from '../schemas/rollout'
+import { ReleaseDeltaView, releaseDeltaView } from '../schemas/delta'
 
 /** A release with its rollout (none for a historical release without binary) and its factory image. */
 const withRollout = (r: Release, rollout: Rollout | undefined, factory: FactoryImage | undefined) =>
@@ -77,6 +78,19 @@ const PublishBody = Type.Object({
 })
 
 const releases: FastifyPluginAsyncTypebox = async (app) => {
+  const deltaOf = async (release: Release): Promise<ReleaseDeltaView | null> => {
+    if (release.sha256 === null || release.size === null) return null
+    const boardReleases = await app.repos.releases.list({ board: release.board })
+    const baseVersions = new Map(boardReleases.flatMap((r) => (r.sha256 === null ? [] : [[r.sha256, r.version] as const])))
+    return releaseDeltaView(
+      { size: release.size },
+      await app.repos.deltaPatches.boardDeltaEnabled(release.board),
+      await app.repos.deltaPatches.toTarget(release.sha256),
+      baseVersions,
+      await app.repos.deltaPatches.savings(release.id)
+    )
+  }
+
   app.post(
     '/v1/releases',
     {
@@ -95,6 +109,12 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
         request.identity?.name ?? 'unknown'
       )
       request.log.info({ board: release.board, version: release.version, sequence: release.sequence }, 'release published')
+      // Patches from earlier releases are built in the background; a failure to queue them never fails the publish.
+      try {
+        await app.deltaBuilds.releasePublished(release)
+      } catch (err) {
+        request.log.error({ err, board: release.board, version: release.version }, 'delta patches not queued')
+      }
       const factory = await app.repos.factoryImages.ofRelease(release.id)
       const firstFlash = firstFlashView(release, factory !== undefined, await firstFlashOf(app.repos, release.board, release.channel))
       return reply.code(201).send({ ...withRollout(release, await app.repos.rollouts.get(release.id), factory), first_flash: firstFlash })
@@ -124,10 +144,13 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/releases/:board/:version',
     {
       schema: {
-        summary: 'One release',
+        summary: 'One release, with its delta patches and what they saved',
         tags: ['releases'],
         params: Type.Object({ board: BoardName, version: Version }),
-        response: { 200: ReleaseView, ...errors(400, 401, 403, 404) },
+        response: {
+          200: Type.Composite([ReleaseView, Type.Object({ delta: Type.Union([ReleaseDeltaView, Type.Null()], { description: 'null for a release without binary' }) })]),
+          ...errors(400, 401, 403, 404),
+        },
       },
       onRequest: app.requireRole('releaser', 'operator'),
     },
@@ -135,7 +158,10 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release named ${version}: list them with GET /v1/releases?board=${board}`)
-      return withRollout(release, await app.repos.rollouts.get(release.id), await app.repos.factoryImages.ofRelease(release.id))
+      return {
+        ...withRollout(release, await app.repos.rollouts.get(release.id), await app.repos.factoryImages.ofRelease(release.id)),
+        delta: await deltaOf(release),
+      }
     }
   )
 }

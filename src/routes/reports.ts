@@ -3,14 +3,19 @@ import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
 import { REPORT_STATUSES, type ReportStatus } from '../repositories/devices'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { recordDeltaFailure } from '../fleet/delta-failures'
 import { standingOf, tokenRequiredFor } from '../fleet/device-standing'
 
 export const DETAIL_MAX_BYTES = 1024
 
+/** A failed delta apply: the device falls back to the full image, so no update state moves (docs/delta.md). */
+const DELTA_FAILED = 'delta_failed'
+const STATUSES = [...REPORT_STATUSES, DELTA_FAILED]
+
 const ReportBody = Type.Object(
   {
     // Checked in the handler so that a wrong status is answered with the list of right ones.
-    status: Type.String({ maxLength: 32, description: `one of ${REPORT_STATUSES.join(', ')}` }),
+    status: Type.String({ maxLength: 32, description: `one of ${STATUSES.join(', ')}` }),
     version: Version,
     // 0 is allowed: a hand-built binary reports it.
     sequence: Type.Integer({ minimum: 0, maximum: 4294967295 }),
@@ -45,16 +50,30 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { status, version, sequence, detail } = request.body
-      if (!isStatus(status)) throw badRequest(`body status must be one of ${REPORT_STATUSES.join(', ')}, not "${status}"`)
+      if (status !== DELTA_FAILED && !isStatus(status)) throw badRequest(`body status must be one of ${STATUSES.join(', ')}, not "${status}"`)
       if (detail !== undefined && Buffer.byteLength(detail, 'utf8') > DETAIL_MAX_BYTES) {
         throw badRequest(`body detail is ${Buffer.byteLength(detail, 'utf8')} bytes; the limit is ${DETAIL_MAX_BYTES} bytes of UTF-8`)
       }
       const device = normalizeDevice(request.params.device)
       const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
       if (!standing.record) throw tokenRequiredFor(device)
-      const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null, verified: standing.verified })
-      if (!known) {
-        throw notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
+      const unknown = () =>
+        notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
+      if (isStatus(status)) {
+        const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null, verified: standing.verified })
+        if (!known) throw unknown()
+      } else {
+        // Unproven failures cost only the device they name its delta; they never switch a patch off for everyone.
+        const outcome = await recordDeltaFailure(
+          app.repos,
+          { device, version, detail: detail ?? null, verified: standing.verified === true },
+          app.config.OTA_DELTA_FAILURE_LIMIT,
+          app.config.OTA_DEVICE_AUTH !== 'off'
+        )
+        if (!outcome.known) throw unknown()
+        if (outcome.failures !== undefined && outcome.failures >= app.config.OTA_DELTA_FAILURE_LIMIT) {
+          request.log.warn({ device, version, failures: outcome.failures }, 'delta patch switched off after failed applies')
+        }
       }
       return reply.code(202).send({ accepted: true as const })
     }

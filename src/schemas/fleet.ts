@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { ChannelRolloutView, DeviceRolloutView } from './rollout'
 import { BoardName, ChannelName, Version } from './common'
+import { DeltaSavingsView } from './delta'
 
 const Time = Type.String({ format: 'date-time', description: 'ISO 8601 UTC' })
 const NullableTime = Type.Union([Time, Type.Null()])
@@ -40,6 +41,7 @@ export const DeviceView = Type.Object({
   sketch_md5: Type.Union([Type.String(), Type.Null()]),
   offered_version: Type.Union([Type.String(), Type.Null()], { description: 'the release the last poll was offered, if any' }),
   note: Type.Union([Type.String(), Type.Null()], { description: 'why the device cannot take its target, if it cannot' }),
+  running_sha256: Type.Union([Type.String(), Type.Null()], { description: 'SHA-256 of the image it runs, as its last delta-capable poll said' }),
   verified: Type.Boolean({ description: 'its check-ins come with its device token: only such devices count when device credentials are on' }),
 })
 export type DeviceView = Static<typeof DeviceView>
@@ -77,6 +79,7 @@ export const VersionsResponse = Type.Object({
     { description: 'devices and stale devices of each board and channel listed' }
   ),
   rollouts: Type.Optional(Type.Array(ChannelRolloutView, { description: 'the current rollout of each board and channel listed' })),
+  delta: Type.Optional({ ...DeltaSavingsView, description: 'what delta updates saved over the releases of the boards listed' }),
   field_fleet: Type.Optional(FieldFleetSummary),
 })
 
@@ -153,6 +156,7 @@ export const AdoptionResponse = Type.Object({
   rolled_back: Type.Integer({ description: 'includes silent rollbacks' }),
   silent_rollbacks: Type.Integer({ description: 'back on the old version after taking the release, without saying so' }),
   running: Type.Integer({ description: 'devices whose last check-in names this version (verified devices only when device credentials are on)' }),
+  delta: DeltaSavingsView,
   field_fleet: Type.Optional(
     Type.Object(
       {

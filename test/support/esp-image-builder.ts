@@ -178,3 +178,66 @@ export function appendSecureBootV2Signature(image: Buffer, options: SignatureOpt
   }
   return Buffer.concat([padded, sector])
 }
+
+/**
+ * A later build of `image`: `edit` returns the new contents of its largest (code) segment, which may change
+ * length (kept 4-aligned); the header, other segments, checksum and appended hash are rebuilt around it, as
+ * a rebuild with a changed source would. Used to make images whose delta is known to be small or large.
+ */
+export function reviseEspImage(image: Buffer, edit: (code: Buffer) => Buffer): Buffer {
+  const count = image[1]
+  const hashAppended = image[23] === 1
+  const segments: Array<{ header: Buffer; data: Buffer }> = []
+  let at = 24
+  for (let i = 0; i < count; i++) {
+    const header = Buffer.from(image.subarray(at, at + 8))
+    const length = header.readUInt32LE(4)
+    segments.push({ header, data: Buffer.from(image.subarray(at + 8, at + 8 + length)) })
+    at += 8 + length
+  }
+  const code = segments.reduce((a, b) => (b.data.length > a.data.length ? b : a))
+  const edited = edit(Buffer.from(code.data))
+  code.data = Buffer.concat([edited, Buffer.alloc(align4(edited.length) - edited.length)])
+  code.header.writeUInt32LE(code.data.length, 4)
+  const parts: Buffer[] = [Buffer.from(image.subarray(0, 24))]
+  let length = 24
+  let checksum = 0xef
+  for (const { header, data } of segments) {
+    parts.push(header, data)
+    length += 8 + data.length
+    for (const byte of data) checksum ^= byte
+  }
+  const padding = Buffer.alloc(16 - (length % 16))
+  padding[padding.length - 1] = checksum
+  parts.push(padding)
+  const body = Buffer.concat(parts)
+  return hashAppended ? Buffer.concat([body, createHash('sha256').update(body).digest()]) : body
+}
+
+/** Seeded filler for edits: the same seed gives the same bytes. */
+export function seededBytes(length: number, seed: number): Buffer {
+  return randomBytes(length + 4, { x: seed || 1 }).subarray(0, length)
+}
+
+/** A small code change: a few scattered byte edits and a short insertion, like a one-line fix. */
+export function smallCodeChange(code: Buffer, seed = 1): Buffer {
+  const out = Buffer.from(code)
+  const noise = seededBytes(64, seed)
+  for (let i = 0; i < 16; i++) out[Math.floor((out.length * (i + 1)) / 17)] ^= noise[i] | 1
+  const cut = Math.floor(out.length / 3)
+  return Buffer.concat([out.subarray(0, cut), noise.subarray(16, 48), out.subarray(cut)])
+}
+
+/**
+ * An SDK-upgrade-sized change: a quarter of the code rewritten in pieces and the rest shifted, as when
+ * ESP-IDF itself moves under the application.
+ */
+export function largeCodeChange(code: Buffer, seed = 2): Buffer {
+  const block = 4096
+  const parts: Buffer[] = []
+  for (let at = 0, i = 0; at < code.length; at += block, i++) {
+    const piece = code.subarray(at, at + block)
+    parts.push(i % 4 === 1 ? seededBytes(piece.length + 12, seed + i) : piece)
+  }
+  return Buffer.concat(parts)
+}

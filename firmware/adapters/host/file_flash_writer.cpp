@@ -1,5 +1,7 @@
 #include "file_flash_writer.h"
 
+#include "atomic_file.h"
+
 #include <unistd.h>
 
 namespace ota_gate {
@@ -45,13 +47,7 @@ void FileFlashWriter::abort() {
 
 bool FileFlashWriter::set_bootable() {
   if (!finished_) return false;
-  // Written aside and renamed, so a crash never leaves half a record.
-  const std::string temp = otadata_path_ + ".tmp";
-  FILE* f = fopen(temp.c_str(), "w");
-  if (f == nullptr) return false;
-  const bool ok = fprintf(f, "slot.bin %u\n", expected_) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
-  fclose(f);
-  return ok && rename(temp.c_str(), otadata_path_.c_str()) == 0;
+  return write_file_atomically(otadata_path_, "slot.bin " + std::to_string(expected_) + "\n");
 }
 
 }  // namespace host

@@ -1,6 +1,7 @@
-// The three seams between the portable core and a platform: an HTTP
-// transport, the flash slot being written, and the clock. Each platform
-// (host, ESP-IDF, Arduino) provides one small class per seam.
+// The seams between the portable core and a platform: an HTTP transport,
+// the flash slot being written, the clock, and (for delta updates) the
+// running image. Each platform (host, ESP-IDF, Arduino) provides one small
+// class per seam.
 #pragma once
 
 #include <cstddef>
@@ -64,6 +65,36 @@ class FlashWriter {
   virtual bool finish() = 0;     // all bytes written; platform checks run here
   virtual void abort() = 0;      // leave the slot unbootable
   virtual bool set_bootable() = 0;
+};
+
+// Reads an image at any offset: the base a delta patch is applied to.
+class ImageReader {
+ public:
+  virtual ~ImageReader() = default;
+  // Exactly `len` bytes from `offset`; false on an I/O error or past the end.
+  virtual bool read(uint32_t offset, uint8_t* out, size_t len) = 0;
+};
+
+// Receives an image being rebuilt, in order.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual bool write(const uint8_t* data, size_t len) = 0;
+};
+
+// The image the device runs, for delta updates: its bytes (the running
+// partition) and the digest the device keeps of it. A platform without it
+// leaves OtaConfig::running_image null and always downloads full images.
+class RunningImage : public ImageReader {
+ public:
+  // The running image's length in bytes (the image, not the partition).
+  virtual uint32_t size() = 0;
+  // The whole image's SHA-256 (64 lowercase hex) as kept from the update
+  // that installed it; false when unknown (then no delta is asked for).
+  virtual bool sha256(char out[65]) = 0;
+  // Called once a new image is bootable: keep its SHA-256 for the slot that
+  // boots next, so that image can ask for deltas in turn.
+  virtual bool remember_next(const char* sha256_hex) = 0;
 };
 
 // Where the device keeps its private key across reboots and updates (NVS on

@@ -10,6 +10,17 @@ namespace ota_gate {
 
 constexpr size_t kMaxManifestBody = 1024;
 
+// The manifest's optional `delta` object: a patch from the image the device
+// said it runs to this release (esp_delta_ota format).
+struct DeltaOffer {
+  bool present;            // false when absent or not in the expected form
+  char format[24];         // "esp_delta_ota"
+  char base_sha256[65];    // the running image it applies to
+  char url[256];
+  uint32_t size;           // of the patch file
+  char sha256[65];         // of the patch file
+};
+
 struct Manifest {
   char board[33];
   char channel[33];
@@ -26,11 +37,14 @@ struct Manifest {
   bool allow_downgrade;
   char issued_at[40];
   char expires_at[40];
+  DeltaOffer delta;
 };
 
 // Parses a flat JSON object (unknown fields, including nested ones, are
 // skipped; a repeated field is refused) and checks every field's form.
-// Returns ok or manifest_invalid.
+// The one nested object read is `delta`: a delta object whose fields are
+// missing or malformed is dropped (delta.present false, the full image is
+// used), not a reason to refuse the release. Returns ok or manifest_invalid.
 Result parse_manifest(const char* body, size_t len, Manifest& out);
 
 }  // namespace ota_gate

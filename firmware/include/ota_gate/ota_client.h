@@ -10,6 +10,7 @@
 
 #include "ota_gate/decision.h"
 #include "ota_gate/device_key.h"
+#include "ota_gate/esp_delta_patch.h"
 #include "ota_gate/interfaces.h"
 #include "ota_gate/key_ring.h"
 #include "ota_gate/manifest.h"
@@ -33,6 +34,9 @@ struct OtaConfig {
   uint32_t chunk_size = 16 * 1024;   // 4 KiB ... 64 KiB per Range request
   uint8_t max_retries = 5;           // consecutive failed chunk attempts
   uint32_t retry_delay_ms = 1000;    // doubled on each consecutive failure, capped at 30 s
+  // Set to ask for delta updates (esp_delta_ota patches against the running
+  // image); null: full images only.
+  RunningImage* running_image = nullptr;
   // Device credentials. With a key store the device makes its P-256 key once
   // (kept in the store), enrolls it, and sends a device token with every
   // poll, download and report; without one it sends no credentials.
@@ -40,14 +44,19 @@ struct OtaConfig {
   const char* enrollment_token = nullptr;  // a batch's token: accepted at once when valid
 };
 
-enum class ReportStatus : uint8_t { downloading, downloaded, installed, booted, failed, rolled_back };
+enum class ReportStatus : uint8_t { downloading, downloaded, installed, booted, failed, rolled_back, delta_failed };
 const char* report_status_name(ReportStatus s);
 
 struct DownloadStats {
-  uint32_t bytes_written = 0;
+  uint32_t bytes_written = 0;  // of the full image
+  uint32_t patch_bytes = 0;    // of a delta patch
   uint32_t requests = 0;
   uint32_t retries = 0;
+  bool delta_tried = false;
+  Result delta_result = Result::ok;  // when tried: ok (installed from the patch) or why it was abandoned
 };
+
+class ChunkConsumer;
 
 class OtaClient {
  public:
@@ -58,7 +67,10 @@ class OtaClient {
   Result check(Manifest& manifest);
   // Download a verified manifest's image into the slot, check its size and
   // SHA-256, and mark it bootable. Reports downloading, downloaded,
-  // installed, or failed with the reason.
+  // installed, or failed with the reason. When the manifest offers a delta
+  // for the running image, the image is first rebuilt from the patch; if
+  // that fails for any reason, delta_failed is reported (the reason as
+  // detail), the slot is aborted, and the full image is downloaded.
   Result install(const Manifest& manifest);
   // check() then install() when the decision is update. Returns ok when a
   // new image is bootable (the caller reboots), no_update, or the failure.
@@ -88,8 +100,12 @@ class OtaClient {
   Result validate_config() const;
   Result fetch_manifest(HttpResponseHead& head, uint32_t& body_len);
   Result verify_manifest(const HttpResponseHead& head, uint32_t body_len, Manifest& m);
-  Result download(const Manifest& m);
-  Result fetch_chunk(const Manifest& m, uint32_t& offset, class Sha256& sha, bool& progressed);
+  bool kept_running_digest(char out[65]) const;
+  bool wants_delta(const Manifest& m) const;
+  Result install_delta(const Manifest& m);
+  Result install_full(const Manifest& m);
+  Result download(const char* url, uint32_t size, ChunkConsumer& consumer, uint32_t& offset);
+  Result fetch_chunk(const char* url, uint32_t size, uint32_t& offset, ChunkConsumer& consumer, bool& progressed);
   Result read_body(uint32_t len, uint8_t* out);
   Result fail(const Manifest& m, Result reason, bool began);
   void prepare_credentials();
@@ -118,6 +134,7 @@ class OtaClient {
   bool credentials_tried_ = false;
   Result credentials_ = Result::ok;
   uint8_t io_[OTA_GATE_IO_BUFFER];
+  EspDeltaPatch delta_patch_;
 };
 
 }  // namespace ota_gate

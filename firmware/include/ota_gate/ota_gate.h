@@ -3,7 +3,11 @@
 
 #include "ota_gate/chunk_plan.h"
 #include "ota_gate/decision.h"
+#include "ota_gate/detools_applier.h"
 #include "ota_gate/device_key.h"
+#include "ota_gate/esp_delta_patch.h"
+#include "ota_gate/esp_image.h"
+#include "ota_gate/heatshrink_decoder.h"
 #include "ota_gate/http_fields.h"
 #include "ota_gate/identifiers.h"
 #include "ota_gate/interfaces.h"

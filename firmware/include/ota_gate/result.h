@@ -37,6 +37,12 @@ enum class Result : uint8_t {
   set_bootable_failed,
   report_failed,
   crypto_error,
+  // Delta updates (each makes the client fall back to the full image).
+  delta_header_invalid,    // not an esp_delta_ota header (magic, reserved bytes)
+  delta_base_mismatch,     // the patch or the running image is not the base the manifest names
+  delta_unsupported,       // another detools patch type, compression or heatshrink window
+  delta_corrupt,           // the patch does not decode to an image of the promised size
+  base_read_failed,        // the running image could not be read
   device_pending,          // enrolled; an operator has not accepted the key yet
   device_rejected,         // the key was rejected or revoked by an operator
   device_not_enrolled,     // the server does not know the device's key

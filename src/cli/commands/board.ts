@@ -40,12 +40,25 @@ export const boardCommands: Command[] = [
     },
   },
   {
+    name: 'board delta',
+    usage: 'board delta NAME on|off',
+    arguments: ['NAME', 'on|off'],
+    summary: 'turn delta updates (esp_delta_ota patches in manifests) on or off for a board',
+    async run({ positionals }, io) {
+      if (positionals.length !== 2 || !['on', 'off'].includes(positionals[1])) throw new UsageError('name a board and on or off')
+      const [name, setting] = positionals
+      const known = await withDataFolder(io, (repos) => repos.deltaPatches.setBoardDelta(name, setting === 'on'))
+      if (!known) throw new CliRefusal(`board ${name} is not known (see \`ota-gate board list\`)`)
+      print(io, `delta updates ${setting} for board ${name}`)
+    },
+  },
+  {
     name: 'board list',
     usage: 'board list',
     summary: 'list boards with their chip and OTA slot size',
     async run({ positionals }, io) {
       const boards = await withDataFolder(io, (repos) => repos.boards.list())
-      print(io, table(boards.map((b) => ({ ...b })), ['name', 'chip', 'chip_id', 'slot_size', 'created_at']))
+      print(io, table(boards.map((b) => ({ ...b, delta: b.delta_enabled === 1 ? 'on' : 'off' })), ['name', 'chip', 'chip_id', 'slot_size', 'delta', 'created_at']))
     },
   },
 ]

@@ -2,6 +2,7 @@ import type { Command } from '../main'
 import { artifactsCommands } from './artifacts'
 import { backupCommands } from './backup'
 import { boardCommands } from './board'
+import { deltaCommands } from './delta'
 import { deviceCommands, enrollmentCommands } from './device'
 import { fleetCommands } from './fleet'
 import { keysCommands } from './keys'
@@ -11,4 +12,4 @@ import { releaseCommands } from './release'
 import { rolloutCommands } from './rollout'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...artifactsCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...artifactsCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands, ...deltaCommands]
