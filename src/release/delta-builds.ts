@@ -15,7 +15,7 @@ export const POPULAR_BASE_SHARE = 0.05
 export interface DeltaBuildDeps {
   repos: Repositories
   artifacts: ArtifactStore
-  config: Pick<Config, 'OTA_DELTA_BASES' | 'OTA_DELTA_BUILD_TIMEOUT_MS' | 'OTA_MAX_ARTIFACT_BYTES'>
+  config: Pick<Config, 'OTA_DELTA_BASES' | 'OTA_DELTA_BUILD_TIMEOUT_MS' | 'OTA_MAX_ARTIFACT_BYTES' | 'OTA_DEVICE_AUTH'>
   log: FastifyBaseLogger
 }
 
@@ -50,7 +50,9 @@ export class DeltaBuilds {
       .filter((r) => r.sha256 !== null && r.sequence < release.sequence)
       .sort((a, b) => b.sequence - a.sequence)
     for (const r of earlier.slice(0, this.deps.config.OTA_DELTA_BASES)) bases.add(r.sha256 as string)
-    for (const sha of await this.deps.repos.deltaPatches.popularBases(release.board, POPULAR_BASE_SHARE)) {
+    // Unproven check-ins must not choose which patches get built.
+    const verifiedOnly = this.deps.config.OTA_DEVICE_AUTH !== 'off'
+    for (const sha of await this.deps.repos.deltaPatches.popularBases(release.board, POPULAR_BASE_SHARE, verifiedOnly)) {
       if (sha !== release.sha256) bases.add(sha)
     }
     for (const base of bases) await this.request({ board: release.board, base, target: release.sha256 })

@@ -168,15 +168,20 @@ export class DeltaPatchesRepository {
     return new Map(rows.map((r) => [r.id, { devices: r.devices, bytes_saved: r.bytes_saved }]))
   }
 
-  /** Binaries of a board's releases run by more than `share` (0-1) of its devices, by the version they report. */
-  async popularBases(board: string, share: number): Promise<string[]> {
+  /**
+   * Binaries of a board's releases run by more than `share` (0-1) of its devices, by the version they
+   * report; with `verifiedOnly`, counting only devices that proved who they are.
+   */
+  async popularBases(board: string, share: number, verifiedOnly: boolean): Promise<string[]> {
     const rows = this.db
       // fleet_versions: the per-version counts the device triggers keep (no scan of the devices).
-      .prepare(`WITH counts AS (SELECT version, sum(devices) AS n FROM fleet_versions WHERE board = @board GROUP BY version),
+      .prepare(`WITH counts AS (
+          SELECT version, sum(CASE WHEN @verifiedOnly = 1 THEN verified ELSE devices END) AS n
+          FROM fleet_versions WHERE board = @board GROUP BY version),
           total AS (SELECT sum(n) AS t FROM counts)
         SELECT r.sha256 FROM counts c JOIN releases r ON r.board = @board AND r.version = c.version, total
         WHERE r.sha256 IS NOT NULL AND c.n > @share * total.t`)
-      .all({ board, share }) as Array<{ sha256: string }>
+      .all({ board, share, verifiedOnly: verifiedOnly ? 1 : 0 }) as Array<{ sha256: string }>
     return rows.map((r) => r.sha256)
   }
 }
