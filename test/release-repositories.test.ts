@@ -2,6 +2,7 @@ import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
 import { ReleaseConflict, releaseView, type NewRelease } from '../src/repositories/releases'
+import { releaseRow as release, withArtifacts } from './support/release-rows'
 import { ReleaseKeyExists } from '../src/repositories/release-keys'
 import { generateKeyPair } from '../src/release/keys'
 import { tempDir, type TestContext } from './support/server'
@@ -14,36 +15,6 @@ function setup(t: TestContext) {
 
 const hex = (c: string, n: number) => c.repeat(n)
 
-function release(n: number, over: Partial<NewRelease> = {}): NewRelease {
-  return {
-    board: 'esp32cam',
-    channel: 'stable',
-    version: `v${n}`,
-    sequence: n,
-    sha256: hex(n.toString(16), 64),
-    size: 1000 + n,
-    md5: hex('a', 32),
-    tag: `prod-v${n}`,
-    commit_sha: hex('c', 40),
-    signature: 'c2ln',
-    key_id: null,
-    provenance: 'attested',
-    chip: 'esp32',
-    project_name: 'cam',
-    app_version: `v${n}`,
-    idf_version: 'v5.1',
-    secure_version: 0,
-    build_date: 'Jan  1 2026',
-    build_time: '12:00:00',
-    notes: null,
-    published_by: 'ci',
-    ...over,
-  }
-}
-
-async function withArtifacts(repos: ReturnType<typeof createRepositories>, ...ns: number[]) {
-  for (const n of ns) await repos.artifacts.record({ sha256: hex(n.toString(16), 64), md5: hex('a', 32), size: 1000 + n })
-}
 
 t.test('releases: insert, get, list newest first, latest with a binary, maxSequence', async (t) => {
   const { repos } = setup(t)
