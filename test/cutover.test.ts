@@ -90,6 +90,22 @@ const proxyLocations = (backend: number) => `
         send_timeout 300s;
     }`
 
+/** The worker processes of an nginx master, from /proc (this test runs on Linux, where nginx is). */
+function workersOf(master: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^[0-9]+$/.test(d))
+    .filter((d) => {
+      try {
+        // The parent pid is the second field after the parenthesised command name.
+        return Number(fs.readFileSync(`/proc/${d}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === master
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
+
 async function startNginx(t: TestContext, prefix: string, port: number, locations: string): Promise<{ reload(locations: string): Promise<void> }> {
   fs.mkdirSync(path.join(prefix, 'tmp'), { recursive: true, mode: 0o755 })
   const conf = path.join(prefix, 'nginx.conf')
@@ -110,9 +126,16 @@ async function startNginx(t: TestContext, prefix: string, port: number, location
     await new Promise((r) => setTimeout(r, 50))
   }
   return {
+    // Done once the workers of the old configuration have exited: until then a new connection may
+    // still be accepted by one of them and served the static files.
     async reload(next) {
+      const oldWorkers = workersOf(child.pid as number)
       fs.writeFileSync(conf, nginxConf(prefix, port, next))
       await run(nginx as string, [...args, '-s', 'reload'])
+      for (let i = 0; oldWorkers.some((pid) => fs.existsSync(`/proc/${pid}`)); i++) {
+        if (i > 200) throw new Error('the old nginx workers did not exit after the reload')
+        await new Promise((r) => setTimeout(r, 50))
+      }
     },
   }
 }
