@@ -100,8 +100,10 @@ t.test('disk full: 507 on upload, polls still answered, /healthz 503, and back b
   t.same(fs.readdirSync(path.join(dataDir, 'tmp')), [], 'no partial file in tmp/')
   const sha = createHash('sha256').update(image).digest('hex')
   t.notOk(fs.existsSync(path.join(dataDir, 'artifacts', sha.slice(0, 2), `${sha}.bin`)), 'and none in the store')
-  const logged = server.lines().filter((l) => l.level === 50 && /disk full/.test(String(l.msg)))
-  t.ok(logged.length >= 1, 'logged at error level')
+  // The server's log reaches us through its stdout pipe, a moment after the answer.
+  const diskFullLines = () => server.lines().filter((l) => l.level === 50 && /disk full/.test(String(l.msg)))
+  for (let i = 0; diskFullLines().length === 0 && i < 100; i++) await new Promise((r) => setTimeout(r, 50))
+  t.ok(diskFullLines().length >= 1, 'logged at error level')
 
   // Polls of new devices: each answered with its manifest, although their check-ins cannot all be written.
   let n = 1
