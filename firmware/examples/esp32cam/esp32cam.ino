@@ -21,11 +21,7 @@
 #include <WiFiClientSecure.h>
 #include <esp_ota_ops.h>
 
-#include "arduino_clock.h"
-#include "arduino_http_transport.h"
-#include "arduino_update_writer.h"
-#include "preferences_key_store.h"
-#include "ota_gate/ota_gate.h"
+#include <ota_gate.h>  // the core and the Arduino adapters (ota_gate/arduino.h)
 
 #ifndef FW_VERSION
 #define FW_VERSION "dev"
