@@ -8,11 +8,12 @@ mkdir -p "$out"
 total_pass=0
 total_fail=0
 status=0
-for suite in unit e2e packaging; do
+for suite in unit e2e packaging sdk-check; do
   case $suite in
     unit) ./build/unit_tests > "$out/$suite.log" 2>&1 ;;
     e2e) node test/e2e.mjs > "$out/$suite.log" 2>&1 ;;
     packaging) node test/check_packaging.mjs > "$out/$suite.log" 2>&1 ;;
+    sdk-check) sh test/sdk_check.sh > "$out/$suite.log" 2>&1 ;;
   esac
   rc=$?
   cat "$out/$suite.log"
