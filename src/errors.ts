@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'pin_not_found'
   | 'signature_invalid'
   | 'unknown_key'
+  | 'key_retired'
   | 'image_invalid'
   | 'chip_mismatch'
   | 'too_large_for_slot'
@@ -63,24 +64,31 @@ export type ErrorCode =
   | 'insufficient_storage'
   | 'uri_too_long'
 
-export class AppError extends Error {
+/**
+ * A refusal: what the request asked is not done, for a reason named by `code` and explained by
+ * `message`. Domain code throws it without knowing HTTP; the error handler plugin alone maps each
+ * code to a status. `headers` go out with the answer (Retry-After, Content-Range); `details` are
+ * extra fields of the JSON body beside `error` and `message`.
+ */
+export class Refusal extends Error {
+  readonly headers: Record<string, string>
+  readonly details: Record<string, unknown>
+
   constructor(
-    readonly statusCode: number,
     readonly code: ErrorCode,
     message: string,
-    readonly headers: Record<string, string> = {}
+    extra: { headers?: Record<string, string>; details?: Record<string, unknown> } = {}
   ) {
     super(message)
-    this.name = 'AppError'
+    this.name = 'Refusal'
+    this.headers = extra.headers ?? {}
+    this.details = extra.details ?? {}
   }
 }
 
-export const badRequest = (message: string) => new AppError(400, 'bad_request', message)
-export const unauthorized = (message: string) => new AppError(401, 'unauthorized', message)
-export const forbidden = (message: string) => new AppError(403, 'forbidden', message)
-export const notFound = (code: ErrorCode, message: string) => new AppError(404, code, message)
-export const conflict = (code: ErrorCode, message: string) => new AppError(409, code, message)
-export const unprocessable = (code: ErrorCode, message: string) => new AppError(422, code, message)
+export const badRequest = (message: string) => new Refusal('bad_request', message)
+export const unauthorized = (message: string) => new Refusal('unauthorized', message)
+export const forbidden = (message: string) => new Refusal('forbidden', message)
 
 /** The disk under the data folder is full: a file write (ENOSPC, EDQUOT) or SQLite (SQLITE_FULL) said so. */
 export function isStorageFull(err: unknown): boolean {
@@ -89,4 +97,4 @@ export function isStorageFull(err: unknown): boolean {
 }
 
 export const insufficientStorage = (what: string) =>
-  new AppError(507, 'insufficient_storage', `${what}: the server's disk is full; nothing was kept. Try again once the operator has freed space`)
+  new Refusal('insufficient_storage', `${what}: the server's disk is full; nothing was kept. Try again once the operator has freed space`)

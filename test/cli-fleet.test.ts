@@ -134,7 +134,7 @@ t.test('rough edges: device show names its rollout in words, a bad MAC or board 
 
   const nope = await cli(['fleet', 'versions', '--board', 'nope'], env)
   t.equal(nope.code, 1, 'a board that does not exist is a refusal, as rollout status says')
-  t.match(nope.stderr, /there is no board nope: `ota-gate board list` shows the boards \(404 board_not_found\)/)
+  t.match(nope.stderr, /board nope is not known \(known: .*\): add it with `ota-gate board add nope .*` \(404 board_not_found\)/)
   const stale = await cli(['fleet', 'devices', '--stale', '3'], env)
   t.equal(stale.code, 2)
   t.match(stale.stderr, /^ota-gate fleet devices: --stale must be a duration like 90m, 24h or 7d .*not "3"/)

@@ -70,7 +70,7 @@ t.test('500 devices on mixed versions: exact counts per version, stale counted w
   t.ok(beta.body.versions.every((v) => v.channel === 'beta'))
   const none = await getJson<{ error: string; message: string }>(server, '/v1/fleet/versions?board=nosuch', token)
   t.equal(none.status, 404, 'a board that does not exist is not an empty fleet')
-  t.match(none.body, { error: 'board_not_found', message: /there is no board nosuch/ })
+  t.match(none.body, { error: 'board_not_found', message: /board nosuch is not known/ })
 
   // Three seconds pass; 120 devices poll again (half of them on a newer version): the rest are
   // stale under stale_after=3s, as long as those 120 polls take less than three seconds.

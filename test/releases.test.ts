@@ -150,7 +150,7 @@ t.test('refusals about the authorisation: unknown key, retired key, signature ov
   t.equal(first.status, 201, JSON.stringify(first.body))
   const retired = await cli(['keys', 'retire', key.keyId], { OTA_DATA_DIR: server.dataDir })
   t.equal(retired.code, 0, retired.stderr)
-  refused(t, await uploadAndPost(server, token, key, { version: 'carder', sequence: 2, image: image({ version: 'carder' }) }), 422, 'unknown_key', /was retired on .* sign with a current key/)
+  refused(t, await uploadAndPost(server, token, key, { version: 'carder', sequence: 2, image: image({ version: 'carder' }) }), 422, 'key_retired', /was retired on .* sign with a current key/)
   const listed = await list(server, token)
   t.same(listed.map((r) => [r.version, r.key_id]), [['mason', key.keyId]], 'the release signed before stays listed')
   const next = await trustedKey(server, 'next key')

@@ -1,11 +1,12 @@
 import crypto, { type KeyObject } from 'node:crypto'
-import { AppError, badRequest, conflict, notFound, unauthorized } from '../errors'
+import { Refusal, badRequest, unauthorized } from '../errors'
 import { keyIdOf, verifyStatement } from '../release/keys'
 import type { Repositories } from '../repositories'
 import type { AuditAction } from '../repositories/audit'
 import type { DeviceKeyRow, DeviceKeyState, EnrollmentTokenRow } from '../repositories/device-credentials'
 import { hashToken } from '../repositories/tokens'
 import { rotationStatement, tokenStatement, type DeviceTokens } from './device-tokens'
+import { requireBoard } from './known-board'
 
 /**
  * Mender-style admission. A device enrolls with its P-256 public key and waits (pending) until an
@@ -37,10 +38,10 @@ export function parseDevicePublicKey(text: string): DevicePublicKey {
       ? crypto.createPublicKey({ key: text, format: 'pem' })
       : crypto.createPublicKey({ key: Buffer.from(text.replace(/\s+/g, ''), 'base64'), format: 'der', type: 'spki' })
   } catch {
-    throw new AppError(400, 'key_invalid', 'body public_key is neither a PEM public key nor base64 of a DER SubjectPublicKeyInfo')
+    throw new Refusal('key_invalid', 'body public_key is neither a PEM public key nor base64 of a DER SubjectPublicKeyInfo')
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new AppError(400, 'key_invalid', 'body public_key must be an ECDSA P-256 (prime256v1) public key')
+    throw new Refusal('key_invalid', 'body public_key must be an ECDSA P-256 (prime256v1) public key')
   }
   const der = key.export({ type: 'spki', format: 'der' })
   return { key, der, keyId: keyIdOf(key) }
@@ -83,15 +84,13 @@ export class DeviceAdmission {
 
   async enroll(req: EnrollRequest): Promise<EnrollAnswer> {
     const key = parseDevicePublicKey(req.publicKey)
-    if (!(await this.repos.boards.get(req.board))) {
-      throw notFound('board_not_found', `board ${req.board} is not known to this server: enroll with the board the device is built for`)
-    }
+    await requireBoard(this.repos, req.board)
     const at = this.now()
     const answer = (state: DeviceKeyState): EnrollAnswer => ({ device: req.device, key_id: key.keyId, state })
     const known = await this.repos.credentials.key(req.device, key.keyId)
     if (known?.state === 'accepted') return answer('accepted')
     if (known && known.state !== 'pending') {
-      throw new AppError(403, known.state === 'revoked' ? 'device_revoked' : 'device_rejected', `key ${key.keyId} of device ${req.device} was ${known.state} by an operator: enroll with a new key, or ask an operator to accept this one`)
+      throw new Refusal(known.state === 'revoked' ? 'device_revoked' : 'device_rejected', `key ${key.keyId} of device ${req.device} was ${known.state} by an operator: enroll with a new key, or ask an operator to accept this one`)
     }
     const request = { device: req.device, key_id: key.keyId, public_key: key.der, board: req.board, address: req.address, requested_at: at }
     const accept = (decidedBy: string, action: AuditAction, details: Record<string, unknown>) => ({
@@ -105,7 +104,7 @@ export class DeviceAdmission {
     const current = await this.repos.credentials.acceptedKey(req.device)
 
     if (req.rotationSignature !== undefined) {
-      if (!current) throw conflict('conflict', `device ${req.device} has no accepted key to vouch for a new one: enroll without rotation_signature`)
+      if (!current) throw new Refusal('conflict', `device ${req.device} has no accepted key to vouch for a new one: enroll without rotation_signature`)
       if (!signedBy(current, rotationStatement(req.device, key.keyId), req.rotationSignature)) {
         throw unauthorized(`rotation_signature does not verify with the accepted key ${current.key_id} of device ${req.device}: sign exactly ${JSON.stringify(rotationStatement(req.device, key.keyId))}`)
       }
@@ -118,14 +117,14 @@ export class DeviceAdmission {
       if (await this.repos.credentials.request(request, { decision: accept(by, 'device_accept', { enrollment_token: token.name }), consumeToken: token.id })) {
         return answer('accepted')
       }
-      throw new AppError(401, 'enrollment_token_invalid', `enrollment token "${token.name}" has no use left`)
+      throw new Refusal('enrollment_token_invalid', `enrollment token "${token.name}" has no use left`)
     }
     if (!current && (await this.repos.credentials.allowed(req.device))) {
       await this.repos.credentials.request(request, { decision: accept('allow-list', 'device_accept', { allow_list: true }) })
       return answer('accepted')
     }
     if (known?.state !== 'pending' && (await this.repos.credentials.pendingCount()) >= MAX_PENDING) {
-      throw new AppError(429, 'too_many_pending', `${MAX_PENDING} enrollments already wait for an operator: try again later`, { 'retry-after': '3600' })
+      throw new Refusal('too_many_pending', `${MAX_PENDING} enrollments already wait for an operator: try again later`, { headers: { 'retry-after': '3600' } })
     }
     await this.repos.credentials.request(request)
     return answer('pending')
@@ -136,28 +135,28 @@ export class DeviceAdmission {
     const row = await this.repos.credentials.enrollmentTokenByHash(digest.toString('hex'))
     // The index finds the row; the comparison itself is constant-time.
     if (!row || !crypto.timingSafeEqual(Buffer.from(row.hash, 'hex'), digest)) {
-      throw new AppError(401, 'enrollment_token_invalid', 'the enrollment token is not known to this server')
+      throw new Refusal('enrollment_token_invalid', 'the enrollment token is not known to this server')
     }
     const why =
       row.revoked_at !== null ? 'was revoked'
       : row.expires_at !== null && row.expires_at <= at ? 'has expired'
       : row.max_uses !== null && row.uses >= row.max_uses ? 'has no use left'
       : null
-    if (why) throw new AppError(401, 'enrollment_token_invalid', `enrollment token "${row.name}" ${why}`)
+    if (why) throw new Refusal('enrollment_token_invalid', `enrollment token "${row.name}" ${why}`)
     return row
   }
 
   /** A token for an accepted device that signed a fresh challenge with its key. */
   async token(tokens: DeviceTokens, device: string, challenge: string, signature: string): Promise<{ token: string; expiresAt: number }> {
     if (!tokens.challengeValid(device, challenge)) {
-      throw new AppError(401, 'challenge_invalid', `the challenge is not one this server gave device ${device}, or it has expired: get a fresh one from GET /v1/devices/${device}/challenge`)
+      throw new Refusal('challenge_invalid', `the challenge is not one this server gave device ${device}, or it has expired: get a fresh one from GET /v1/devices/${device}/challenge`)
     }
     const key = await this.repos.credentials.acceptedKey(device)
     if (!key) {
       const latest = (await this.repos.credentials.keysOf(device))[0]
-      if (!latest) throw notFound('device_not_enrolled', `device ${device} has not enrolled: POST /v1/devices/${device}/enroll with its public key first`)
-      if (latest.state === 'pending') throw new AppError(403, 'device_pending', `device ${device} waits for an operator to accept it (key ${latest.key_id})`)
-      throw new AppError(403, latest.state === 'revoked' ? 'device_revoked' : 'device_rejected', `device ${device} was ${latest.state === 'replaced' ? 'rejected' : latest.state} by an operator`)
+      if (!latest) throw new Refusal('device_not_enrolled', `device ${device} has not enrolled: POST /v1/devices/${device}/enroll with its public key first`)
+      if (latest.state === 'pending') throw new Refusal('device_pending', `device ${device} waits for an operator to accept it (key ${latest.key_id})`)
+      throw new Refusal(latest.state === 'revoked' ? 'device_revoked' : 'device_rejected', `device ${device} was ${latest.state === 'replaced' ? 'rejected' : latest.state} by an operator`)
     }
     if (!signedBy(key, tokenStatement(device, challenge), signature)) {
       throw unauthorized(`the signature does not verify with the accepted key ${key.key_id} of device ${device}: sign ${JSON.stringify(tokenStatement(device, challenge))} with it (ECDSA P-256/SHA-256, DER, base64)`)
@@ -184,7 +183,7 @@ export class DeviceAdmission {
 
   async revokeEnrollmentToken(name: string, who: { actor: string; reason: string | null }): Promise<void> {
     if (!(await this.repos.credentials.revokeEnrollmentToken(name, this.entry(who.actor, 'enrollment_revoke', null, who.reason, { name })))) {
-      throw notFound('enrollment_not_found', `no active enrollment token is named "${name}" (see \`ota-gate enrollment list\`)`)
+      throw new Refusal('enrollment_not_found', `no active enrollment token is named "${name}" (see \`ota-gate enrollment list\`)`)
     }
   }
 
@@ -199,18 +198,18 @@ export class DeviceAdmission {
   /** The key an operator's decision is about: the one named, else the one the state implies. */
   private async keyFor(device: string, keyId: string | undefined, states: DeviceKeyState[], what: string): Promise<DeviceKeyRow> {
     const keys = await this.repos.credentials.keysOf(device)
-    if (keys.length === 0) throw notFound('device_not_enrolled', `device ${device} has not enrolled`)
+    if (keys.length === 0) throw new Refusal('device_not_enrolled', `device ${device} has not enrolled`)
     const candidates = keys.filter((k) => (keyId === undefined || k.key_id === keyId) && states.includes(k.state))
     if (candidates.length === 1) return candidates[0]
     if (keyId !== undefined) {
       const named = keys.find((k) => k.key_id === keyId)
-      if (!named) throw notFound('device_not_enrolled', `device ${device} has no key ${keyId} (its keys: ${keys.map((k) => k.key_id).join(', ')})`)
-      throw conflict('conflict', `key ${keyId} of device ${device} is ${named.state}: it cannot be ${what}`)
+      if (!named) throw new Refusal('device_not_enrolled', `device ${device} has no key ${keyId} (its keys: ${keys.map((k) => k.key_id).join(', ')})`)
+      throw new Refusal('conflict', `key ${keyId} of device ${device} is ${named.state}: it cannot be ${what}`)
     }
     if (candidates.length === 0) {
-      throw conflict('conflict', `device ${device} has no key that can be ${what} (its keys: ${keys.map((k) => `${k.key_id} ${k.state}`).join(', ')})`)
+      throw new Refusal('conflict', `device ${device} has no key that can be ${what} (its keys: ${keys.map((k) => `${k.key_id} ${k.state}`).join(', ')})`)
     }
-    throw conflict('conflict', `device ${device} has several keys that can be ${what}: name one with key_id (${candidates.map((k) => k.key_id).join(', ')})`)
+    throw new Refusal('conflict', `device ${device} has several keys that can be ${what}: name one with key_id (${candidates.map((k) => k.key_id).join(', ')})`)
   }
 
   async decide(

@@ -1,5 +1,5 @@
 import type { DeviceAuthMode } from '../config'
-import { AppError } from '../errors'
+import { Refusal } from '../errors'
 import type { Repositories } from '../repositories'
 
 /**
@@ -13,7 +13,7 @@ export type Standing = { record: true; verified: boolean | undefined } | { recor
 export async function standingOf(repos: Repositories, mode: DeviceAuthMode, device: string, proven: string | null): Promise<Standing> {
   if (mode === 'off') return { record: true, verified: undefined }
   if (proven !== null) {
-    if (proven !== device) throw new AppError(401, 'device_token_invalid', `the device token is device ${proven}'s, not device ${device}'s`)
+    if (proven !== device) throw new Refusal('device_token_invalid', `the device token is device ${proven}'s, not device ${device}'s`)
     return { record: true, verified: true }
   }
   if (await repos.credentials.acceptedKey(device)) return { record: false }
@@ -21,10 +21,8 @@ export async function standingOf(repos: Repositories, mode: DeviceAuthMode, devi
 }
 
 /** The refusal for a report naming an enrolled device without its token. */
-export function tokenRequiredFor(device: string): AppError {
-  return new AppError(
-    401,
-    'device_token_required',
+export function tokenRequiredFor(device: string): Refusal {
+  return new Refusal('device_token_required',
     `device ${device} is enrolled: send its device token (Authorization: Bearer <device token>) with what it reports`
   )
 }

@@ -1,4 +1,4 @@
-import { notFound, type AppError } from '../errors'
+import { Refusal } from '../errors'
 import type { Repositories } from '../repositories'
 
 /**
@@ -9,9 +9,9 @@ export async function noRelease(
   repos: Repositories,
   board: string,
   channel: string
-): Promise<{ error: AppError; knownBoard: boolean }> {
+): Promise<{ error: Refusal; knownBoard: boolean }> {
   if (!(await repos.boards.get(board))) {
-    return { error: notFound('no_release', `board ${board} is not known to this server (see \`ota-gate board list\`)`), knownBoard: false }
+    return { error: new Refusal('no_release', `board ${board} is not known to this server (see \`ota-gate board list\`)`), knownBoard: false }
   }
-  return { error: notFound('no_release', `board ${board} has no release on channel ${channel} yet`), knownBoard: true }
+  return { error: new Refusal('no_release', `board ${board} has no release on channel ${channel} yet`), knownBoard: true }
 }

@@ -1,15 +1,16 @@
+import { Refusal } from '../errors'
 import type { Release } from '../repositories/releases'
 import type { Pin, Rollout, RolloutChecks, RolloutState } from '../repositories/rollout-rows'
 
 export type RolloutRefusalCode = 'no_release' | 'release_not_found' | 'rollout_conflict' | 'pin_not_found'
 
 /** A rollout change that the current state does not allow; the error handler gives it its HTTP status. */
-export class RolloutRefusal extends Error {
+export class RolloutRefusal extends Refusal {
   constructor(
-    readonly code: RolloutRefusalCode,
+    override readonly code: RolloutRefusalCode,
     message: string
   ) {
-    super(message)
+    super(code, message)
     this.name = 'RolloutRefusal'
   }
 }

@@ -1,4 +1,4 @@
-import { notFound } from '../errors'
+import { Refusal } from '../errors'
 
 const FILE = /^([0-9a-f]{64})\.bin$/
 
@@ -10,7 +10,7 @@ const FILE = /^([0-9a-f]{64})\.bin$/
 export function binaryDigest(file: string, prefix: string): string {
   const sha256 = FILE.exec(file)?.[1]
   if (sha256 !== undefined) return sha256
-  throw notFound(
+  throw new Refusal(
     'not_found',
     `"${file.slice(0, 80)}" is not a binary's file name: use ${prefix}/<sha256>.bin with 64 lowercase hex digits`
   )

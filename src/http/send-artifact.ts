@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply } from 'fastify'
-import { AppError } from '../errors'
+import { Refusal } from '../errors'
 import type { ArtifactCache } from '../store/artifact-cache'
 import type { ArtifactStore } from '../store/artifact-store'
 import { planDownload, type DownloadRequest } from './range'
@@ -43,7 +43,7 @@ export interface SendArtifactOptions {
  *
  *     return sendArtifact(request, reply, row, app, { immutable: false, headers: { 'x-MD5': row.md5 } })
  *
- * Throws AppError 412 (precondition_failed) or 416 (range_not_satisfiable) for the error handler.
+ * Throws Refusal 412 (precondition_failed) or 416 (range_not_satisfiable) for the error handler.
  */
 export async function sendArtifact(
   request: DownloadRequest,
@@ -55,20 +55,16 @@ export async function sendArtifact(
   const immutable = options.immutable ?? true
   const plan = planDownload(request, { size: artifact.size, etag: `"${artifact.sha256}"`, lastModified: options.lastModified })
   if (plan.status === 412) {
-    throw new AppError(
-      412,
-      'precondition_failed',
+    throw new Refusal('precondition_failed',
       `If-Match or If-Unmodified-Since does not hold for this binary, whose ETag is "${artifact.sha256}"`,
-      plan.headers
+      { headers: plan.headers }
     )
   }
   if (plan.status === 416) {
     const hint = artifact.size === 0 ? 'it is empty: ask without Range' : `ask for bytes=0-${artifact.size - 1} or a part of it`
-    throw new AppError(
-      416,
-      'range_not_satisfiable',
+    throw new Refusal('range_not_satisfiable',
       `the range "${(request.headers.range ?? '').slice(0, 100)}" selects no byte of this ${artifact.size}-byte binary; ${hint}`,
-      plan.headers
+      { headers: plan.headers }
     )
   }
   const headers = { ...plan.headers, ...(immutable ? {} : { 'Cache-Control': 'no-cache' }), ...options.headers }

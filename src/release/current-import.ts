@@ -1,5 +1,5 @@
 import type { Config } from '../config'
-import { AppError, conflict, unprocessable } from '../errors'
+import { Refusal } from '../errors'
 import type { Repositories } from '../repositories'
 import { HistoryConflict } from '../repositories/release-history'
 import type { Release } from '../repositories/releases'
@@ -7,7 +7,8 @@ import type { ArtifactStore } from '../store/artifact-store'
 import { releaseImageFacts } from './image-facts'
 import { HISTORY_CHANNEL } from './ledger-import'
 import { checkProvenance } from './provenance'
-import { checkImage, requireBoard } from './publish'
+import { checkImage } from './publish'
+import { requireBoard } from '../fleet/known-board'
 
 // Cut-over: the release the field fleet is served today as static files (firmware.json and
 // firmware.app.bin) becomes a release of ota-gate with its binary, so that /firmware.json answers
@@ -63,10 +64,10 @@ export async function importCurrentRelease(
   options: { importedBy: string; dryRun: boolean }
 ): Promise<CurrentImportResult> {
   const { importedBy } = options
-  const board = await requireBoard(deps, req.board)
+  const board = await requireBoard(deps.repos, req.board)
   const { image, size, md5 } = await checkImage(deps, board, req.sha256)
   if (md5 !== req.app_md5 || size !== req.app_size) {
-    throw unprocessable(
+    throw new Refusal(
       'current_mismatch',
       `the binary (MD5 ${md5}, ${size} bytes) is not the one firmware.json describes (app_md5 ${req.app_md5}, app_size ${req.app_size}): ` +
         'give the firmware.app.bin served beside that firmware.json'
@@ -81,7 +82,7 @@ export async function importCurrentRelease(
       { tag: req.tag, commit: req.commit },
       { tagPattern: deps.config.OTA_TAG_PATTERN, releaseBranch: deps.config.OTA_RELEASE_BRANCH, gitDir: deps.config.OTA_GIT_DIR }
     )
-    if (!checked.ok) throw unprocessable('provenance_failed', `${req.tag}: ${checked.message}`)
+    if (!checked.ok) throw new Refusal('provenance_failed', `${req.tag}: ${checked.message}`)
     ;({ tag, commit, provenance } = { tag: req.tag, commit: req.commit, provenance: checked.provenance })
   }
 
@@ -98,7 +99,7 @@ export async function importCurrentRelease(
   })
   if (existing?.sha256 === req.sha256 && existing.sequence === req.sequence) return result('already_imported', existing)
   if (existing && (existing.sha256 !== null || existing.sequence !== req.sequence)) {
-    throw conflict(
+    throw new Refusal(
       'version_exists',
       `board ${board.name} already has a release ${existing.version} (sequence ${existing.sequence}, ${existing.sha256 ? `binary ${existing.sha256.slice(0, 12)}…` : 'no binary'}), ` +
         `which is not the one firmware.json describes (sequence ${req.sequence}, binary ${req.sha256.slice(0, 12)}…): check that the files are the ones served today`
@@ -106,7 +107,7 @@ export async function importCurrentRelease(
   }
   const newer = releases.find((r) => r.sha256 !== null && r.sequence > req.sequence)
   if (newer) {
-    throw conflict(
+    throw new Refusal(
       'sequence_not_increasing',
       `release ${newer.version} (sequence ${newer.sequence}) is newer than firmware.json's ${req.version} (sequence ${req.sequence}) and already served: the cut-over import is for the release served before ota-gate`
     )
@@ -140,7 +141,7 @@ export async function importCurrentRelease(
       { percent: 100, who: { actor: importedBy, reason: 'cut-over: the release served before ota-gate' } }
     )
   } catch (err) {
-    if (err instanceof HistoryConflict) throw new AppError(409, 'import_conflict', `nothing was imported: ${err.message}`)
+    if (err instanceof HistoryConflict) throw new Refusal('import_conflict', `nothing was imported: ${err.message}`)
     throw err
   }
   return result('imported', release)

@@ -1,4 +1,4 @@
-import { badRequest, notFound, unprocessable, type ErrorCode } from '../errors'
+import { badRequest, Refusal, type ErrorCode } from '../errors'
 import { isChipName } from '../esp/chips'
 import { checkFactoryImage, FactoryImageError, type FactoryImageReason } from '../esp/factory-image'
 import type { NewFactoryImage } from '../repositories/factory-images'
@@ -38,7 +38,7 @@ export interface FactoryDeps {
  * Checks a release's factory image once the release itself has passed every check (so its board,
  * application and key are known good): stored, a merged flash image of this board carrying exactly
  * the release's application, and signed by the release's key over the factory statement. Returns
- * the row to record with the release; throws AppError (400/404/422) naming what to fix.
+ * the row to record with the release; throws Refusal (400/404/422) naming what to fix.
  */
 export async function validateFactoryImage(deps: FactoryDeps, factory: FactoryRequest, release: NewRelease): Promise<NewFactoryImage> {
   if (!isBuiltAt(factory.built_at)) {
@@ -46,7 +46,7 @@ export async function validateFactoryImage(deps: FactoryDeps, factory: FactoryRe
   }
   const artifact = await deps.repos.artifacts.get(factory.sha256)
   if (!artifact || (await deps.artifacts.size(factory.sha256)) === undefined) {
-    throw notFound('artifact_not_found', `no factory image ${factory.sha256} is stored: upload it first with PUT /v1/artifacts/${factory.sha256}`)
+    throw new Refusal('artifact_not_found', `no factory image ${factory.sha256} is stored: upload it first with PUT /v1/artifacts/${factory.sha256}`)
   }
   const board = await deps.repos.boards.get(release.board)
   if (!board || !isChipName(board.chip) || release.sha256 === null || release.key_id === null) {
@@ -57,7 +57,7 @@ export async function validateFactoryImage(deps: FactoryDeps, factory: FactoryRe
   try {
     facts = checkFactoryImage(image, { board: board.name, chip: board.chip, slotSize: board.slot_size, app: await deps.artifacts.read(release.sha256) })
   } catch (err) {
-    if (err instanceof FactoryImageError) throw unprocessable(FACTORY_REFUSALS[err.reason], `the factory image was refused: ${err.message}`)
+    if (err instanceof FactoryImageError) throw new Refusal(FACTORY_REFUSALS[err.reason], `the factory image was refused: ${err.message}`)
     throw err
   }
   const statement = buildFactoryStatement({
@@ -70,7 +70,7 @@ export async function validateFactoryImage(deps: FactoryDeps, factory: FactoryRe
   })
   const key = await deps.repos.releaseKeys.get(release.key_id)
   if (!key || !verifyStatement(statement, factory.signature, key.public_key_pem)) {
-    throw unprocessable(
+    throw new Refusal(
       'factory_signature_invalid',
       `factory.signature does not verify with key ${release.key_id} (the release's key) over the factory statement; sign exactly this text (ECDSA P-256/SHA-256, DER, base64):\n${statement}`
     )

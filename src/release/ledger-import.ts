@@ -1,7 +1,8 @@
-import { AppError, notFound } from '../errors'
+import { Refusal } from '../errors'
 import type { Repositories } from '../repositories'
 import { HistoryConflict } from '../repositories/release-history'
 import type { Release } from '../repositories/releases'
+import { requireBoard } from '../fleet/known-board'
 
 // Releases published before ota-gate (static firmware.json files) become historical releases:
 // no binary, provenance `imported`, channel `stable`. They count for the sequence, version and tag
@@ -46,11 +47,9 @@ export interface LedgerImportRequest {
 }
 
 /** Refusals of an import name every problem at once, so one fix-and-rerun is enough. */
-export function importConflict(problems: string[]): AppError {
+export function importConflict(problems: string[]): Refusal {
   const list = problems.map((p) => `\n  - ${p}`).join('')
-  return new AppError(
-    409,
-    'import_conflict',
+  return new Refusal('import_conflict',
     `nothing was imported; each problem below says how to get past it (--skip TAG leaves a tag out, --sequence TAG=N corrects its sequence; docs/migration.md):${list}`
   )
 }
@@ -110,13 +109,11 @@ function compareWithExisting(r: HistoricalRelease, existing: Release[]): { match
 /**
  * Checks the whole history, then records what is new in one transaction (all or nothing). A release
  * already recorded identically is skipped, so running the import again changes nothing. Throws
- * AppError 404 for an unknown board, 409 import_conflict listing every problem.
+ * Refusal 404 for an unknown board, 409 import_conflict listing every problem.
  */
 export async function importLedger(repos: Repositories, request: LedgerImportRequest): Promise<LedgerImportResult> {
   const { board, releases, dryRun } = request
-  if (!(await repos.boards.get(board))) {
-    throw notFound('board_not_found', `there is no board ${board}: add it with \`ota-gate board add\` or check the name`)
-  }
+  await requireBoard(repos, board)
   const existing = await repos.releases.list({ board })
   const problems = historyProblems(releases)
   const outcomes: ImportOutcome[] = []

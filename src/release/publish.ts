@@ -1,5 +1,5 @@
 import type { Config } from '../config'
-import { conflict, notFound, unprocessable } from '../errors'
+import { Refusal } from '../errors'
 import { EspImageError, parseEspImage, type EspImage } from '../esp/esp-image'
 import { chipName } from '../esp/chips'
 import type { Repositories } from '../repositories'
@@ -14,6 +14,7 @@ import { ReleaseKeyError, verifyStatement } from './keys'
 import { checkProvenance } from './provenance'
 import { buildReleaseStatement } from './release-statement'
 import { parseDuration } from '../fleet/duration'
+import { requireBoard } from '../fleet/known-board'
 
 /** What a release tool sends to POST /v1/releases. */
 export interface PublishRequest {
@@ -43,39 +44,29 @@ export const DEFAULT_CHANNEL = 'stable'
 
 const chipLabel = (id: number) => `${chipName(id) ?? 'unknown chip'} (chip id ${id})`
 
-export async function requireBoard(deps: Pick<PublishDeps, 'repos'>, name: string): Promise<Board> {
-  const board = await deps.repos.boards.get(name)
-  if (board) return board
-  const known = (await deps.repos.boards.list()).map((b) => b.name)
-  throw notFound(
-    'board_not_found',
-    `board ${name} is not known (known: ${known.join(', ') || 'none'}): add it with \`ota-gate board add ${name} --chip CHIP --slot-size BYTES\``
-  )
-}
-
 /** Reads the stored binary and checks it is an application image this board can run. */
 export async function checkImage(deps: Pick<PublishDeps, 'repos' | 'artifacts'>, board: Board, sha256: string): Promise<{ image: EspImage; size: number; md5: string }> {
   const artifact = await deps.repos.artifacts.get(sha256)
   if (!artifact || (await deps.artifacts.size(sha256)) === undefined) {
-    throw notFound('artifact_not_found', `no artifact ${sha256} is stored: upload the binary first with PUT /v1/artifacts/${sha256}`)
+    throw new Refusal('artifact_not_found', `no artifact ${sha256} is stored: upload the binary first with PUT /v1/artifacts/${sha256}`)
   }
   let image: EspImage
   try {
     image = parseEspImage(await deps.artifacts.read(sha256))
   } catch (err) {
     if (err instanceof EspImageError) {
-      throw unprocessable('image_invalid', `the binary is not a valid ESP application image (${err.reason}): ${err.message}`)
+      throw new Refusal('image_invalid', `the binary is not a valid ESP application image (${err.reason}): ${err.message}`)
     }
     throw err
   }
   if (image.chipId !== board.chip_id) {
-    throw unprocessable(
+    throw new Refusal(
       'chip_mismatch',
       `the image is built for ${chipLabel(image.chipId)}, but board ${board.name} is ${chipLabel(board.chip_id)}: build for ${board.chip} or publish to a board with that chip`
     )
   }
   if (artifact.size > board.slot_size) {
-    throw unprocessable(
+    throw new Refusal(
       'too_large_for_slot',
       `the image is ${artifact.size} bytes, ${artifact.size - board.slot_size} more than the ${board.slot_size}-byte OTA slot of board ${board.name}: make the build smaller`
     )
@@ -87,11 +78,11 @@ export async function checkImage(deps: Pick<PublishDeps, 'repos' | 'artifacts'>,
 async function checkSignature(deps: PublishDeps, req: PublishRequest, size: number): Promise<void> {
   const key = await deps.repos.releaseKeys.get(req.key_id)
   if (!key) {
-    throw unprocessable('unknown_key', `release key ${req.key_id} is not trusted by this server: have an admin trust its public key with \`ota-gate keys trust KEY.pub\`, or sign with a trusted key`)
+    throw new Refusal('unknown_key', `release key ${req.key_id} is not trusted by this server: have an admin trust its public key with \`ota-gate keys trust KEY.pub\`, or sign with a trusted key`)
   }
   if (key.retired_at !== null) {
-    throw unprocessable(
-      'unknown_key',
+    throw new Refusal(
+      'key_retired',
       `release key ${req.key_id} ("${key.name}") was retired on ${new Date(key.retired_at).toISOString()} and no longer authorises releases: sign with a current key`
     )
   }
@@ -100,11 +91,11 @@ async function checkSignature(deps: PublishDeps, req: PublishRequest, size: numb
   try {
     valid = verifyStatement(statement, req.signature, key.public_key_pem)
   } catch (err) {
-    if (err instanceof ReleaseKeyError) throw unprocessable('unknown_key', `release key ${req.key_id} cannot verify signatures: ${err.message}`)
+    if (err instanceof ReleaseKeyError) throw new Refusal('unknown_key', `release key ${req.key_id} cannot verify signatures: ${err.message}`)
     throw err
   }
   if (!valid) {
-    throw unprocessable(
+    throw new Refusal(
       'signature_invalid',
       `the signature does not verify with key ${req.key_id} over the release statement of this request; sign exactly this text (ECDSA P-256/SHA-256, DER, base64):\n${statement}`
     )
@@ -113,17 +104,17 @@ async function checkSignature(deps: PublishDeps, req: PublishRequest, size: numb
 
 /**
  * Runs every check of a publish, in the contract's order, and returns the release to record.
- * Throws AppError (404/422) naming the first check that fails and what to do about it.
+ * Throws Refusal (404/422) naming the first check that fails and what to do about it.
  */
 export async function validateRelease(deps: PublishDeps, req: PublishRequest, publishedBy: string): Promise<NewRelease> {
-  const board = await requireBoard(deps, req.board)
+  const board = await requireBoard(deps.repos, req.board)
   const { image, size, md5 } = await checkImage(deps, board, req.sha256)
   await checkSignature(deps, req, size)
   const provenance = await checkProvenance(
     { tag: req.tag, commit: req.commit },
     { tagPattern: deps.config.OTA_TAG_PATTERN, releaseBranch: deps.config.OTA_RELEASE_BRANCH, gitDir: deps.config.OTA_GIT_DIR }
   )
-  if (!provenance.ok) throw unprocessable('provenance_failed', provenance.message)
+  if (!provenance.ok) throw new Refusal('provenance_failed', provenance.message)
   return {
     board: board.name,
     channel: req.channel ?? DEFAULT_CHANNEL,
@@ -159,7 +150,7 @@ export async function recordRelease(
   try {
     return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory, rollout })
   } catch (err) {
-    if (err instanceof ReleaseConflict) throw conflict(err.code, err.message)
+    if (err instanceof ReleaseConflict) throw new Refusal(err.code, err.message)
     throw err
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { badRequest, notFound } from '../errors'
+import { badRequest, Refusal } from '../errors'
 import { arduinoAnswer, identifySketch } from '../fleet/arduino-offer'
 import { noRelease } from '../fleet/no-release'
 import { chooseTarget } from '../fleet/target'
@@ -52,7 +52,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
       }
       const device = normalizeDevice(mac)
       if (h['x-esp32-mode'] !== undefined && h['x-esp32-mode'] !== 'sketch') {
-        throw notFound('not_found', `this server serves application images only (x-ESP32-mode: sketch), not "${h['x-esp32-mode']}" images`)
+        throw new Refusal('not_found', `this server serves application images only (x-ESP32-mode: sketch), not "${h['x-esp32-mode']}" images`)
       }
       const sketchMd5 = h['x-esp32-sketch-md5']?.toLowerCase()
       const freeSpace = h['x-esp32-free-space']

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { AppError, badRequest, isStorageFull, unprocessable } from '../errors'
+import { Refusal, badRequest, isStorageFull } from '../errors'
 import { errors, Sha256Hex } from '../schemas/common'
 import { ArtifactTooLarge, DigestMismatch } from '../store/artifact-store'
 
@@ -10,7 +10,7 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 const StoredArtifact = Type.Object({ sha256: Sha256Hex, md5: Type.String(), size: Type.Integer() })
 
 const tooLarge = (max: number, what: string) =>
-  new AppError(413, 'payload_too_large', `${what} is larger than the ${max}-byte maximum for an artifact (OTA_MAX_ARTIFACT_BYTES)`)
+  new Refusal('payload_too_large', `${what} is larger than the ${max}-byte maximum for an artifact (OTA_MAX_ARTIFACT_BYTES)`)
 
 /**
  * Uploads of release binaries. The body is streamed into the artifact store (hashed on the way),
@@ -52,7 +52,7 @@ const artifacts: FastifyPluginAsyncTypebox = async (app) => {
         stored = await app.artifacts.put(sha256, body, max)
       } catch (err) {
         if (err instanceof DigestMismatch) {
-          throw unprocessable('digest_mismatch', `${err.message}: nothing was kept; upload the file whose SHA-256 is in the path (sha256sum firmware.bin)`)
+          throw new Refusal('digest_mismatch', `${err.message}: nothing was kept; upload the file whose SHA-256 is in the path (sha256sum firmware.bin)`)
         }
         if (err instanceof ArtifactTooLarge) throw tooLarge(max, 'the body')
         // A write that ran out of space, not a client that went away (the body was left unread).

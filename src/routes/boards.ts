@@ -1,7 +1,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { notFound } from '../errors'
 import type { Board } from '../repositories/boards'
 import { BoardName, errors } from '../schemas/common'
+import { requireBoard } from '../fleet/known-board'
 
 const BoardView = Type.Object(
   {
@@ -44,12 +44,7 @@ const boards: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireRole('releaser', 'operator'),
     },
     async (request) => {
-      const board = await app.repos.boards.get(request.params.board)
-      if (!board) {
-        const known = (await app.repos.boards.list()).map((b) => b.name)
-        throw notFound('board_not_found', `board ${request.params.board} is not known (known: ${known.join(', ') || 'none'})`)
-      }
-      return boardView(board)
+      return boardView(await requireBoard(app.repos, request.params.board))
     }
   )
 }

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { notFound } from '../errors'
+import { Refusal } from '../errors'
 import { sendArtifact } from '../http/send-artifact'
 import { BoardName, errors } from '../schemas/common'
+import { boardNotFound } from '../fleet/known-board'
 
 const BASE = /^[0-9a-f]{64}$/
 const FILE = /^([0-9a-f]{64})\.patch$/
@@ -33,11 +34,11 @@ const delta: FastifyPluginAsyncTypebox = async (app) => {
       const base = BASE.test(request.params.base) ? request.params.base : undefined
       const target = FILE.exec(request.params.file)?.[1]
       if (base === undefined || target === undefined) {
-        throw notFound('not_found', 'not a patch name: use /v1/delta/<base sha256>/<target sha256>.patch with 64 lowercase hex digits each')
+        throw new Refusal('not_found', 'not a patch name: use /v1/delta/<base sha256>/<target sha256>.patch with 64 lowercase hex digits each')
       }
       const patch = await app.repos.deltaPatches.get(base, target)
       if (!patch || patch.state !== 'ready' || patch.sha256 === null || patch.size === null) {
-        throw notFound('not_found', `no patch from ${base} to ${target} is built on this server: download the full image`)
+        throw new Refusal('not_found', `no patch from ${base} to ${target} is built on this server: download the full image`)
       }
       // A patch switched off is still served: devices part-way through a download may finish it.
       return sendArtifact(request, reply, { sha256: patch.sha256, size: patch.size }, app, { lastModified: new Date(patch.updated_at) })
@@ -59,7 +60,7 @@ const delta: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board } = request.params
       if (!(await app.repos.deltaPatches.setBoardDelta(board, request.body.enabled))) {
-        throw notFound('board_not_found', `board ${board} is not known (see GET /v1/boards)`)
+        throw await boardNotFound(app.repos, board)
       }
       request.log.info({ board, enabled: request.body.enabled, by: request.identity?.name }, 'board delta switched')
       return { board, delta_enabled: request.body.enabled }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { badRequest, conflict } from '../errors'
+import { badRequest, Refusal } from '../errors'
 import { durationParam } from '../fleet/duration'
 import { EnrollmentNameTaken } from '../repositories/device-credentials'
 import { DeviceId, errors, normalizeDevice } from '../schemas/common'
@@ -207,7 +207,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
         const { token, row } = await app.admission.createEnrollmentToken({ name: b.name, maxUses: b.max_uses ?? null, expiresInMs }, who(request, b.reason))
         return reply.code(201).send({ ...enrollmentTokenView(row, Date.now()), token })
       } catch (err) {
-        if (err instanceof EnrollmentNameTaken) throw conflict('conflict', err.message)
+        if (err instanceof EnrollmentNameTaken) throw new Refusal('conflict', err.message)
         throw err
       }
     }

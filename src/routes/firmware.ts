@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { notFound } from '../errors'
+import { Refusal } from '../errors'
 import { binaryDigest } from '../http/binary-file'
 import { allowAnyOrigin, preflight } from '../http/cors'
 import { sendArtifact } from '../http/send-artifact'
@@ -31,7 +31,7 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request, reply) => {
       const sha256 = binaryDigest(request.params.file, '/v1/firmware')
       const artifact = await app.repos.artifacts.get(sha256)
-      const missing = () => notFound('not_found', `no binary with SHA-256 ${sha256} is released on this server (an upload not yet released is read with a releaser token)`)
+      const missing = () => new Refusal('not_found', `no binary with SHA-256 ${sha256} is released on this server (an upload not yet released is read with a releaser token)`)
       if (!artifact) throw missing()
       // Devices get only what a release names; an upload awaiting its release is the releasers'.
       if (!(await app.repos.artifacts.isReleased(sha256))) {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { notFound } from '../errors'
+import { Refusal } from '../errors'
 import { CHIP_FAMILIES, isChipName } from '../esp/chips'
 import { firstFlashOf, type FirstFlash } from '../fleet/first-flash'
 import { noRelease } from '../fleet/no-release'
@@ -40,7 +40,7 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
     if (ff) return ff
     const none = await noRelease(app.repos, board, channel)
     if (!none.knownBoard || (await app.repos.releases.latest(board, channel)) === undefined) throw none.error
-    throw notFound(
+    throw new Refusal(
       'no_factory_image',
       `no release of board ${board} on channel ${channel} carries a factory image: publish one with \`ota-gate release publish … --factory merged.bin\``
     )
@@ -107,7 +107,7 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
       const sha256 = binaryDigest(request.params.file, FACTORY)
       const factory = await app.repos.factoryImages.withDigest(sha256)
       if (!factory) {
-        throw notFound('not_found', `no release has a factory image with SHA-256 ${sha256}: other binaries are at /v1/firmware/<sha256>.bin`)
+        throw new Refusal('not_found', `no release has a factory image with SHA-256 ${sha256}: other binaries are at /v1/firmware/<sha256>.bin`)
       }
       return sendArtifact(request, reply, factory, app, { lastModified: new Date(factory.created_at) })
     },

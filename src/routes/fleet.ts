@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { badRequest, notFound } from '../errors'
+import { badRequest, Refusal } from '../errors'
 import { durationParam } from '../fleet/duration'
 import { coversFieldFleet, fieldFleetAdoption, fieldFleetSummary } from '../fleet/field-fleet'
 import { channelRollouts, deviceRollout } from '../fleet/rollout-views'
 import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/device-rows'
 import { BoardName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { requireBoard } from '../fleet/known-board'
 import {
   AdoptionResponse,
   DeviceDetailResponse,
@@ -99,9 +100,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const q = request.query
       const staleAfter = q.stale_after ?? app.config.OTA_STALE_AFTER
       const staleMs = durationParam('stale_after', staleAfter)
-      if (q.board !== undefined && !(await app.repos.boards.get(q.board))) {
-        throw notFound('board_not_found', `there is no board ${q.board}: \`ota-gate board list\` shows the boards`)
-      }
+      if (q.board !== undefined) await requireBoard(app.repos, q.board)
       const versions = (await app.repos.deviceQueries.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
@@ -186,7 +185,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const id = normalizeDevice(request.params.device)
       const detail = await app.repos.deviceQueries.get(id)
-      if (!detail) throw notFound('device_not_found', `no device ${id} has polled this server`)
+      if (!detail) throw new Refusal('device_not_found', `no device ${id} has polled this server`)
       return { ...detailView(detail), rollout: await deviceRollout(app.repos, detail) }
     }
   )
@@ -205,7 +204,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
-      if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
+      if (!release) throw new Refusal('release_not_found', `board ${board} has no release ${version}`)
       const adoption = await app.repos.deviceQueries.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
       const delta = await app.repos.deltaPatches.savings(release.id)
       const fieldFleet = await fieldFleetAdoption(app.repos, app.config, release)

@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { badRequest, unprocessable } from '../errors'
+import { badRequest, Refusal } from '../errors'
 import { importCurrentRelease } from '../release/current-import'
 import { importLedger } from '../release/ledger-import'
 import { checkProvenance } from '../release/provenance'
@@ -110,7 +110,7 @@ const releaseImport: FastifyPluginAsyncTypebox = async (app) => {
         if (!result.ok) problems.push(`${release.tag}: ${result.message}`)
       }
       if (problems.length > 0) {
-        throw unprocessable('provenance_failed', `nothing was imported:${problems.map((p) => `\n  - ${p}`).join('')}`)
+        throw new Refusal('provenance_failed', `nothing was imported:${problems.map((p) => `\n  - ${p}`).join('')}`)
       }
       const importedBy = request.identity?.name ?? 'admin'
       const history = await importLedger(app.repos, { board, releases, dryRun, importedBy })

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { notFound } from '../errors'
+import { Refusal } from '../errors'
 import { firstFlashOf, type FirstFlash } from '../fleet/first-flash'
 import { publishRelease } from '../release/publish'
 import { BoardName, ChannelName, errors, Sequence, Sha256Hex, Version } from '../schemas/common'
@@ -157,7 +157,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
-      if (!release) throw notFound('release_not_found', `board ${board} has no release named ${version}: list them with GET /v1/releases?board=${board}`)
+      if (!release) throw new Refusal('release_not_found', `board ${board} has no release named ${version}: list them with GET /v1/releases?board=${board}`)
       return {
         ...withRollout(release, await app.repos.rolloutQueries.get(release.id), await app.repos.factoryImages.ofRelease(release.id)),
         delta: await deltaOf(release),

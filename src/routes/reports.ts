@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { badRequest, notFound } from '../errors'
+import { badRequest, Refusal } from '../errors'
 import { REPORT_STATUSES, type ReportStatus } from '../repositories/device-rows'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { recordDeltaFailure } from '../fleet/delta-failures'
@@ -58,7 +58,7 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
       const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
       if (!standing.record) throw tokenRequiredFor(device)
       const unknown = () =>
-        notFound('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
+        new Refusal('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)
       if (isStatus(status)) {
         const known = await app.repos.devices.report({ device, status, version, sequence, detail: detail ?? null, verified: standing.verified })
         if (!known) throw unknown()

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { badRequest, notFound } from '../errors'
+import { badRequest } from '../errors'
 import type { Actor } from '../repositories/rollout-rows'
 import { rolloutChecks } from '../fleet/rollout-rules'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { channelRollouts } from '../fleet/rollout-views'
 import { ChannelRolloutView, PinView, PolicyView, Reason, RollbackView, RolloutView, pinView, policyView, rollbackView, rolloutView } from '../schemas/rollout'
+import { requireBoard } from '../fleet/known-board'
 
 const ChannelParams = Type.Object({ board: BoardName, channel: ChannelName })
 const ReasonBody = Type.Object({ reason: Reason }, { additionalProperties: false })
@@ -40,7 +41,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { board } = request.params
-      if (!(await app.repos.boards.get(board))) throw notFound('board_not_found', `board ${board} is not known (see \`ota-gate board list\`)`)
+      await requireBoard(app.repos, board)
       const channels = request.query.channel !== undefined ? [request.query.channel] : await app.repos.rolloutQueries.channels(board)
       return { board, channels: await channelRollouts(app.repos, channels.map((channel) => ({ board, channel }))) }
     }
@@ -136,7 +137,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
       const { board, channel } = request.params
       const { reason, ...change } = request.body
       if (Object.keys(change).length === 0) throw badRequest('body must set at least one of default_percent, halt_min_count, halt_min_ratio')
-      if (!(await app.repos.boards.get(board))) throw notFound('board_not_found', `board ${board} is not known (see \`ota-gate board list\`)`)
+      await requireBoard(app.repos, board)
       const policy = await app.repos.rollouts.setPolicy(board, channel, change, actorOf(request, reason))
       return { board, channel, policy: policyView(policy) }
     }

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import { Readable } from 'node:stream'
-import { AppError } from '../../errors'
+import { Refusal } from '../../errors'
 import { importCurrentRelease, type CurrentImportResult } from '../../release/current-import'
 import {
   DEFAULT_SEQUENCE_FILE,
@@ -160,7 +160,7 @@ export const ledgerCommands: Command[] = [
             const imported = await importCurrentRelease({ repos, artifacts, config }, { ...currentRequest, board }, { importedBy: 'ledger import (data folder)', dryRun })
             return { ...ledger, current: imported }
           } catch (err) {
-            if (err instanceof AppError) throw new CliRefusal(`${err.message} (${err.code})`)
+            if (err instanceof Refusal) throw new CliRefusal(`${err.message} (${err.code})`)
             throw err
           }
         })

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
-import { AppError } from '../../errors'
+import { Refusal } from '../../errors'
 import { DeviceAdmission } from '../../fleet/device-admission'
 import { DEVICE_TOKEN_PREFIX, DeviceTokens, RevocationCache } from '../../fleet/device-tokens'
 import { addRouteHook } from '../../http/device-routes'
@@ -42,7 +42,7 @@ export default fp(
       const token = bearer(request)
       if (token?.startsWith(DEVICE_TOKEN_PREFIX)) {
         const result = await tokens.verify(token)
-        if (!result.ok) throw new AppError(401, result.code, result.message)
+        if (!result.ok) throw new Refusal(result.code, result.message)
         request.provenDevice = result.device
         return
       }
@@ -54,9 +54,7 @@ export default fp(
           return
         }
       }
-      throw new AppError(
-        401,
-        'device_token_required',
+      throw new Refusal('device_token_required',
         'this server requires device credentials: send Authorization: Bearer <device token> (enroll, then POST /v1/devices/:device/token)'
       )
     }

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
-import { AppError } from '../../errors'
+import { Refusal } from '../../errors'
 import { addRouteHook, deviceRouteOf } from '../../http/device-routes'
 
 /**
@@ -23,9 +23,7 @@ export default fp(
       // The budget headers are sent only on refusals: polls stay as small and cheap as they were.
       addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
       errorResponseBuilder: (request, context) =>
-        new AppError(
-          429,
-          'rate_limited',
+        new Refusal('rate_limited',
           `more than ${context.max} requests a minute from ${request.ip} to the device endpoints; retry in ${context.after}`
         ),
     })

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AppError } from '../../errors'
+import { Refusal } from '../../errors'
 import { deviceRouteOf } from '../../http/device-routes'
 
 type PressureHandler = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => Promise<void> | void
@@ -46,8 +46,8 @@ export default fp(
       // No delay sample at all in the last interval (the loop was busy from before it began) reads
       // as Infinity: not a measurement. A real stall shows in the next sample.
       if (type === 'eventLoopDelay' && value === Infinity) return
-      throw new AppError(503, 'overloaded', `the server is overloaded (${reading(type, value)}); try again in ${retryAfter} s`, {
-        'retry-after': String(retryAfter),
+      throw new Refusal('overloaded', `the server is overloaded (${reading(type, value)}); try again in ${retryAfter} s`, {
+        headers: { 'retry-after': String(retryAfter) },
       })
     }
     await app.register(underPressure, {

@@ -1,9 +1,78 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { AppError, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { Refusal, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
 import { patternDescription } from '../../schemas/common'
-import { RolloutRefusal, type RolloutRefusalCode } from '../../fleet/rollout-rules'
 
+/**
+ * The HTTP status of every refusal, and the one place that knows it: a code added to ErrorCode
+ * without a status here does not compile.
+ */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  bad_request: 400,
+  key_invalid: 400,
+  unauthorized: 401,
+  device_token_required: 401,
+  device_token_invalid: 401,
+  device_token_expired: 401,
+  enrollment_token_invalid: 401,
+  challenge_invalid: 401,
+  forbidden: 403,
+  device_pending: 403,
+  device_rejected: 403,
+  device_revoked: 403,
+  not_found: 404,
+  no_release: 404,
+  artifact_not_found: 404,
+  release_not_found: 404,
+  device_not_found: 404,
+  board_not_found: 404,
+  pin_not_found: 404,
+  no_factory_image: 404,
+  device_not_enrolled: 404,
+  enrollment_not_found: 404,
+  request_timeout: 408,
+  conflict: 409,
+  sequence_not_increasing: 409,
+  version_exists: 409,
+  tag_exists: 409,
+  binary_exists: 409,
+  version_in_field: 409,
+  import_conflict: 409,
+  current_mismatch: 422,
+  rollout_conflict: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  uri_too_long: 414,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
+  expectation_failed: 417,
+  digest_mismatch: 422,
+  signature_invalid: 422,
+  unknown_key: 422,
+  key_retired: 422,
+  image_invalid: 422,
+  chip_mismatch: 422,
+  too_large_for_slot: 422,
+  provenance_failed: 422,
+  factory_signature_invalid: 422,
+  factory_bootloader_invalid: 422,
+  factory_bootloader_chip_mismatch: 422,
+  factory_partition_table_invalid: 422,
+  factory_partition_table_md5_mismatch: 422,
+  factory_no_otadata: 422,
+  factory_too_few_ota_slots: 422,
+  factory_ota_slot_too_small: 422,
+  factory_app_mismatch: 422,
+  factory_too_large_for_flash: 422,
+  rate_limited: 429,
+  too_many_pending: 429,
+  headers_too_large: 431,
+  internal_error: 500,
+  overloaded: 503,
+  insufficient_storage: 507,
+}
+
+/** The code of a Fastify error (body too large, unsupported type…) that carries only a status. */
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'bad_request',
   401: 'unauthorized',
@@ -16,31 +85,20 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
   503: 'overloaded',
 }
 
-/** The HTTP status of each refusal of a rollout change. */
-const ROLLOUT_REFUSAL_STATUS: Record<RolloutRefusalCode, 404 | 409> = {
-  no_release: 404,
-  release_not_found: 404,
-  pin_not_found: 404,
-  rollout_conflict: 409,
-}
-
 /**
  * One place turns every failure into `{"error", "message"}`. 4xx messages tell the client what to
  * fix; 5xx details stay in the log.
  */
 export default fp(
   async function errorHandlerPlugin(app) {
-    app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    app.setErrorHandler((err: FastifyError | Refusal, request, reply) => {
       if (isStorageFull(err)) {
         // The operator must hear of it: every write fails until space is freed.
         request.log.error({ err }, 'disk full: a write failed')
         err = insufficientStorage(`${request.method} ${request.routeOptions.url ?? 'request'}`)
       }
-      if (err instanceof RolloutRefusal) {
-        return reply.code(ROLLOUT_REFUSAL_STATUS[err.code]).send({ error: err.code, message: err.message })
-      }
-      if (err instanceof AppError) {
-        return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message })
+      if (err instanceof Refusal) {
+        return reply.code(HTTP_STATUS[err.code]).headers(err.headers).send({ ...err.details, error: err.code, message: err.message })
       }
       if (err.validation) {
         const where = err.validationContext ?? 'request'
