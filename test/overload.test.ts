@@ -2,7 +2,6 @@
 // behind, a per-address rate limit (429 + Retry-After), and X-Forwarded-For believed only from
 // the proxies named in OTA_TRUST_PROXY.
 import t, { type Test } from 'tap'
-import { DEVICE_ROUTES } from '../src/http/device-routes'
 import { startServer } from './support/server'
 
 /** A device poll: the board exists but has no release, so a served poll answers 404 no_release. */
@@ -24,13 +23,6 @@ interface ErrorBody {
   error: string
   message: string
 }
-
-t.test('every device route named for rate limiting and load shedding exists in the app', async (t) => {
-  const server = await startServer(t)
-  for (const route of DEVICE_ROUTES) {
-    t.ok(server.app.hasRoute({ method: route.method, url: route.url }), `${route.method} ${route.url} is a route`)
-  }
-})
 
 async function shedsUnderPressure(t: Test, env: Record<string, string>, reading: RegExp): Promise<void> {
   const server = await startServer(t, { ...env, OTA_OVERLOAD_RETRY_AFTER: '17' })

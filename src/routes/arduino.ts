@@ -21,7 +21,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/arduino/:board',
     {
-      config: { deviceCredentials: true },
+      config: { device: true, download: true, deviceCredentials: true },
       schema: {
         summary: 'Arduino-ESP32 HTTPUpdate: the binary when the device should update, else 304',
         tags: ['devices'],

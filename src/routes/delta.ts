@@ -15,6 +15,7 @@ const delta: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/v1/delta/:base/:file',
+    config: { device: true, download: true },
     schema: {
       summary: 'Download the esp_delta_ota patch from one binary to another: byte ranges, If-Range, ETag, immutable caching',
       tags: ['devices'],

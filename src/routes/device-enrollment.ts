@@ -14,6 +14,7 @@ const deviceEnrollment: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/devices/:device/enroll',
     {
+      config: { device: true },
       bodyLimit: 4096,
       schema: {
         summary: 'A device asks to be admitted with its P-256 public key (accepted at once with an enrollment token or on the allow-list)',
@@ -44,6 +45,7 @@ const deviceEnrollment: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/devices/:device/challenge',
     {
+      config: { device: true },
       schema: {
         summary: 'A fresh challenge for the device to sign with its key (valid 5 minutes)',
         tags: ['devices'],
@@ -60,6 +62,7 @@ const deviceEnrollment: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/v1/devices/:device/token',
     {
+      config: { device: true },
       bodyLimit: 4096,
       schema: {
         summary: 'A device token for an accepted device that signed a challenge with its key',

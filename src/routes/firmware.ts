@@ -14,7 +14,7 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/v1/firmware/:file',
-    config: { deviceCredentials: true },
+    config: { device: true, download: true, deviceCredentials: true },
     schema: {
       summary: 'Download a binary by its SHA-256: single byte ranges, If-Range, ETag, immutable caching',
       tags: ['devices'],

@@ -49,6 +49,7 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/firmware.bin',
+    config: { device: true, download: true },
     schema: {
       summary: 'The factory image (whole flash from 0) of the release /firmware.json offers: single byte ranges, ETag, revalidated',
       tags: ['devices'],
@@ -66,6 +67,7 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/web-install/:board/manifest.json',
     {
+      config: { device: true },
       schema: {
         summary: 'ESP Web Tools manifest installing the factory image of the release the board and channel offer',
         tags: ['devices'],
@@ -96,6 +98,7 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: ['GET', 'HEAD'],
     url: `${FACTORY}/:file`,
+    config: { device: true, download: true },
     schema: {
       summary: "A release's factory image by its SHA-256 (what web-install manifests name): single byte ranges, ETag, immutable caching",
       tags: ['devices'],

@@ -9,6 +9,7 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/keys',
     {
+      config: { device: true },
       schema: {
         summary: 'The key that signs manifests, and the trusted release keys',
         tags: ['devices'],

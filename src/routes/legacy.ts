@@ -47,6 +47,7 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/firmware.json',
     {
+      config: { device: true },
       schema: {
         summary: 'The manifest of the ESP32-CAM fleet already in the field (legacy board and channel)',
         tags: ['devices'],
@@ -88,6 +89,7 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
   app.route({
     method: ['GET', 'HEAD'],
     url: '/firmware.app.bin',
+    config: { device: true, download: true },
     schema: {
       summary: 'The binary /firmware.json describes: single byte ranges, ETag, never cached without revalidation',
       tags: ['devices'],

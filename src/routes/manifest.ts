@@ -49,7 +49,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/manifest',
     {
-      config: { deviceCredentials: true },
+      config: { device: true, deviceCredentials: true },
       schema: {
         summary: 'The signed manifest of the release a device should run',
         tags: ['devices'],

@@ -36,7 +36,7 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
     {
       // Reports are a few hundred bytes; nothing bigger is read.
       bodyLimit: 4096,
-      config: { deviceCredentials: true },
+      config: { device: true, deviceCredentials: true },
       schema: {
         summary: 'A device reports the progress or outcome of an update',
         tags: ['devices'],

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifySchema } from 'fastify'
-import { deviceRouteOf } from '../../http/device-routes'
+import { isDeviceRoute } from '../../http/route-options'
 import { ErrorResponse } from '../../schemas/common'
 
 const { version } = require('../../../package.json') as { version: string }
@@ -14,15 +14,15 @@ type Responses = Record<string, unknown>
  * each one as it is added. What the schemas do not say is added here: a route that can answer 401
  * takes a bearer token; device routes may answer 429 (rate limit) and 503 (load shedding).
  */
-function documented(schema: FastifySchema, route: { method: string | string[]; url: string; deviceCredentials: boolean }): FastifySchema {
+function documented(schema: FastifySchema, route: { device: boolean; deviceCredentials: boolean }): FastifySchema {
   const responses = (schema.response ?? {}) as Responses
   const extra: FastifySchema & { security?: unknown } = {}
   // A device token is optional unless the server runs with OTA_DEVICE_AUTH=required: `{}` says "or none".
   // Other device routes answering 401 (enrollment) refuse what is in the body, not a missing token.
   if ('401' in responses) {
-    extra.security = route.deviceCredentials ? [{}, { device_token: [] }] : deviceRouteOf(route) ? [{}] : [{ bearer: [] }]
+    extra.security = route.deviceCredentials ? [{}, { device_token: [] }] : route.device ? [{}] : [{ bearer: [] }]
   }
-  if (deviceRouteOf(route)) extra.response = { ...responses, 429: ErrorResponse, 503: ErrorResponse }
+  if (route.device) extra.response = { ...responses, 429: ErrorResponse, 503: ErrorResponse }
   return { ...schema, ...extra }
 }
 
@@ -56,7 +56,7 @@ export default fp(
       },
       // Routes without a schema (the UI's own pages) have nothing to add to.
       transform: ({ schema, url, route }) => ({
-        schema: schema ? documented(schema, { method: route.method, url: route.url, deviceCredentials: route.config?.deviceCredentials === true }) : schema,
+        schema: schema ? documented(schema, { device: isDeviceRoute(route), deviceCredentials: route.config?.deviceCredentials === true }) : schema,
         url,
       }),
     })

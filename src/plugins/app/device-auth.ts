@@ -3,7 +3,7 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { Refusal } from '../../errors'
 import { DeviceAdmission } from '../../fleet/device-admission'
 import { DEVICE_TOKEN_PREFIX, DeviceTokens, RevocationCache } from '../../fleet/device-tokens'
-import { addRouteHook } from '../../http/device-routes'
+import { addRouteHook } from '../../http/route-options'
 import { bearer } from './auth'
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import { Refusal } from '../../errors'
-import { addRouteHook, deviceRouteOf } from '../../http/device-routes'
+import { addRouteHook, isDeviceRoute } from '../../http/route-options'
 
 /**
  * OTA_DEVICE_RATE_LIMIT requests a minute per address over all device endpoints together (one
@@ -29,7 +29,7 @@ export default fp(
     })
     const limit = app.rateLimit()
     app.addHook('onRoute', (route) => {
-      if (deviceRouteOf(route)) addRouteHook(route, 'onRequest', limit)
+      if (isDeviceRoute(route)) addRouteHook(route, 'onRequest', limit)
     })
   },
   { name: 'device-rate-limit', dependencies: ['config', 'error-handler'] }

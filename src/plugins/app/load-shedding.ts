@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Refusal } from '../../errors'
-import { deviceRouteOf } from '../../http/device-routes'
+import { isDeviceRoute } from '../../http/route-options'
 
 type PressureHandler = (request: FastifyRequest, reply: FastifyReply, type: string, value: number | undefined) => Promise<void> | void
 
@@ -61,7 +61,7 @@ export default fp(
       pressureHandler: () => undefined,
     })
     app.addHook('onRoute', (route) => {
-      if (deviceRouteOf(route)) route.config = { ...route.config, pressureHandler: shed }
+      if (isDeviceRoute(route)) route.config = { ...route.config, pressureHandler: shed }
     })
   },
   { name: 'load-shedding', dependencies: ['config', 'error-handler'] }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
-import { addRouteHook, deviceRouteOf } from '../../http/device-routes'
+import { addRouteHook, isDeviceRoute } from '../../http/route-options'
 
 /** The counters other parts of the app move; everything else is measured here. */
 export interface Metrics {
@@ -129,7 +129,7 @@ export default fp(
       done(null, payload)
     }
     app.addHook('onRoute', (route) => {
-      if (deviceRouteOf(route)?.download) addRouteHook(route, 'onSend', trackDownload)
+      if (isDeviceRoute(route) && route.config?.download === true) addRouteHook(route, 'onSend', trackDownload)
     })
   },
   { name: 'metrics', dependencies: ['repositories'] }
