@@ -1,11 +1,12 @@
 import BetterSqlite3 from 'better-sqlite3'
+import { DEFAULT_CHANNEL } from '../src/schemas/common'
 
 // The fleet the benchmark seeds: device number n is the MAC n in 12 hex digits. What each device
 // runs is a function of n, written once in TypeScript (seeding) and once in Lua (the manifest polls
 // of wrk.ts), so that a poll names the version its device really runs.
 
 export const BOARD = 'esp32cam'
-export const CHANNEL = 'stable'
+export const CHANNEL = DEFAULT_CHANNEL
 /** The release the benchmark publishes: most of the seeded fleet already runs it. */
 export const TARGET_SEQUENCE = 12
 export const versionOf = (sequence: number) => `v${sequence}`

@@ -1,6 +1,6 @@
 import http from 'node:http'
 import { percentile } from './parsers'
-import { BOARD, deviceId, seededSequence } from './fleet-seed'
+import { BOARD, CHANNEL, deviceId, seededSequence } from './fleet-seed'
 
 // Manifest polls at a fixed rate (open loop: a slow answer does not delay the next request), each
 // naming another device, timing each answer in full. For latency under other load, where wrk's
@@ -18,7 +18,7 @@ export interface PollResult {
 
 function poll(base: string, agent: http.Agent, n: number): Promise<{ status: number; ms: number }> {
   const s = seededSequence(n)
-  const path = `/v1/manifest?board=${BOARD}&device=${deviceId(n)}&version=v${s}&sequence=${s}&channel=stable`
+  const path = `/v1/manifest?board=${BOARD}&device=${deviceId(n)}&version=v${s}&sequence=${s}&channel=${CHANNEL}`
   const t0 = performance.now()
   return new Promise((resolve) => {
     const req = http.get(base + path, { agent, headers: { 'user-agent': 'ESP32 HTTP Client/1.0' } }, (res) => {

@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { parseWrkOutput, WRK_JSON_MARK, type WrkResult } from './parsers'
 import { LOAD_CPU, run } from './processes'
-import { SEEDED_VERSION_LUA } from './fleet-seed'
+import { CHANNEL, SEEDED_VERSION_LUA } from './fleet-seed'
 
 // wrk drives every HTTP throughput figure, with the same settings for ota-gate and its baselines.
 // Each scenario is a Lua script: request() makes the requests, done() prints exact figures as JSON.
@@ -45,7 +45,7 @@ function request()
   local d = first + ((offset + n * threads + tid) % span)
   n = n + 1
   local s = seeded_sequence(d)
-  return wrk.format("GET", path .. "?board=" .. board .. "&device=" .. string.format("%012x", d) .. "&version=v" .. s .. "&sequence=" .. s .. "&channel=stable")
+  return wrk.format("GET", path .. "?board=" .. board .. "&device=" .. string.format("%012x", d) .. "&version=v" .. s .. "&sequence=" .. s .. "&channel=${CHANNEL}")
 end
 ${DONE_LUA}`
 

@@ -1,14 +1,17 @@
 import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { parseDuration } from './fleet/duration'
+import { parseDuration } from './duration'
+import { BoardName, ChannelName, DEFAULT_CHANNEL } from './schemas/common'
 
 // Environment variables are the only configuration. Keys are the variable names so that an
 // error, the .env.example file and the code all speak of the same thing.
 export const DEVICE_AUTH_MODES = ['off', 'optional', 'required'] as const
 export type DeviceAuthMode = (typeof DEVICE_AUTH_MODES)[number]
 
-const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })
+/** Where releases are cut: builds of tags matching DEFAULT_TAG_PATTERN on this branch are published. */
+export const DEFAULT_RELEASE_BRANCH = 'production'
+export const DEFAULT_TAG_PATTERN = 'prod-*'
 
 export const ConfigSchema = Type.Object({
   OTA_DATA_DIR: Type.String({ default: './data', minLength: 1 }),
@@ -17,10 +20,10 @@ export const ConfigSchema = Type.Object({
   OTA_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
   OTA_SERVER_KEY: Type.Optional(Type.String({ minLength: 1 })),
   OTA_GIT_DIR: Type.Optional(Type.String({ minLength: 1 })),
-  OTA_RELEASE_BRANCH: Type.String({ default: 'production', pattern: '^[A-Za-z0-9._/-]{1,100}$' }),
-  OTA_TAG_PATTERN: Type.String({ default: 'prod-*', minLength: 1, maxLength: 100 }),
-  OTA_LEGACY_BOARD: { ...Name, default: 'esp32cam' },
-  OTA_LEGACY_CHANNEL: { ...Name, default: 'stable' },
+  OTA_RELEASE_BRANCH: Type.String({ default: DEFAULT_RELEASE_BRANCH, pattern: '^[A-Za-z0-9._/-]{1,100}$' }),
+  OTA_TAG_PATTERN: Type.String({ default: DEFAULT_TAG_PATTERN, minLength: 1, maxLength: 100 }),
+  OTA_LEGACY_BOARD: Type.String({ pattern: BoardName.pattern, default: 'esp32cam' }),
+  OTA_LEGACY_CHANNEL: Type.String({ pattern: ChannelName.pattern, default: DEFAULT_CHANNEL }),
   OTA_TRUST_PROXY: Type.Optional(Type.String()),
   OTA_LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -72,7 +75,11 @@ export const ConfigSchema = Type.Object({
   OTA_METRICS_PUBLIC: Type.Boolean({ default: false }),
 })
 
-export type Config = Static<typeof ConfigSchema>
+/** The variables, and what is read from them once at start. */
+export type Config = Static<typeof ConfigSchema> & {
+  /** OTA_STALE_AFTER in milliseconds */
+  staleAfterMs: number
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -94,9 +101,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     })
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
-  const config = converted as Config
-  // The same reading the fleet views and the publish rules use, so a value accepted here works there.
-  if (parseDuration(config.OTA_STALE_AFTER) === undefined) {
+  const config = converted as Static<typeof ConfigSchema>
+  const staleAfterMs = parseDuration(config.OTA_STALE_AFTER)
+  if (staleAfterMs === undefined) {
     throw new ConfigError(
       `invalid configuration:\n  OTA_STALE_AFTER=${JSON.stringify(config.OTA_STALE_AFTER)}: must be a duration above 0 and at most 3650d, like 26h`
     )
@@ -107,5 +114,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration:\n  OTA_BODY_TIMEOUT_MS=${config.OTA_BODY_TIMEOUT_MS}: must be at least OTA_HEADERS_TIMEOUT_MS (${config.OTA_HEADERS_TIMEOUT_MS})`
     )
   }
-  return { ...config, OTA_DATA_DIR: path.resolve(config.OTA_DATA_DIR) }
+  return { ...config, OTA_DATA_DIR: path.resolve(config.OTA_DATA_DIR), staleAfterMs }
 }

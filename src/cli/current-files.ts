@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import { Sequence, Version } from '../schemas/common'
+import { Sequence, VERSION_FORM } from '../schemas/common'
 import { CliRefusal, UsageError } from './io'
 
 // The two static files the field fleet is served before the cut-over, read and checked against
@@ -14,7 +14,6 @@ export interface FieldManifestFields {
   allow_downgrade: boolean
 }
 
-const VERSION = new RegExp(Version.pattern as string)
 
 /** Reads firmware.json as the field firmware does: the five fields, each of its form (exit 2 otherwise). */
 export function readFieldManifest(text: string, flagName: string): FieldManifestFields {
@@ -26,7 +25,7 @@ export function readFieldManifest(text: string, flagName: string): FieldManifest
   }
   const o = (parsed ?? {}) as Record<string, unknown>
   const problems = [
-    typeof o.version === 'string' && VERSION.test(o.version) ? null : 'version (a label of at most 31 letters, digits, ".", "_", "+" or "-")',
+    typeof o.version === 'string' && VERSION_FORM.test(o.version) ? null : 'version (a label of at most 31 letters, digits, ".", "_", "+" or "-")',
     Number.isInteger(o.sequence) && (o.sequence as number) >= (Sequence.minimum as number) && (o.sequence as number) <= (Sequence.maximum as number)
       ? null
       : 'sequence (a whole number from 1 to 4294967295)',

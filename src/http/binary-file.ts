@@ -1,6 +1,7 @@
 import { Refusal } from '../errors'
+import { SHA256_HEX } from '../schemas/common'
 
-const FILE = /^([0-9a-f]{64})\.bin$/
+const FILE = new RegExp(`^(${SHA256_HEX})\\.bin$`)
 
 /**
  * The SHA-256 a content-addressed binary's file name (`<sha256>.bin`) gives. Checked here rather

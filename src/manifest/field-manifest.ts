@@ -1,10 +1,10 @@
+import { VERSION_FORM } from '../schemas/common'
 import type { Target } from '../fleet/target'
 import { isBuiltAt } from '../release/factory-statement'
 
 /** The largest app_size the field firmware's parser accepts (its board slot is 1,966,080 bytes). */
 export const FIELD_FIRMWARE_MAX_APP_SIZE = 1_900_000
 // What the field firmware parses: a version of at most 31 characters that needs no JSON escape.
-const FIELD_VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,30}$/
 
 /**
  * The body of /firmware.json, the manifest the ESP32-CAM fleet already in the field reads:
@@ -20,7 +20,7 @@ export function fieldManifestBody(target: Target, factory?: { md5: string; built
   const problems = [
     factory === undefined || /^[0-9a-f]{32}$/.test(factory.md5) ? null : `factory md5 "${factory.md5}" is not 32 lowercase hex`,
     factory === undefined || isBuiltAt(factory.built_at) ? null : `built_at "${factory.built_at}" is not YYYY-MM-DDTHH:MM:SSZ`,
-    FIELD_VERSION.test(r.version) ? null : `version "${r.version}" is not a plain label of at most 31 characters`,
+    VERSION_FORM.test(r.version) ? null : `version "${r.version}" is not a plain label of at most 31 characters`,
     /^[0-9a-f]{32}$/.test(r.md5) ? null : `md5 "${r.md5}" is not 32 lowercase hex`,
     r.size >= 1 && r.size <= FIELD_FIRMWARE_MAX_APP_SIZE ? null : `size ${r.size} is outside 1…${FIELD_FIRMWARE_MAX_APP_SIZE}`,
     Number.isInteger(r.sequence) && r.sequence >= 1 && r.sequence <= 0xffffffff ? null : `sequence ${r.sequence} is not a uint32 above 0`,

@@ -1,4 +1,4 @@
-import { Sequence, Version } from '../schemas/common'
+import { Sequence, VERSION_FORM } from '../schemas/common'
 import { GitError, headCommit as gitHeadCommit, runGit as runRepoGit, type GitResult } from './git'
 import { matchesTagPattern } from './provenance'
 
@@ -104,7 +104,6 @@ export function versionFromTag(tag: string, pattern: string): string {
   return tag.startsWith(prefix) ? tag.slice(prefix.length) : tag
 }
 
-const VERSION_FORM = new RegExp(Version.pattern as string)
 
 /** Refuses a version label the contract does not allow, saying where it came from. */
 export function checkVersion(version: string, source: string): string {

@@ -1,3 +1,4 @@
+import { DEFAULT_CHANNEL } from '../schemas/common'
 import { Refusal } from '../errors'
 import type { Repositories } from '../repositories'
 import { HistoryConflict } from '../repositories/release-history'
@@ -10,7 +11,8 @@ import { requireBoard } from '../fleet/known-board'
 // codename or a sequence the field fleet already has. Shared by `ledger import` (data folder) and
 // POST /v1/releases/import.
 
-export const HISTORY_CHANNEL = 'stable'
+/** Historical releases go to the channel devices poll by default. */
+export const HISTORY_CHANNEL = DEFAULT_CHANNEL
 
 /** One release of the past: a tag on the release branch and what the firmware said at its commit. */
 export interface HistoricalRelease {

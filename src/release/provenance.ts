@@ -1,6 +1,5 @@
 import { findReleaseBranchRef, GitError, isReachableFromBranch, resolveTagCommit, tagNameProblem } from './git'
 
-export const DEFAULT_TAG_PATTERN = 'prod-*'
 
 /**
  * Whether `tag` matches a glob as `git tag -l` reads it: `*` any run of characters (including

@@ -1,3 +1,4 @@
+import { DEFAULT_CHANNEL } from '../schemas/common'
 import type { Config } from '../config'
 import { Refusal } from '../errors'
 import { EspImageError, parseEspImage, type EspImage } from '../esp/esp-image'
@@ -13,7 +14,6 @@ import { releaseImageFacts } from './image-facts'
 import { ReleaseKeyError, verifyStatement } from './keys'
 import { checkProvenance } from './provenance'
 import { buildReleaseStatement } from './release-statement'
-import { parseDuration } from '../fleet/duration'
 import { requireBoard } from '../fleet/known-board'
 
 /** What a release tool sends to POST /v1/releases. */
@@ -37,10 +37,9 @@ export interface PublishRequest {
 export interface PublishDeps {
   repos: Repositories
   artifacts: ArtifactStore
-  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'OTA_STALE_AFTER' | 'OTA_DEVICE_AUTH'>
+  config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'staleAfterMs' | 'OTA_DEVICE_AUTH'>
 }
 
-export const DEFAULT_CHANNEL = 'stable'
 
 const chipLabel = (id: number) => `${chipName(id) ?? 'unknown chip'} (chip id ${id})`
 
@@ -145,8 +144,7 @@ export async function recordRelease(
   rollout: RolloutStart,
   factory?: NewFactoryImage
 ): Promise<Release> {
-  // loadConfig has checked that OTA_STALE_AFTER reads as a duration.
-  const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) as number)
+  const fieldSeenSince = Date.now() - deps.config.staleAfterMs
   try {
     return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory, rollout })
   } catch (err) {

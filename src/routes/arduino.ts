@@ -7,7 +7,7 @@ import { chooseTarget } from '../fleet/target'
 import { standingOf } from '../fleet/device-standing'
 import { sendNotModified } from '../http/not-modified'
 import { sendArtifact } from '../http/send-artifact'
-import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { BoardName, ChannelOrDefault, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 
 const bytes = (n: number) => n.toLocaleString('en-US')
 
@@ -26,7 +26,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Arduino-ESP32 HTTPUpdate: the binary when the device should update, else 304',
         tags: ['devices'],
         params: Type.Object({ board: BoardName }),
-        querystring: Type.Object({ channel: Type.Optional(ChannelName) }),
+        querystring: Type.Object({ channel: ChannelOrDefault }),
         headers: Type.Object({
           'x-esp32-sta-mac': Type.Optional(DeviceId),
           'x-esp32-base-mac': Type.Optional(DeviceId),
@@ -45,7 +45,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const h = request.headers
       const { board } = request.params
-      const channel = request.query.channel ?? 'stable'
+      const { channel } = request.query
       const mac = h['x-esp32-sta-mac'] ?? h['x-esp32-base-mac']
       if (mac === undefined) {
         throw badRequest('headers must have x-ESP32-STA-MAC (or x-ESP32-BASE-MAC on a chip without Wi-Fi): the MAC that identifies the device')

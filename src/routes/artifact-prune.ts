@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { durationParam } from '../fleet/duration'
+import { durationParam } from '../duration'
 import { pruneUnreleased } from '../release/artifact-prune'
 import { errors, Sha256Hex } from '../schemas/common'
 

@@ -2,11 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
 import { sendArtifact } from '../http/send-artifact'
-import { BoardName, errors } from '../schemas/common'
+import { BoardName, SHA256_FORM, SHA256_HEX, errors } from '../schemas/common'
 import { boardNotFound } from '../fleet/known-board'
 
-const BASE = /^[0-9a-f]{64}$/
-const FILE = /^([0-9a-f]{64})\.patch$/
+const FILE = new RegExp(`^(${SHA256_HEX})\\.patch$`)
 
 const Bytes = (description: string) => Type.Unknown({ description: `${description} (application/octet-stream)` })
 
@@ -32,7 +31,7 @@ const delta: FastifyPluginAsyncTypebox = async (app) => {
     },
     handler: async (request, reply) => {
       // Malformed names are a 404 like any missing patch, as for /v1/firmware.
-      const base = BASE.test(request.params.base) ? request.params.base : undefined
+      const base = SHA256_FORM.test(request.params.base) ? request.params.base : undefined
       const target = FILE.exec(request.params.file)?.[1]
       if (base === undefined || target === undefined) {
         throw new Refusal('not_found', 'not a patch name: use /v1/delta/<base sha256>/<target sha256>.patch with 64 lowercase hex digits each')

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
-import { durationParam } from '../fleet/duration'
+import { durationParam } from '../duration'
 import { EnrollmentNameTaken } from '../repositories/device-credentials'
 import { DeviceId, errors, normalizeDevice } from '../schemas/common'
 import {

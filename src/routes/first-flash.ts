@@ -9,8 +9,7 @@ import { allowAnyOrigin, preflight } from '../http/cors'
 import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE } from '../manifest/field-manifest'
-import { DEFAULT_CHANNEL } from '../release/publish'
-import { BoardName, ChannelName, errors } from '../schemas/common'
+import { BoardName, ChannelOrDefault, DEFAULT_CHANNEL, errors } from '../schemas/common'
 import { WebInstallManifest } from '../schemas/web-install'
 
 const FACTORY = '/v1/factory'
@@ -72,14 +71,14 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'ESP Web Tools manifest installing the factory image of the release the board and channel offer',
         tags: ['devices'],
         params: Type.Object({ board: BoardName }),
-        querystring: Type.Object({ channel: Type.Optional(ChannelName) }),
+        querystring: Type.Object({ channel: ChannelOrDefault }),
         response: { 200: WebInstallManifest, ...errors(400, 404) },
       },
       onSend: allowAnyOrigin,
     },
     async (request, reply) => {
       const { board } = request.params
-      const channel = request.query.channel ?? DEFAULT_CHANNEL
+      const { channel } = request.query
       const { release, factory } = await requireFirstFlash(board, channel)
       const chip = (await app.repos.boards.get(board))?.chip
       if (chip === undefined || !isChipName(chip)) throw new Error(`board ${board} has no known chip (${chip})`)

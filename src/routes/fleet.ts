@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
-import { durationParam } from '../fleet/duration'
+import { durationParam } from '../duration'
 import { coversFieldFleet, fieldFleetAdoption, fieldFleetSummary } from '../fleet/field-fleet'
 import { channelRollouts, deviceRollout } from '../fleet/rollout-views'
 import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/device-rows'
@@ -99,7 +99,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const q = request.query
       const staleAfter = q.stale_after ?? app.config.OTA_STALE_AFTER
-      const staleMs = durationParam('stale_after', staleAfter)
+      const staleMs = q.stale_after === undefined ? app.config.staleAfterMs : durationParam('stale_after', q.stale_after)
       if (q.board !== undefined) await requireBoard(app.repos, q.board)
       const versions = (await app.repos.deviceQueries.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { durationParam } from '../fleet/duration'
+import { durationParam } from '../duration'
 import { fieldFleetSummary } from '../fleet/field-fleet'
 import { errors } from '../schemas/common'
 import { LegacyQuery, LegacyResponse } from '../schemas/fleet'
@@ -24,8 +24,9 @@ const legacyFleet: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const staleAfter = request.query.stale_after ?? app.config.OTA_STALE_AFTER
-      const staleBefore = Date.now() - durationParam('stale_after', staleAfter)
+      const { stale_after } = request.query
+      const staleAfter = stale_after ?? app.config.OTA_STALE_AFTER
+      const staleBefore = Date.now() - (stale_after === undefined ? app.config.staleAfterMs : durationParam('stale_after', stale_after))
       const limit = request.query.limit ?? 200
       const repo = app.repos.legacyClients
       const listed = await repo.list(limit + 1)

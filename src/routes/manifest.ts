@@ -6,14 +6,14 @@ import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
 import { sendNotModified } from '../http/not-modified'
 import { matchesIfNoneMatch } from '../http/range'
-import { BoardName, ChannelName, DeviceId, Sha256Hex, Version, errors, normalizeDevice } from '../schemas/common'
+import { BoardName, ChannelName, ChannelOrDefault, DeviceId, Sha256Hex, Version, errors, normalizeDevice } from '../schemas/common'
 import { noRelease } from '../fleet/no-release'
 import { DELTA_FORMAT, chooseDelta, type DeltaOffer } from '../fleet/delta-offer'
 import { standingOf } from '../fleet/device-standing'
 
 const ManifestQuery = Type.Object({
   board: BoardName,
-  channel: Type.Optional(ChannelName),
+  channel: ChannelOrDefault,
   device: Type.Optional(DeviceId),
   version: Type.Optional(Version),
   // 0 is allowed here: a hand-built binary reports it (and never flashes).
@@ -83,7 +83,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const q = request.query
-      const channel = q.channel ?? 'stable'
+      const { channel } = q
       const device = q.device === undefined ? undefined : normalizeDevice(q.device)
       if (device !== undefined && (q.version === undefined || q.sequence === undefined)) {
         throw badRequest('querystring version and sequence are required with device: the check-in records what the device runs')

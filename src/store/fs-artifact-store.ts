@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
+import { SHA256_FORM } from '../schemas/common'
 import path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -12,7 +13,6 @@ import {
   type PutResult,
 } from './artifact-store'
 
-const SHA256 = /^[0-9a-f]{64}$/
 
 /**
  * Content-addressed files under `<dataDir>/artifacts/<first two hex>/<sha256>.bin`. An upload goes
@@ -36,7 +36,7 @@ export class FsArtifactStore implements ArtifactStore {
   }
 
   pathOf(sha256: string): string {
-    if (!SHA256.test(sha256)) throw new Error(`not a sha256: ${sha256}`)
+    if (!SHA256_FORM.test(sha256)) throw new Error(`not a sha256: ${sha256}`)
     return path.join(this.root, sha256.slice(0, 2), `${sha256}.bin`)
   }
 

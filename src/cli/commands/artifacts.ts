@@ -1,4 +1,4 @@
-import { parseDuration } from '../../fleet/duration'
+import { parseDuration } from '../../duration'
 import { apiClient, serverOptions } from '../api-client'
 import { UsageError, print, table } from '../io'
 import type { Command } from '../main'

@@ -1,10 +1,10 @@
 import { CHIP_NAMES, CHIPS, isChipName } from '../../esp/chips'
+import { NAME_FORM } from '../../schemas/common'
 import { BoardExists } from '../../repositories/boards'
 import { withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, table } from '../io'
 import type { Command } from '../main'
 
-const BOARD = /^[a-z0-9][a-z0-9_-]{0,31}$/
 
 /** Decimal bytes or 0x-prefixed hex (partition tables write sizes as 0x1E0000). */
 function parseSlotSize(text: string | undefined): number {
@@ -24,7 +24,7 @@ export const boardCommands: Command[] = [
     async run({ values, positionals }, io) {
       if (positionals.length !== 1) throw new UsageError('name exactly one board')
       const name = positionals[0]
-      if (!BOARD.test(name)) throw new UsageError(`"${name}" is not a board name: 1-32 lowercase letters, digits, "_" or "-", starting with a letter or digit`)
+      if (!NAME_FORM.test(name)) throw new UsageError(`"${name}" is not a board name: 1-32 lowercase letters, digits, "_" or "-", starting with a letter or digit`)
       const chip = values.chip as string | undefined
       if (!chip || !isChipName(chip)) throw new UsageError(`--chip must be one of ${CHIP_NAMES.join(', ')}`)
       const slotSize = parseSlotSize(values['slot-size'] as string | undefined)

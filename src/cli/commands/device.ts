@@ -4,7 +4,7 @@ import { apiClient, serverOptions } from '../api-client'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
 import { flag as str, printJson as json, type FlagValues as Values } from '../flags'
-import { MAC } from '../identifiers'
+import { MAC_FORM } from '../../schemas/common'
 import { NAME } from './token'
 
 const KEY_ID = /^[0-9a-f]{16}$/
@@ -19,7 +19,7 @@ interface KeyView extends Record<string, unknown> {
 }
 
 function oneDevice(positionals: string[]): string {
-  if (positionals.length !== 1 || !MAC.test(positionals[0])) throw new UsageError('name exactly one device by its MAC (AABBCCDDEEFF or aa:bb:cc:dd:ee:ff)')
+  if (positionals.length !== 1 || !MAC_FORM.test(positionals[0])) throw new UsageError('name exactly one device by its MAC (AABBCCDDEEFF or aa:bb:cc:dd:ee:ff)')
   return positionals[0].replace(/[:-]/g, '').toLowerCase()
 }
 
@@ -37,7 +37,7 @@ function devicesOf(values: Values, positionals: string[], io: CliIo): string[] {
     ids.push(...text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== ''))
   }
   if (ids.length === 0) throw new UsageError('name devices by MAC, or give --file with one per line')
-  const bad = ids.filter((d) => !MAC.test(d))
+  const bad = ids.filter((d) => !MAC_FORM.test(d))
   if (bad.length > 0) throw new UsageError(`not device MACs: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}`)
   return ids
 }

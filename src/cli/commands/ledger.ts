@@ -12,7 +12,8 @@ import {
 } from '../../release/firmware-repo'
 import { GitError } from '../../release/git'
 import { importLedger, type LedgerImportResult } from '../../release/ledger-import'
-import { DEFAULT_TAG_PATTERN } from '../../release/provenance'
+import { DEFAULT_RELEASE_BRANCH, DEFAULT_TAG_PATTERN } from '../../config'
+import { nameFlag } from '../identifiers'
 import { FsArtifactStore } from '../../store/fs-artifact-store'
 import { apiClient, serverOptions } from '../api-client'
 import { uploadArtifact } from '../artifact-upload'
@@ -24,7 +25,6 @@ import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
 import { noProgress, progressBar } from '../progress'
 
-const BOARD = /^[a-z0-9][a-z0-9_-]{0,31}$/
 // Binaries of the data folder's own import are read whole first; the server's limit is far above an ESP32 slot.
 const MAX_BINARY = 16 * 1024 * 1024
 
@@ -88,10 +88,9 @@ export const ledgerCommands: Command[] = [
       ...serverOptions,
     },
     async run({ values }, io) {
-      const board = flag(values, 'board')
-      if (!board || !BOARD.test(board)) throw new UsageError('--board must name a board (lowercase letters, digits, "_" or "-")')
+      const board = nameFlag(values, 'board')
       const tagPattern = flag(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
-      const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? 'production'
+      const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? DEFAULT_RELEASE_BRANCH
       const dryRun = values['dry-run'] === true
       const sequences = sequenceOverrides(values)
       const skip = new Set(flagList(values, 'skip'))

@@ -4,7 +4,8 @@ import { chipId, CHIP_NAMES } from '../../esp/chips'
 import { checkSequence, checkVersion, FirmwareRepoError } from '../../release/firmware-repo'
 import { GitError } from '../../release/git'
 import { formatBuiltAt, isBuiltAt } from '../../release/factory-statement'
-import { DEFAULT_TAG_PATTERN } from '../../release/provenance'
+import { DEFAULT_RELEASE_BRANCH, DEFAULT_TAG_PATTERN } from '../../config'
+import { nameFlag, optionalNameFlag } from '../identifiers'
 import type { ReleaseView } from '../../schemas/release'
 import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
 import { apiClient, serverOptions } from '../api-client'
@@ -15,14 +16,6 @@ import type { Command } from '../main'
 import { noProgress, progressBar } from '../progress'
 import { publishRelease, type PublishOutcome } from '../release-publish'
 import { resolveReleaseSource, type ReleaseSource } from '../release-source'
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
-
-function requiredName(values: FlagValues, name: string): string {
-  const value = flag(values, name)
-  if (!value || !NAME.test(value)) throw new UsageError(`--${name} must be a ${name} name (lowercase letters, digits, "_" or "-")`)
-  return value
-}
 
 /**
  * The factory image of --factory and its build time: --built-at, or else when the build wrote the
@@ -44,8 +37,7 @@ function flagForms(values: FlagValues): { version?: string; sequence?: number; r
   for (const [a, b] of [['version', 'version-file'], ['sequence', 'sequence-file']]) {
     if (values[a] !== undefined && values[b] !== undefined) throw new UsageError(`give --${a} or --${b}, not both`)
   }
-  const channel = flag(values, 'channel')
-  if (channel !== undefined && !NAME.test(channel)) throw new UsageError('--channel must be a channel name (lowercase letters, digits, "_" or "-")')
+  optionalNameFlag(values, 'channel')
   const rolloutText = flag(values, 'rollout')
   if (rolloutText !== undefined && !/^(100|[1-9]?[0-9])$/.test(rolloutText)) throw new UsageError('--rollout must be a whole percentage from 0 to 100')
   try {
@@ -133,14 +125,14 @@ const publish: Command = {
     ...serverOptions,
   },
   async run({ values }, io) {
-    const board = requiredName(values, 'board')
+    const board = nameFlag(values, 'board')
     const forms = flagForms(values)
     const bytes = readFlagFile(io, values, 'file')
     const factory = readFactory(io, values)
     const privateKeyPem = readFlagFile(io, values, 'key').toString('utf8')
     const client = apiClient(values, io)
     const tagPattern = flag(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
-    const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? 'production'
+    const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? DEFAULT_RELEASE_BRANCH
 
     const source = await fromRepo(() =>
       resolveReleaseSource({
@@ -220,7 +212,7 @@ const verify: Command = {
     ...serverOptions,
   },
   async run({ values }, io) {
-    const board = requiredName(values, 'board')
+    const board = nameFlag(values, 'board')
     const bytes = readFlagFile(io, values, 'file')
     const target = await boardTarget(io, values, board)
     const report = inspectImage(bytes, target)
@@ -238,10 +230,7 @@ const list: Command = {
   summary: 'list releases, newest first (historical ones have no binary)',
   options: { board: { type: 'string' }, channel: { type: 'string' }, json: { type: 'boolean' }, ...serverOptions },
   async run({ values }, io) {
-    for (const name of ['board', 'channel']) {
-      const v = flag(values, name)
-      if (v !== undefined && !NAME.test(v)) throw new UsageError(`--${name} must be a ${name} name (lowercase letters, digits, "_" or "-")`)
-    }
+    for (const name of ['board', 'channel']) optionalNameFlag(values, name)
     const { releases } = await apiClient(values, io).get<{ releases: ReleaseView[] }>('/v1/releases', {
       board: flag(values, 'board'),
       channel: flag(values, 'channel'),

@@ -2,30 +2,10 @@ import type { Static } from '@sinclair/typebox'
 import type { AuditView, ChannelRolloutView, PinView, PolicyView, RollbackView, RolloutView } from '../../schemas/rollout'
 import { ApiRefusal, apiClient, serverOptions, type ApiClient } from '../api-client'
 import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
-import { checkDevice } from '../identifiers'
+import { checkDevice, nameFlag, optionalNameFlag, versionFlag } from '../identifiers'
+import { DEFAULT_CHANNEL } from '../../schemas/common'
 import { UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../main'
-
-const NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/
-const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,30}$/
-
-function name(values: FlagValues, option: string, fallback?: string): string {
-  const value = flag(values, option) ?? fallback
-  if (value === undefined) throw new UsageError(`--${option} is required`)
-  if (!NAME.test(value)) throw new UsageError(`--${option} must be a ${option} name (lowercase letters, digits, "_" or "-"), not "${value}"`)
-  return value
-}
-
-function optionalName(values: FlagValues, option: string): string | undefined {
-  return flag(values, option) === undefined ? undefined : name(values, option)
-}
-
-function version(values: FlagValues, option: string): string {
-  const value = flag(values, option)
-  if (value === undefined) throw new UsageError(`--${option} is required`)
-  if (!VERSION.test(value)) throw new UsageError(`--${option} must be a version label, not "${value}"`)
-  return value
-}
 
 function number(values: FlagValues, option: string, min: number, max: number, integer = false): number | undefined {
   const text = flag(values, option)
@@ -54,7 +34,7 @@ function show(io: CliIo, values: FlagValues, answer: unknown, rows: Array<Record
 const ROLLOUT_COLUMNS = ['board', 'channel', 'version', 'sequence', 'percent', 'state', 'updated_at', 'halted_reason']
 
 function channelPath(values: FlagValues, action: string): string {
-  return `/v1/rollouts/${name(values, 'board')}/${name(values, 'channel', 'stable')}/${action}`
+  return `/v1/rollouts/${nameFlag(values, 'board')}/${nameFlag(values, 'channel', DEFAULT_CHANNEL)}/${action}`
 }
 
 const status: Command = {
@@ -63,8 +43,8 @@ const status: Command = {
   summary: 'per channel: the current rollout (percent, state, why it halted), any rollback, the policy',
   options: channelOptions,
   async run({ values }, io) {
-    const board = name(values, 'board')
-    const answer = await apiClient(values, io).get<{ channels: ChannelRollout[] }>(`/v1/rollouts/${board}`, { channel: optionalName(values, 'channel') })
+    const board = nameFlag(values, 'board')
+    const answer = await apiClient(values, io).get<{ channels: ChannelRollout[] }>(`/v1/rollouts/${board}`, { channel: optionalNameFlag(values, 'channel') })
     const rows = answer.channels.map((c) => ({
       ...(c.current ?? { board: c.board, channel: c.channel }),
       rollback: c.rollback ? `${c.rollback.version} since ${c.rollback.at}` : null,
@@ -110,7 +90,7 @@ const rollback: Command = {
   async run({ values }, io) {
     const path = channelPath(values, 'rollback')
     const answer = await apiClient(values, io).request<{ board: string; channel: string; rollback: Static<typeof RollbackView> }>('POST', path, {
-      json: { to: version(values, 'to'), reason: reason(values) },
+      json: { to: versionFlag(values, 'to'), reason: reason(values) },
     })
     show(io, values, answer, [{ board: answer.board, channel: answer.channel, ...answer.rollback }], ['board', 'channel', 'version', 'sequence', 'at'])
   },
@@ -131,8 +111,8 @@ const policy: Command = {
     const client = apiClient(values, io)
     let answer: { board: string; channel: string; policy: Static<typeof PolicyView> }
     if (Object.values(change).every((v) => v === undefined)) {
-      const { channels } = await client.get<{ channels: ChannelRollout[] }>(`/v1/rollouts/${name(values, 'board')}`, {
-        channel: name(values, 'channel', 'stable'),
+      const { channels } = await client.get<{ channels: ChannelRollout[] }>(`/v1/rollouts/${nameFlag(values, 'board')}`, {
+        channel: nameFlag(values, 'channel', DEFAULT_CHANNEL),
       })
       answer = { board: channels[0].board, channel: channels[0].channel, policy: channels[0].policy }
     } else {
@@ -169,7 +149,7 @@ const pin: Command = {
   summary: 'hold devices on a release whatever the rollout does',
   options: { ...common, device: { type: 'string' }, 'devices-file': { type: 'string' }, board: { type: 'string' }, version: { type: 'string' } },
   async run({ values }, io) {
-    const body = { devices: devicesOf(values, io), board: name(values, 'board'), version: version(values, 'version'), reason: reason(values) }
+    const body = { devices: devicesOf(values, io), board: nameFlag(values, 'board'), version: versionFlag(values, 'version'), reason: reason(values) }
     const answer = await apiClient(values, io).request<{ pins: Array<Static<typeof PinView>> }>('PUT', '/v1/pins', { json: body })
     show(io, values, answer, answer.pins, PIN_COLUMNS)
   },
@@ -208,7 +188,7 @@ const pins: Command = {
   summary: 'list pinned devices',
   options: { ...serverOptions, json: { type: 'boolean' }, board: { type: 'string' } },
   async run({ values }, io) {
-    const answer = await apiClient(values, io).get<{ pins: Array<Static<typeof PinView>> }>('/v1/pins', { board: optionalName(values, 'board') })
+    const answer = await apiClient(values, io).get<{ pins: Array<Static<typeof PinView>> }>('/v1/pins', { board: optionalNameFlag(values, 'board') })
     show(io, values, answer, answer.pins, PIN_COLUMNS)
   },
 }
@@ -222,8 +202,8 @@ const audit: Command = {
     const cursor = flag(values, 'cursor')
     if (cursor !== undefined && !/^[0-9]{1,15}$/.test(cursor)) throw new UsageError('--cursor must be the next_cursor a previous page gave')
     const answer = await apiClient(values, io).get<{ entries: Array<Static<typeof AuditView>>; next_cursor: string | null }>('/v1/audit', {
-      board: optionalName(values, 'board'),
-      channel: optionalName(values, 'channel'),
+      board: optionalNameFlag(values, 'board'),
+      channel: optionalNameFlag(values, 'channel'),
       limit: number(values, 'limit', 1, 500, true),
       cursor,
     })

@@ -23,7 +23,19 @@ function documented(schema: FastifySchema, route: { device: boolean; deviceCrede
     extra.security = route.deviceCredentials ? [{}, { device_token: [] }] : route.device ? [{}] : [{ bearer: [] }]
   }
   if (route.device) extra.response = { ...responses, 429: ErrorResponse, 503: ErrorResponse }
+  if (schema.querystring) extra.querystring = optionalWithDefault(schema.querystring)
   return { ...schema, ...extra }
+}
+
+/**
+ * A parameter with a default (the channel) is required by the schema only so that validation fills
+ * it in and the handler sees it; a client may leave it out.
+ */
+function optionalWithDefault(query: unknown): unknown {
+  const q = query as { properties?: Record<string, { default?: unknown }>; required?: string[] }
+  if (!q.properties || !q.required) return query
+  const properties = q.properties
+  return { ...q, required: q.required.filter((name) => properties[name]?.default === undefined) }
 }
 
 export default fp(

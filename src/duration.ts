@@ -1,4 +1,4 @@
-import { badRequest } from '../errors'
+import { badRequest } from './errors'
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
 const DURATION = /^([0-9]{1,6})(s|m|h|d)$/
