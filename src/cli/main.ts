@@ -2,19 +2,9 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { CliRefusal, UsageError, type CliIo } from './io'
-import { closest, readFlags, type FlagOptions, type FlagValues } from './flags'
+import { closest, readFlags } from './flags'
 import { commands } from './commands'
-
-export interface Command {
-  /** e.g. "token create" */
-  name: string
-  usage: string
-  summary: string
-  options?: FlagOptions
-  /** the positional arguments it takes, as its usage names them (none when absent) */
-  arguments?: string[]
-  run(args: { values: FlagValues; positionals: string[] }, io: CliIo): Promise<void>
-}
+import type { Command } from './command'
 
 const HELP = new Set(['--help', '-h'])
 

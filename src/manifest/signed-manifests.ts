@@ -1,5 +1,5 @@
 import crypto from 'node:crypto'
-import type { ServerKey } from '../plugins/app/server-key'
+import type { ServerKey } from './server-key'
 import type { Target } from '../fleet/target'
 import type { DeltaOffer } from '../fleet/delta-offer'
 

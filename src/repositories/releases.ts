@@ -222,6 +222,3 @@ export class ReleasesRepository {
     return row.max
   }
 }
-
-// The API rendering lives with the other schemas; re-exported here so callers find it with the type.
-export { releaseView, ReleaseView } from '../schemas/release'

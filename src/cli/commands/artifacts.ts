@@ -1,7 +1,7 @@
 import { parseDuration } from '../../duration'
 import { apiClient, serverOptions } from '../api-client'
 import { UsageError, print, table } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 interface PruneAnswer {
   dry_run: boolean

@@ -5,7 +5,7 @@ import { BackupRefusal, backupDataFolder, restoreDataFolder, type BackupManifest
 import { formatBytes } from '../progress'
 import { dataDir, withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, type CliIo } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 function folderOption(value: unknown, option: string, io: CliIo): string {
   if (typeof value !== 'string' || value === '') throw new UsageError(`${option} DIR is required`)

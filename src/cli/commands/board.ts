@@ -3,7 +3,7 @@ import { NAME_FORM } from '../../schemas/common'
 import { BoardExists } from '../../repositories/boards'
 import { withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, table } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 
 /** Decimal bytes or 0x-prefixed hex (partition tables write sizes as 0x1E0000). */

@@ -5,7 +5,7 @@ import { applySequentialPatch } from '../../delta/apply'
 import { createSequentialPatch } from '../../delta/detools-patch'
 import { applyEspDeltaPatch, createEspDeltaPatch } from '../../delta/esp-delta-patch'
 import { CliRefusal, UsageError, print } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 function readInput(io: { cwd: string }, file: string): Buffer {
   try {

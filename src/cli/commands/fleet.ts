@@ -5,7 +5,7 @@ import { apiClient, serverOptions, type ApiClient } from '../api-client'
 import { flag, printJson } from '../flags'
 import { checkDevice, durationFlag } from '../identifiers'
 import { UsageError, print, table, type CliIo } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/')
 

@@ -1,4 +1,4 @@
-import type { Command } from '../main'
+import type { Command } from '../command'
 import { artifactsCommands } from './artifacts'
 import { backupCommands } from './backup'
 import { boardCommands } from './board'

@@ -4,7 +4,7 @@ import { generateKeyPair, keyIdOf, publicKeyPem, ReleaseKeyError } from '../../r
 import { ReleaseKeyExists } from '../../repositories/release-keys'
 import { withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, table } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@ -]{0,63}$/
 const KEY_ID = /^[0-9a-f]{16}$/

@@ -22,7 +22,7 @@ import { withDataFolder } from '../data-folder'
 import { flag, flagList, printJson, readFlagFile, type FlagValues } from '../flags'
 import { inspectImage, type BoardTarget } from '../image-report'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 import { noProgress, progressBar } from '../progress'
 
 // Binaries of the data folder's own import are read whole first; the server's limit is far above an ESP32 slot.

@@ -2,7 +2,7 @@ import { migrate } from '../../db/migrate'
 import { openDatabase } from '../../db/open'
 import { dataDir } from '../data-folder'
 import { print } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 export const migrateCommand: Command = {
   name: 'migrate',

@@ -5,7 +5,7 @@ import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
 import { checkDevice, nameFlag, optionalNameFlag, versionFlag } from '../identifiers'
 import { DEFAULT_CHANNEL } from '../../schemas/common'
 import { UsageError, print, table, type CliIo } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 function number(values: FlagValues, option: string, min: number, max: number, integer = false): number | undefined {
   const text = flag(values, option)

@@ -1,7 +1,7 @@
 import { ROLES, TokenNameTaken, type Role } from '../../repositories/tokens'
 import { withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, table } from '../io'
-import type { Command } from '../main'
+import type { Command } from '../command'
 
 /** A token (or enrollment token) name. */
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
