@@ -68,3 +68,21 @@ t.test('a file a flag names that cannot be read is a usage error naming the flag
   t.equal(folder.code, 2)
   t.match(folder.stderr, /is a folder, not a file/)
 })
+
+t.test('one exit-code rule: every file named on the command line that cannot be read exits 2, before anything is done', async (t) => {
+  const dir = tempDir(t)
+  const env = { OTA_DATA_DIR: path.join(dir, 'data'), OTA_SERVER: 'http://127.0.0.1:9', OTA_TOKEN: 'unused' }
+  const cases: Array<[string[], RegExp]> = [
+    [['keys', 'trust', 'missing.pub'], /missing\.pub: no such file/],
+    [['release', 'verify', '--board', 'esp32cam', '--file', 'missing.bin', '--chip', 'esp32', '--slot-size', '1966080'], /--file missing\.bin: no such file/],
+    [['delta', 'make', 'missing-base.bin', 'missing-new.bin', 'out.patch'], /missing-base\.bin: no such file/],
+    [['device', 'allow', '--file', 'missing.txt'], /--file missing\.txt: no such file/],
+    [['rollout', 'pin', '--devices-file', 'missing.txt', '--board', 'esp32cam', '--version', 'mason'], /--devices-file missing\.txt: no such file/],
+  ]
+  for (const [argv, message] of cases) {
+    const run = await cli(argv, env, dir)
+    t.equal(run.code, 2, `${argv.slice(0, 2).join(' ')}: exit 2`)
+    t.match(run.stderr, message)
+  }
+  t.notOk(fs.existsSync(path.join(dir, 'out.patch')), 'delta make wrote nothing')
+})

@@ -91,15 +91,30 @@ export function printJson(io: CliIo, value: unknown): void {
   print(io, JSON.stringify(value, null, 2))
 }
 
-/** The bytes of the file a flag names (relative to the working folder); required. */
-export function readFlagFile(io: CliIo, values: FlagValues, name: string): Buffer {
-  const file = flag(values, name)
-  if (!file) throw new UsageError(`--${name} is required`)
+/**
+ * The bytes of a file named on the command line (relative to the working folder). One that cannot be
+ * read is a usage error (exit 2), named by `label`: the flag, or the file as given.
+ */
+export function readInputFile(io: Pick<CliIo, 'cwd'>, file: string, label = file): Buffer {
   try {
     return fs.readFileSync(path.resolve(io.cwd, file))
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'not readable (permission denied)' : (err as Error).message
-    throw new UsageError(`--${name} ${file}: ${why}`)
+    throw new UsageError(`${label}: ${why}`)
   }
+}
+
+/** The bytes of the file a flag names; required. */
+export function readFlagFile(io: CliIo, values: FlagValues, name: string): Buffer {
+  const file = flag(values, name)
+  if (!file) throw new UsageError(`--${name} is required`)
+  return readInputFile(io, file, `--${name} ${file}`)
+}
+
+/** The entries of a list file a flag names, when given: one a line, `#` starts a comment, blank lines skipped. */
+export function readListFile(io: CliIo, values: FlagValues, name: string): string[] {
+  if (flag(values, name) === undefined) return []
+  const text = readFlagFile(io, values, name).toString('utf8')
+  return text.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== '')
 }

@@ -1,6 +1,7 @@
-import { parseDuration } from '../../duration'
+import { printJson } from '../flags'
+import { durationFlag } from '../identifiers'
 import { apiClient, serverOptions } from '../api-client'
-import { UsageError, print, table } from '../io'
+import { print, table } from '../io'
 import type { Command } from '../command'
 
 interface PruneAnswer {
@@ -16,15 +17,12 @@ const prune: Command = {
   summary: 'delete uploaded binaries that no release names, uploaded longer ago than --older-than (default 7d)',
   options: { ...serverOptions, 'older-than': { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
   async run({ values }, io) {
-    const olderThan = values['older-than'] as string | undefined
-    if (olderThan !== undefined && parseDuration(olderThan) === undefined) {
-      throw new UsageError(`--older-than must be a duration like 12h or 7d, not "${olderThan}"`)
-    }
+    const olderThan = durationFlag(values, 'older-than')
     const answer = await apiClient(values, io).post<PruneAnswer>('/v1/artifacts/prune', {
       ...(olderThan === undefined ? {} : { older_than: olderThan }),
       ...(values['dry-run'] ? { dry_run: true } : {}),
     })
-    if (values.json) return print(io, JSON.stringify(answer, null, 2))
+    if (values.json) return printJson(io, answer)
     if (answer.removed.length > 0) print(io, table(answer.removed, ['sha256', 'size', 'uploaded_at']))
     const verb = answer.dry_run ? 'would delete' : 'deleted'
     print(io, `${verb} ${answer.removed.length} unreleased upload(s) older than ${answer.older_than}, ${answer.bytes} bytes`)

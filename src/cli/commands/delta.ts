@@ -6,14 +6,7 @@ import { createSequentialPatch } from '../../delta/detools-patch'
 import { applyEspDeltaPatch, createEspDeltaPatch } from '../../delta/esp-delta-patch'
 import { CliRefusal, UsageError, print } from '../io'
 import type { Command } from '../command'
-
-function readInput(io: { cwd: string }, file: string): Buffer {
-  try {
-    return fs.readFileSync(path.resolve(io.cwd, file))
-  } catch (err) {
-    throw new CliRefusal(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-  }
-}
+import { readInputFile } from '../flags'
 
 function threeFiles(positionals: string[], names: string): [string, string, string] {
   if (positionals.length !== 3) throw new UsageError(`name exactly three files: ${names}`)
@@ -31,8 +24,8 @@ export const deltaCommands: Command[] = [
     options: { raw: { type: 'boolean' } },
     async run({ values, positionals }, io) {
       const [baseFile, newFile, outFile] = threeFiles(positionals, 'BASE.bin NEW.bin OUT.patch')
-      const base = readInput(io, baseFile)
-      const target = readInput(io, newFile)
+      const base = readInputFile(io, baseFile)
+      const target = readInputFile(io, newFile)
       const patch = values.raw === true ? createSequentialPatch(base, target) : createEspDeltaPatch(base, target)
       fs.writeFileSync(path.resolve(io.cwd, outFile), patch)
       print(io, `${patch.length} bytes (${((100 * patch.length) / Math.max(1, target.length)).toFixed(1)}% of ${target.length}) sha256 ${sha256(patch)}`)
@@ -46,8 +39,8 @@ export const deltaCommands: Command[] = [
     options: { raw: { type: 'boolean' } },
     async run({ values, positionals }, io) {
       const [baseFile, patchFile, outFile] = threeFiles(positionals, 'BASE.bin PATCH OUT.bin')
-      const base = readInput(io, baseFile)
-      const patch = readInput(io, patchFile)
+      const base = readInputFile(io, baseFile)
+      const patch = readInputFile(io, patchFile)
       let image: Buffer
       try {
         image = values.raw === true ? applySequentialPatch(base, patch) : applyEspDeltaPatch(base, patch)

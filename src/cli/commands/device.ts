@@ -1,9 +1,7 @@
-import fs from 'node:fs'
-import path from 'node:path'
 import { apiClient, serverOptions } from '../api-client'
-import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
+import { UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../command'
-import { flag as str, printJson as json, type FlagValues as Values } from '../flags'
+import { flag, printJson, readListFile, type FlagValues } from '../flags'
 import { MAC_FORM } from '../../schemas/common'
 import { NAME } from './token'
 
@@ -24,18 +22,8 @@ function oneDevice(positionals: string[]): string {
 }
 
 /** Device ids from the command line and, with --file, one per line of a file (# starts a comment). */
-function devicesOf(values: Values, positionals: string[], io: CliIo): string[] {
-  const ids = [...positionals]
-  const file = str(values, 'file')
-  if (file !== undefined) {
-    let text: string
-    try {
-      text = fs.readFileSync(path.resolve(io.cwd, file), 'utf8')
-    } catch (err) {
-      throw new CliRefusal(`cannot read ${file}: ${(err as Error).message}`)
-    }
-    ids.push(...text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter((l) => l !== ''))
-  }
+function devicesOf(values: FlagValues, positionals: string[], io: CliIo): string[] {
+  const ids = [...positionals, ...readListFile(io, values, 'file')]
   if (ids.length === 0) throw new UsageError('name devices by MAC, or give --file with one per line')
   const bad = ids.filter((d) => !MAC_FORM.test(d))
   if (bad.length > 0) throw new UsageError(`not device MACs: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` and ${bad.length - 5} more` : ''}`)
@@ -50,12 +38,12 @@ const decision = (action: 'accept' | 'reject' | 'revoke', summary: string): Comm
   options: { ...common, 'key-id': { type: 'string' } },
   async run({ values, positionals }, io) {
     const device = oneDevice(positionals)
-    const keyId = str(values, 'key-id')
+    const keyId = flag(values, 'key-id')
     if (keyId !== undefined && (action === 'revoke' || !KEY_ID.test(keyId))) {
       throw new UsageError(action === 'revoke' ? 'revoke takes no --key-id: it revokes the accepted key' : '--key-id must be 16 lowercase hex')
     }
-    const body = await apiClient(values, io).post<KeyView>(`/v1/devices/${device}/${action}`, { key_id: keyId, reason: str(values, 'reason') })
-    if (values.json) return json(io, body)
+    const body = await apiClient(values, io).post<KeyView>(`/v1/devices/${device}/${action}`, { key_id: keyId, reason: flag(values, 'reason') })
+    if (values.json) return printJson(io, body)
     print(io, `device ${body.device}: key ${body.key_id} ${body.state}`)
   },
 })
@@ -71,13 +59,13 @@ export const deviceCommands: Command[] = [
       const keys: KeyView[] = []
       let cursor: string | undefined
       do {
-        const page = await client.get<{ keys: KeyView[]; next_cursor: string | null }>('/v1/device-keys', { state: str(values, 'state') ?? 'pending', limit: 500, cursor })
+        const page = await client.get<{ keys: KeyView[]; next_cursor: string | null }>('/v1/device-keys', { state: flag(values, 'state') ?? 'pending', limit: 500, cursor })
         keys.push(...page.keys)
         cursor = page.next_cursor ?? undefined
       } while (cursor !== undefined)
-      if (values.json) return json(io, { keys })
+      if (values.json) return printJson(io, { keys })
       if (keys.length > 0) print(io, table(keys, KEY_COLUMNS))
-      print(io, `${keys.length} keys ${str(values, 'state') ?? 'pending'}`)
+      print(io, `${keys.length} keys ${flag(values, 'state') ?? 'pending'}`)
     },
   },
   {
@@ -89,7 +77,7 @@ export const deviceCommands: Command[] = [
     async run({ values, positionals }, io) {
       const device = oneDevice(positionals)
       const body = await apiClient(values, io).get<{ keys: KeyView[] }>(`/v1/devices/${device}/keys`)
-      if (values.json) return json(io, body)
+      if (values.json) return printJson(io, body)
       print(io, body.keys.length ? table(body.keys, KEY_COLUMNS) : `device ${device} has not enrolled`)
     },
   },
@@ -106,10 +94,10 @@ export const deviceCommands: Command[] = [
       const devices = devicesOf(values, positionals, io)
       const body = await apiClient(values, io).post<{ changed: number }>('/v1/device-allowlist/add', {
         devices,
-        note: str(values, 'note'),
-        reason: str(values, 'reason'),
+        note: flag(values, 'note'),
+        reason: flag(values, 'reason'),
       })
-      if (values.json) return json(io, body)
+      if (values.json) return printJson(io, body)
       print(io, `${body.changed} devices added to the allow-list (${devices.length - body.changed} were on it)`)
     },
   },
@@ -121,8 +109,8 @@ export const deviceCommands: Command[] = [
     options: { ...common, file: { type: 'string' } },
     async run({ values, positionals }, io) {
       const devices = devicesOf(values, positionals, io)
-      const body = await apiClient(values, io).post<{ changed: number }>('/v1/device-allowlist/remove', { devices, reason: str(values, 'reason') })
-      if (values.json) return json(io, body)
+      const body = await apiClient(values, io).post<{ changed: number }>('/v1/device-allowlist/remove', { devices, reason: flag(values, 'reason') })
+      if (values.json) return printJson(io, body)
       print(io, `${body.changed} devices taken off the allow-list`)
     },
   },
@@ -140,7 +128,7 @@ export const deviceCommands: Command[] = [
         devices.push(...page.devices)
         cursor = page.next_cursor ?? undefined
       } while (cursor !== undefined)
-      if (values.json) return json(io, { devices })
+      if (values.json) return printJson(io, { devices })
       if (devices.length > 0) print(io, table(devices, ['device', 'added_at', 'added_by', 'note']))
       print(io, `${devices.length} devices on the allow-list`)
     },
@@ -154,17 +142,17 @@ export const enrollmentCommands: Command[] = [
     summary: "create an enrollment token to bake into a batch's factory image; prints it once, as the last line (role operator)",
     options: { ...common, name: { type: 'string' }, 'max-uses': { type: 'string' }, expires: { type: 'string' } },
     async run({ values }, io) {
-      const name = str(values, 'name')
+      const name = flag(values, 'name')
       if (!name || !NAME.test(name)) throw new UsageError('--name must be 1-64 letters, digits, ".", "_", "@" or "-"')
-      const maxText = str(values, 'max-uses')
+      const maxText = flag(values, 'max-uses')
       if (maxText !== undefined && !/^[1-9][0-9]{0,7}$/.test(maxText)) throw new UsageError(`--max-uses must be a whole number from 1 to 99999999, not "${maxText}"`)
       const body = await apiClient(values, io).post<Record<string, unknown> & { token: string }>('/v1/enrollment-tokens', {
         name,
         max_uses: maxText === undefined ? undefined : Number(maxText),
-        expires_in: str(values, 'expires'),
-        reason: str(values, 'reason'),
+        expires_in: flag(values, 'expires'),
+        reason: flag(values, 'reason'),
       })
-      if (values.json) return json(io, body)
+      if (values.json) return printJson(io, body)
       const limits = [body.max_uses === null ? 'unlimited uses' : `${body.max_uses} uses`, body.expires_at === null ? 'no expiry' : `expires ${body.expires_at}`]
       io.stderr.write(`created enrollment token "${name}" (${limits.join(', ')}); it is shown once, keep it secret:\n`)
       print(io, body.token)
@@ -177,7 +165,7 @@ export const enrollmentCommands: Command[] = [
     options: common,
     async run({ values }, io) {
       const body = await apiClient(values, io).get<{ tokens: Array<Record<string, unknown>> }>('/v1/enrollment-tokens')
-      if (values.json) return json(io, body)
+      if (values.json) return printJson(io, body)
       print(io, body.tokens.length ? table(body.tokens, ['name', 'state', 'uses', 'max_uses', 'expires_at', 'created_at', 'created_by']) : 'no enrollment tokens')
     },
   },
@@ -189,8 +177,8 @@ export const enrollmentCommands: Command[] = [
     options: common,
     async run({ values, positionals }, io) {
       if (positionals.length !== 1 || !NAME.test(positionals[0])) throw new UsageError('name exactly one enrollment token')
-      const body = await apiClient(values, io).post<{ revoked: string }>(`/v1/enrollment-tokens/${positionals[0]}/revoke`, { reason: str(values, 'reason') })
-      if (values.json) return json(io, body)
+      const body = await apiClient(values, io).post<{ revoked: string }>(`/v1/enrollment-tokens/${positionals[0]}/revoke`, { reason: flag(values, 'reason') })
+      if (values.json) return printJson(io, body)
       print(io, `revoked enrollment token "${body.revoked}"`)
     },
   },

@@ -4,7 +4,7 @@ import type { AdoptionResponse, LegacyResponse, VersionsResponse } from '../../s
 import { apiClient, serverOptions, type ApiClient } from '../api-client'
 import { flag, printJson } from '../flags'
 import { checkDevice, durationFlag } from '../identifiers'
-import { UsageError, print, table, type CliIo } from '../io'
+import { UsageError, print, table } from '../io'
 import type { Command } from '../command'
 
 const path = (...parts: string[]) => parts.map(encodeURIComponent).join('/')

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { generateKeyPair, keyIdOf, publicKeyPem, ReleaseKeyError } from '../../release/keys'
 import { ReleaseKeyExists } from '../../repositories/release-keys'
 import { withDataFolder } from '../data-folder'
+import { readInputFile } from '../flags'
 import { CliRefusal, UsageError, print, table } from '../io'
 import type { Command } from '../command'
 
@@ -47,12 +48,7 @@ export const keysCommands: Command[] = [
       const file = path.resolve(io.cwd, onePath(positionals, 'public key file'))
       const name = (values.name as string | undefined) ?? path.basename(file).replace(/(\.pub|\.pem)+$/, '')
       if (!NAME.test(name)) throw new UsageError('--name must be 1-64 letters, digits, spaces, ".", "_", "@" or "-"')
-      let text: string
-      try {
-        text = fs.readFileSync(file, 'utf8')
-      } catch (err) {
-        throw new CliRefusal(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-      }
+      const text = readInputFile(io, file).toString('utf8')
       let pem: string
       try {
         pem = publicKeyPem(text)

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox'
 import type { AuditView, ChannelRolloutView, PinView, PolicyView, RollbackView, RolloutView } from '../../schemas/rollout'
 import { ApiRefusal, apiClient, serverOptions, type ApiClient } from '../api-client'
-import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
+import { flag, printJson, readListFile, type FlagValues } from '../flags'
 import { checkDevice, nameFlag, optionalNameFlag, versionFlag } from '../identifiers'
 import { DEFAULT_CHANNEL } from '../../schemas/common'
 import { UsageError, print, table, type CliIo } from '../io'
@@ -130,12 +130,7 @@ const policy: Command = {
 
 /** Devices from --device (comma-separated) and --devices-file (one a line, # comments), in order, once each. */
 function devicesOf(values: FlagValues, io: CliIo): string[] {
-  const listed = (flag(values, 'device') ?? '').split(',')
-  const file = flag(values, 'devices-file')
-  if (file !== undefined) {
-    const text = readFlagFile(io, values, 'devices-file').toString('utf8')
-    listed.push(...text.split(/\r?\n/).map((l) => l.replace(/#.*/, '')))
-  }
+  const listed = [...(flag(values, 'device') ?? '').split(','), ...readListFile(io, values, 'devices-file')]
   const devices = [...new Set(listed.map((d) => d.trim()).filter((d) => d !== ''))]
   if (devices.length === 0) throw new UsageError('name devices with --device D[,D…] or --devices-file FILE')
   return devices.map(checkDevice)
