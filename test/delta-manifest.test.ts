@@ -3,7 +3,7 @@ import t from 'tap'
 import { DELTA_FORMAT, deltaPath, type DeltaOffer } from '../src/fleet/delta-offer'
 import type { Target } from '../src/fleet/target'
 import { MAX_MANIFEST_BYTES, MAX_URL_BASE_LENGTH, SignedManifests } from '../src/manifest/signed-manifests'
-import type { Release } from '../src/repositories/releases'
+import type { Release } from '../src/repositories/release-rows'
 
 // The signed manifest with a delta: one signature per base, covering the delta object, and never
 // more than the 1024 bytes ESP32 clients accept (the delta is left out before that).

@@ -1,6 +1,6 @@
 import semver from 'semver'
 import type { Repositories } from '../repositories'
-import type { Release } from '../repositories/releases'
+import type { Release } from '../repositories/release-rows'
 import type { Target } from './target'
 
 /** What an Arduino HTTPUpdate device runs, as far as its headers and the releases table tell. */

@@ -1,5 +1,5 @@
 import { Refusal } from '../errors'
-import type { Release } from '../repositories/releases'
+import type { Release } from '../repositories/release-rows'
 import type { Pin, Rollout, RolloutChecks, RolloutState } from '../repositories/rollout-rows'
 
 export type RolloutRefusalCode = 'no_release' | 'release_not_found' | 'rollout_conflict' | 'pin_not_found'

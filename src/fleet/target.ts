@@ -1,5 +1,5 @@
 import type { Repositories } from '../repositories'
-import type { Release } from '../repositories/releases'
+import type { Release } from '../repositories/release-rows'
 import type { StagedRelease } from '../repositories/rollout-rows'
 import { inRollout } from './rollout-membership'
 

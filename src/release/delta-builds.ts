@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config'
 import type { Repositories } from '../repositories'
-import type { Release } from '../repositories/releases'
+import type { Release } from '../repositories/release-rows'
 import type { ArtifactStore } from '../store/artifact-store'
 import type { DeltaBuildInput, DeltaBuildOutput } from './delta-build-worker'
 

@@ -2,7 +2,7 @@ import { DEFAULT_CHANNEL } from '../schemas/common'
 import { Refusal } from '../errors'
 import type { Repositories } from '../repositories'
 import { HistoryConflict } from '../repositories/release-history'
-import type { Release } from '../repositories/releases'
+import type { Release } from '../repositories/release-rows'
 import { requireBoard } from '../fleet/known-board'
 
 // Releases published before ota-gate (static firmware.json files) become historical releases:

@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3'
 import type { AuditRepository } from './audit'
-import { RELEASE_COLUMNS, type NewRelease, type Release } from './releases'
+import { RELEASE_COLUMNS } from './releases'
+import type { NewRelease, Release } from './release-rows'
 import type { RolloutPlansRepository } from './rollout-plans'
 import type { RolloutStart } from './rollout-rows'
 import { startRollout } from './rollouts'

@@ -1,40 +1,10 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { AuditRepository } from './audit'
+import type { NewRelease, Release } from './release-rows'
 import { prepareFactoryImageInsert, type NewFactoryImage } from './factory-images'
 import type { RolloutPlansRepository } from './rollout-plans'
 import type { RolloutStart } from './rollout-rows'
 import { startRollout } from './rollouts'
-
-export type Provenance = 'verified' | 'attested' | 'imported'
-
-/** A row of the releases table. `sha256`, `size`, `md5` are null for an imported historical release. */
-export interface Release {
-  id: number
-  board: string
-  channel: string
-  version: string
-  sequence: number
-  sha256: string | null
-  size: number | null
-  md5: string | null
-  tag: string
-  commit_sha: string
-  signature: string | null
-  key_id: string | null
-  provenance: Provenance
-  chip: string | null
-  project_name: string | null
-  app_version: string | null
-  idf_version: string | null
-  secure_version: number | null
-  build_date: string | null
-  build_time: string | null
-  notes: string | null
-  published_by: string | null
-  created_at: number
-}
-
-export type NewRelease = Omit<Release, 'id' | 'created_at'> & { created_at?: number }
 
 export type ReleaseConflictCode = 'sequence_not_increasing' | 'version_exists' | 'tag_exists' | 'binary_exists' | 'version_in_field'
 

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { Release } from './releases'
+import type { Release } from './release-rows'
 import type { ChannelPlan, RolloutState } from './rollout-rows'
 
 /**

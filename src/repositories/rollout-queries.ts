@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { Release } from './releases'
+import type { Release } from './release-rows'
 import { PIN_SELECT, ROLLOUT_SELECT, policyOf, type ChannelRollback, type Pin, type Policy, type Rollout, type SetbackCounts } from './rollout-rows'
 
 /** What operators and the auto-halt read about rollouts, uncached. */

@@ -1,4 +1,4 @@
-import type { Release } from './releases'
+import type { Release } from './release-rows'
 
 // The rows of staged rollouts, shared by the cached read model, the operator queries and the writes.
 

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { AuditEntry, AuditRepository } from './audit'
-import type { Release } from './releases'
+import type { Release } from './release-rows'
 import type { RolloutPlansRepository } from './rollout-plans'
 import { channelRollback, currentRollout, policyRow } from './rollout-queries'
 import { PIN_SELECT, ROLLOUT_SELECT, type Actor, type ChannelRollback, type Pin, type Policy, type Rollout, type RolloutChecks, type RolloutStart, type SetbackCounts } from './rollout-rows'

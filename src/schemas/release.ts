@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { FactoryImage } from '../repositories/factory-images'
-import type { Release } from '../repositories/releases'
+import type { Release } from '../repositories/release-rows'
 import { BoardName, ChannelName, CommitHex, Sequence, Sha256Hex, Version } from './common'
 import { RolloutSummary } from './rollout'
 

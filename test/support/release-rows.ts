@@ -1,5 +1,6 @@
 import type { createRepositories } from '../../src/repositories'
-import type { InsertOptions, NewRelease } from '../../src/repositories/releases'
+import type { InsertOptions } from '../../src/repositories/releases'
+import type { NewRelease } from '../../src/repositories/release-rows'
 
 // Release rows for repository tests: release n of esp32cam/stable, its binary's digest made of n.
 
