@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify'
+import type { Clock } from './clock'
 import type { Config } from './config'
 import configPlugin from './plugins/external/config'
+import clockPlugin from './plugins/external/clock'
 import dbPlugin from './plugins/external/db'
 import errorHandler from './plugins/external/error-handler'
 import hostRequired from './plugins/external/host-required'
@@ -43,6 +45,8 @@ import deviceAdmission from './routes/device-admission'
 
 export interface AppOptions {
   config: Config
+  /** the system clock in server.ts; tests pass one they move */
+  clock: Clock
 }
 
 /**
@@ -53,6 +57,7 @@ export interface AppOptions {
 const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   // external
   await fastify.register(configPlugin, { config: opts.config })
+  await fastify.register(clockPlugin, { clock: opts.clock })
   await fastify.register(errorHandler)
   await fastify.register(hostRequired)
   await fastify.register(dbPlugin)

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app from './app'
+import { systemClock, type Clock } from './clock'
 import { loadConfig, type Config } from './config'
 import { trackInFlight } from './drain'
 import { loggerOptions } from './logger'
@@ -14,9 +15,9 @@ import { answerClientError, answerExpectation, answerFrameworkError } from './ht
 /**
  * The Fastify instance with the application registered: the one production runs and tests use.
  * Timeouts suit slow devices: a 2 MB download at 25 KB/s takes 80 s and must not be cut, but a
- * connection that never finishes its headers is closed.
+ * connection that never finishes its headers is closed. Production runs on the system clock.
  */
-export function createServer(config: Config): FastifyInstance {
+export function createServer(config: Config, clock: Clock = systemClock): FastifyInstance {
   const server = Fastify({
     logger: loggerOptions(config),
     logController: new RequestLog(),
@@ -47,7 +48,7 @@ export function createServer(config: Config): FastifyInstance {
   if (config.OTA_MAX_CONNECTIONS > 0) server.server.maxConnections = config.OTA_MAX_CONNECTIONS
   server.server.on('checkExpectation', answerExpectation)
 
-  server.register(app, { config })
+  server.register(app, { config, clock })
   return server
 }
 

@@ -1,19 +1,13 @@
 import t from 'tap'
-import { openDatabase } from '../src/db/open'
-import { createRepositories } from '../src/repositories'
 import { PUBLISHED } from './support/release-rows'
 import { startBuiltServer } from './support/built-server'
 import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
 import { publishRelease } from './support/publish'
+import { openRepositories } from './support/repositories'
 import { createToken, startServer, tempDir } from './support/server'
 
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
 
-function openRepos(t: Parameters<typeof tempDir>[0]) {
-  const db = openDatabase(tempDir(t))
-  t.teardown(() => db.close())
-  return { db, repos: createRepositories(db) }
-}
 
 const base = {
   device: 'a0b1c2d3e4f5',
@@ -25,7 +19,7 @@ const base = {
 }
 
 t.test('every poll updates the device row; history grows only when what it runs changes', async (t) => {
-  const { db, repos } = openRepos(t)
+  const { db, repos } = openRepositories(t)
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, freeSpace: 1966080, at: 1000 })
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.8', at: 2000 })
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, note: 'too little free space', at: 3000 })
@@ -55,7 +49,7 @@ t.test('every poll updates the device row; history grows only when what it runs 
 })
 
 t.test('a binary delivered in an answer, then a later poll on the old version: a silent rollback', async (t) => {
-  const { db, repos } = openRepos(t)
+  const { db, repos } = openRepositories(t)
   const release = await repos.releases.insert({
     board: 'esp32cam', channel: 'stable', version: 'leafcutter', sequence: 2, sha256: null, size: null, md5: null,
     tag: 'prod-leafcutter', commit_sha: 'a'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
@@ -94,7 +88,7 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
 })
 
 t.test('concurrent check-ins (sharing commits): one that fails is rejected alone, every other one is stored', async (t) => {
-  const { db, repos } = openRepos(t)
+  const { db, repos } = openRepositories(t)
   const many = Array.from({ length: 300 }, (_, i) =>
     repos.devices.checkIn({ ...base, device: deviceId(i, 0xd0), version: 'mason', sequence: 3, at: 1000 + i })
   )
@@ -109,7 +103,7 @@ t.test('concurrent check-ins (sharing commits): one that fails is rejected alone
 })
 
 t.test('legacy polls are counted per address and user agent', async (t) => {
-  const { db, repos } = openRepos(t)
+  const { db, repos } = openRepositories(t)
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')
   await repos.devices.recordLegacyPoll('192.0.2.2', 'hivehive-ota/1.0')

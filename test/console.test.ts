@@ -6,6 +6,7 @@ import { publishRelease } from './support/publish'
 import { call, operatorToken } from './support/rollouts'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
+import { systemClock } from '../src/clock'
 import { createToken, startServer, tempDir, type RunningServer } from './support/server'
 
 const XSS = '<img src=x onerror=alert(1)>'
@@ -254,7 +255,7 @@ t.test('device search finds one device among 10,000', { skip: chromiumMissing },
   // file the server then opens.
   const dataDir = tempDir(t)
   const db = openDatabase(dataDir)
-  const repos = createRepositories(db)
+  const repos = createRepositories(db, systemClock)
   const checkIns = []
   for (let i = 0; i < 10_000; i++) {
     checkIns.push(

@@ -1,17 +1,13 @@
 import t from 'tap'
-import { openDatabase } from '../src/db/open'
-import { createRepositories } from '../src/repositories'
+import { openRepositories } from './support/repositories'
 import { POPULAR_BASE_SHARE } from '../src/release/delta-builds'
 import { PUBLISHED, releaseRow as release, withArtifacts } from './support/release-rows'
-import { tempDir } from './support/server'
 
 // Which earlier releases get a patch built ahead because many devices run them: with device
 // credentials on, only devices that proved who they are may make a base "popular".
 
 t.test('a base run by unproven devices only is popular only while credentials are off', async (t) => {
-  const db = openDatabase(tempDir(t))
-  t.teardown(() => db.close())
-  const repos = createRepositories(db)
+  const { db, repos } = openRepositories(t)
   await withArtifacts(repos, 1, 2)
   await repos.releases.insert(release(1), PUBLISHED)
   await repos.releases.insert(release(2), PUBLISHED)

@@ -4,6 +4,7 @@ import { DELTA_FORMAT, deltaPath, type DeltaOffer } from '../src/fleet/delta-off
 import type { Target } from '../src/fleet/target'
 import { MAX_MANIFEST_BYTES, MAX_URL_BASE_LENGTH, SignedManifests } from '../src/manifest/signed-manifests'
 import type { Release } from '../src/repositories/release-rows'
+import { TestClock } from './support/clock'
 
 // The signed manifest with a delta: one signature per base, covering the delta object, and never
 // more than the 1024 bytes ESP32 clients accept (the delta is left out before that).
@@ -26,7 +27,7 @@ function offer(urlBase: string, base: string): DeltaOffer {
 }
 
 t.test('the delta object is signed with the rest, once per base', async (t) => {
-  const manifests = new SignedManifests(key, 3600)
+  const manifests = new SignedManifests(key, 3600, new TestClock())
   const urlBase = 'https://ota.example.com'
   const plain = manifests.get(target('prod-mason'), 'stable', urlBase)
   const a = manifests.get(target('prod-mason'), 'stable', urlBase, offer(urlBase, hex('a')))
@@ -43,7 +44,7 @@ t.test('the delta object is signed with the rest, once per base', async (t) => {
 })
 
 t.test('a delta that would pass 1024 bytes is left out, never the manifest', async (t) => {
-  const manifests = new SignedManifests(key, 3600)
+  const manifests = new SignedManifests(key, 3600, new TestClock())
   const longBase = `https://${'o'.repeat(MAX_URL_BASE_LENGTH - 'https://'.length)}`
   const longTag = `prod-${'x'.repeat(195)}`
   const m = manifests.get(target(longTag), 'stable', longBase, offer(longBase, hex('a')))

@@ -185,7 +185,7 @@ t.test('revocations are re-read when their generation moves, at most every few s
         return generation === 1 ? [] : [{ device: 'a4cf12000070', not_before: 42 }]
       },
     },
-    () => now
+    { now: () => now }
   )
   t.equal(await cache.get('a4cf12000070'), undefined)
   generation = 2

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { openDatabase } from '../src/db/open'
-import { createRepositories } from '../src/repositories'
+import { openRepositories } from './support/repositories'
 import { ReleaseConflict } from '../src/repositories/releases'
 import type { NewRelease } from '../src/repositories/release-rows'
 import { releaseView } from '../src/schemas/release'
@@ -9,11 +8,7 @@ import { ReleaseKeyExists } from '../src/repositories/release-keys'
 import { generateKeyPair } from '../src/release/keys'
 import { tempDir, type TestContext } from './support/server'
 
-function setup(t: TestContext) {
-  const db = openDatabase(tempDir(t))
-  t.teardown(() => db.close())
-  return { db, repos: createRepositories(db) }
-}
+const setup = (t: TestContext) => openRepositories(t)
 
 const hex = (c: string, n: number) => c.repeat(n)
 

@@ -1,6 +1,7 @@
 import path from 'node:path'
 import type { Database } from 'better-sqlite3'
 import { openDatabase } from '../db/open'
+import { systemClock } from '../clock'
 import { createRepositories, type Repositories } from '../repositories'
 import type { CliIo } from './io'
 
@@ -16,7 +17,7 @@ export async function withDataFolder<T>(io: CliIo, fn: (repos: Repositories, db:
   const dir = dataDir(io)
   const db = openDatabase(dir)
   try {
-    return await fn(createRepositories(db), db, dir)
+    return await fn(createRepositories(db, systemClock), db, dir)
   } finally {
     db.close()
   }

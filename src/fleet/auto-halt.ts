@@ -1,5 +1,6 @@
 import type { Repositories } from '../repositories'
 import type { Policy, Rollout, SetbackCounts } from '../repositories/rollout-rows'
+import type { Clock } from '../clock'
 
 /** hawkBit-style: both the count and the share of devices that tried must be reached. */
 export function exceedsThreshold(counts: SetbackCounts, policy: Policy): boolean {
@@ -28,7 +29,7 @@ export class AutoHalt {
     private readonly repos: Repositories,
     /** Count only devices that proved who they are (device credentials optional or required). */
     private readonly onlyVerified: boolean,
-    private readonly now: () => number = Date.now
+    private readonly clock: Clock
   ) {}
 
   /** Returns the rollouts it halted. */
@@ -42,7 +43,7 @@ export class AutoHalt {
       if (failed < policy.halt_min_count) continue
       if (!exceedsThreshold({ failed, tried: await this.triedCount(id) }, policy)) continue
       const counts = await this.repos.rolloutQueries.setbackCounts(id, this.onlyVerified)
-      this.tried.set(id, { n: counts.tried, at: this.now() })
+      this.tried.set(id, { n: counts.tried, at: this.clock.now() })
       if (!exceedsThreshold(counts, policy)) continue
       const reason =
         `${counts.failed} of ${counts.tried} devices that tried ${rollout.version} failed or rolled back (${percent(counts.failed / counts.tried)}): ` +
@@ -54,9 +55,9 @@ export class AutoHalt {
 
   private async triedCount(id: number): Promise<number> {
     const cached = this.tried.get(id)
-    if (cached && this.now() - cached.at < TRIED_TTL_MS) return cached.n
+    if (cached && this.clock.now() - cached.at < TRIED_TTL_MS) return cached.n
     const n = (await this.repos.rolloutQueries.setbackCounts(id, this.onlyVerified)).tried
-    this.tried.set(id, { n, at: this.now() })
+    this.tried.set(id, { n, at: this.clock.now() })
     return n
   }
 }

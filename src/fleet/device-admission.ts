@@ -7,6 +7,7 @@ import type { DeviceKeyRow, DeviceKeyState, EnrollmentTokenRow } from '../reposi
 import { hashToken } from '../repositories/tokens'
 import { rotationStatement, tokenStatement, type DeviceTokens } from './device-tokens'
 import { requireBoard } from './known-board'
+import type { Clock } from '../clock'
 
 /**
  * Mender-style admission. A device enrolls with its P-256 public key and waits (pending) until an
@@ -74,8 +75,8 @@ export class DeviceAdmission {
   constructor(
     private readonly repos: Repositories,
     /** Called once a device's tokens are revoked here, so that this process refuses them at once. */
-    private readonly revoked: () => void = () => undefined,
-    private readonly now: () => number = Date.now
+    private readonly revoked: () => void,
+    private readonly clock: Clock
   ) {}
 
   private entry(actor: string, action: AuditAction, device: string | null, reason: string | null, details: Record<string, unknown>) {
@@ -85,7 +86,7 @@ export class DeviceAdmission {
   async enroll(req: EnrollRequest): Promise<EnrollAnswer> {
     const key = parseDevicePublicKey(req.publicKey)
     await requireBoard(this.repos, req.board)
-    const at = this.now()
+    const at = this.clock.now()
     const answer = (state: DeviceKeyState): EnrollAnswer => ({ device: req.device, key_id: key.keyId, state })
     const known = await this.repos.credentials.key(req.device, key.keyId)
     if (known?.state === 'accepted') return answer('accepted')
@@ -172,7 +173,7 @@ export class DeviceAdmission {
     who: { actor: string; reason: string | null }
   ): Promise<{ token: string; row: EnrollmentTokenRow }> {
     const token = ENROLLMENT_TOKEN_PREFIX + crypto.randomBytes(32).toString('base64url')
-    const at = this.now()
+    const at = this.clock.now()
     const expiresAt = spec.expiresInMs === null ? null : at + spec.expiresInMs
     const row = await this.repos.credentials.createEnrollmentToken(
       { name: spec.name, hash: hashToken(token).toString('hex'), max_uses: spec.maxUses, expires_at: expiresAt, created_at: at, created_by: who.actor },
@@ -224,7 +225,7 @@ export class DeviceAdmission {
       revoke: { from: ['accepted'], to: 'revoked', audit: 'device_revoke', what: 'revoked' },
     }[action] as { from: DeviceKeyState[]; to: DeviceKeyState; audit: AuditAction; what: string }
     const key = await this.keyFor(device, keyId, plan.from, plan.what)
-    const at = this.now()
+    const at = this.clock.now()
     await this.repos.credentials.decide({
       device,
       key_id: key.key_id,

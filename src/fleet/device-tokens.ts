@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Clock } from '../clock'
 
 /**
  * Device tokens and the challenges devices sign to get one. Both are stateless: an HMAC with the
@@ -36,7 +37,7 @@ export class DeviceTokens {
     private readonly ttlMs: number,
     /** Tokens of this device issued before the answer (ms) are refused; undefined: none are. */
     private readonly notBefore: (device: string) => Promise<number | undefined>,
-    private readonly now: () => number = Date.now
+    private readonly clock: Clock
   ) {}
 
   private mac(kind: string, text: string): string {
@@ -50,7 +51,7 @@ export class DeviceTokens {
   }
 
   issue(device: string): { token: string; expiresAt: number } {
-    const issuedAt = this.now()
+    const issuedAt = this.clock.now()
     const expiresAt = issuedAt + this.ttlMs
     const payload = `${device}.${issuedAt}.${expiresAt}`
     return { token: `${DEVICE_TOKEN_PREFIX}${payload}.${this.mac('token', payload)}`, expiresAt }
@@ -62,7 +63,7 @@ export class DeviceTokens {
       return { ok: false, code: 'device_token_invalid', message: 'the device token is not one this server issued: get a new one from POST /v1/devices/:device/token' }
     }
     const [device, issuedAt, expiresAt] = [m[1], Number(m[2]), Number(m[3])]
-    if (expiresAt <= this.now()) {
+    if (expiresAt <= this.clock.now()) {
       return { ok: false, code: 'device_token_expired', message: 'the device token has expired: get a new one from POST /v1/devices/:device/token' }
     }
     const revoked = await this.notBefore(device)
@@ -73,7 +74,7 @@ export class DeviceTokens {
   }
 
   challenge(device: string): { challenge: string; expiresAt: number } {
-    const expiresAt = this.now() + CHALLENGE_TTL_MS
+    const expiresAt = this.clock.now() + CHALLENGE_TTL_MS
     const nonce = randomBytes(16).toString('hex')
     return { challenge: `${expiresAt}.${nonce}.${this.mac('challenge', `${device}.${expiresAt}.${nonce}`)}`, expiresAt }
   }
@@ -82,7 +83,7 @@ export class DeviceTokens {
   challengeValid(device: string, challenge: string): boolean {
     const m = CHALLENGE.exec(challenge)
     if (!m) return false
-    return DeviceTokens.same(m[3], this.mac('challenge', `${device}.${m[1]}.${m[2]}`)) && Number(m[1]) > this.now()
+    return DeviceTokens.same(m[3], this.mac('challenge', `${device}.${m[1]}.${m[2]}`)) && Number(m[1]) > this.clock.now()
   }
 }
 
@@ -103,11 +104,11 @@ export class RevocationCache {
       revocationGeneration(): Promise<number>
       revocations(): Promise<Array<{ device: string; not_before: number }>>
     },
-    private readonly now: () => number = Date.now
+    private readonly clock: Clock
   ) {}
 
   async get(device: string): Promise<number | undefined> {
-    const now = this.now()
+    const now = this.clock.now()
     if (now - this.checkedAt >= REVOCATION_CHECK_MS) {
       this.checkedAt = now
       const generation = await this.source.revocationGeneration()

@@ -2,6 +2,7 @@ import crypto from 'node:crypto'
 import type { ServerKey } from './server-key'
 import type { Target } from '../fleet/target'
 import type { DeltaOffer } from '../fleet/delta-offer'
+import type { Clock } from '../clock'
 
 /** ESP32 clients refuse a longer manifest. */
 export const MAX_MANIFEST_BYTES = 1024
@@ -47,7 +48,8 @@ export class SignedManifests {
 
   constructor(
     private readonly key: ServerKey,
-    private readonly ttlSeconds: number
+    private readonly ttlSeconds: number,
+    private readonly clock: Clock
   ) {
     this.windowMs = Math.min(MAX_ISSUANCE_WINDOW_MS, (ttlSeconds * 1000) / 2)
   }
@@ -59,7 +61,7 @@ export class SignedManifests {
    */
   get(target: Target, channel: string, urlBase: string, delta?: DeltaOffer): SignedManifest {
     const cacheKey = `${target.release.id}|${channel}|${target.allowDowngrade}|${urlBase}|${delta?.sha256 ?? ''}`
-    const now = Date.now()
+    const now = this.clock.now()
     const cached = this.cache.get(cacheKey)
     if (cached && now - cached.issuedAt < this.windowMs) return cached
     let fresh: SignedManifest

@@ -1,4 +1,5 @@
 import { DEFAULT_CHANNEL } from '../schemas/common'
+import type { Clock } from '../clock'
 import type { Config } from '../config'
 import { Refusal } from '../errors'
 import { EspImageError, parseEspImage, type EspImage } from '../esp/esp-image'
@@ -39,6 +40,7 @@ export interface PublishDeps {
   repos: Repositories
   artifacts: ArtifactStore
   config: Pick<Config, 'OTA_GIT_DIR' | 'OTA_RELEASE_BRANCH' | 'OTA_TAG_PATTERN' | 'staleAfterMs' | 'OTA_DEVICE_AUTH'>
+  clock: Clock
 }
 
 
@@ -140,12 +142,12 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
  * proved who it is unless device credentials are off: one unproven poll cannot block a name.
  */
 export async function recordRelease(
-  deps: Pick<PublishDeps, 'repos' | 'config'>,
+  deps: Pick<PublishDeps, 'repos' | 'config' | 'clock'>,
   release: NewRelease,
   rollout: RolloutStart,
   factory?: NewFactoryImage
 ): Promise<Release> {
-  const fieldSeenSince = Date.now() - deps.config.staleAfterMs
+  const fieldSeenSince = deps.clock.now() - deps.config.staleAfterMs
   try {
     return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory, rollout })
   } catch (err) {

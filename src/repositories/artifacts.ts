@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import type { StoredArtifact } from '../store/artifact-store'
 
 export interface ArtifactRow extends StoredArtifact {
@@ -24,7 +25,9 @@ export class ArtifactsRepository {
   // Releases are never deleted: a binary found in one stays released.
   private readonly released = new Set<string>()
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {
     this.byDigest = db.prepare('SELECT sha256, md5, size, created_at FROM artifacts WHERE sha256 = ?')
     this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${releaseNames('@sha')}`)
   }
@@ -54,7 +57,7 @@ export class ArtifactsRepository {
   async record(artifact: StoredArtifact): Promise<ArtifactRow> {
     this.db
       .prepare('INSERT INTO artifacts (sha256, md5, size, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING')
-      .run(artifact.sha256, artifact.md5, artifact.size, Date.now())
+      .run(artifact.sha256, artifact.md5, artifact.size, this.clock.now())
     return (await this.get(artifact.sha256)) as ArtifactRow
   }
 

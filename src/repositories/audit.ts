@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 
 export const AUDIT_ACTIONS = [
   'start',
@@ -58,13 +59,15 @@ export interface AuditRow extends Omit<AuditEntry, 'at'> {
 export class AuditRepository {
   private readonly insert: Statement
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {
     this.insert = db.prepare(`INSERT INTO audit_log (at, actor, action, board, channel, version, device, reason, details)
       VALUES (@at, @actor, @action, @board, @channel, @version, @device, @reason, @details)`)
   }
 
   recordSync(entry: AuditEntry): void {
-    this.insert.run({ ...entry, at: entry.at ?? Date.now(), details: JSON.stringify(entry.details) })
+    this.insert.run({ ...entry, at: entry.at ?? this.clock.now(), details: JSON.stringify(entry.details) })
   }
 
   /** Newest first; `before` is the id of the last entry of the previous page. */

@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 
 export interface Board {
   name: string
@@ -16,7 +17,9 @@ export class BoardsRepository {
   // Looked up by polls of boards without a release yet: prepared once.
   private readonly byName: Statement
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {
     this.byName = db.prepare('SELECT * FROM boards WHERE name = ?')
   }
 
@@ -29,7 +32,7 @@ export class BoardsRepository {
   }
 
   async add(board: Omit<Board, 'created_at' | 'delta_enabled'>): Promise<Board> {
-    const created = { ...board, delta_enabled: 1, created_at: Date.now() }
+    const created = { ...board, delta_enabled: 1, created_at: this.clock.now() }
     try {
       this.db
         .prepare('INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES (@name, @chip, @chip_id, @slot_size, @created_at)')

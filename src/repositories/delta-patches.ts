@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 
 export type DeltaPatchState = 'building' | 'ready' | 'failed'
 
@@ -38,7 +39,9 @@ export class DeltaPatchesRepository {
   // Polls look a pair up on every delta-capable request; rows change only through this repository.
   private readonly held = new Map<string, DeltaPatchRow | null>()
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {
     this.byPair = db.prepare('SELECT * FROM delta_patches WHERE base_sha256 = ? AND target_sha256 = ?')
     this.claim = db.prepare(`INSERT INTO delta_patches (base_sha256, target_sha256, board, state, created_at, updated_at)
       VALUES (@base, @target, @board, 'building', @at, @at) ON CONFLICT DO NOTHING`)
@@ -65,7 +68,7 @@ export class DeltaPatchesRepository {
 
   /** Starts a build of the pair unless one was started before; true when this call claimed it. */
   async claimBuild(pair: { base: string; target: string; board: string }): Promise<boolean> {
-    const claimed = this.claim.run({ ...pair, at: Date.now() }).changes === 1
+    const claimed = this.claim.run({ ...pair, at: this.clock.now() }).changes === 1
     this.held.delete(this.key(pair.base, pair.target))
     return claimed
   }
@@ -74,14 +77,14 @@ export class DeltaPatchesRepository {
     this.db
       .prepare(`UPDATE delta_patches SET state = 'ready', sha256 = ?, size = ?, build_ms = ?, error = NULL, updated_at = ?
         WHERE base_sha256 = ? AND target_sha256 = ?`)
-      .run(patch.sha256, patch.size, patch.buildMs, Date.now(), base, target)
+      .run(patch.sha256, patch.size, patch.buildMs, this.clock.now(), base, target)
     this.held.delete(this.key(base, target))
   }
 
   async markFailed(base: string, target: string, error: string): Promise<void> {
     this.db
       .prepare(`UPDATE delta_patches SET state = 'failed', error = ?, updated_at = ? WHERE base_sha256 = ? AND target_sha256 = ?`)
-      .run(error.slice(0, 500), Date.now(), base, target)
+      .run(error.slice(0, 500), this.clock.now(), base, target)
     this.held.delete(this.key(base, target))
   }
 
@@ -102,13 +105,13 @@ export class DeltaPatchesRepository {
     this.db
       .prepare(`INSERT INTO delta_failures (device, base_sha256, target_sha256, detail, at, verified) VALUES (@device, @base, @target, @detail, @at, @verified)
         ON CONFLICT DO UPDATE SET verified = 1, detail = excluded.detail, at = excluded.at WHERE excluded.verified = 1 AND verified = 0`)
-      .run({ device: f.device, base: f.base, target: f.target, detail: f.detail, at: Date.now(), verified: f.verified ? 1 : 0 })
+      .run({ device: f.device, base: f.base, target: f.target, detail: f.detail, at: this.clock.now(), verified: f.verified ? 1 : 0 })
     return (this.failureCount.get({ base: f.base, target: f.target, onlyVerified: f.onlyVerified ? 1 : 0 }) as { n: number }).n
   }
 
   /** Switches the patch off for everyone (once: the first time stays recorded). */
   async disable(base: string, target: string): Promise<void> {
-    const at = Date.now()
+    const at = this.clock.now()
     this.db
       .prepare('UPDATE delta_patches SET disabled_at = ?, updated_at = ? WHERE base_sha256 = ? AND target_sha256 = ? AND disabled_at IS NULL')
       .run(at, at, base, target)

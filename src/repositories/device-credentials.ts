@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import type { AuditEntry, AuditRepository } from './audit'
 
 export const DEVICE_KEY_STATES = ['pending', 'accepted', 'rejected', 'revoked', 'replaced'] as const
@@ -59,7 +60,8 @@ export class DeviceCredentialsRepository {
 
   constructor(
     private readonly db: Database,
-    private readonly audit: AuditRepository
+    private readonly audit: AuditRepository,
+    private readonly clock: Clock
   ) {
     this.acceptedStatement = db.prepare("SELECT * FROM device_keys WHERE device = ? AND state = 'accepted'")
     this.generationStatement = db.prepare('SELECT generation FROM device_auth WHERE id = 1')
@@ -187,7 +189,7 @@ export class DeviceCredentialsRepository {
   async allow(devices: string[], by: string, note: string | null, audit: AuditEntry): Promise<number> {
     return this.db.transaction((): number => {
       const insert = this.db.prepare('INSERT OR IGNORE INTO device_allowlist (device, added_at, added_by, note) VALUES (?, ?, ?, ?)')
-      const at = Date.now()
+      const at = this.clock.now()
       let added = 0
       for (const device of devices) added += insert.run(device, at, by, note).changes
       this.audit.recordSync({ ...audit, details: { ...audit.details, added } })
@@ -253,7 +255,7 @@ export class DeviceCredentialsRepository {
   /** Revokes the active enrollment token of that name; false when there is none. */
   async revokeEnrollmentToken(name: string, audit: AuditEntry): Promise<boolean> {
     return this.db.transaction((): boolean => {
-      const changed = this.db.prepare('UPDATE enrollment_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(Date.now(), name).changes
+      const changed = this.db.prepare('UPDATE enrollment_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL').run(this.clock.now(), name).changes
       if (changed > 0) this.audit.recordSync(audit)
       return changed > 0
     })()

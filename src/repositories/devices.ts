@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import { GroupCommit } from '../db/group-commit'
 import {
   REPORTS_KEPT,
@@ -42,7 +43,9 @@ export class DevicesRepository {
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
   private readonly setbackListeners: SetbackListener[] = []
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {
     this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ?')
     this.insertDevice = db.prepare(`INSERT INTO devices
       (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256, verified)
@@ -118,7 +121,7 @@ export class DevicesRepository {
 
   /** Counts a poll of the field fleet's /firmware.json, which names no device. */
   async recordLegacyPoll(address: string, userAgent: string): Promise<void> {
-    const at = Date.now()
+    const at = this.clock.now()
     this.legacyPoll.run(address, userAgent, at, at)
   }
 
@@ -163,7 +166,7 @@ export class DevicesRepository {
     ) as Statement<[string, string], { sequence: number }>
 
     return this.db.transaction((r: Report): { known: boolean; setback: number | null } => {
-      const at = r.at ?? Date.now()
+      const at = r.at ?? this.clock.now()
       const current = device.get(r.device)
       if (!current) return { known: false, setback: null }
       this.standing(r.device, current.verified, r.verified)
@@ -199,7 +202,7 @@ export class DevicesRepository {
 
   /** Returns the releases this check-in found silently rolled back. */
   private applyCheckIn(c: CheckIn): number[] {
-    const at = c.at ?? Date.now()
+    const at = c.at ?? this.clock.now()
     const row = {
       device: c.device,
       board: c.board,

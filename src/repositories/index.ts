@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import { ArtifactsRepository } from './artifacts'
 import { AuditRepository } from './audit'
 import { BoardsRepository } from './boards'
@@ -53,26 +54,27 @@ export interface Repositories {
   deltaPatches: DeltaPatchesRepository
 }
 
-export function createRepositories(db: Database): Repositories {
-  const audit = new AuditRepository(db)
-  const rolloutPlans = new RolloutPlansRepository(db)
+/** `clock` stamps every row the repositories write and times their caches (see src/clock.ts). */
+export function createRepositories(db: Database, clock: Clock): Repositories {
+  const audit = new AuditRepository(db, clock)
+  const rolloutPlans = new RolloutPlansRepository(db, clock)
   return {
-    tokens: new TokensRepository(db),
-    boards: new BoardsRepository(db),
-    artifacts: new ArtifactsRepository(db),
-    releaseKeys: new ReleaseKeysRepository(db),
-    releases: new ReleasesRepository(db, audit, rolloutPlans),
+    tokens: new TokensRepository(db, clock),
+    boards: new BoardsRepository(db, clock),
+    artifacts: new ArtifactsRepository(db, clock),
+    releaseKeys: new ReleaseKeysRepository(db, clock),
+    releases: new ReleasesRepository(db, audit, rolloutPlans, clock),
     factoryImages: new FactoryImagesRepository(db),
-    history: new ReleaseHistoryRepository(db, audit, rolloutPlans),
-    devices: new DevicesRepository(db),
+    history: new ReleaseHistoryRepository(db, audit, rolloutPlans, clock),
+    devices: new DevicesRepository(db, clock),
     deviceQueries: new DeviceQueriesRepository(db),
-    credentials: new DeviceCredentialsRepository(db, audit),
-    legacyClients: new LegacyClientsRepository(db),
+    credentials: new DeviceCredentialsRepository(db, audit, clock),
+    legacyClients: new LegacyClientsRepository(db, clock),
     metrics: new MetricsRepository(db),
-    rollouts: new RolloutsRepository(db, audit, rolloutPlans),
+    rollouts: new RolloutsRepository(db, audit, rolloutPlans, clock),
     rolloutPlans,
     rolloutQueries: new RolloutQueriesRepository(db),
     audit,
-    deltaPatches: new DeltaPatchesRepository(db),
+    deltaPatches: new DeltaPatchesRepository(db, clock),
   }
 }

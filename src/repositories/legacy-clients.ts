@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 
 /** A client of the field fleet: one address and user agent. */
 export interface LegacyClientRow {
@@ -46,14 +47,16 @@ export interface LegacySummary {
 export class LegacyClientsRepository {
   private readonly download: Statement
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {
     this.download = db.prepare(`INSERT INTO legacy_downloads (address, user_agent, release_id, first_at, last_at, downloads)
       VALUES (?, ?, ?, ?, ?, 1)
       ON CONFLICT (address, user_agent, release_id) DO UPDATE SET last_at = excluded.last_at, downloads = downloads + 1`)
   }
 
   /** Counts a whole download of a release's binary by a field-fleet client. */
-  async recordDownload(address: string, userAgent: string, releaseId: number, at = Date.now()): Promise<void> {
+  async recordDownload(address: string, userAgent: string, releaseId: number, at = this.clock.now()): Promise<void> {
     this.download.run(address, userAgent, releaseId, at, at)
   }
 

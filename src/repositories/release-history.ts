@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import type { AuditRepository } from './audit'
 import { RELEASE_COLUMNS } from './releases'
 import type { NewRelease, Release } from './release-rows'
@@ -31,14 +32,15 @@ export class ReleaseHistoryRepository {
   constructor(
     private readonly db: Database,
     private readonly audit: AuditRepository,
-    private readonly plans: RolloutPlansRepository
+    private readonly plans: RolloutPlansRepository,
+    private readonly clock: Clock
   ) {
     const insert = db.prepare(
       `INSERT INTO releases (board, channel, version, sequence, tag, commit_sha, provenance, published_by, created_at)
        VALUES (@board, @channel, @version, @sequence, @tag, @commit, 'imported', @importedBy, @createdAt)`
     )
     const tx = db.transaction((rows: HistoricalReleaseRow[], importedBy: string) => {
-      const createdAt = Date.now()
+      const createdAt = this.clock.now()
       for (const row of rows) insert.run({ ...row, importedBy, createdAt })
     })
     // IMMEDIATE: all rows or none, and no publish slips in between the rows.
@@ -61,7 +63,7 @@ export class ReleaseHistoryRepository {
    * rollout (`rollout`) is started in the same transaction.
    */
   async recordCurrent(release: NewRelease, historicalId: number | undefined, rollout: RolloutStart): Promise<Release> {
-    const row = { ...release, created_at: release.created_at ?? Date.now() }
+    const row = { ...release, created_at: release.created_at ?? this.clock.now() }
     const write = this.db.transaction((): Release => {
       let id = historicalId
       if (id === undefined) {
@@ -73,7 +75,7 @@ export class ReleaseHistoryRepository {
         if (this.db.prepare(update).run({ ...row, id }).changes !== 1) throw new HistoryConflict(`release ${release.version} changed meanwhile`)
       }
       const recorded = this.db.prepare('SELECT * FROM releases WHERE id = ?').get(id) as Release
-      startRollout(this.db, this.audit, recorded, rollout)
+      startRollout(this.db, this.audit, recorded, rollout, this.clock.now())
       return recorded
     })
     try {

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3'
+import type { Clock } from '../clock'
 
 export interface ReleaseKey {
   key_id: string
@@ -21,11 +22,13 @@ export class ReleaseKeyExists extends Error {
 
 /** The public keys whose signatures authorise releases; several at once, so keys can be rotated. */
 export class ReleaseKeysRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {}
 
   /** Trusts a key (key id and PEM as computed by src/release/keys.ts); refuses one already known. */
   async trust(key: { key_id: string; name: string; public_key_pem: string }): Promise<ReleaseKey> {
-    const row: ReleaseKey = { ...key, created_at: Date.now(), retired_at: null }
+    const row: ReleaseKey = { ...key, created_at: this.clock.now(), retired_at: null }
     try {
       this.db
         .prepare('INSERT INTO release_keys (key_id, name, public_key_pem, created_at) VALUES (@key_id, @name, @public_key_pem, @created_at)')
@@ -53,7 +56,7 @@ export class ReleaseKeysRepository {
    * Returns the key (with its first retirement time when it was already retired), or undefined.
    */
   async retire(keyId: string): Promise<ReleaseKey | undefined> {
-    this.db.prepare('UPDATE release_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL').run(Date.now(), keyId)
+    this.db.prepare('UPDATE release_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL').run(this.clock.now(), keyId)
     return this.get(keyId)
   }
 }

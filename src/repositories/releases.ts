@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import type { AuditRepository } from './audit'
 import type { NewRelease, Release } from './release-rows'
 import { prepareFactoryImageInsert, type NewFactoryImage } from './factory-images'
@@ -42,7 +43,8 @@ export class ReleasesRepository {
   constructor(
     private readonly db: Database,
     audit: AuditRepository,
-    private readonly plans: RolloutPlansRepository
+    private readonly plans: RolloutPlansRepository,
+    private readonly clock: Clock
   ) {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
@@ -56,7 +58,7 @@ export class ReleasesRepository {
     const tx = db.transaction((release: NewRelease, options: InsertOptions): Release => {
       this.assertSequenceIncreases(release)
       this.assertVersionNotInField(release, options.fieldSeenSince ?? 0, options.onlyVerified ?? false)
-      const row = { ...release, created_at: release.created_at ?? Date.now() }
+      const row = { ...release, created_at: release.created_at ?? this.clock.now() }
       let recorded: Release
       try {
         recorded = { ...row, id: Number(insert.run(row).lastInsertRowid) }
@@ -64,7 +66,7 @@ export class ReleasesRepository {
         throw this.conflictFrom(err, release) ?? err
       }
       if (options.factory) insertFactory(recorded.id, options.factory, row.created_at)
-      if (recorded.sha256 !== null) startRollout(db, audit, recorded, options.rollout)
+      if (recorded.sha256 !== null) startRollout(db, audit, recorded, options.rollout, this.clock.now())
       return recorded
     })
     this.insertTx = (release, options) => {

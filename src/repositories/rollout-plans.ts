@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3'
 import type { Release } from './release-rows'
+import type { Clock } from '../clock'
 import type { ChannelPlan, RolloutState } from './rollout-rows'
 
 /**
@@ -27,7 +28,10 @@ export class RolloutPlansRepository {
   private generationSeen = -1
   private checkedAt = 0
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly clock: Clock
+  ) {
     this.generation = db.prepare('SELECT n FROM rollout_generation WHERE id = 1')
     // Every release with a binary has its rollout row, written with it.
     this.channelReleases = db.prepare(`SELECT r.*, ro.percent, ro.state FROM releases r JOIN rollouts ro ON ro.release_id = r.id
@@ -69,7 +73,7 @@ export class RolloutPlansRepository {
   }
 
   private refresh(): void {
-    const now = Date.now()
+    const now = this.clock.now()
     if (now - this.checkedAt < GENERATION_TTL_MS) return
     this.checkedAt = now
     const { n } = this.generation.get() as { n: number }

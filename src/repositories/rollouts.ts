@@ -1,4 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { Clock } from '../clock'
 import type { AuditEntry, AuditRepository } from './audit'
 import type { Release } from './release-rows'
 import type { RolloutPlansRepository } from './rollout-plans'
@@ -15,7 +16,8 @@ export class RolloutsRepository {
   constructor(
     private readonly db: Database,
     private readonly audit: AuditRepository,
-    private readonly plans: RolloutPlansRepository
+    private readonly plans: RolloutPlansRepository,
+    private readonly clock: Clock
   ) {
     this.rolloutRow = db.prepare(`${ROLLOUT_SELECT} WHERE ro.release_id = ?`)
   }
@@ -24,7 +26,7 @@ export class RolloutsRepository {
     return this.write(() => {
       const current = checks.current(board, channel, currentRollout(this.db, board, channel))
       checks.percent(current)
-      this.db.prepare('UPDATE rollouts SET percent = ?, updated_at = ? WHERE release_id = ?').run(percent, Date.now(), current.release_id)
+      this.db.prepare('UPDATE rollouts SET percent = ?, updated_at = ? WHERE release_id = ?').run(percent, this.clock.now(), current.release_id)
       record(this.audit, who, 'set_percent', current, { from: current.percent, to: percent, state: current.state })
       return this.rolloutRow.get(current.release_id) as Rollout
     })
@@ -45,7 +47,7 @@ export class RolloutsRepository {
              halt_tried = CASE WHEN @to = 'active' THEN NULL ELSE halt_tried END
            WHERE release_id = @id`
         )
-        .run({ to, at: Date.now(), id: current.release_id })
+        .run({ to, at: this.clock.now(), id: current.release_id })
       record(this.audit, who, action, current, { from: current.state, to, percent: current.percent })
       return this.rolloutRow.get(current.release_id) as Rollout
     })
@@ -57,7 +59,7 @@ export class RolloutsRepository {
    */
   async halt(releaseId: number, counts: SetbackCounts, reason: string): Promise<boolean> {
     return this.write(() => {
-      const at = Date.now()
+      const at = this.clock.now()
       const changed = this.db
         .prepare(
           `UPDATE rollouts SET state = 'halted', halted_at = ?, halted_reason = ?, halt_failed = ?, halt_tried = ?, updated_at = ?
@@ -81,7 +83,7 @@ export class RolloutsRepository {
       const current = checks.current(board, channel, currentRollout(this.db, board, channel))
       const found = this.db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?').get(board, version) as Release | undefined
       const target = checks.rollbackTarget(current, version, found)
-      const at = Date.now()
+      const at = this.clock.now()
       const above = this.db
         .prepare(
           `UPDATE rollouts SET state = 'rolled_back', updated_at = ? WHERE release_id IN
@@ -118,7 +120,7 @@ export class RolloutsRepository {
           default_percent: change.default_percent ?? null,
           halt_min_count: change.halt_min_count ?? null,
           halt_min_ratio: change.halt_min_ratio ?? null,
-          at: Date.now(),
+          at: this.clock.now(),
         })
       const after = policyRow(this.db, board, channel)
       record(this.audit, who, 'policy', { board, channel }, { from: before, to: after })
@@ -131,7 +133,7 @@ export class RolloutsRepository {
     return this.write(() => {
       const found = this.db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?').get(board, version) as Release | undefined
       const release = checks.pinTarget(board, version, found)
-      const at = Date.now()
+      const at = this.clock.now()
       const upsert = this.db.prepare(`INSERT INTO device_pins (device, board, release_id, pinned_at, pinned_by, reason) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (device) DO UPDATE SET board = excluded.board, release_id = excluded.release_id, pinned_at = excluded.pinned_at,
           pinned_by = excluded.pinned_by, reason = excluded.reason`)
@@ -175,9 +177,8 @@ export class RolloutsRepository {
  * and ends a rollback of the channel: a new release is the way forward from it. Runs inside the
  * transaction that records the release.
  */
-export function startRollout(db: Database, audit: AuditRepository, release: Release, start: RolloutStart): void {
+export function startRollout(db: Database, audit: AuditRepository, release: Release, start: RolloutStart, at: number): void {
   const percent = start.percent ?? policyRow(db, release.board, release.channel).default_percent
-  const at = Date.now()
   db.prepare(
     `INSERT INTO rollouts (release_id, board, channel, percent, state, started_at, updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)
      ON CONFLICT (release_id) DO UPDATE SET percent = excluded.percent, state = 'active', updated_at = excluded.updated_at`

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
+import type { Clock } from '../clock'
 
 export const ROLES = ['releaser', 'operator', 'admin'] as const
 export type Role = (typeof ROLES)[number]
@@ -27,14 +28,16 @@ export class TokenNameTaken extends Error {}
 
 /** Bearer tokens: only their SHA-256 is stored (tokens are 256 random bits, so a fast hash is enough). */
 export class TokensRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database,
+    private readonly clock: Clock
+  ) {}
 
   async create(name: string, role: Role): Promise<string> {
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url')
     try {
       this.db
         .prepare('INSERT INTO tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)')
-        .run(name, role, hashToken(token).toString('hex'), Date.now())
+        .run(name, role, hashToken(token).toString('hex'), this.clock.now())
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new TokenNameTaken(`an active token named "${name}" exists: revoke it first or choose another name`)
@@ -54,7 +57,7 @@ export class TokensRepository {
   async revoke(name: string): Promise<boolean> {
     const r = this.db
       .prepare('UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL')
-      .run(Date.now(), name)
+      .run(this.clock.now(), name)
     return r.changes > 0
   }
 
@@ -70,7 +73,7 @@ export class TokensRepository {
   }
 
   /** Notes that the token was used now: at most once a minute, so that most requests write nothing. */
-  async markUsed(token: string, at: number = Date.now()): Promise<void> {
+  async markUsed(token: string, at: number = this.clock.now()): Promise<void> {
     this.db
       .prepare('UPDATE tokens SET last_used_at = @at WHERE hash = @hash AND (last_used_at IS NULL OR last_used_at < @at - 60000)')
       .run({ at, hash: hashToken(token).toString('hex') })

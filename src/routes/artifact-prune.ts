@@ -38,7 +38,7 @@ const artifactPrune: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const olderThan = request.body?.older_than ?? DEFAULT_PRUNE_AGE
       const dryRun = request.body?.dry_run ?? false
-      const before = Date.now() - durationParam('older_than', olderThan)
+      const before = app.clock.now() - durationParam('older_than', olderThan)
       const removed = await pruneUnreleased(app, before, dryRun)
       request.log.info({ count: removed.length, dryRun, olderThan }, 'unreleased uploads pruned')
       return {

@@ -176,7 +176,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async () => {
-      const now = Date.now()
+      const now = app.clock.now()
       return { tokens: (await app.repos.credentials.enrollmentTokens()).map((r) => enrollmentTokenView(r, now)) }
     }
   )
@@ -205,7 +205,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
       const expiresInMs = b.expires_in === undefined ? null : durationParam('body expires_in', b.expires_in)
       try {
         const { token, row } = await app.admission.createEnrollmentToken({ name: b.name, maxUses: b.max_uses ?? null, expiresInMs }, who(request, b.reason))
-        return reply.code(201).send({ ...enrollmentTokenView(row, Date.now()), token })
+        return reply.code(201).send({ ...enrollmentTokenView(row, app.clock.now()), token })
       } catch (err) {
         if (err instanceof EnrollmentNameTaken) throw new Refusal('conflict', err.message)
         throw err

@@ -104,7 +104,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const versions = (await app.repos.deviceQueries.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
-      const staleByChannel = await app.repos.deviceQueries.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
+      const staleByChannel = await app.repos.deviceQueries.countNotSeenSince([...pairs.values()], app.clock.now() - staleMs)
       const channels = staleByChannel.map((c) => ({
         ...c,
         devices: versions.filter((v) => v.board === c.board && v.channel === c.channel).reduce((n, v) => n + v.devices, 0),
@@ -120,7 +120,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const total = versions.reduce((n, v) => n + v.devices, 0)
       const verified = versions.reduce((n, v) => n + v.verified, 0)
       // The field fleet names no device: its own line, never added to total or versions.
-      const fieldFleet = coversFieldFleet(app.config, q) ? await fieldFleetSummary(app.repos, app.config, Date.now() - staleMs) : undefined
+      const fieldFleet = coversFieldFleet(app.config, q) ? await fieldFleetSummary(app.repos, app.config, app.clock.now() - staleMs) : undefined
       return {
         total,
         verified,
@@ -150,7 +150,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const q = request.query
-      const now = Date.now()
+      const now = app.clock.now()
       const limit = q.limit ?? 50
       const devices = await app.repos.deviceQueries.list(
         {

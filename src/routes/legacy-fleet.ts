@@ -26,7 +26,7 @@ const legacyFleet: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { stale_after } = request.query
       const staleAfter = stale_after ?? app.config.OTA_STALE_AFTER
-      const staleBefore = Date.now() - (stale_after === undefined ? app.config.staleAfterMs : durationParam('stale_after', stale_after))
+      const staleBefore = app.clock.now() - (stale_after === undefined ? app.config.staleAfterMs : durationParam('stale_after', stale_after))
       const limit = request.query.limit ?? 200
       const repo = app.repos.legacyClients
       const listed = await repo.list(limit + 1)

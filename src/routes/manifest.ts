@@ -41,7 +41,7 @@ function deviceWouldFlash(target: Target, version: string, sequence: number): bo
 }
 
 const manifest: FastifyPluginAsyncTypebox = async (app) => {
-  const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL)
+  const manifests = new SignedManifests(app.serverKey, app.config.OTA_MANIFEST_TTL, app.clock)
   const base = baseUrlSettings(app.config)
   // Manifests whose delta did not fit, each told to the log once (bounded, like the signing cache).
   const tooLargeForDelta = new Set<string>()

@@ -104,7 +104,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const release = await publishRelease(
-        { repos: app.repos, artifacts: app.artifacts, config: app.config },
+        { repos: app.repos, artifacts: app.artifacts, config: app.config, clock: app.clock },
         request.body,
         request.identity?.name ?? 'unknown'
       )

@@ -4,6 +4,7 @@ import { openDatabase } from '../../src/db/open'
 import { createRepositories } from '../../src/repositories'
 import { FsArtifactStore } from '../../src/store/fs-artifact-store'
 import { PUBLISHED } from './release-rows'
+import { systemClock } from '../../src/clock'
 import { tempDir, type TestContext } from './server'
 
 export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
@@ -41,7 +42,7 @@ export async function storeArtifacts(t: TestContext, binaries: Buffer[]): Promis
   const store = new FsArtifactStore(dir)
   const shas: string[] = []
   try {
-    const { artifacts: repo, releases } = createRepositories(db)
+    const { artifacts: repo, releases } = createRepositories(db, systemClock)
     for (const bytes of binaries) {
       const sha = sha256(bytes)
       const stored = await repo.record(await store.put(sha, Readable.from([bytes]), bytes.length))

@@ -8,7 +8,7 @@ import { AutoHalt } from '../../fleet/auto-halt'
  */
 const autoHalt: FastifyPluginAsync = async (app) => {
   const onlyVerified = app.config.OTA_DEVICE_AUTH !== 'off'
-  const halts = new AutoHalt(app.repos, onlyVerified)
+  const halts = new AutoHalt(app.repos, onlyVerified, app.clock)
   app.repos.devices.onSetback(async (releaseIds, verified) => {
     // What a device that has not proved who it is says never halts a rollout.
     if (onlyVerified && !verified) return

@@ -32,10 +32,10 @@ declare module 'fastify' {
 export default fp(
   async function deviceAuthPlugin(app) {
     const mode = app.config.OTA_DEVICE_AUTH
-    const revocations = new RevocationCache(app.repos.credentials)
-    const tokens = new DeviceTokens(await app.repos.credentials.tokenSecret(), app.config.OTA_DEVICE_TOKEN_TTL * 1000, (d) => revocations.get(d))
+    const revocations = new RevocationCache(app.repos.credentials, app.clock)
+    const tokens = new DeviceTokens(await app.repos.credentials.tokenSecret(), app.config.OTA_DEVICE_TOKEN_TTL * 1000, (d) => revocations.get(d), app.clock)
     app.decorate('deviceTokens', tokens)
-    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed()))
+    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock))
     app.decorateRequest('provenDevice', null)
 
     const check: onRequestAsyncHookHandler = async function checkDeviceToken(request: FastifyRequest) {
@@ -63,5 +63,5 @@ export default fp(
       if (mode !== 'off' && route.config?.deviceCredentials) addRouteHook(route, 'onRequest', check)
     })
   },
-  { name: 'device-auth', dependencies: ['config', 'repositories', 'auth'] }
+  { name: 'device-auth', dependencies: ['config', 'clock', 'repositories', 'auth'] }
 )

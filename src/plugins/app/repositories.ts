@@ -9,7 +9,7 @@ declare module 'fastify' {
 
 export default fp(
   async function repositoriesPlugin(app) {
-    app.decorate('repos', createRepositories(app.db))
+    app.decorate('repos', createRepositories(app.db, app.clock))
   },
-  { name: 'repositories', dependencies: ['db'] }
+  { name: 'repositories', dependencies: ['db', 'clock'] }
 )
