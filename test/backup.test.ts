@@ -98,7 +98,7 @@ t.test('a backup taken while devices poll and a release is published restores in
   const restore = await cli(['restore', '--from', out], { OTA_DATA_DIR: restored })
   t.equal(restore.code, 0, `restore exits 0 ${restore.stderr}`)
   t.same(fs.readdirSync(restored).sort(), ['artifacts', 'keys', 'ota-gate.db'], 'no staging folder is left')
-  const b = await startServer(t, {}, restored)
+  const b = await startServer(t, {}, { dataDir: restored })
 
   // The operator's token travelled with the database.
   const releasesA = await getJson<{ releases: Array<{ version: string }> }>(a, '/v1/releases', operator)
@@ -213,7 +213,7 @@ t.test('restore refuses a damaged backup and leaves no data folder behind', asyn
     const target = path.join(tempDir(t), 'data')
     const r = await cli(['restore', '--from', out], { OTA_DATA_DIR: target })
     t.equal(r.code, 0, r.stderr)
-    const restoredServer = await startServer(t, {}, target)
+    const restoredServer = await startServer(t, {}, { dataDir: target })
     const res = await fetch(`${restoredServer.url}/v1/firmware/${sha256}.bin`)
     t.ok(Buffer.from(await res.arrayBuffer()).equals(original))
   })

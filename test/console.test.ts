@@ -264,7 +264,7 @@ t.test('device search finds one device among 10,000', { skip: chromiumMissing },
   }
   await Promise.all(checkIns)
   db.close()
-  const server = await startServer(t, FLEET_ENV, dataDir)
+  const server = await startServer(t, FLEET_ENV, { dataDir: dataDir })
   const operator = await operatorToken(server)
   const wanted = deviceId(7777, 0xc4)
   const w = await openPage(t, browser)

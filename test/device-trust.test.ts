@@ -167,7 +167,7 @@ t.test('OTA_DEVICE_AUTH=off: as before, every device counts and tokens are not l
 
 t.test('a revoked device\'s token stops working on every instance sharing the database within seconds', async (t) => {
   const a = await startServer(t, FLEET_ENV)
-  const b = await startServer(t, FLEET_ENV, a.dataDir)
+  const b = await startServer(t, FLEET_ENV, { dataDir: a.dataDir })
   await publishRelease(a, { version: 'v1', sequence: 1 })
   const ops = await operatorToken(a)
   const device = 'aabbccddee50'

@@ -77,7 +77,7 @@ t.test('ESP-IDF partial download: HEAD, 64 KiB ranges, a broken chunk resumed, t
   for (const env of [{}, { OTA_CACHE_BYTES: '0' }] as Env[]) {
     await t.test(`OTA_CACHE_BYTES=${env.OTA_CACHE_BYTES ?? 'default'}`, async (t) => {
       const seeded = await storeArtifacts(t, [image])
-      const server = await startServer(t, { ...STEADY_ENV, ...env }, seeded.dir)
+      const server = await startServer(t, { ...STEADY_ENV, ...env }, { dataDir: seeded.dir })
       const url = `${server.url}/v1/firmware/${seeded.shas[0]}.bin`
       // esp_http_client keeps one connection open across the chunks
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
@@ -131,7 +131,7 @@ const curl = spawnSync('curl', ['--version']).status === 0
 t.test('curl -C - resumes a cut download byte-identical', { skip: !curl && 'curl is not installed' }, async (t) => {
   const run = promisify(execFile)
   const seeded = await storeArtifacts(t, [image])
-  const server = await startServer(t, STEADY_ENV, seeded.dir)
+  const server = await startServer(t, STEADY_ENV, { dataDir: seeded.dir })
   const url = `${server.url}/v1/firmware/${seeded.shas[0]}.bin`
   const file = path.join(tempDir(t), 'firmware.bin')
   const first = await run('curl', ['-sS', '--fail', '--range', '0-99999', '-o', file, '-w', '%{http_code}', url])
@@ -144,7 +144,7 @@ t.test('curl -C - resumes a cut download byte-identical', { skip: !curl && 'curl
 
 t.test('edges: 416, If-Range, HEAD, conditional GET, malformed and unknown digests', async (t) => {
   const seeded = await storeArtifacts(t, [image])
-  const server = await startServer(t, STEADY_ENV, seeded.dir)
+  const server = await startServer(t, STEADY_ENV, { dataDir: seeded.dir })
   const sha = seeded.shas[0]
   const url = `${server.url}/v1/firmware/${sha}.bin`
 
@@ -232,7 +232,7 @@ t.test('cache: memory and disk serve the same bytes; a binary larger than the ca
   for (const c of cases) {
     await t.test(JSON.stringify(c.env), async (t) => {
       const seeded = await storeArtifacts(t, [image, small])
-      const server = await startServer(t, { ...STEADY_ENV, ...c.env }, seeded.dir)
+      const server = await startServer(t, { ...STEADY_ENV, ...c.env }, { dataDir: seeded.dir })
       for (const [sha, from] of [
         [seeded.shas[0], c.big],
         [seeded.shas[1], c.small],
@@ -261,7 +261,7 @@ t.test('cache: memory and disk serve the same bytes; a binary larger than the ca
   await t.test('bytes that no longer match their digest are refused before any header', async (t) => {
     const seeded = await storeArtifacts(t, [image])
     corrupt(seeded.fileOf(seeded.shas[0]))
-    const server = await startServer(t, STEADY_ENV, seeded.dir)
+    const server = await startServer(t, STEADY_ENV, { dataDir: seeded.dir })
     const a = await request(`${server.url}/v1/firmware/${seeded.shas[0]}.bin`)
     t.equal(a.status, 500)
     t.equal(JSON.parse(a.body.toString()).error, 'internal_error')
@@ -272,7 +272,7 @@ t.test('cache: memory and disk serve the same bytes; a binary larger than the ca
   await t.test('a missing file is a 500, never a short body under a promised length', async (t) => {
     const seeded = await storeArtifacts(t, [image])
     fs.rmSync(seeded.fileOf(seeded.shas[0]))
-    const server = await startServer(t, { ...STEADY_ENV, OTA_CACHE_BYTES: '0' }, seeded.dir)
+    const server = await startServer(t, { ...STEADY_ENV, OTA_CACHE_BYTES: '0' }, { dataDir: seeded.dir })
     const a = await request(`${server.url}/v1/firmware/${seeded.shas[0]}.bin`)
     t.equal(a.status, 500)
     t.equal(a.headers['content-length'], String(a.body.length))

@@ -9,6 +9,7 @@ import { buildEspImage } from './support/esp-image-builder'
 import { makeFirmwareRepo, type FirmwareRepo } from './support/git-repo'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
+import { TestClock } from './support/clock'
 import { cli, createToken, startServer, tempDir, type TestContext } from './support/server'
 
 // The field fleet's releases before ota-gate: prod-<bee> tags on production, sequences 1 to 5,
@@ -240,7 +241,7 @@ t.test('after the import, publishing and devices respect the history', async (t)
   const dataDir = tempDir(t)
   t.equal((await cli(importArgs(bees), { OTA_DATA_DIR: dataDir })).code, 0)
   // Devices that have not enrolled are taken at their word (device credentials off), as before credentials existed.
-  const server = await startServer(t, { OTA_DEVICE_AUTH: 'off' }, dataDir)
+  const server = await startServer(t, { OTA_DEVICE_AUTH: 'off' }, { dataDir: dataDir })
 
   const noManifest = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee01&version=carpenter&sequence=4`)
   t.equal(noManifest.status, 404, 'historical releases are never offered: they have no binary')
@@ -358,12 +359,15 @@ t.test('without OTA_GIT_DIR the route checks forms and the tag pattern only', as
 })
 
 t.test('version_in_field counts only devices seen within the stale window', async (t) => {
-  const server = await startServer(t, { OTA_STALE_AFTER: '2s', OTA_DEVICE_AUTH: 'off' })
+  const clock = new TestClock()
+  const server = await startServer(t, { OTA_STALE_AFTER: '2s', OTA_DEVICE_AUTH: 'off' }, { clock })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const poll = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee09&version=drone&sequence=1`)
   t.equal(poll.status, 200)
   await t.rejects(publishRelease(server, { version: 'drone', sequence: 2 }), /409.*version_in_field.*1 device/, 'a device seen just now counts')
-  await new Promise((resolve) => setTimeout(resolve, 2100))
+  clock.advance(2000)
+  await t.rejects(publishRelease(server, { version: 'drone', sequence: 2 }), /409.*version_in_field/, 'up to the end of the window it still counts')
+  clock.advance(1)
   const drone = await publishRelease(server, { version: 'drone', sequence: 2 })
   t.equal(drone.release.version, 'drone', 'a device silent for longer than the window no longer blocks the name')
 })

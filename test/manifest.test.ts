@@ -8,6 +8,7 @@ import { databasePath } from '../src/db/open'
 import { buildReleaseStatement } from '../src/release/release-statement'
 import { FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
+import { TestClock } from './support/clock'
 import { cli, startServer, tempDir, type RunningServer } from './support/server'
 import { startBuiltServer } from './support/built-server'
 
@@ -76,7 +77,7 @@ const ISO_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 
 t.test('the generated server key: one P-256 key, 0600, published by /v1/keys, the same after a restart', async (t) => {
   const dataDir = tempDir(t)
-  const first = await startServer(t, FLEET_ENV, dataDir)
+  const first = await startServer(t, FLEET_ENV, { dataDir: dataDir })
   const key = await serverKeyOf(first)
   t.match(key.key_id, /^[0-9a-f]{16}$/)
   t.equal(key.key_id, keyIdOfPem(key.public_key_pem), 'key id is the first 16 hex of the SHA-256 of the DER SPKI')
@@ -87,7 +88,7 @@ t.test('the generated server key: one P-256 key, 0600, published by /v1/keys, th
   t.same(fs.readdirSync(path.dirname(file)), ['server-key.pem'], 'no temporary file left behind')
   await first.close()
 
-  const second = await startServer(t, FLEET_ENV, dataDir)
+  const second = await startServer(t, FLEET_ENV, { dataDir: dataDir })
   t.equal((await serverKeyOf(second)).key_id, key.key_id, 'the key persists across a restart')
 })
 
@@ -282,16 +283,19 @@ t.test('url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALLOWED_HOS
 })
 
 t.test('issuance windows: re-signed once the window passes, expires_at = issued_at + OTA_MANIFEST_TTL', async (t) => {
-  // A 2 s TTL gives a 1 s window (never more than half the TTL).
-  const server = await startServer(t, { ...FLEET_ENV, OTA_MANIFEST_TTL: '2' })
+  // A 2 s TTL gives a 1 s window (never more than half the TTL); the test moves the server's clock.
+  const clock = new TestClock()
+  const server = await startServer(t, { ...FLEET_ENV, OTA_MANIFEST_TTL: '2' }, { clock })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const first = await get(server, '/v1/manifest?board=esp32cam')
   const m1 = json(first)
   t.equal(Date.parse(m1.expires_at as string) - Date.parse(m1.issued_at as string), 2000)
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  clock.advance(999)
+  t.equal((await get(server, '/v1/manifest?board=esp32cam')).headers.etag, first.headers.etag, 'within the window: the same signed manifest')
+  clock.advance(1)
   const second = await get(server, '/v1/manifest?board=esp32cam')
   const m2 = json(second)
-  t.ok(Date.parse(m2.issued_at as string) > Date.parse(m1.issued_at as string), 'a newer issued_at')
+  t.equal(Date.parse(m2.issued_at as string) - Date.parse(m1.issued_at as string), 1000, 'issued a window later')
   t.not(second.headers.etag, first.headers.etag, 'and a new ETag')
   t.equal((await get(server, '/v1/manifest?board=esp32cam', { 'if-none-match': first.headers.etag as string })).status, 200, 'the old ETag no longer matches')
 })

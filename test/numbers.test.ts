@@ -141,7 +141,7 @@ t.test('migration 004 repairs a database that stored Infinity; the fleet views a
   before.close()
 
   // The server's start applies 004.
-  const server = await startServer(t, STEADY_ENV, dir)
+  const server = await startServer(t, STEADY_ENV, { dataDir: dir })
   const operator = await createToken(dir, 'operator')
   const list = await getJson<{ devices: Array<{ device: string; sequence: number; free_space: number | null }> }>(server, '/v1/devices', operator)
   t.equal(list.status, 200, 'GET /v1/devices answers')

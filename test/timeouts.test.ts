@@ -16,7 +16,7 @@ t.test('timeouts: a slow reader is not cut; a client that never finishes its hea
   t.equal(loadConfig({}).OTA_HEADERS_TIMEOUT_MS, 15_000, 'production default: 15 s for headers')
   const seeded = await storeArtifacts(t, [image])
   // A 1 s headers timeout, so that the test need not wait 15 s; the download below takes longer.
-  const server = await startServer(t, { ...STEADY_ENV, OTA_HEADERS_TIMEOUT_MS: '1000' }, seeded.dir)
+  const server = await startServer(t, { ...STEADY_ENV, OTA_HEADERS_TIMEOUT_MS: '1000' }, { dataDir: seeded.dir })
   t.equal(server.app.server.headersTimeout, 1000)
 
   const started = Date.now()
@@ -74,7 +74,7 @@ function rawConnection(port: number) {
 
 t.test('a request body that trickles in is cut after OTA_BODY_TIMEOUT_MS; downloads keep their time', async (t) => {
   const seeded = await storeArtifacts(t, [image])
-  const server = await startServer(t, { ...STEADY_ENV, OTA_HEADERS_TIMEOUT_MS: '500', OTA_BODY_TIMEOUT_MS: '1500' }, seeded.dir)
+  const server = await startServer(t, { ...STEADY_ENV, OTA_HEADERS_TIMEOUT_MS: '500', OTA_BODY_TIMEOUT_MS: '1500' }, { dataDir: seeded.dir })
 
   const { socket, closed } = rawConnection(server.port)
   socket.write('POST /v1/devices/aabbccddeeff/reports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{')
@@ -110,7 +110,7 @@ t.test('a request body that trickles in is cut after OTA_BODY_TIMEOUT_MS; downlo
 
 t.test('OTA_MAX_CONNECTIONS caps open connections; a slot freed is a slot taken', async (t) => {
   const seeded = await storeArtifacts(t, [image])
-  const server = await startServer(t, { ...STEADY_ENV, OTA_MAX_CONNECTIONS: '3' }, seeded.dir)
+  const server = await startServer(t, { ...STEADY_ENV, OTA_MAX_CONNECTIONS: '3' }, { dataDir: seeded.dir })
   const agent = new http.Agent({ keepAlive: true, maxSockets: 3 })
   t.teardown(() => agent.destroy())
   const get = (path: string) =>

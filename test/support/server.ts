@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { Clock } from '../../src/clock'
 import { loadConfig, type Config } from '../../src/config'
 import { createServer } from '../../src/server'
 import { runCli } from '../../src/cli/main'
@@ -17,41 +18,53 @@ export function tempDir(t: TestContext, prefix = 'ota-gate-test-'): string {
   return dir
 }
 
-export interface RunningServer {
+/** Where the app keeps its data (a fresh temporary folder unless given) and the clock it runs on. */
+export interface AppOptions {
+  /** reuse a data folder (a restart, a second instance, a seeded folder) */
+  dataDir?: string
+  /** the app's clock; the system clock unless given (see test/support/clock.ts) */
+  clock?: Clock
+}
+
+export interface TestApp {
   app: FastifyInstance
   config: Config
-  /** e.g. http://127.0.0.1:40123 */
-  url: string
-  port: number
   dataDir: string
   close(): Promise<void>
 }
 
+export interface RunningServer extends TestApp {
+  /** e.g. http://127.0.0.1:40123 */
+  url: string
+  port: number
+}
+
 /**
- * Starts the real server (createServer, as server.ts does) on a loopback port over a fresh data
- * folder. `env` adds or overrides OTA_* settings; pass `dataDir` to reuse a folder across restarts.
+ * The settings a test app starts from: a loopback address, a quiet log, and no load shedding (the
+ * app shares its event loop with the test's own work, building images and hashing, which it would
+ * read as overload; the overload tests set those thresholds themselves). `env` adds or overrides.
  */
-export async function startServer(
-  t: TestContext,
-  env: Record<string, string> = {},
-  dataDir?: string
-): Promise<RunningServer> {
-  const dir = dataDir ?? tempDir(t)
-  const config = loadConfig({
-    OTA_DATA_DIR: dir,
+function testConfig(dataDir: string, env: Record<string, string>): Config {
+  return loadConfig({
+    OTA_DATA_DIR: dataDir,
     OTA_HOST: '127.0.0.1',
     OTA_PORT: '0',
     OTA_LOG_LEVEL: 'silent',
-    // The server shares its event loop with the test's own work (building images, hashing), which
-    // load shedding would read as overload; the overload tests set these thresholds themselves.
     OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
     OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: '0',
     ...env,
   })
-  const app = createServer(config)
-  await app.listen({ host: config.OTA_HOST, port: 0 })
-  const address = app.server.address()
-  if (!address || typeof address === 'string') throw new Error('server did not listen on a TCP port')
+}
+
+/**
+ * The app built exactly as server.ts builds it (createServer: same plugin, same config loading),
+ * ready but not listening: requests go through Fastify's inject (see test/support/http.ts). For
+ * every test where the socket does not matter; closed when the test ends.
+ */
+export async function buildApp(t: TestContext, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
+  const dataDir = options.dataDir ?? tempDir(t)
+  const config = testConfig(dataDir, env)
+  const app = createServer(config, options.clock)
   let closed = false
   const close = async () => {
     if (closed) return
@@ -59,7 +72,20 @@ export async function startServer(
     await app.close()
   }
   t.teardown(close)
-  return { app, config, url: `http://127.0.0.1:${address.port}`, port: address.port, dataDir: dir, close }
+  await app.ready()
+  return { app, config, dataDir, close }
+}
+
+/**
+ * The same app listening on a loopback port, for tests where the socket matters (downloads, slow
+ * clients, timeouts, shutdown, a proxy in front).
+ */
+export async function startServer(t: TestContext, env: Record<string, string> = {}, options: AppOptions = {}): Promise<RunningServer> {
+  const built = await buildApp(t, env, options)
+  await built.app.listen({ host: built.config.OTA_HOST, port: 0 })
+  const address = built.app.server.address()
+  if (!address || typeof address === 'string') throw new Error('server did not listen on a TCP port')
+  return { ...built, url: `http://127.0.0.1:${address.port}`, port: address.port }
 }
 
 export interface CliResult {
