@@ -1,8 +1,10 @@
 import t from 'tap'
 import { COUNTED_BY, FIELD_FLEET_LABEL } from '../src/schemas/fleet'
-import { UNPROVEN_FLEET_ENV, deviceId, getJson, poll, report } from './support/devices'
+import { deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, type RunningServer } from './support/server'
+import { getJson } from './support/http'
+import { UNPROVEN_FLEET_ENV } from './support/env'
 
 // The truth about updates: success is a device seen running the release, a device back on its old
 // version after taking one has rolled back whether it says so or not, and adoption counts each

@@ -4,9 +4,9 @@ import t, { type Test } from 'tap'
 import { databasePath } from '../src/db/open'
 import { buildEspImage } from './support/esp-image-builder'
 import { httpUpdate, type RawResponse } from './support/http-update'
-import { FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
 import { startServer, type RunningServer } from './support/server'
+import { FLEET_ENV } from './support/env'
 
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex')
 

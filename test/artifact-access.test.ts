@@ -7,7 +7,7 @@ import { databasePath } from '../src/db/open'
 import { buildEspImage } from './support/esp-image-builder'
 import { publishRelease, publisherOf } from './support/publish'
 import { cli, createToken, startServer } from './support/server'
-import { STEADY_ENV } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
 
 // Devices are served only binaries that a release names. An upload waiting for its release (or
 // never released) is read only with a releaser token, and `ota-gate artifacts prune` removes the

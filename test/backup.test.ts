@@ -7,6 +7,7 @@ import path from 'node:path'
 import t from 'tap'
 import { MANIFEST_FILE, type BackupManifest } from '../src/ops/backup'
 import { publishRelease } from './support/publish'
+import { getJson } from './support/http'
 import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
 
 const DEVICES = ['0a0000000001', '0a0000000002', '0a0000000003', '0a0000000004']
@@ -15,10 +16,11 @@ function poll(server: RunningServer, device: string): Promise<Response> {
   return fetch(`${server.url}/v1/manifest?board=esp32cam&device=${device}&version=worker&sequence=1`)
 }
 
-async function getJson<T>(server: RunningServer, url: string, token: string): Promise<T> {
-  const res = await fetch(server.url + url, { headers: { authorization: `Bearer ${token}` } })
-  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${await res.text()}`)
-  return (await res.json()) as T
+/** The answer of an operator's GET, which must succeed. */
+async function read<T>(server: RunningServer, url: string, token: string): Promise<T> {
+  const res = await getJson<T>(server, url, token)
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${JSON.stringify(res.body)}`)
+  return res.body
 }
 
 interface DeviceView {
@@ -101,13 +103,13 @@ t.test('a backup taken while devices poll and a release is published restores in
   const b = await startServer(t, {}, { dataDir: restored })
 
   // The operator's token travelled with the database.
-  const releasesA = await getJson<{ releases: Array<{ version: string }> }>(a, '/v1/releases', operator)
-  const releasesB = await getJson<{ releases: Array<{ version: string }> }>(b, '/v1/releases', operator)
+  const releasesA = await read<{ releases: Array<{ version: string }> }>(a, '/v1/releases', operator)
+  const releasesB = await read<{ releases: Array<{ version: string }> }>(b, '/v1/releases', operator)
   const inBackup = manifest.artifacts.count === 2 ? releasesA.releases : releasesA.releases.filter((r) => r.version !== second.release.version)
   t.same(releasesB.releases, inBackup, `the same releases (the snapshot ${manifest.artifacts.count === 2 ? 'has' : 'predates'} the concurrent one)`)
 
-  const devicesA = await getJson<{ devices: DeviceView[] }>(a, '/v1/devices', operator)
-  const devicesB = await getJson<{ devices: DeviceView[] }>(b, '/v1/devices', operator)
+  const devicesA = await read<{ devices: DeviceView[] }>(a, '/v1/devices', operator)
+  const devicesB = await read<{ devices: DeviceView[] }>(b, '/v1/devices', operator)
   t.equal(devicesB.devices.length, DEVICES.length)
   t.same(settled(devicesB.devices), settled(devicesA.devices), 'the same devices')
 
@@ -116,8 +118,8 @@ t.test('a backup taken while devices poll and a release is published restores in
   t.equal(download.status, 200, dl.subarray(0, 200).toString())
   t.ok(dl.equals(first.image), 'the restored server sends the same bytes')
 
-  const keysA = await getJson<{ server: { key_id: string } }>(a, '/v1/keys', operator)
-  const keysB = await getJson<{ server: { key_id: string } }>(b, '/v1/keys', operator)
+  const keysA = await read<{ server: { key_id: string } }>(a, '/v1/keys', operator)
+  const keysB = await read<{ server: { key_id: string } }>(b, '/v1/keys', operator)
   t.equal(keysB.server.key_id, keysA.server.key_id, 'the same manifest signing key')
 })
 

@@ -1,10 +1,12 @@
 import t from 'tap'
 import { PUBLISHED } from './support/release-rows'
 import { startBuiltServer } from './support/built-server'
-import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
+import { deviceId, inParallel, poll } from './support/devices'
 import { publishRelease } from './support/publish'
 import { openRepositories } from './support/repositories'
 import { createToken, startServer, tempDir } from './support/server'
+import { getJson } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
 

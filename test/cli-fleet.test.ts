@@ -1,8 +1,9 @@
 import t from 'tap'
 import { freePort } from './support/built-server'
-import { FLEET_ENV, UNPROVEN_FLEET_ENV, deviceId, poll, report } from './support/devices'
+import { deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, createToken, startServer } from './support/server'
+import { FLEET_ENV, UNPROVEN_FLEET_ENV } from './support/env'
 
 // The fleet commands tried as a new user would: a fresh server, a few devices, the tool's own output.
 

@@ -2,10 +2,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { CONSOLE_DIR } from '../src/routes/console'
-import { deviceId, FLEET_ENV, getJson, poll } from './support/devices'
+import { deviceId, poll } from './support/devices'
 import { publishRelease } from './support/publish'
-import { call, operatorToken } from './support/rollouts'
+import { operatorToken } from './support/rollouts'
 import { createToken, startServer } from './support/server'
+import { call, getJson } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // What the console adds to the server: its files under /console/ with a strict CSP, and the
 // operator API's additions it uses (whoami, device prefix search, audit filters, per-channel counts).

@@ -1,13 +1,15 @@
 import t, { type Test } from 'tap'
 import type { Browser } from 'playwright-core'
 import { chromiumMissing, launchChromium, type InPage, openPage, screenshot, show, signIn, unlabelledControls, WIDTHS, type WatchedPage } from './support/browser'
-import { deviceId, FLEET_ENV, UNPROVEN_FLEET_ENV, getJson, poll, report } from './support/devices'
+import { deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
-import { call, operatorToken } from './support/rollouts'
+import { operatorToken } from './support/rollouts'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
 import { systemClock } from '../src/clock'
 import { createToken, startServer, tempDir, type RunningServer } from './support/server'
+import { call, getJson } from './support/http'
+import { FLEET_ENV, UNPROVEN_FLEET_ENV } from './support/env'
 
 const XSS = '<img src=x onerror=alert(1)>'
 

@@ -12,6 +12,7 @@ import { buildEspImage } from './support/esp-image-builder'
 import { checkFieldResponse, fieldWouldFlash, parseFieldManifest } from './support/field-firmware'
 import { makeFirmwareRepo } from './support/git-repo'
 import { cli, createToken, startServer, tempDir, type TestContext } from './support/server'
+import { rawGet } from './support/raw-http'
 
 // The cut-over replayed as a team would do it: the fleet in the field polls a real nginx serving
 // the static firmware.json and firmware.app.bin; `ledger import --current-json … --current-bin …`
@@ -32,21 +33,9 @@ interface FieldClient {
   userAgent: string
 }
 
-function fieldGet(port: number, client: FieldClient, urlPath: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: urlPath, localAddress: client.address, agent: false, headers: { 'user-agent': client.userAgent, connection: 'close' } },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-        res.on('error', reject)
-      }
-    )
-    req.on('error', reject)
-    req.end()
-  })
-}
+/** A GET from the field client's own address and user agent, on a connection of its own. */
+const fieldGet = (port: number, client: FieldClient, urlPath: string) =>
+  rawGet(port, urlPath, { 'user-agent': client.userAgent, connection: 'close' }, client.address)
 
 /** nginx's configuration: the two root paths as static files, or passed to ota-gate. */
 function nginxConf(prefix: string, port: number, locations: string): string {

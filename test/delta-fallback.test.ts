@@ -1,9 +1,11 @@
 import t from 'tap'
-import { deviceId, getJson } from './support/devices'
+import { deviceId } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, createToken } from './support/server'
 import { admitted, reportWith } from './support/device-credentials'
-import { deltaPoll, poll, releases, settledPatches, startDeltaServer as start } from './support/delta'
+import { pollManifest } from './support/manifest-poll'
+import { deltaPoll, releases, settledPatches, startDeltaServer as start } from './support/delta'
+import { getJson } from './support/http'
 
 // When deltas are not offered: a device that failed one, a patch too many devices failed, a board
 // an operator switched off, a patch of half the image or more.
@@ -59,7 +61,7 @@ t.test('with device credentials on, only devices that proved who they are switch
   for (const n of [50, 51]) {
     const { token } = await admitted(server, operator, deviceId(n))
     const q = { device: deviceId(n), version: 'mason', sequence: 1, delta: 'esp_delta_ota', running: mason.sha256 }
-    t.ok((await poll(server, q, token)).manifest.delta, `verified device ${n} is offered the delta`)
+    t.ok((await pollManifest(server, q, { token })).manifest.delta, `verified device ${n} is offered the delta`)
     t.equal((await reportWith(server, deviceId(n), failed, token)).status, 202)
   }
   t.equal((await deltaPoll(server, deviceId(44), mason)).manifest.delta, undefined, 'two verified failures: off for everyone')

@@ -2,8 +2,10 @@ import crypto from 'node:crypto'
 import t from 'tap'
 import { applyEspDeltaPatch } from '../src/delta/esp-delta-patch'
 import { runningPartitionDigest } from '../src/delta/esp-delta-header'
-import { deviceId, getJson } from './support/devices'
-import { deltaPoll, poll, releases, settledPatches, sha256, startDeltaServer as start } from './support/delta'
+import { deviceId } from './support/devices'
+import { pollManifest } from './support/manifest-poll'
+import { deltaPoll, releases, settledPatches, sha256, startDeltaServer as start } from './support/delta'
+import { getJson } from './support/http'
 
 // Delta updates end to end on a real server: patches built when a release is published and on
 // first demand, offered in the signed manifest, downloaded like binaries, counted as bytes saved.
@@ -24,12 +26,12 @@ t.test('a published release gets a patch from the release before; a device runni
   t.ok((view.body.delta.patches[0].fraction as number) < 0.1, `a small change gives a small patch (${view.body.delta.patches[0].fraction})`)
 
   // Devices that say nothing about deltas get exactly the manifest they got before.
-  const plain = await poll(server, { device: deviceId(1), version: 'mason', sequence: 1 })
+  const plain = await pollManifest(server, { device: deviceId(1), version: 'mason', sequence: 1 })
   t.equal(plain.status, 200)
   t.same(Object.keys(plain.manifest).sort(), [
     'allow_downgrade', 'board', 'channel', 'commit', 'expires_at', 'issued_at', 'md5', 'release_key_id', 'release_signature', 'sequence', 'sha256', 'size', 'tag', 'url', 'version',
   ])
-  const anonymous = await poll(server, {})
+  const anonymous = await pollManifest(server, {})
   t.ok(anonymous.body.equals(plain.body), 'one signed body for every device with that target')
 
   const offered = await deltaPoll(server, deviceId(2), mason)
@@ -66,7 +68,7 @@ t.test('a published release gets a patch from the release before; a device runni
   // The device's running digest is recorded; taking the release by delta counts as saved bytes.
   const device = await getJson<{ running_sha256: string }>(server, `/v1/devices/${deviceId(2)}`, operator)
   t.equal(device.body.running_sha256, mason.sha256)
-  await poll(server, { device: deviceId(2), version: 'carder', sequence: 2, delta: 'esp_delta_ota', running: carder.sha256 })
+  await pollManifest(server, { device: deviceId(2), version: 'carder', sequence: 2, delta: 'esp_delta_ota', running: carder.sha256 })
   const saved = { devices: 1, bytes_saved: carder.image.length - delta.size }
   t.same((await getJson<{ delta: unknown }>(server, '/v1/releases/esp32cam/carder/adoption', operator)).body.delta, saved)
   t.match((await getJson(server, '/v1/releases/esp32cam/carder', operator)).body, { delta: saved })
@@ -76,14 +78,14 @@ t.test('a published release gets a patch from the release before; a device runni
 t.test('no delta without a known running digest, and none to a device on the target; bad parameters are 400', async (t) => {
   const { server, operator } = await start(t)
   const { mason, carder } = await releases(server, operator)
-  const unknown = await poll(server, { device: deviceId(3), version: 'mason', sequence: 1, delta: 'esp_delta_ota', running: 'ab'.repeat(32) })
+  const unknown = await pollManifest(server, { device: deviceId(3), version: 'mason', sequence: 1, delta: 'esp_delta_ota', running: 'ab'.repeat(32) })
   t.equal(unknown.status, 200)
   t.equal(unknown.manifest.delta, undefined, 'a digest of no release of the board')
   t.same((await settledPatches(server, operator, 'carder')).map((p) => p.base_sha256), [mason.sha256], 'and no build for it')
   t.ok(carder)
-  t.equal((await poll(server, { device: deviceId(3), version: 'mason', sequence: 1, delta: 'esp_delta_ota' })).manifest.delta, undefined, 'no running digest')
-  t.equal((await poll(server, { device: deviceId(3), version: 'mason', sequence: 1, running: mason.sha256 })).manifest.delta, undefined, 'no delta asked for')
-  t.equal((await poll(server, { device: deviceId(3), version: 'mason', sequence: 1, delta: 'bsdiff4', running: mason.sha256 })).manifest.delta, undefined, 'another format')
+  t.equal((await pollManifest(server, { device: deviceId(3), version: 'mason', sequence: 1, delta: 'esp_delta_ota' })).manifest.delta, undefined, 'no running digest')
+  t.equal((await pollManifest(server, { device: deviceId(3), version: 'mason', sequence: 1, running: mason.sha256 })).manifest.delta, undefined, 'no delta asked for')
+  t.equal((await pollManifest(server, { device: deviceId(3), version: 'mason', sequence: 1, delta: 'bsdiff4', running: mason.sha256 })).manifest.delta, undefined, 'another format')
   t.equal((await deltaPoll(server, deviceId(4), carder)).manifest.delta, undefined, 'already on the target')
   for (const [name, query] of [
     ['running not hex', { running: 'x'.repeat(64) }],
@@ -93,7 +95,7 @@ t.test('no delta without a known running digest, and none to a device on the tar
     ['delta with markup', { delta: '<b>' }],
   ] as const) {
     const good: Record<string, string | number> = { device: deviceId(5), version: 'mason', sequence: 1, delta: 'esp_delta_ota', running: mason.sha256 }
-    const r = await poll(server, { ...good, ...query })
+    const r = await pollManifest(server, { ...good, ...query })
     t.equal(r.status, 400, name)
     t.equal(JSON.parse(r.body.toString()).error, 'bad_request', name)
   }

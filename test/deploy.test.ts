@@ -5,24 +5,15 @@ import fs from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import t from 'tap'
 import { freePort } from './support/built-server'
+import { tempDir, type TestContext as Teardown } from './support/server'
 
 const root = path.resolve(__dirname, '..')
 const deployDir = path.join(root, 'deploy')
 const unitDir = path.join(deployDir, 'systemd')
 
-interface Teardown {
-  teardown(fn: () => unknown): void
-}
-
-function tempDir(t: Teardown): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-gate-deploy-'))
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** nginx and systemd-analyze live in sbin folders that a non-root PATH may lack. */
 function findProgram(name: string): string | undefined {

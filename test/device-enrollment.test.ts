@@ -6,11 +6,12 @@ import t from 'tap'
 import { loadConfig } from '../src/config'
 import { loggerOptions } from '../src/logger'
 import { RevocationCache } from '../src/fleet/device-tokens'
-import { FLEET_ENV, getJson } from './support/devices'
 import { decide, deviceToken, enroll, newDeviceKey, pollWith, requestToken, sign } from './support/device-credentials'
 import { publishRelease } from './support/publish'
-import { call, operatorToken } from './support/rollouts'
+import { operatorToken } from './support/rollouts'
 import { cli, startServer } from './support/server'
+import { call, getJson } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 t.test('enroll, wait, accept, token: the admission of one device, every decision audited', async (t) => {
   const server = await startServer(t, FLEET_ENV)

@@ -1,9 +1,11 @@
 import t from 'tap'
-import { deviceId, FLEET_ENV, getJson, inParallel, report } from './support/devices'
+import { deviceId, inParallel, report } from './support/devices'
 import { admitted, enroll, newDeviceKey, pollWith, reportWith } from './support/device-credentials'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
+import { call, getJson } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // The attacks quoted at the top of issue 13, re-run against the default OTA_DEVICE_AUTH=optional:
 // what a device says without its token never steers a rollout or blocks a release.

@@ -4,11 +4,12 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import { startBuiltServer } from './support/built-server'
-import { deviceId, getJson, poll } from './support/devices'
+import { deviceId, poll } from './support/devices'
 import { buildEspImage } from './support/esp-image-builder'
 import { publishRelease, publisherOf } from './support/publish'
 import { createToken, tempDir, type TestContext } from './support/server'
-import { STEADY_ENV } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
+import { getJson } from './support/http'
 
 // A disk that fills up, for real: the data folder on a small tmpfs, filled to the last byte. Uploads
 // are refused with 507, polls keep their manifest, tokens keep working, /healthz says why, and all of

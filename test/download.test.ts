@@ -8,7 +8,8 @@ import t, { type Test } from 'tap'
 import { buildEspImage } from './support/esp-image-builder'
 import { startServer, tempDir } from './support/server'
 import { startBuiltServer } from './support/built-server'
-import { STEADY_ENV, sha256, storeArtifacts } from './support/stored-artifacts'
+import { sha256, storeArtifacts } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
 
 // GET/HEAD /v1/firmware/:sha256.bin over real HTTP: the way ESP-IDF's partial download and curl
 // resume a broken transfer, the edges of the contract, the memory cache against the disk, and

@@ -10,12 +10,13 @@ import { signStatement, type ReleaseKeyPair } from '../src/release/keys'
 import { buildEspImage } from './support/esp-image-builder'
 import { factoryImage, generatedBootloader, MIN_SPIFFS, partitionTableBinary, realEsp32Bootloader, type PartitionRow } from './support/factory-image-builder'
 import { checkFieldResponse, parseFieldManifest } from './support/field-firmware'
-import { FLEET_ENV } from './support/devices'
 import { admitted } from './support/device-credentials'
 import { makeFirmwareRepo } from './support/git-repo'
-import { call, operatorToken } from './support/rollouts'
-import { postRelease, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/release-requests'
+import { operatorToken } from './support/rollouts'
+import { releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/publish'
 import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
+import { call } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // First flash from the same gated release: `release publish --factory`, then /firmware.json,
 // /firmware.bin and the ESP Web Tools manifest describe one build, readable from another origin.
@@ -219,7 +220,7 @@ t.test('POST /v1/releases refuses a damaged factory image, each with its own cod
     const builtAt = options.builtAt ?? BUILT_AT
     const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: BUILT_AT })
     const signature = options.sign ? options.sign(statement) : signStatement(statement, key.privateKeyPem)
-    const answer = await postRelease(server, token, { ...body, factory: { sha256: sha256Of(image), built_at: builtAt, signature } })
+    const answer = await call(server, 'POST', '/v1/releases', token, { ...body, factory: { sha256: sha256Of(image), built_at: builtAt, signature } })
     const recorded = await fetch(`${server.url}/v1/releases/esp32cam/${version}`, { headers: { authorization: `Bearer ${token}` } })
     return { answer, recorded: recorded.status, app }
   }
@@ -308,7 +309,7 @@ t.test('first flash follows the channel: never a release rolled back, nor one st
       Object.assign(body, releaseRequest(key, { version, sequence, image: app }))
     }
     if (options.rolloutPercent !== undefined) body.rollout_percent = options.rolloutPercent
-    const answer = await postRelease(server, token, body)
+    const answer = await call(server, 'POST', '/v1/releases', token, body)
     t.equal(answer.status, 201, JSON.stringify(answer.body))
     return answer.body as { first_flash: { release: { version: string } | null; this_release: boolean; note: string } }
   }
@@ -339,7 +340,7 @@ t.test('OTA_DEVICE_AUTH=required: the browser installer needs no device token, a
   const token = await createToken(server.dataDir, 'releaser')
   const key = await trustedKey(server)
   const { app, image, body } = await uploadWithFactory(server, token, key, 'mason', 1)
-  t.equal((await postRelease(server, token, body)).status, 201)
+  t.equal((await call(server, 'POST', '/v1/releases', token, body)).status, 201)
 
   // What ESP Web Tools does from the homepage: the manifest, then the image it names, no token.
   const wi = await get(`${server.url}/v1/web-install/esp32cam/manifest.json`, { origin: ORIGIN })

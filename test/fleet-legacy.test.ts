@@ -5,9 +5,10 @@ import type { Static } from '@sinclair/typebox'
 import { databasePath } from '../src/db/open'
 import { completesDownload } from '../src/fleet/legacy-downloads'
 import type { LegacyResponse } from '../src/schemas/fleet'
-import { FLEET_ENV, getJson } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, type RunningServer } from './support/server'
+import { getJson } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // GET /v1/fleet/legacy: the field fleet by address and user agent. What counts as a download is a
 // binary sent to its last byte (whole, or a resumed range); the real address is the one a trusted

@@ -1,8 +1,10 @@
 import t from 'tap'
-import { FLEET_ENV, deviceId, getJson, inParallel, poll, type SimDevice } from './support/devices'
+import { deviceId, inParallel, poll, type SimDevice } from './support/devices'
 import { publishRelease } from './support/publish'
 import { TestClock } from './support/clock'
 import { createToken, startServer, type RunningServer } from './support/server'
+import { getJson } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // The fleet view over real HTTP: a simulated fleet polls, operators count and page through it.
 

@@ -10,10 +10,10 @@ import { databasePath } from '../src/db/open'
 import { buildReleaseStatement } from '../src/release/release-statement'
 import { buildEspImage } from './support/esp-image-builder'
 import { FieldRefusal, checkFieldResponse, fieldWouldFlash, parseFieldManifest } from './support/field-firmware'
-import { FLEET_ENV } from './support/devices'
 import { publishRelease, publisherOf } from './support/publish'
 import { startServer, tempDir, type RunningServer } from './support/server'
 import { startBuiltServer } from './support/built-server'
+import { FLEET_ENV } from './support/env'
 
 const run = promisify(execFile)
 
@@ -176,7 +176,7 @@ t.test('polls of /firmware.json are counted per address and user agent', async (
 t.test('tried as a new user would: publish with curl, poll and download with curl', async (t) => {
   const server = await startServer(t, FLEET_ENV)
   const work = tempDir(t)
-  const { token, keyId, privateKey } = await publisherOf(server)
+  const { token, keyId, privateKeyPem: privateKey } = await publisherOf(server)
   const image = buildEspImage({ version: 'mason', size: 200 * 1024, seed: 7 })
   const imageFile = path.join(work, 'firmware.bin')
   fs.writeFileSync(imageFile, image)

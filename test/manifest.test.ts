@@ -1,38 +1,21 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
-import http from 'node:http'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
 import { databasePath } from '../src/db/open'
 import { buildReleaseStatement } from '../src/release/release-statement'
-import { FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
 import { TestClock } from './support/clock'
 import { cli, startServer, tempDir, type RunningServer } from './support/server'
 import { startBuiltServer } from './support/built-server'
+import { FLEET_ENV } from './support/env'
+import { rawGet, type RawAnswer } from './support/raw-http'
 
-interface RawResponse {
-  status: number
-  headers: http.IncomingHttpHeaders
-  body: Buffer
-}
+/** A GET on the server's port with exactly the headers the test gives. */
+const get = (server: RunningServer, pathAndQuery: string, headers: Record<string, string> = {}) => rawGet(server.port, pathAndQuery, headers)
 
-/** A GET over node:http, so that every header (Host, If-None-Match…) is exactly what the test says. */
-function get(server: RunningServer, pathAndQuery: string, headers: Record<string, string> = {}): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: server.port, path: pathAndQuery, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-const json = (r: RawResponse) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>
+const json = (r: RawAnswer) => JSON.parse(r.body.toString('utf8')) as Record<string, unknown>
 
 interface KeysView {
   server: { key_id: string; public_key_pem: string }

@@ -2,10 +2,11 @@ import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
 import { databasePath, openDatabase } from '../src/db/open'
 import { migrate, readMigrations } from '../src/db/migrate'
-import { deviceId, getJson, poll } from './support/devices'
+import { deviceId, poll } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, tempDir } from './support/server'
-import { STEADY_ENV } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
+import { getJson } from './support/http'
 
 // Numbers come in as whole numbers in plain decimal, within range, on every route: a query string,
 // an Arduino header, a JSON body. Before, `sequence=1e309` stored Infinity and broke the fleet

@@ -14,7 +14,8 @@ import {
 } from '../src/release/git'
 import { checkProvenance, matchesTagPattern } from '../src/release/provenance'
 import { buildEspImage } from './support/esp-image-builder'
-import { postRelease, releaseRequest, trustedKey, uploadArtifact } from './support/release-requests'
+import { releaseRequest, trustedKey, uploadArtifact } from './support/publish'
+import { call } from './support/http'
 import { createToken, startServer, tempDir, type TestContext } from './support/server'
 
 // A firmware repository as the project keeps it: work lands on main, releases are promoted to
@@ -124,7 +125,7 @@ async function gitServer(t: TestContext, gitDir: string) {
     const version = `v${++n}`
     const image = buildEspImage({ version, seed: n + 1000 })
     await uploadArtifact(server, token, image)
-    return postRelease(server, token, releaseRequest(key, { version, sequence: ++sequence, image, tag, commit }))
+    return call(server, 'POST', '/v1/releases', token, releaseRequest(key, { version, sequence: ++sequence, image, tag, commit }))
   }
   return { server, publish }
 }

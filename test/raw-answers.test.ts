@@ -1,7 +1,7 @@
 import net from 'node:net'
 import t from 'tap'
 import { startServer } from './support/server'
-import { STEADY_ENV } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
 
 // Every answer, including the ones Node's HTTP layer gives before any route runs, has a
 // Content-Length and the contract's JSON error form: ESP32 clients refuse a body without a length.

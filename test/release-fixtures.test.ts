@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { postRelease, releaseRequest, trustedKey, uploadArtifact, type ReleaseFields } from './support/release-requests'
+import { trustedKey, uploadAndPost, type ReleaseFields } from './support/publish'
 import { cli, createToken, startServer } from './support/server'
 
 // Releases of real images built by Espressif's toolchains (see ../shared/fixtures/esp-images/README.md).
@@ -15,10 +15,7 @@ t.test('real images: published where the chip matches, refused where it does not
   const server = await startServer(t)
   const token = await createToken(server.dataDir, 'releaser')
   const key = await trustedKey(server)
-  const publish = async (fields: ReleaseFields) => {
-    await uploadArtifact(server, token, fields.image)
-    return postRelease(server, token, releaseRequest(key, fields))
-  }
+  const publish = (fields: ReleaseFields) => uploadAndPost(server, token, key, fields)
 
   const hello = await publish({ version: 'mason', sequence: 1, image: fixture('hello_world_esp32.bin') })
   t.equal(hello.status, 201, JSON.stringify(hello.body))

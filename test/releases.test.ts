@@ -6,7 +6,8 @@ import t, { type Test } from 'tap'
 import { generateKeyPair } from '../src/release/keys'
 import type { ReleaseView } from '../src/schemas/release'
 import { buildEspImage } from './support/esp-image-builder'
-import { postRelease, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact, type Answer } from './support/release-requests'
+import { releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/publish'
+import { call, type JsonAnswer } from './support/http'
 import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
 
 const run = promisify(execFile)
@@ -88,7 +89,7 @@ async function releaseServer(t: Test) {
   return { server, token, key, image }
 }
 
-function refused(t: Test, answer: Answer, status: number, code: string, message: RegExp | string) {
+function refused(t: Test, answer: JsonAnswer, status: number, code: string, message: RegExp | string) {
   t.equal(answer.status, status, `answered ${status} ${code}`)
   t.equal(answer.body.error, code)
   t.match(answer.body.message, message)
@@ -105,7 +106,7 @@ t.test('refusals about the binary: unknown board, not uploaded, not an applicati
   refused(t, await uploadAndPost(server, token, key, { board: 'nosuch', version: 'mason', sequence: 1, image: img }), 404, 'board_not_found', /board nosuch is not known .*ota-gate board add nosuch/)
 
   const notUploaded = image({ version: 'mason' })
-  refused(t, await postRelease(server, token, releaseRequest(key, { version: 'mason', sequence: 1, image: notUploaded })), 404, 'artifact_not_found', `PUT /v1/artifacts/${sha256Of(notUploaded)}`)
+  refused(t, await call(server, 'POST', '/v1/releases', token, releaseRequest(key, { version: 'mason', sequence: 1, image: notUploaded })), 404, 'artifact_not_found', `PUT /v1/artifacts/${sha256Of(notUploaded)}`)
 
   const damaged = Buffer.from(image({ version: 'mason' }))
   damaged[0x400] ^= 0x01
@@ -138,15 +139,15 @@ t.test('refusals about the authorisation: unknown key, retired key, signature ov
   const img = image({ version: 'mason' })
   await uploadArtifact(server, token, img)
   const otherSequence = releaseRequest(key, { version: 'mason', sequence: 1, image: img }, { sequence: 2 })
-  refused(t, await postRelease(server, token, otherSequence), 422, 'signature_invalid', /does not verify with key .* sign exactly this text.*\nota-gate release v1\nboard: esp32cam\nversion: mason\nsequence: 1\n/s)
+  refused(t, await call(server, 'POST', '/v1/releases', token, otherSequence), 422, 'signature_invalid', /does not verify with key .* sign exactly this text.*\nota-gate release v1\nboard: esp32cam\nversion: mason\nsequence: 1\n/s)
   const garbage = { ...releaseRequest(key, { version: 'mason', sequence: 1, image: img }), signature: 'AAAA' }
-  refused(t, await postRelease(server, token, garbage), 422, 'signature_invalid', /does not verify/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, garbage), 422, 'signature_invalid', /does not verify/)
 
-  refused(t, await postRelease(server, token, releaseRequest(key, { version: 'mason', sequence: 1, image: img, tag: 'v1.0' })), 422, 'provenance_failed', /tag "v1.0" does not match the release tag pattern "prod-\*"/)
-  refused(t, await postRelease(server, token, releaseRequest(key, { version: 'mason', sequence: 1, image: img, commit: 'abc123' })), 422, 'provenance_failed', /commit "abc123" is not 40 lowercase hex/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, releaseRequest(key, { version: 'mason', sequence: 1, image: img, tag: 'v1.0' })), 422, 'provenance_failed', /tag "v1.0" does not match the release tag pattern "prod-\*"/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, releaseRequest(key, { version: 'mason', sequence: 1, image: img, commit: 'abc123' })), 422, 'provenance_failed', /commit "abc123" is not 40 lowercase hex/)
 
   // Key rotation: a release signed before the key was retired stays; the key signs nothing new.
-  const first = await postRelease(server, token, releaseRequest(key, { version: 'mason', sequence: 1, image: img }))
+  const first = await call(server, 'POST', '/v1/releases', token, releaseRequest(key, { version: 'mason', sequence: 1, image: img }))
   t.equal(first.status, 201, JSON.stringify(first.body))
   const retired = await cli(['keys', 'retire', key.keyId], { OTA_DATA_DIR: server.dataDir })
   t.equal(retired.code, 0, retired.stderr)
@@ -180,7 +181,7 @@ t.test('ten publishes racing for the same sequence: exactly one wins', async (t)
     await uploadArtifact(server, token, img)
     requests.push(releaseRequest(key, { version: `racer${i}`, sequence: 7, image: img }))
   }
-  const answers = await Promise.all(requests.map((body) => postRelease(server, token, body)))
+  const answers = await Promise.all(requests.map((body) => call(server, 'POST', '/v1/releases', token, body)))
   const statuses = answers.map((a) => a.status).sort()
   t.same(statuses, [201, 409, 409, 409, 409, 409, 409, 409, 409, 409])
   t.ok(answers.filter((a) => a.status === 409).every((a) => a.body.error === 'sequence_not_increasing'))
@@ -217,23 +218,23 @@ t.test('who may publish and read', async (t) => {
   const img = image({ version: 'mason' })
   await uploadArtifact(server, token, img)
   const body = releaseRequest(key, { version: 'mason', sequence: 1, image: img })
-  refused(t, await postRelease(server, undefined, body), 401, 'unauthorized', /Authorization: Bearer/)
+  refused(t, await call(server, 'POST', '/v1/releases', undefined, body), 401, 'unauthorized', /Authorization: Bearer/)
   const operator = await createToken(server.dataDir, 'operator', 'ops')
-  refused(t, await postRelease(server, operator, body), 403, 'forbidden', /needs role releaser or admin/)
+  refused(t, await call(server, 'POST', '/v1/releases', operator, body), 403, 'forbidden', /needs role releaser or admin/)
   const revoked = await createToken(server.dataDir, 'releaser', 'old-ci')
   t.equal((await cli(['token', 'revoke', 'old-ci'], { OTA_DATA_DIR: server.dataDir })).code, 0)
-  refused(t, await postRelease(server, revoked, body), 401, 'unauthorized', /unknown or revoked/)
+  refused(t, await call(server, 'POST', '/v1/releases', revoked, body), 401, 'unauthorized', /unknown or revoked/)
   t.equal((await fetch(`${server.url}/v1/releases`)).status, 401, 'reading needs a token too')
   t.equal((await fetch(`${server.url}/v1/releases`, { headers: { authorization: `Bearer ${revoked}` } })).status, 401)
 
-  refused(t, await postRelease(server, token, { ...body, notes: 'x'.repeat(2001) }), 400, 'bad_request', /notes/)
-  refused(t, await postRelease(server, token, { ...body, sequence: 0 }), 400, 'bad_request', /sequence/)
-  refused(t, await postRelease(server, token, { ...body, version: 'has space' }), 400, 'bad_request', /version/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, notes: 'x'.repeat(2001) }), 400, 'bad_request', /notes/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, sequence: 0 }), 400, 'bad_request', /sequence/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, version: 'has space' }), 400, 'bad_request', /version/)
   // Tag and commit are lines of the signed statement: a line break would let one statement pass for another.
-  refused(t, await postRelease(server, token, { ...body, tag: 'prod-mason\nsequence: 9' }), 400, 'bad_request', /tag/)
-  refused(t, await postRelease(server, token, { ...body, commit: 'abc\n' }), 400, 'bad_request', /commit/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, tag: 'prod-mason\nsequence: 9' }), 400, 'bad_request', /tag/)
+  refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, commit: 'abc\n' }), 400, 'bad_request', /commit/)
   const { signature: _s, ...unsigned } = body
-  refused(t, await postRelease(server, token, unsigned), 400, 'bad_request', /signature is required/)
-  t.equal((await postRelease(server, token, { ...body, notes: 'x'.repeat(2000) })).status, 201)
+  refused(t, await call(server, 'POST', '/v1/releases', token, unsigned), 400, 'bad_request', /signature is required/)
+  t.equal((await call(server, 'POST', '/v1/releases', token, { ...body, notes: 'x'.repeat(2000) })).status, 201)
   t.equal((await list(server, operator))[0].published_by, 'ci')
 })

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { FLEET_ENV, deviceId, poll } from './support/devices'
+import { deviceId, poll } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer } from './support/server'
+import { FLEET_ENV } from './support/env'
 
 // Every route the server has, asked with no token and with each role's token. The table below is
 // the access policy; a route the server has and the table lacks (or the reverse) fails the test,

@@ -1,10 +1,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { deviceId, FLEET_ENV } from './support/devices'
+import { deviceId } from './support/devices'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { cli, createToken, startServer, tempDir } from './support/server'
+import { call } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 interface Entry {
   id: number

@@ -1,8 +1,10 @@
 import t from 'tap'
-import { deviceId, UNPROVEN_FLEET_ENV, inParallel, report } from './support/devices'
+import { deviceId, inParallel, report } from './support/devices'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
+import { call } from './support/http'
+import { UNPROVEN_FLEET_ENV } from './support/env'
 
 const RUNS_V1 = { version: 'v1', sequence: 1 }
 const V2 = { version: 'v2', sequence: 2 }

@@ -1,9 +1,11 @@
 import t from 'tap'
-import { deviceId, FLEET_ENV } from './support/devices'
+import { deviceId } from './support/devices'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { TestClock } from './support/clock'
 import { startServer } from './support/server'
+import { call } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 // What each instance caches of rollouts is re-read once its generation check is a second old: the
 // two servers share one clock, which the test moves by that second instead of sleeping through it.

@@ -1,8 +1,10 @@
 import t from 'tap'
-import { deviceId, FLEET_ENV, inParallel } from './support/devices'
+import { deviceId, inParallel } from './support/devices'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
+import { call } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 const FLEET = Array.from({ length: 1000 }, (_, i) => deviceId(i))
 const RUNS_V1 = { version: 'v1', sequence: 1 }

@@ -1,9 +1,11 @@
 import t from 'tap'
-import { deviceId, FLEET_ENV } from './support/devices'
+import { deviceId } from './support/devices'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { startServer } from './support/server'
+import { call } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 t.test('a pinned device keeps its release whatever the rollout does; unpin returns it to the rollout', async (t) => {
   const server = await startServer(t, FLEET_ENV)

@@ -4,8 +4,9 @@ import t from 'tap'
 import type { ReleaseView } from '../src/schemas/release'
 import { buildEspImage } from './support/esp-image-builder'
 import { makeFirmwareRepo } from './support/git-repo'
-import { call, operatorToken } from './support/rollouts'
+import { operatorToken } from './support/rollouts'
 import { cli, createToken, startServer, tempDir } from './support/server'
+import { call } from './support/http'
 
 t.test('release publish --rollout N starts the release at N%, recorded as the publisher’s change', async (t) => {
   const repo = makeFirmwareRepo(t)

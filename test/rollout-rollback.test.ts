@@ -1,10 +1,12 @@
 import t from 'tap'
-import { deviceId, FLEET_ENV } from './support/devices'
+import { deviceId } from './support/devices'
 import { checkFieldResponse, fieldWouldFlash, parseFieldManifest } from './support/field-firmware'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
-import { call, offerFor, operatorToken } from './support/rollouts'
+import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
+import { call } from './support/http'
+import { FLEET_ENV } from './support/env'
 
 async function firmwareJson(server: RunningServer) {
   const res = await fetch(`${server.url}/firmware.json`)

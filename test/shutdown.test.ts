@@ -3,7 +3,8 @@ import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import t from 'tap'
 import { startBuiltServer } from './support/built-server'
-import { STEADY_ENV, storeArtifacts } from './support/stored-artifacts'
+import { storeArtifacts } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
 
 // SIGTERM (systemd's stop) and SIGINT (Ctrl-C) drain the server: no new requests, in-flight
 // downloads finish, then the process exits 0. The server runs as production runs it: dist/server.js.

@@ -4,7 +4,8 @@ import t from 'tap'
 import { loadConfig } from '../src/config'
 import { buildEspImage } from './support/esp-image-builder'
 import { startServer } from './support/server'
-import { STEADY_ENV, storeArtifacts } from './support/stored-artifacts'
+import { storeArtifacts } from './support/stored-artifacts'
+import { STEADY_ENV } from './support/env'
 
 // Server timeouts for slow devices: a download that takes its time is never cut, while a client
 // that opens a connection and never finishes its request headers is disconnected.

@@ -1,41 +1,20 @@
 import crypto from 'node:crypto'
 import type { Test } from 'tap'
-import { FLEET_ENV, getJson } from './devices'
 import { buildEspImage, reviseEspImage, smallCodeChange } from './esp-image-builder'
+import { pollManifest } from './manifest-poll'
 import { publishRelease, type PublishedRelease } from './publish'
 import { createToken, startServer, type RunningServer } from './server'
+import { getJson } from './http'
+import { FLEET_ENV } from './env'
 
 // Delta updates against a real server: polling as a delta-capable device, and waiting for the
 // server's patch builds by reading what it shows operators.
 
 export const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex')
 
-export interface Manifest {
-  version: string
-  sha256: string
-  size: number
-  delta?: { format: string; base_sha256: string; url: string; size: number; sha256: string }
-  [field: string]: unknown
-}
-
-export interface Poll {
-  status: number
-  body: Buffer
-  manifest: Manifest
-  headers: Headers
-}
-
-/** A manifest poll, with the device's token when given. */
-export async function poll(server: RunningServer, query: Record<string, string | number>, token?: string): Promise<Poll> {
-  const qs = new URLSearchParams(Object.entries({ board: 'esp32cam', ...query }).map(([k, v]): [string, string] => [k, String(v)]))
-  const res = await fetch(`${server.url}/v1/manifest?${qs}`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
-  const body = Buffer.from(await res.arrayBuffer())
-  return { status: res.status, body, manifest: res.status === 200 ? JSON.parse(body.toString('utf8')) : {}, headers: res.headers }
-}
-
 /** A device running `from` asks, saying it can apply esp_delta_ota patches. */
 export const deltaPoll = (server: RunningServer, device: string, from: PublishedRelease, extra: Record<string, string> = {}) =>
-  poll(server, { device, version: from.release.version, sequence: from.release.sequence, delta: 'esp_delta_ota', running: from.sha256, ...extra })
+  pollManifest(server, { device, version: from.release.version, sequence: from.release.sequence, delta: 'esp_delta_ota', running: from.sha256, ...extra })
 
 export interface PatchSummary {
   base_sha256: string

@@ -1,22 +1,5 @@
+import { pollManifest } from './manifest-poll'
 import type { RunningServer } from './server'
-
-/**
- * Settings for a server that a simulated fleet polls from the same process: the fleet comes from
- * one loopback address (no per-address limit), and the test's own work on the shared event loop
- * must not be mistaken for overload.
- */
-export const FLEET_ENV: Record<string, string> = {
-  OTA_DEVICE_RATE_LIMIT: '0',
-  OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: '0',
-  OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
-}
-
-/**
- * FLEET_ENV with device credentials off: every device is taken at its word, as before credentials
- * existed. For tests of what the fleet's reports do (auto-halt, adoption) with simulated devices
- * that do not enroll; test/device-trust.test.ts covers the same with enrolled devices.
- */
-export const UNPROVEN_FLEET_ENV: Record<string, string> = { ...FLEET_ENV, OTA_DEVICE_AUTH: 'off' }
 
 /** A simulated device of a test fleet: polls the manifest and reports, as firmware would. */
 export interface SimDevice {
@@ -34,11 +17,8 @@ export function deviceId(n: number, prefix = 0xa0): string {
 
 /** One manifest poll naming the device; resolves to the HTTP status once the answer is read. */
 export async function poll(server: Pick<RunningServer, 'url'>, d: SimDevice): Promise<number> {
-  const q = new URLSearchParams({ board: d.board ?? 'esp32cam', device: d.device, version: d.version, sequence: String(d.sequence) })
-  if (d.channel !== undefined) q.set('channel', d.channel)
-  const res = await fetch(`${server.url}/v1/manifest?${q}`, { headers: { 'user-agent': 'sim-device/1.0' } })
-  await res.arrayBuffer()
-  return res.status
+  const { board, device, channel, version, sequence } = d
+  return (await pollManifest(server, { board, device, channel, version, sequence }, { headers: { 'user-agent': 'sim-device/1.0' } })).status
 }
 
 /** POST /v1/devices/:device/reports; resolves to status and JSON body. */
@@ -67,8 +47,3 @@ export async function inParallel<T>(items: T[], concurrency: number, fn: (item: 
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
 }
 
-/** GET with a bearer token; resolves to status and JSON body. */
-export async function getJson<T = Record<string, unknown>>(server: Pick<RunningServer, 'url'>, path: string, token: string): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } })
-  return { status: res.status, body: (await res.json()) as T }
-}

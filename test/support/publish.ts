@@ -1,35 +1,98 @@
-import crypto, { type KeyObject } from 'node:crypto'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { generateKeyPair, signStatement, type ReleaseKeyPair } from '../../src/release/keys'
 import { buildReleaseStatement } from '../../src/release/release-statement'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
+import { call, type JsonAnswer } from './http'
 import { cli, createToken, type RunningServer } from './server'
 
-/** A releaser token and a trusted release key of one test server, made once and reused. */
-export interface Publisher {
-  token: string
-  keyId: string
-  privateKey: KeyObject
-  publicKeyPem: string
-}
+// Publishing releases as a release tool does: PUT /v1/artifacts/<sha256>, then POST /v1/releases
+// with the release statement signed by a trusted key. publishRelease does it in one call; the
+// building blocks are here for tests that get a part right or wrong on purpose.
+
+export const sha256Of = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex')
 
 /** A server to publish to: an in-process one (startServer) or a server process. */
 export type PublishTarget = Pick<RunningServer, 'url' | 'dataDir'>
+
+/** A fresh P-256 key trusted on the server's data folder through the CLI, as an admin does it. */
+export async function trustedKey(server: Pick<RunningServer, 'dataDir'>, name = 'release key'): Promise<ReleaseKeyPair> {
+  const pair = generateKeyPair()
+  const file = path.join(server.dataDir, `${pair.keyId}.pub`)
+  fs.writeFileSync(file, pair.publicKeyPem)
+  const r = await cli(['keys', 'trust', file, '--name', name], { OTA_DATA_DIR: server.dataDir })
+  if (r.code !== 0) throw new Error(`keys trust failed (${r.code}): ${r.stderr}${r.stdout}`)
+  return pair
+}
+
+/** PUT /v1/artifacts/<sha256 of bytes>; returns the digest. */
+export async function uploadArtifact(server: Pick<RunningServer, 'url'>, token: string, bytes: Buffer): Promise<string> {
+  const sha256 = sha256Of(bytes)
+  const res = await fetch(`${server.url}/v1/artifacts/${sha256}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    body: bytes,
+  })
+  if (res.status !== 201 && res.status !== 200) throw new Error(`upload answered ${res.status}: ${await res.text()}`)
+  return sha256
+}
+
+export interface ReleaseFields {
+  board?: string
+  version: string
+  sequence: number
+  image: Buffer
+  tag?: string
+  commit?: string
+  channel?: string
+  notes?: string
+  /** POST /v1/releases rollout_percent; the channel's policy when absent */
+  rolloutPercent?: number
+}
+
+/**
+ * A POST /v1/releases body signed over its own statement; `signed` overrides what the signature
+ * covers. Tag and commit default to `prod-<version>` and a commit id derived from the version.
+ */
+export function releaseRequest(key: ReleaseKeyPair, fields: ReleaseFields, signed: Partial<Parameters<typeof buildReleaseStatement>[0]> = {}) {
+  const facts = {
+    board: fields.board ?? 'esp32cam',
+    version: fields.version,
+    sequence: fields.sequence,
+    size: fields.image.length,
+    sha256: sha256Of(fields.image),
+    tag: fields.tag ?? `prod-${fields.version}`,
+    commit: fields.commit ?? crypto.createHash('sha1').update(fields.version).digest('hex'),
+  }
+  const { size: _size, ...body } = facts
+  return {
+    ...body,
+    signature: signStatement(buildReleaseStatement({ ...facts, ...signed }), key.privateKeyPem),
+    key_id: key.keyId,
+    ...(fields.channel === undefined ? {} : { channel: fields.channel }),
+    ...(fields.notes === undefined ? {} : { notes: fields.notes }),
+    ...(fields.rolloutPercent === undefined ? {} : { rollout_percent: fields.rolloutPercent }),
+  }
+}
+
+/** Uploads the image and posts its signed release; resolves to the server's answer, whatever it is. */
+export async function uploadAndPost(server: Pick<RunningServer, 'url'>, token: string, key: ReleaseKeyPair, fields: ReleaseFields): Promise<JsonAnswer> {
+  await uploadArtifact(server, token, fields.image)
+  return call(server, 'POST', '/v1/releases', token, releaseRequest(key, fields))
+}
+
+/** A releaser token and a trusted release key of one test server, made once and reused. */
+export interface Publisher extends ReleaseKeyPair {
+  token: string
+}
 
 const publishers = new WeakMap<PublishTarget, Promise<Publisher>>()
 
 async function makePublisher(server: PublishTarget): Promise<Publisher> {
   const token = await createToken(server.dataDir, 'releaser', `releaser-${crypto.randomBytes(4).toString('hex')}`)
-  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
-  // Trusted as an operator would: the CLI on the data folder, with the public key in a file.
-  const pemFile = path.join(server.dataDir, `release-key-${crypto.randomBytes(4).toString('hex')}.pub`)
-  fs.writeFileSync(pemFile, publicKeyPem)
-  const trusted = await cli(['keys', 'trust', pemFile, '--name', 'test release key'], { OTA_DATA_DIR: server.dataDir })
-  if (trusted.code !== 0) throw new Error(`keys trust failed (${trusted.code}): ${trusted.stderr}${trusted.stdout}`)
-  const keyId = crypto.createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)
-  return { token, keyId, privateKey, publicKeyPem }
+  return { token, ...(await trustedKey(server, 'test release key')) }
 }
 
 /** The server's releaser token and trusted release key, created on first use. */
@@ -42,20 +105,11 @@ export function publisherOf(server: PublishTarget): Promise<Publisher> {
   return p
 }
 
-export interface PublishOptions {
-  board?: string
-  version: string
-  sequence: number
-  channel?: string
+export interface PublishOptions extends Omit<ReleaseFields, 'image'> {
   /** the binary; by default a valid ESP32 image carrying `version` (see `imageSize`) */
   image?: Buffer
   /** approximate size of the default image */
   imageSize?: number
-  tag?: string
-  commit?: string
-  notes?: string
-  /** POST /v1/releases rollout_percent; the channel's policy when absent */
-  rolloutPercent?: number
 }
 
 export interface PublishedRelease {
@@ -67,58 +121,12 @@ export interface PublishedRelease {
   publisher: Publisher
 }
 
-async function expectOk(res: Response, what: string, statuses: number[]): Promise<unknown> {
-  const text = await res.text()
-  if (!statuses.includes(res.status)) throw new Error(`${what} answered ${res.status}: ${text}`)
-  return JSON.parse(text)
-}
-
-/**
- * Publishes a release the way a release tool does: PUT /v1/artifacts/<sha256>, then POST
- * /v1/releases with the release statement signed by a trusted key. Tag and commit default to
- * `prod-<version>` and a commit id derived from the version. Throws with the server's answer on refusal.
- */
+/** Publishes a good release in one call; throws with the server's answer on refusal. */
 export async function publishRelease(server: PublishTarget, opts: PublishOptions): Promise<PublishedRelease> {
   const publisher = await publisherOf(server)
-  const board = opts.board ?? 'esp32cam'
   const image = opts.image ?? buildEspImage({ version: opts.version, seed: opts.sequence, ...(opts.imageSize === undefined ? {} : { size: opts.imageSize }) })
-  const sha256 = crypto.createHash('sha256').update(image).digest('hex')
+  const answer = await uploadAndPost(server, publisher.token, publisher, { ...opts, image })
+  if (answer.status !== 201) throw new Error(`POST /v1/releases answered ${answer.status}: ${JSON.stringify(answer.body)}`)
   const md5 = crypto.createHash('md5').update(image).digest('hex')
-  const auth = { authorization: `Bearer ${publisher.token}` }
-  await expectOk(
-    await fetch(`${server.url}/v1/artifacts/${sha256}`, {
-      method: 'PUT',
-      headers: { ...auth, 'content-type': 'application/octet-stream' },
-      body: image,
-    }),
-    'PUT /v1/artifacts',
-    [200, 201]
-  )
-  const tag = opts.tag ?? `prod-${opts.version}`
-  const commit = opts.commit ?? crypto.createHash('sha1').update(`commit of ${opts.version}`).digest('hex')
-  const statement = buildReleaseStatement({ board, version: opts.version, sequence: opts.sequence, size: image.length, sha256, tag, commit })
-  const signature = crypto.sign('sha256', Buffer.from(statement, 'utf8'), { key: publisher.privateKey, dsaEncoding: 'der' }).toString('base64')
-  const body = {
-    board,
-    version: opts.version,
-    sequence: opts.sequence,
-    sha256,
-    tag,
-    commit,
-    signature,
-    key_id: publisher.keyId,
-    ...(opts.channel === undefined ? {} : { channel: opts.channel }),
-    ...(opts.notes === undefined ? {} : { notes: opts.notes }),
-    ...(opts.rolloutPercent === undefined ? {} : { rollout_percent: opts.rolloutPercent }),
-  }
-  const release = (await expectOk(
-    await fetch(`${server.url}/v1/releases`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }),
-    'POST /v1/releases',
-    [201]
-  )) as ReleaseView
-  return { release, image, sha256, md5, publisher }
+  return { release: answer.body as unknown as ReleaseView, image, sha256: sha256Of(image), md5, publisher }
 }

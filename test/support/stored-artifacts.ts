@@ -9,18 +9,6 @@ import { tempDir, type TestContext } from './server'
 
 export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 
-/**
- * Server settings for tests that measure downloads: load shedding (503 when the event loop lags)
- * and the device rate limit have their own tests, and here would only make results depend on how
- * busy the machine is.
- */
-export const STEADY_ENV: Readonly<Record<string, string>> = {
-  OTA_OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
-  OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: '0',
-  OTA_OVERLOAD_HEAP_BYTES: '0',
-  OTA_DEVICE_RATE_LIMIT: '0',
-}
-
 export interface StoredArtifacts {
   /** the data folder, to pass to startServer / startServerProcess */
   dir: string
