@@ -5,6 +5,7 @@ import path from 'node:path'
 import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createToken, startServer, type RunningServer } from './support/server'
+import { until } from './support/wait'
 
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex')
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex')
@@ -35,11 +36,6 @@ function tmpBytes(dataDir: string): number {
   return storedFiles(dataDir)
     .filter((f) => f.startsWith(path.join(dataDir, 'tmp')))
     .reduce((n, f) => n + fs.statSync(f).size, 0)
-}
-
-async function waitFor(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 }
 
 function artifactRows(dataDir: string): number {
@@ -139,11 +135,11 @@ t.test('a client that disconnects mid-upload leaves no artifact, no row and no t
   req.on('error', () => undefined)
   req.on('response', () => t.fail('the server answered a request whose body never completed'))
   req.write(bytes.subarray(0, bytes.length / 2))
-  await waitFor(() => tmpBytes(server.dataDir) > 0)
+  await until(() => tmpBytes(server.dataDir) > 0)
   t.ok(tmpBytes(server.dataDir) > 0, 'the upload was being written when the client went away')
   req.destroy()
   // The server notices the reset asynchronously; wait until its cleanup is done.
-  await waitFor(() => storedFiles(server.dataDir).length === 0, 5000)
+  await until(() => storedFiles(server.dataDir).length === 0, 5000)
   t.same(storedFiles(server.dataDir), [], 'no artifact and no tmp leftovers')
   t.equal(artifactRows(server.dataDir), 0)
   // The same upload, complete, still works afterwards.
@@ -168,7 +164,7 @@ t.test('a 10 MB upload is written to disk as it arrives, not buffered in memory 
   })
   req.write(bytes.subarray(0, size / 2))
   // Half the body sent and the request still open: a buffering server would have written nothing yet.
-  await waitFor(() => tmpBytes(server.dataDir) >= 4 * 1024 * 1024)
+  await until(() => tmpBytes(server.dataDir) >= 4 * 1024 * 1024)
   t.ok(tmpBytes(server.dataDir) >= 4 * 1024 * 1024, `${tmpBytes(server.dataDir)} bytes on disk before the body was complete`)
   req.end(bytes.subarray(size / 2))
   t.equal(await status, 201)

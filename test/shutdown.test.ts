@@ -5,6 +5,7 @@ import t from 'tap'
 import { startBuiltServer } from './support/built-server'
 import { storeArtifacts } from './support/stored-artifacts'
 import { STEADY_ENV } from './support/env'
+import { until } from './support/wait'
 
 // SIGTERM (systemd's stop) and SIGINT (Ctrl-C) drain the server: no new requests, in-flight
 // downloads finish, then the process exits 0. The server runs as production runs it: dist/server.js.
@@ -19,6 +20,17 @@ function startSlowDownload(url: string) {
       })
     })
     req.on('error', reject)
+  })
+}
+
+/** A new connection's fate: `answered <status>`, or the connect error's code once the server stops listening. */
+function connect(url: string): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const req = http.get(`${url}/healthz`, { agent: false }, (r) => {
+      r.resume()
+      resolve(`answered ${r.statusCode}`)
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
   })
 }
 
@@ -45,14 +57,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     const stopping = server.kill(signal)
     let exitedEarly = false
     void server.exited.then(() => (exitedEarly = true))
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    t.ok(await until(async () => (await connect(server.url)) === 'ECONNREFUSED'), 'a new connection is not accepted while draining')
     t.notOk(exitedEarly, 'the process waits for the download')
-
-    const refused = await new Promise<string>((resolve) => {
-      const req = http.get(`${server.url}/healthz`, { agent: false }, (r) => resolve(`answered ${r.statusCode}`))
-      req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message))
-    })
-    t.equal(refused, 'ECONNREFUSED', 'a new connection is not accepted while draining')
 
     const body = await readRest(res, first)
     t.equal(body.length, bytes.length, 'the whole binary arrived')
@@ -80,7 +86,7 @@ t.test('SIGTERM: requests pipelined on a keep-alive connection while draining do
   // A real download holds the stop while it runs.
   const { res, first } = await startSlowDownload(`${server.url}/v1/firmware/${stored.shas[0]}.bin`)
   const stopping = server.kill('SIGTERM')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.ok(await until(async () => (await connect(server.url)) === 'ECONNREFUSED'), 'draining has begun')
   // Five requests pipelined in one write during the drain: the first is answered with
   // Connection: close and the connection ends; the four behind it are never answered.
   client.write(request.repeat(5))

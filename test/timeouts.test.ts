@@ -6,6 +6,7 @@ import { buildEspImage } from './support/esp-image-builder'
 import { startServer } from './support/server'
 import { storeArtifacts } from './support/stored-artifacts'
 import { STEADY_ENV } from './support/env'
+import { until } from './support/wait'
 
 // Server timeouts for slow devices: a download that takes its time is never cut, while a client
 // that opens a connection and never finishes its request headers is disconnected.
@@ -128,7 +129,8 @@ t.test('OTA_MAX_CONNECTIONS caps open connections; a slot freed is a slot taken'
   t.equal(refused.text, '', 'a fourth connection is closed without an answer')
 
   agent.destroy()
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  const open = () => new Promise<number>((resolve) => server.app.server.getConnections((_err, n) => resolve(n)))
+  t.ok(await until(async () => (await open()) === 0), 'the server sees the others close')
   const fifth = rawConnection(server.port)
   fifth.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
   t.match((await fifth.closed).text, /^HTTP\/1\.1 200 /, 'once the others close, a new connection is served')
