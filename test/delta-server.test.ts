@@ -44,7 +44,7 @@ t.test('a published release gets a patch from the release before; a device runni
   t.equal(offered.manifest.sha256, carder.sha256, 'the target stays the full image the device checks')
   t.equal(offered.manifest.release_signature, plain.manifest.release_signature, 'the release signature is unchanged')
   const keys = (await (await fetch(`${server.url}/v1/keys`)).json()) as { server: { public_key_pem: string } }
-  const signature = Buffer.from(offered.headers.get('x-ota-signature') ?? '', 'base64')
+  const signature = Buffer.from(String(offered.headers['x-ota-signature'] ?? ''), 'base64')
   t.ok(crypto.verify('sha256', offered.body, keys.server.public_key_pem, signature), 'the server signature covers the delta object')
 
   // The patch is served like a binary: exact length, immutable, ranges.

@@ -3,7 +3,10 @@ import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { startBuiltServer } from './support/built-server'
 import { deviceId, inParallel, poll } from './support/devices'
-import { publishRelease, publisherOf, type PublishTarget } from './support/publish'
+import { publishRelease, publisherOf } from './support/publish'
+
+/** A server at a URL: in-process or the built server's own process. */
+type PublishTarget = { url: string; dataDir: string }
 import { createToken, startServer, tempDir } from './support/server'
 import { getJson } from './support/http'
 import { FLEET_ENV } from './support/env'

@@ -16,7 +16,7 @@ import { checkProvenance, matchesTagPattern } from '../src/release/provenance'
 import { buildEspImage } from './support/esp-image-builder'
 import { releaseRequest, trustedKey, uploadArtifact } from './support/publish'
 import { call } from './support/http'
-import { createToken, startServer, tempDir, type TestContext } from './support/server'
+import { buildApp, createToken, tempDir, type TestContext } from './support/server'
 
 // A firmware repository as the project keeps it: work lands on main, releases are promoted to
 // production and tagged prod-<name> there. One commit is only on main but carries a prod- tag.
@@ -115,7 +115,7 @@ t.test('git helpers answer from a real repository and refuse unsafe arguments', 
 })
 
 async function gitServer(t: TestContext, gitDir: string) {
-  const server = await startServer(t, { OTA_GIT_DIR: gitDir })
+  const server = await buildApp(t, { OTA_GIT_DIR: gitDir })
   const token = await createToken(server.dataDir, 'releaser')
   const key = await trustedKey(server)
   let sequence = 0

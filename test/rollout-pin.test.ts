@@ -3,7 +3,7 @@ import { deviceId } from './support/devices'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
-import { startServer } from './support/server'
+import { buildApp, startServer } from './support/server'
 import { call } from './support/http'
 import { FLEET_ENV } from './support/env'
 
@@ -46,7 +46,7 @@ t.test('a pinned device keeps its release whatever the rollout does; unpin retur
 })
 
 t.test('pins take a list of devices; refusals say what to fix', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+  const server = await buildApp(t, FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 0 })

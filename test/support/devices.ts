@@ -1,3 +1,4 @@
+import type { Target } from './http'
 import { pollManifest } from './manifest-poll'
 import type { RunningServer } from './server'
 
@@ -16,7 +17,7 @@ export function deviceId(n: number, prefix = 0xa0): string {
 }
 
 /** One manifest poll naming the device; resolves to the HTTP status once the answer is read. */
-export async function poll(server: Pick<RunningServer, 'url'>, d: SimDevice): Promise<number> {
+export async function poll(server: Target, d: SimDevice): Promise<number> {
   const { board, device, channel, version, sequence } = d
   return (await pollManifest(server, { board, device, channel, version, sequence }, { headers: { 'user-agent': 'sim-device/1.0' } })).status
 }

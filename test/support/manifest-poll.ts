@@ -1,6 +1,7 @@
-import type { RunningServer } from './server'
+import type { Target } from './http'
 
-// The one manifest poll of the tests: GET /v1/manifest over a real socket, as a device asks.
+// The one manifest poll of the tests: GET /v1/manifest as a device asks (through inject for an app
+// that does not listen, over a real socket for a server with a URL).
 
 export interface Manifest {
   version: string
@@ -17,7 +18,7 @@ export interface ManifestAnswer {
   body: Buffer
   /** the parsed body of a 200; empty otherwise */
   manifest: Manifest | Record<string, never>
-  headers: Headers
+  headers: Record<string, string | string[] | number | undefined>
 }
 
 /**
@@ -25,14 +26,17 @@ export interface ManifestAnswer {
  * the device's token when given, and extra request headers.
  */
 export async function pollManifest(
-  server: Pick<RunningServer, 'url'>,
+  server: Target,
   query: Record<string, string | number | undefined>,
   options: { token?: string; headers?: Record<string, string> } = {}
 ): Promise<ManifestAnswer> {
   const qs = new URLSearchParams()
   for (const [k, v] of Object.entries({ ...query, board: query.board ?? 'esp32cam' })) if (v !== undefined) qs.set(k, String(v))
   const headers = { ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers }
-  const res = await fetch(`${server.url}/v1/manifest?${qs}`, { headers })
-  const body = Buffer.from(await res.arrayBuffer())
-  return { status: res.status, body, manifest: res.status === 200 ? JSON.parse(body.toString('utf8')) : {}, headers: res.headers }
+  const url = `/v1/manifest?${qs}`
+  const [status, body, answered] =
+    server.url === undefined
+      ? await server.app.inject({ method: 'GET', url, headers }).then((r) => [r.statusCode, r.rawPayload, r.headers] as const)
+      : await fetch(`${server.url}${url}`, { headers }).then(async (r) => [r.status, Buffer.from(await r.arrayBuffer()), Object.fromEntries(r.headers)] as const)
+  return { status, body, manifest: status === 200 ? JSON.parse(body.toString('utf8')) : {}, headers: answered }
 }

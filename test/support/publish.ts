@@ -5,7 +5,7 @@ import { generateKeyPair, signStatement, type ReleaseKeyPair } from '../../src/r
 import { buildReleaseStatement } from '../../src/release/release-statement'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
-import { call, type JsonAnswer } from './http'
+import { call, type JsonAnswer, type Target } from './http'
 import { cli, createToken, type RunningServer } from './server'
 
 // Publishing releases as a release tool does: PUT /v1/artifacts/<sha256>, then POST /v1/releases
@@ -14,8 +14,8 @@ import { cli, createToken, type RunningServer } from './server'
 
 export const sha256Of = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex')
 
-/** A server to publish to: an in-process one (startServer) or a server process. */
-export type PublishTarget = Pick<RunningServer, 'url' | 'dataDir'>
+/** An app to publish to: built (buildApp), listening (startServer) or a server process. */
+export type PublishTarget = Target & Pick<RunningServer, 'dataDir'>
 
 /** A fresh P-256 key trusted on the server's data folder through the CLI, as an admin does it. */
 export async function trustedKey(server: Pick<RunningServer, 'dataDir'>, name = 'release key'): Promise<ReleaseKeyPair> {
@@ -27,15 +27,16 @@ export async function trustedKey(server: Pick<RunningServer, 'dataDir'>, name = 
   return pair
 }
 
-/** PUT /v1/artifacts/<sha256 of bytes>; returns the digest. */
-export async function uploadArtifact(server: Pick<RunningServer, 'url'>, token: string, bytes: Buffer): Promise<string> {
+/** PUT /v1/artifacts/<sha256 of bytes> (through inject for an app that does not listen); returns the digest. */
+export async function uploadArtifact(server: Target, token: string, bytes: Buffer): Promise<string> {
   const sha256 = sha256Of(bytes)
-  const res = await fetch(`${server.url}/v1/artifacts/${sha256}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
-    body: bytes,
-  })
-  if (res.status !== 201 && res.status !== 200) throw new Error(`upload answered ${res.status}: ${await res.text()}`)
+  const url = `/v1/artifacts/${sha256}`
+  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }
+  const [status, text] =
+    server.url === undefined
+      ? await server.app.inject({ method: 'PUT', url, headers, payload: bytes }).then((r) => [r.statusCode, r.body] as const)
+      : await fetch(`${server.url}${url}`, { method: 'PUT', headers, body: bytes }).then(async (r) => [r.status, await r.text()] as const)
+  if (status !== 201 && status !== 200) throw new Error(`upload answered ${status}: ${text}`)
   return sha256
 }
 
@@ -78,7 +79,7 @@ export function releaseRequest(key: ReleaseKeyPair, fields: ReleaseFields, signe
 }
 
 /** Uploads the image and posts its signed release; resolves to the server's answer, whatever it is. */
-export async function uploadAndPost(server: Pick<RunningServer, 'url'>, token: string, key: ReleaseKeyPair, fields: ReleaseFields): Promise<JsonAnswer> {
+export async function uploadAndPost(server: Target, token: string, key: ReleaseKeyPair, fields: ReleaseFields): Promise<JsonAnswer> {
   await uploadArtifact(server, token, fields.image)
   return call(server, 'POST', '/v1/releases', token, releaseRequest(key, fields))
 }

@@ -1,3 +1,4 @@
+import type { Target } from './http'
 import { pollManifest } from './manifest-poll'
 import { createToken, type RunningServer } from './server'
 
@@ -11,7 +12,7 @@ export interface Offer {
 
 /** One manifest poll naming the device and what it runs; resolves to the offered release. */
 export async function offerFor(
-  server: RunningServer,
+  server: Target,
   device: string,
   runs: { version: string; sequence: number },
   opts: { board?: string; channel?: string } = {}
@@ -21,6 +22,6 @@ export async function offerFor(
 }
 
 /** An operator token of the server, named `name` (the audit log records it). */
-export function operatorToken(server: RunningServer, name = 'ops-alice'): Promise<string> {
+export function operatorToken(server: Pick<RunningServer, 'dataDir'>, name = 'ops-alice'): Promise<string> {
   return createToken(server.dataDir, 'operator', name)
 }
