@@ -1,18 +1,25 @@
 import t from 'tap'
 import { openDatabase } from '../src/db/open'
-import { createRepositories } from '../src/repositories'
+import { createRepositories, type RepositoryOptions } from '../src/repositories'
 import { startBuiltServer } from './support/built-server'
-import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
+import { FLEET_ENV, deviceId, getJson, inParallel, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, tempDir } from './support/server'
 
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
 
-function openRepos(t: Parameters<typeof tempDir>[0]) {
+function openRepos(t: Parameters<typeof tempDir>[0], options: RepositoryOptions = {}) {
   const db = openDatabase(tempDir(t))
-  t.teardown(() => db.close())
-  return { db, repos: createRepositories(db) }
+  const repos = createRepositories(db, options)
+  t.teardown(() => {
+    repos.devices.close()
+    db.close()
+  })
+  return { db, repos }
 }
+
+// No timer flush during a test that uses it: only what the repository does on its own is seen.
+const NO_TIMED_FLUSH = { lastSeenFlushMs: 3_600_000 }
 
 const base = {
   device: 'a0b1c2d3e4f5',
@@ -107,6 +114,64 @@ t.test('concurrent check-ins (sharing commits): one that fails is rejected alone
   t.same(db.prepare('SELECT devices FROM fleet_versions').all(), [{ devices: 300 }])
 })
 
+t.test('a poll that only proves the device alive waits in memory; every read of last_seen and every state change writes it first', async (t) => {
+  const { db, repos } = openRepos(t, NO_TIMED_FLUSH)
+  const row = () => db.prepare('SELECT last_seen, polls, address, version FROM devices WHERE device = ?').get(base.device)
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 1000 })
+  t.same(row(), { last_seen: 1000, polls: 1, address: '192.0.2.7', version: 'mason' }, 'a new device is written before the answer')
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.9', at: 2000 })
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.9', at: 3000 })
+  t.same(row(), { last_seen: 1000, polls: 1, address: '192.0.2.7', version: 'mason' }, 'refreshes wait in memory')
+  t.equal(repos.devices.refreshesWaiting, 1, 'one entry per device, however often it polls')
+
+  const pairs = [{ board: 'esp32cam', channel: 'stable' }]
+  t.same(await repos.devices.countNotSeenSince(pairs, 2500), [{ ...pairs[0], stale: 0 }], 'the stale count sees the waiting refresh')
+  t.same(row(), { last_seen: 3000, polls: 3, address: '192.0.2.9', version: 'mason' }, 'written by that read, polls counted')
+  t.equal(repos.devices.refreshesWaiting, 0)
+
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 4000 })
+  t.match(await repos.devices.list({ seenSince: 3500 }, null, 50), [{ device: base.device, last_seen: 4000 }], 'a page of devices too')
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 5000 })
+  t.match(await repos.devices.get(base.device), { last_seen: 5000, polls: 5 }, 'and the device page')
+
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 6000 })
+  await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 7000 })
+  t.same(row(), { last_seen: 7000, polls: 7, address: '192.0.2.7', version: 'leafcutter' }, 'a new version is written before the answer, after the refresh that waited')
+  t.equal(repos.devices.refreshesWaiting, 0)
+
+  await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 8000 })
+  t.equal(repos.devices.refreshesWaiting, 1)
+  repos.devices.close()
+  t.same(row(), { last_seen: 8000, polls: 8, address: '192.0.2.7', version: 'leafcutter' }, 'closing writes what waits')
+})
+
+t.test('state changes on an unchanged version are written before the answer: standing, offer, note, a silent rollback after a report', async (t) => {
+  const { db, repos } = openRepos(t, NO_TIMED_FLUSH)
+  const release = await repos.releases.insert({
+    board: 'esp32cam', channel: 'stable', version: 'leafcutter', sequence: 2, sha256: null, size: null, md5: null,
+    tag: 'prod-leafcutter', commit_sha: 'b'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
+    project_name: null, app_version: null, idf_version: null, secure_version: null, build_date: null, build_time: null,
+    notes: null, published_by: null,
+  })
+  const row = () => db.prepare('SELECT last_seen, last_offered, note FROM devices WHERE device = ?').get(base.device)
+  const mason = { ...base, version: 'mason', sequence: 1 }
+  await repos.devices.checkIn({ ...mason, at: 1000 })
+  await repos.devices.checkIn({ ...mason, offeredReleaseId: release.id, at: 2000 })
+  t.same(row(), { last_seen: 2000, last_offered: release.id, note: null }, 'the first offer of a release')
+  await repos.devices.checkIn({ ...mason, offeredReleaseId: release.id, note: 'too little free space', at: 3000 })
+  t.same(row(), { last_seen: 3000, last_offered: release.id, note: 'too little free space' }, 'a new note')
+  t.equal(repos.devices.refreshesWaiting, 0)
+
+  t.ok(await repos.devices.report({ device: base.device, status: 'downloaded', version: 'leafcutter', sequence: 2, detail: null, at: 3500 }))
+  await repos.devices.checkIn({ ...mason, offeredReleaseId: release.id, note: 'too little free space', at: 4000 })
+  t.same(
+    db.prepare('SELECT rolled_back_at, rollback_silent FROM device_releases WHERE device = ?').all(base.device),
+    [{ rolled_back_at: 4000, rollback_silent: 1 }],
+    'back on mason after downloading leafcutter: a silent rollback, although the version did not change'
+  )
+  t.equal(repos.devices.refreshesWaiting, 0)
+})
+
 t.test('legacy polls are counted per address and user agent', async (t) => {
   const { db, repos } = openRepos(t)
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')
@@ -181,5 +246,119 @@ t.test('kill -9 after 1,000 acknowledged polls: every one of those devices is th
   } while (cursor)
   t.same(acknowledged.filter((d) => !seen.has(d)), [], 'no acknowledged check-in was lost')
   t.equal(seen.size, 1000)
+  await second.kill('SIGTERM')
+})
+
+interface ListedDevice {
+  device: string
+  version: string
+  last_seen: string
+}
+
+/** Every device the server lists, page by page, with an operator token. */
+async function allDevices(server: { url: string }, token: string): Promise<Map<string, ListedDevice>> {
+  const seen = new Map<string, ListedDevice>()
+  let cursor: string | null = null
+  do {
+    const page: { devices: ListedDevice[]; next_cursor: string | null } = (
+      await getJson<{ devices: ListedDevice[]; next_cursor: string | null }>(server, `/v1/devices?limit=500${cursor ? `&cursor=${cursor}` : ''}`, token)
+    ).body
+    for (const d of page.devices) seen.set(d.device, d)
+    cursor = page.next_cursor
+  } while (cursor)
+  return seen
+}
+
+t.test('kill -9 while devices poll: no acknowledged state change is lost, no refresh older than the flush interval', async (t) => {
+  const dataDir = tempDir(t)
+  const FLUSH_MS = 500
+  const env = { ...FLEET_ENV, OTA_LAST_SEEN_FLUSH_MS: String(FLUSH_MS) }
+  const first = await startBuiltServer(t, dataDir, env)
+  await publishRelease(first, { version: 'mason', sequence: 1 })
+  await publishRelease(first, { version: 'leafcutter', sequence: 2 })
+
+  // State changes, each acknowledged before the next: a new device on mason, its report, then leafcutter.
+  const fleet = Array.from({ length: 40 }, (_, i) => deviceId(i, 0xb0))
+  await inParallel(fleet, 8, async (device) => {
+    t.equal(await poll(first, { device, version: 'mason', sequence: 1 }), 200)
+    t.equal((await report(first, device, { status: 'downloaded', version: 'leafcutter', sequence: 2 })).status, 202)
+    t.equal(await poll(first, { device, version: 'leafcutter', sequence: 2 }), 200)
+  })
+
+  // Then until the kill: the fleet polls on leafcutter (refreshes) while new devices keep arriving.
+  const latest = new Map<string, Array<{ sent: number; answered: number }>>()
+  const arrived: string[] = []
+  let stop = false
+  let next = 0
+  const refresher = async () => {
+    for (let i = 0; !stop; i++) {
+      const device = fleet[(next++) % fleet.length]
+      const sent = Date.now()
+      const status = await poll(first, { device, version: 'leafcutter', sequence: 2 }).catch(() => 0)
+      if (status !== 200) continue
+      const polls = latest.get(device) ?? []
+      polls.push({ sent, answered: Date.now() })
+      latest.set(device, polls)
+    }
+  }
+  const arrivals = async () => {
+    for (let i = 0; !stop; i++) {
+      const device = deviceId(i, 0xb1)
+      if ((await poll(first, { device, version: 'mason', sequence: 1 }).catch(() => 0)) === 200) arrived.push(device)
+    }
+  }
+  const running = [refresher(), refresher(), refresher(), arrivals()]
+  await new Promise((r) => setTimeout(r, 3 * FLUSH_MS + 1000))
+  const killedAt = Date.now()
+  await first.kill('SIGKILL')
+  stop = true
+  await Promise.all(running)
+  t.ok(arrived.length > 0 && latest.size === fleet.length, `${arrived.length} new devices and refreshes of all ${fleet.length} devices acknowledged before the kill`)
+
+  const second = await startBuiltServer(t, dataDir, env)
+  const token = await createToken(dataDir, 'operator')
+  const devices = await allDevices(second, token)
+  t.same(arrived.filter((d) => !devices.has(d)), [], 'every new device acknowledged before the kill is there')
+  t.same(fleet.filter((d) => devices.get(d)?.version !== 'leafcutter'), [], 'every version change acknowledged is there')
+  let reportsLost = 0
+  for (const device of fleet) {
+    const detail = await getJson<{ reports: Array<{ status: string }> }>(second, `/v1/devices/${device}`, token)
+    if (!detail.body.reports.some((r) => r.status === 'downloaded')) reportsLost++
+  }
+  t.equal(reportsLost, 0, 'every report acknowledged is there')
+
+  // The contract's limit is 1 s; the server here flushes every 500 ms.
+  const olderThanLimit: string[] = []
+  let newerLost = 0
+  for (const device of fleet) {
+    const lastSeen = Date.parse(devices.get(device)?.last_seen ?? '')
+    const polls = latest.get(device) ?? []
+    const due = polls.filter((p) => p.answered <= killedAt - 1000).pop()
+    if (due && lastSeen < due.sent) olderThanLimit.push(device)
+    const newest = polls[polls.length - 1]
+    if (newest && lastSeen < newest.sent) newerLost++
+  }
+  t.same(olderThanLimit, [], 'no refresh answered over a second before the kill is lost')
+  t.comment(`${newerLost} of ${fleet.length} devices lost a refresh answered in the last second (allowed)`)
+  await second.kill('SIGTERM')
+})
+
+t.test('a graceful stop writes the refreshes waiting in memory', async (t) => {
+  const dataDir = tempDir(t)
+  const first = await startBuiltServer(t, dataDir, FLEET_ENV)
+  await publishRelease(first, { version: 'mason', sequence: 1 })
+  const fleet = Array.from({ length: 20 }, (_, i) => deviceId(i, 0xb2))
+  const answered = new Map<string, number>()
+  for (const round of [1, 2]) {
+    await inParallel(fleet, 5, async (device) => {
+      const sent = Date.now()
+      t.equal(await poll(first, { device, version: 'mason', sequence: 1 }), 200, `round ${round}`)
+      answered.set(device, sent)
+    })
+  }
+  t.equal(await first.kill('SIGTERM'), 0)
+  const second = await startBuiltServer(t, dataDir, FLEET_ENV)
+  const devices = await allDevices(second, await createToken(dataDir, 'operator'))
+  t.same(fleet.filter((d) => Date.parse(devices.get(d)?.last_seen ?? '') < (answered.get(d) ?? 0)), [], 'every refresh answered is there')
   await second.kill('SIGTERM')
 })

@@ -1,5 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { GroupCommit } from '../db/group-commit'
+import { WriteBehind } from '../db/write-behind'
+
+/** The longest a poll that changes nothing but `last_seen` waits in memory (the contract's 1 s). */
+export const LAST_SEEN_FLUSH_MS = 1000
 
 /** One device poll, as the manifest and Arduino routes saw it. */
 export interface CheckIn {
@@ -169,6 +173,28 @@ interface PreviousDevice {
   sequence: number
   last_offered: number | null
   verified: number
+  free_space: number | null
+  sketch_md5: string | null
+  note: string | null
+  running_sha256: string | null
+}
+
+/** What a poll that only proves the device alive changes: kept in memory until the next flush. */
+interface Refresh {
+  at: number
+  address: string
+  userAgent: string | null
+  polls: number
+}
+
+/** Told when refreshes could not be written (they are kept for the next flush). */
+export type RefreshFailureListener = (error: unknown, waiting: number) => void
+
+/** Which index serves a page of devices: the id walk, or the version's or last_seen's, searched per board and channel. */
+type ListPlan = { kind: 'id' } | { kind: 'version' | 'seen'; boards: string[]; channels: string[] }
+
+function pairsOf(rows: Array<{ board: string; channel: string }>): { boards: string[]; channels: string[] } {
+  return { boards: [...new Set(rows.map((r) => r.board))], channels: [...new Set(rows.map((r) => r.channel))] }
 }
 
 /** Counting only devices that proved who they are (dr: device_releases, d: devices), or every device. */
@@ -196,12 +222,21 @@ export class DevicesRepository {
   private readonly setUnverified: Statement
   private readonly forgetUpdates: Statement
   private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
+  /** Devices with a check-in queued for the next commit: their next polls queue behind it. */
+  private readonly queued = new Map<string, number>()
+  private readonly refreshes: WriteBehind<string, Refresh>
+  private readonly refreshFailureListeners: RefreshFailureListener[] = []
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
   private readonly setbackListeners: SetbackListener[] = []
   private readonly listStatements = new Map<string, Statement>()
 
-  constructor(private readonly db: Database) {
-    this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ?')
+  constructor(
+    private readonly db: Database,
+    refreshIntervalMs = LAST_SEEN_FLUSH_MS
+  ) {
+    this.previous = db.prepare(
+      'SELECT board, channel, version, sequence, last_offered, verified, free_space, sketch_md5, note, running_sha256 FROM devices WHERE device = ?'
+    )
     this.insertDevice = db.prepare(`INSERT INTO devices
       (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256, verified)
       VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running,
@@ -217,7 +252,7 @@ export class DevicesRepository {
       sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note,
       running_sha256 = COALESCE(@running, running_sha256)`
     // Most polls change nothing the device runs: leaving board..sequence out of the SET keeps SQLite
-    // from rewriting devices_version and firing the count trigger.
+    // from rewriting devices_version_device and firing the count trigger.
     this.touchDevice = db.prepare(`UPDATE devices SET ${seen} WHERE device = @device`)
     this.updateDevice = db.prepare(
       `UPDATE devices SET board = @board, channel = @channel, version = @version, sequence = @sequence, ${seen} WHERE device = @device`
@@ -250,6 +285,16 @@ export class DevicesRepository {
       WHERE release_id = @offered AND device = @device AND (delta_base IS NOT @base OR delta_size IS NOT @size)`)
     // Polls answered in the same turn share a commit: the commit is most of a check-in's cost.
     this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c))
+    const refresh = db.prepare(
+      'UPDATE devices SET last_seen = max(last_seen, @at), address = @address, user_agent = @userAgent, polls = polls + @polls WHERE device = @device'
+    )
+    this.refreshes = new WriteBehind<string, Refresh>(
+      db,
+      (device, r) => refresh.run({ device, ...r }),
+      (waiting, next) => ({ ...next, polls: waiting.polls + next.polls }),
+      refreshIntervalMs,
+      (error, waiting) => this.refreshFailureListeners.forEach((listener) => listener(error, waiting))
+    )
     this.reportTx = this.prepareReports()
   }
 
@@ -258,7 +303,65 @@ export class DevicesRepository {
    * with the releases it was offered (offered, downloaded, seen running, silently rolled back).
    */
   async checkIn(c: CheckIn): Promise<void> {
-    await this.setbacks(await this.checkIns.run(c), c.verified === true)
+    if (this.onlyRefreshes(c)) {
+      this.refreshes.set(c.device, { at: c.at ?? Date.now(), address: c.address, userAgent: c.userAgent, polls: 1 })
+      return
+    }
+    this.queued.set(c.device, (this.queued.get(c.device) ?? 0) + 1)
+    try {
+      await this.setbacks(await this.checkIns.run(c), c.verified === true)
+    } finally {
+      const n = (this.queued.get(c.device) ?? 1) - 1
+      if (n === 0) this.queued.delete(c.device)
+      else this.queued.set(c.device, n)
+    }
+  }
+
+  /**
+   * Whether the poll only proves the device alive: it is known and runs what it ran, its standing,
+   * its offer, its note and what it says about its image are as recorded, and it is not back on a
+   * version it left after taking a release (a silent rollback). Anything else is a state change,
+   * committed before the answer.
+   */
+  private onlyRefreshes(c: CheckIn): boolean {
+    if (c.delivered || c.delta || this.queued.has(c.device)) return false
+    const prev = this.previous.get(c.device)
+    return (
+      prev !== undefined &&
+      prev.version === c.version &&
+      prev.sequence === c.sequence &&
+      prev.board === c.board &&
+      prev.channel === c.channel &&
+      prev.last_offered === c.offeredReleaseId &&
+      (c.verified === undefined || prev.verified === (c.verified ? 1 : 0)) &&
+      prev.note === (c.note ?? null) &&
+      (c.freeSpace == null || prev.free_space === c.freeSpace) &&
+      (c.sketchMd5 == null || prev.sketch_md5 === c.sketchMd5) &&
+      (c.runningSha256 == null || prev.running_sha256 === c.runningSha256) &&
+      this.takenFrom.get(c.device, c.version) === undefined
+    )
+  }
+
+  /**
+   * Writes the refreshes waiting in memory. Every read of `last_seen` (stale counts, device pages,
+   * the version-in-field check) calls it first, so none sees a device older than it is.
+   */
+  flushRefreshes(): boolean {
+    return this.refreshes.flush()
+  }
+
+  /** Refreshes waiting in memory. */
+  get refreshesWaiting(): number {
+    return this.refreshes.size
+  }
+
+  /** Stops the refresh timer and writes what waits (graceful shutdown). */
+  close(): boolean {
+    return this.refreshes.close()
+  }
+
+  onRefreshFailure(listener: RefreshFailureListener): void {
+    this.refreshFailureListeners.push(listener)
   }
 
   /**
@@ -291,6 +394,7 @@ export class DevicesRepository {
   }
 
   async get(device: string): Promise<DeviceDetail | undefined> {
+    this.flushRefreshes()
     const row = this.db
       .prepare(`SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered WHERE d.device = ?`)
       .get(device) as DeviceRow | undefined
@@ -328,6 +432,7 @@ export class DevicesRepository {
     pairs: Array<{ board: string; channel: string }>,
     before: number
   ): Promise<Array<{ board: string; channel: string; stale: number }>> {
+    this.flushRefreshes()
     const count = this.db.prepare('SELECT count(*) AS n FROM devices WHERE board = ? AND channel = ? AND last_seen < ?')
     return pairs.map((p) => ({ board: p.board, channel: p.channel, stale: (count.get(p.board, p.channel, before) as { n: number }).n }))
   }
@@ -337,8 +442,9 @@ export class DevicesRepository {
    * meets every device that existed when it began exactly once, whatever polls meanwhile.
    */
   async list(filter: DeviceFilter, after: string | null, limit: number): Promise<DeviceRow[]> {
+    this.flushRefreshes()
     const plan = this.listPlan(filter, limit)
-    if (plan.kind === 'version' && plan.boards.length === 0) return []
+    if (plan.kind !== 'id' && plan.boards.length === 0) return []
     const where: string[] = []
     const params: Record<string, string | number> = { limit }
     // A unary + keeps SQLite from using that column's index: only the chosen plan's index is usable.
@@ -353,8 +459,8 @@ export class DevicesRepository {
       params.prefixFrom = filter.prefix
       params.prefixTo = `${filter.prefix}g`
     }
-    if (plan.kind === 'version') {
-      // Every board and channel running the version, so that devices_version is searched by its prefix.
+    if (plan.kind !== 'id') {
+      // The boards and channels concerned, so that the plan's index (board, channel, …) is searched by its prefix.
       const inList = (name: string, values: string[]) => {
         values.forEach((v, i) => (params[`${name}${i}`] = v))
         return `d.${name} IN (${values.map((_, i) => `@${name}${i}`).join(', ')})`
@@ -406,15 +512,12 @@ export class DevicesRepository {
    * matches rows; a filter's own index visits every match and sorts them. The walk wins unless
    * matches are fewer than about sqrt(limit × total).
    */
-  private listPlan(
-    filter: DeviceFilter,
-    limit: number
-  ): { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } {
+  private listPlan(filter: DeviceFilter, limit: number): ListPlan {
     const fleet = (this.db.prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions').get() as { n: number }).n
     // A prefix bounds the walk in id order to its range: ids are spread evenly over the hex digits.
     const total = filter.prefix === undefined ? fleet : Math.ceil(fleet / 16 ** filter.prefix.length)
     const threshold = Math.ceil(Math.sqrt(limit * Math.max(total, 1)))
-    let best: { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } = { kind: 'id' }
+    let best: ListPlan = { kind: 'id' }
     let bestCount = threshold
     if (filter.version !== undefined) {
       const groups = this.db
@@ -430,17 +533,29 @@ export class DevicesRepository {
       }>
       const n = groups.reduce((sum, g) => sum + g.n, 0)
       if (n <= bestCount) {
-        best = { kind: 'version', boards: [...new Set(groups.map((g) => g.board))], channels: [...new Set(groups.map((g) => g.channel))] }
+        best = { kind: 'version', ...pairsOf(groups) }
         bestCount = n
       }
     }
     if (filter.seenSince !== undefined || filter.notSeenSince !== undefined) {
-      const n = (
-        this.db
-          .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE last_seen >= @from AND last_seen < @to LIMIT @cap)`)
-          .get({ from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER, cap: bestCount + 1 }) as { n: number }
-      ).n
-      if (n < bestCount) best = { kind: 'seen' }
+      // devices_channel_last_seen (board, channel, last_seen): one range per board and channel.
+      const pairs = this.db
+        .prepare(
+          `SELECT DISTINCT board, channel FROM fleet_versions
+           WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)`
+        )
+        .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as Array<{ board: string; channel: string }>
+      const count = this.db.prepare(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM devices
+         WHERE board = @board AND channel = @channel AND last_seen >= @from AND last_seen < @to LIMIT @cap)`
+      )
+      let n = 0
+      for (const p of pairs) {
+        if (n >= bestCount) break
+        const range = { from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER, cap: bestCount - n + 1 }
+        n += (count.get({ ...p, ...range }) as { n: number }).n
+      }
+      if (n < bestCount) best = { kind: 'seen', ...pairsOf(pairs) }
     }
     return best
   }
@@ -528,6 +643,8 @@ export class DevicesRepository {
       verified: c.verified ? 1 : 0,
       at,
     }
+    // A refresh still waiting is older than this check-in: written first, so it cannot overwrite it.
+    this.refreshes.applyNow(c.device)
     const prev = this.previous.get(c.device)
     const rolledBack: number[] = []
     let forgot = false

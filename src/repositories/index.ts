@@ -44,17 +44,23 @@ export interface Repositories {
   deltaPatches: DeltaPatchesRepository
 }
 
-export function createRepositories(db: Database): Repositories {
+export interface RepositoryOptions {
+  /** How long a poll that only refreshes last_seen may wait in memory (ms, at most LAST_SEEN_FLUSH_MS). */
+  lastSeenFlushMs?: number
+}
+
+export function createRepositories(db: Database, options: RepositoryOptions = {}): Repositories {
   const audit = new AuditRepository(db)
+  const devices = new DevicesRepository(db, options.lastSeenFlushMs)
   return {
     tokens: new TokensRepository(db),
     boards: new BoardsRepository(db),
     artifacts: new ArtifactsRepository(db),
     releaseKeys: new ReleaseKeysRepository(db),
-    releases: new ReleasesRepository(db),
+    releases: new ReleasesRepository(db, () => devices.flushRefreshes()),
     factoryImages: new FactoryImagesRepository(db),
     history: new ReleaseHistoryRepository(db),
-    devices: new DevicesRepository(db),
+    devices,
     credentials: new DeviceCredentialsRepository(db, audit),
     legacyClients: new LegacyClientsRepository(db),
     metrics: new MetricsRepository(db),

@@ -57,7 +57,14 @@ export class ReleasesRepository {
   private readonly byMd5: Statement
   private readonly bySha256: Statement
 
-  constructor(private readonly db: Database) {
+  /**
+   * `beforeFieldRead` writes what waits to be written about devices (their last_seen refreshes), so
+   * that the version-in-field check counts every device seen since the time it is given.
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly beforeFieldRead: () => void = () => undefined
+  ) {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
     this.bySha256 = db.prepare('SELECT * FROM releases WHERE board = ? AND sha256 = ?')
@@ -91,6 +98,7 @@ export class ReleasesRepository {
    * the same transaction.
    */
   async insert(release: NewRelease, options: { fieldSeenSince?: number; onlyVerified?: boolean; factory?: NewFactoryImage } = {}): Promise<Release> {
+    this.beforeFieldRead()
     return this.insertTx(release, options.fieldSeenSince ?? 0, options.onlyVerified ?? false, options.factory)
   }
 

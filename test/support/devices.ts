@@ -43,7 +43,7 @@ export async function poll(server: Pick<RunningServer, 'url'>, d: SimDevice): Pr
 
 /** POST /v1/devices/:device/reports; resolves to status and JSON body. */
 export async function report(
-  server: RunningServer,
+  server: Pick<RunningServer, 'url'>,
   device: string,
   body: Record<string, unknown>
 ): Promise<{ status: number; body: Record<string, unknown> }> {

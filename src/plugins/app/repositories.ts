@@ -9,7 +9,13 @@ declare module 'fastify' {
 
 export default fp(
   async function repositoriesPlugin(app) {
-    app.decorate('repos', createRepositories(app.db))
+    const repos = createRepositories(app.db, { lastSeenFlushMs: app.config.OTA_LAST_SEEN_FLUSH_MS })
+    app.decorate('repos', repos)
+    // Before the database closes (onClose runs in reverse order of registration): the last_seen
+    // refreshes waiting in memory are written, so a graceful stop loses none.
+    app.addHook('onClose', async () => {
+      repos.devices.close()
+    })
   },
   { name: 'repositories', dependencies: ['db'] }
 )
