@@ -207,6 +207,7 @@ const counted = (onlyVerified: boolean) => (onlyVerified ? 'AND d.verified = 1' 
  */
 export class DevicesRepository {
   private readonly previous: Statement<[string], PreviousDevice>
+  private readonly previousAndTaken: Statement<[string, string, string], PreviousDevice & { taken: number }>
   private readonly insertDevice: Statement
   private readonly touchDevice: Statement
   private readonly updateDevice: Statement
@@ -234,9 +235,8 @@ export class DevicesRepository {
     private readonly db: Database,
     refreshIntervalMs = LAST_SEEN_FLUSH_MS
   ) {
-    this.previous = db.prepare(
-      'SELECT board, channel, version, sequence, last_offered, verified, free_space, sketch_md5, note, running_sha256 FROM devices WHERE device = ?'
-    )
+    const previousColumns = 'board, channel, version, sequence, last_offered, verified, free_space, sketch_md5, note, running_sha256'
+    this.previous = db.prepare(`SELECT ${previousColumns} FROM devices WHERE device = ?`)
     this.insertDevice = db.prepare(`INSERT INTO devices
       (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256, verified)
       VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running,
@@ -265,9 +265,12 @@ export class DevicesRepository {
       'UPDATE device_releases SET booted_at = ? WHERE release_id = ? AND device = ? AND booted_at IS NULL'
     )
     // Served by the partial index device_releases_taken: usually no row at all.
-    this.takenFrom = db.prepare(`SELECT release_id FROM device_releases
+    const taken = `SELECT release_id FROM device_releases
       WHERE device = ? AND from_version = ? AND rolled_back_at IS NULL
-        AND (downloaded_at IS NOT NULL OR installed_at IS NOT NULL OR booted_at IS NOT NULL)`)
+        AND (downloaded_at IS NOT NULL OR installed_at IS NOT NULL OR booted_at IS NOT NULL)`
+    this.takenFrom = db.prepare(taken)
+    // One statement for what decides whether a poll only refreshes: the row, and a silent rollback to find.
+    this.previousAndTaken = db.prepare(`SELECT ${previousColumns}, EXISTS (${taken}) AS taken FROM devices WHERE device = ?`)
     this.markSilentRollback = db.prepare(
       'UPDATE device_releases SET rolled_back_at = ?, rollback_silent = 1 WHERE release_id = ? AND device = ?'
     )
@@ -325,7 +328,7 @@ export class DevicesRepository {
    */
   private onlyRefreshes(c: CheckIn): boolean {
     if (c.delivered || c.delta || this.queued.has(c.device)) return false
-    const prev = this.previous.get(c.device)
+    const prev = this.previousAndTaken.get(c.device, c.version, c.device)
     return (
       prev !== undefined &&
       prev.version === c.version &&
@@ -338,7 +341,7 @@ export class DevicesRepository {
       (c.freeSpace == null || prev.free_space === c.freeSpace) &&
       (c.sketchMd5 == null || prev.sketch_md5 === c.sketchMd5) &&
       (c.runningSha256 == null || prev.running_sha256 === c.runningSha256) &&
-      this.takenFrom.get(c.device, c.version) === undefined
+      prev.taken === 0
     )
   }
 
@@ -532,9 +535,11 @@ export class DevicesRepository {
         n: number
       }>
       const n = groups.reduce((sum, g) => sum + g.n, 0)
-      if (n <= bestCount) {
+      // On one board and channel, devices_version_device yields them in id order: a page reads only its own rows.
+      const visits = groups.length === 1 ? Math.min(n, limit) : n
+      if (visits <= bestCount) {
         best = { kind: 'version', ...pairsOf(groups) }
-        bestCount = n
+        bestCount = visits
       }
     }
     if (filter.seenSince !== undefined || filter.notSeenSince !== undefined) {
