@@ -227,6 +227,7 @@ export class DevicesRepository {
   private readonly queued = new Map<string, number>()
   private readonly refreshes: WriteBehind<string, Refresh>
   private readonly refreshFailureListeners: RefreshFailureListener[] = []
+  private turn: Promise<void> | undefined
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
   private readonly setbackListeners: SetbackListener[] = []
   private readonly listStatements = new Map<string, Statement>()
@@ -308,7 +309,7 @@ export class DevicesRepository {
   async checkIn(c: CheckIn): Promise<void> {
     if (this.onlyRefreshes(c)) {
       this.refreshes.set(c.device, { at: c.at ?? Date.now(), address: c.address, userAgent: c.userAgent, polls: 1 })
-      return
+      return this.endOfTurn()
     }
     this.queued.set(c.device, (this.queued.get(c.device) ?? 0) + 1)
     try {
@@ -318,6 +319,22 @@ export class DevicesRepository {
       if (n === 0) this.queued.delete(c.device)
       else this.queued.set(c.device, n)
     }
+  }
+
+  /**
+   * Settles once the event loop's current turn is over: the answers to the polls of one turn go
+   * out together, as when they waited for their shared commit. Answering each poll the moment it
+   * was handled cost more CPU per poll, not less (bench scenario 1 on this 2-core machine: 295 to
+   * 400 µs against 186), as the process then woke for every few requests instead of once per turn.
+   */
+  private endOfTurn(): Promise<void> {
+    this.turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined
+        resolve()
+      })
+    )
+    return this.turn
   }
 
   /**
