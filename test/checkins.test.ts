@@ -1,6 +1,7 @@
 import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories, type RepositoryOptions } from '../src/repositories'
+import { PUBLISHED } from './support/release-rows'
 import { startBuiltServer } from './support/built-server'
 import { FLEET_ENV, deviceId, getJson, inParallel, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
@@ -67,7 +68,7 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
     tag: 'prod-leafcutter', commit_sha: 'a'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
     project_name: null, app_version: null, idf_version: null, secure_version: null, build_date: null, build_time: null,
     notes: null, published_by: null,
-  })
+  }, PUBLISHED)
   const state = () =>
     db.prepare('SELECT offered_at, downloaded_at, booted_at, rolled_back_at, rollback_silent FROM device_releases WHERE device = ?').all(base.device)
   const arduino = { ...base, version: 'mason', sequence: 1, offeredReleaseId: release.id }
@@ -94,7 +95,7 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
     [{ offered_at: 1000, downloaded_at: null, rolled_back_at: null }],
     'a binary larger than the free OTA space is refused before download: neither downloaded nor rolled back'
   )
-  t.same(await repos.devices.adoption(release, false), {
+  t.same(await repos.deviceQueries.adoption(release, false), {
     offered: 3, downloading: 0, downloaded: 2, installed: 0, booted: 1, failed: 0, rolled_back: 1, silent_rollbacks: 1, running: 1,
   })
 })
@@ -125,14 +126,14 @@ t.test('a poll that only proves the device alive waits in memory; every read of 
   t.equal(repos.devices.refreshesWaiting, 1, 'one entry per device, however often it polls')
 
   const pairs = [{ board: 'esp32cam', channel: 'stable' }]
-  t.same(await repos.devices.countNotSeenSince(pairs, 2500), [{ ...pairs[0], stale: 0 }], 'the stale count sees the waiting refresh')
+  t.same(await repos.deviceQueries.countNotSeenSince(pairs, 2500), [{ ...pairs[0], stale: 0 }], 'the stale count sees the waiting refresh')
   t.same(row(), { last_seen: 3000, polls: 3, address: '192.0.2.9', version: 'mason' }, 'written by that read, polls counted')
   t.equal(repos.devices.refreshesWaiting, 0)
 
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 4000 })
-  t.match(await repos.devices.list({ seenSince: 3500 }, null, 50), [{ device: base.device, last_seen: 4000 }], 'a page of devices too')
+  t.match(await repos.deviceQueries.list({ seenSince: 3500 }, null, 50), [{ device: base.device, last_seen: 4000 }], 'a page of devices too')
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 5000 })
-  t.match(await repos.devices.get(base.device), { last_seen: 5000, polls: 5 }, 'and the device page')
+  t.match(await repos.deviceQueries.get(base.device), { last_seen: 5000, polls: 5 }, 'and the device page')
 
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 6000 })
   await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 7000 })
@@ -152,7 +153,7 @@ t.test('state changes on an unchanged version are written before the answer: sta
     tag: 'prod-leafcutter', commit_sha: 'b'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
     project_name: null, app_version: null, idf_version: null, secure_version: null, build_date: null, build_time: null,
     notes: null, published_by: null,
-  })
+  }, PUBLISHED)
   const row = () => db.prepare('SELECT last_seen, last_offered, note FROM devices WHERE device = ?').get(base.device)
   const mason = { ...base, version: 'mason', sequence: 1 }
   await repos.devices.checkIn({ ...mason, at: 1000 })

@@ -213,10 +213,10 @@ t.test('pages served by an index other than the id walk (a rare version, seen_wi
     at: 1_000_000 + i * 1000,
   }))
   for (const c of checkIns) await repos.devices.checkIn(c)
-  const walk = async (filter: Parameters<typeof repos.devices.list>[0]) => {
+  const walk = async (filter: Parameters<typeof repos.deviceQueries.list>[0]) => {
     const seen: string[] = []
     for (let after: string | null = null; ; ) {
-      const page = await repos.devices.list(filter, after, 7)
+      const page = await repos.deviceQueries.list(filter, after, 7)
       seen.push(...page.map((d) => d.device))
       if (page.length < 7) return seen
       after = page[page.length - 1].device

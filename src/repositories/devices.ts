@@ -1,170 +1,16 @@
 import type { Database, Statement } from 'better-sqlite3'
 import { GroupCommit } from '../db/group-commit'
 import { WriteBehind } from '../db/write-behind'
+import {
+  REPORTS_KEPT,
+  REPORT_COLUMN,
+  type CheckIn,
+  type Report,
+  type SetbackListener,
+} from './device-rows'
 
 /** The longest a poll that changes nothing but `last_seen` waits in memory (the contract's 1 s). */
 export const LAST_SEEN_FLUSH_MS = 1000
-
-/** One device poll, as the manifest and Arduino routes saw it. */
-export interface CheckIn {
-  /** 12 lowercase hex */
-  device: string
-  board: string
-  channel: string
-  version: string
-  sequence: number
-  address: string
-  userAgent: string | null
-  freeSpace?: number | null
-  sketchMd5?: string | null
-  /** the release this answer offers; null when it offers nothing */
-  offeredReleaseId: number | null
-  /** the binary itself was sent in this answer (Arduino 200) */
-  delivered?: boolean
-  note?: string | null
-  /** the SHA-256 of the image the device runs, when it says (delta-capable clients) */
-  runningSha256?: string | null
-  /** the delta patch this answer offers with the release: its base and size */
-  delta?: { base: string; size: number } | null
-  /**
-   * The poll came with the device's token (true) or without (false); undefined leaves the device's
-   * standing as it is (device credentials off). A device's first verified check-in drops what
-   * unproven requests recorded about its updates: they named it, but may not have been it.
-   */
-  verified?: boolean
-  at?: number
-}
-
-export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back'] as const
-export type ReportStatus = (typeof REPORT_STATUSES)[number]
-
-/** What a device says about an update. */
-export interface Report {
-  device: string
-  status: ReportStatus
-  version: string
-  sequence: number
-  detail: string | null
-  /** as for a check-in */
-  verified?: boolean
-  at?: number
-}
-
-export interface DeviceRow {
-  device: string
-  board: string
-  channel: string
-  version: string
-  sequence: number
-  address: string | null
-  user_agent: string | null
-  free_space: number | null
-  sketch_md5: string | null
-  first_seen: number
-  last_seen: number
-  polls: number
-  /** the version of the release the last poll was offered */
-  offered_version: string | null
-  note: string | null
-  running_sha256: string | null
-  /** 1 when the device's check-ins come with its device token */
-  verified: number
-}
-
-export interface HistoryRow {
-  board: string
-  channel: string
-  version: string
-  sequence: number
-  at: number
-}
-
-export interface ReportRow {
-  status: ReportStatus
-  version: string
-  sequence: number
-  detail: string | null
-  verified: number
-  at: number
-}
-
-export interface DeviceReleaseRow {
-  release_id: number
-  board: string
-  channel: string
-  version: string
-  sequence: number
-  from_version: string
-  offered_at: number | null
-  downloading_at: number | null
-  downloaded_at: number | null
-  installed_at: number | null
-  booted_at: number | null
-  failed_at: number | null
-  rolled_back_at: number | null
-  rollback_silent: number
-}
-
-export interface DeviceDetail extends DeviceRow {
-  history: HistoryRow[]
-  reports: ReportRow[]
-  releases: DeviceReleaseRow[]
-}
-
-export interface VersionCount {
-  board: string
-  channel: string
-  version: string
-  sequence: number
-  devices: number
-  /** of `devices`, those whose check-ins come with their device token */
-  verified: number
-}
-
-export interface DeviceFilter {
-  /** 1 to 12 lowercase hex: devices whose id starts with it */
-  prefix?: string
-  board?: string
-  channel?: string
-  version?: string
-  /** last_seen at or after this time */
-  seenSince?: number
-  /** last_seen before this time */
-  notSeenSince?: number
-}
-
-export interface Adoption {
-  offered: number
-  downloading: number
-  downloaded: number
-  installed: number
-  booted: number
-  failed: number
-  rolled_back: number
-  silent_rollbacks: number
-  running: number
-}
-
-/** Told which releases a check-in or report just recorded a failure or rollback for, and whether the device proved who it is. */
-export type SetbackListener = (releaseIds: number[], verified: boolean) => Promise<void>
-
-/** How many of a device's latest reports, history rows and release states the device view shows. */
-export const DEVICE_VIEW_LIMIT = 100
-/** Reports kept per device: a device stuck in a loop cannot fill the disk. */
-export const REPORTS_KEPT = 500
-
-const DEVICE_COLUMNS = `d.device, d.board, d.channel, d.version, d.sequence, d.address, d.user_agent, d.free_space, d.sketch_md5,
-  d.first_seen, d.last_seen, d.polls, r.version AS offered_version, d.note, d.running_sha256, d.verified`
-
-// One statement per status: the column a report fills is part of the SQL, never a parameter.
-const REPORT_COLUMN: Record<ReportStatus, string> = {
-  downloading: 'downloading_at',
-  downloaded: 'downloaded_at',
-  installed: 'installed_at',
-  booted: 'booted_at',
-  failed: 'failed_at',
-  rolled_back: 'rolled_back_at',
-}
 
 interface PreviousDevice {
   board: string
@@ -190,20 +36,11 @@ interface Refresh {
 /** Told when refreshes could not be written (they are kept for the next flush). */
 export type RefreshFailureListener = (error: unknown, waiting: number) => void
 
-/** Which index serves a page of devices: the id walk, or the version's or last_seen's, searched per board and channel. */
-type ListPlan = { kind: 'id' } | { kind: 'version' | 'seen'; boards: string[]; channels: string[] }
-
-function pairsOf(rows: Array<{ board: string; channel: string }>): { boards: string[]; channels: string[] } {
-  return { boards: [...new Set(rows.map((r) => r.board))], channels: [...new Set(rows.map((r) => r.channel))] }
-}
-
-/** Counting only devices that proved who they are (dr: device_releases, d: devices), or every device. */
-const counted = (onlyVerified: boolean) => (onlyVerified ? 'AND d.verified = 1' : '')
-
 /**
- * Device check-ins: the hot path of every poll. Statements are prepared once; each check-in is a
- * handful of indexed statements in a savepoint of a transaction shared with the check-ins of the
- * same event-loop turn, committed (WAL) before the caller answers.
+ * Device check-ins: the hot path of every poll. Statements are prepared once. A check-in that
+ * changes the fleet's state is a handful of indexed statements in a savepoint of a transaction
+ * shared with the check-ins of the same event-loop turn, committed (WAL) before the caller answers;
+ * one that only proves the device alive waits in memory at most LAST_SEEN_FLUSH_MS.
  */
 export class DevicesRepository {
   private readonly previous: Statement<[string], PreviousDevice>
@@ -230,7 +67,6 @@ export class DevicesRepository {
   private turn: Promise<void> | undefined
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
   private readonly setbackListeners: SetbackListener[] = []
-  private readonly listStatements = new Map<string, Statement>()
 
   constructor(
     private readonly db: Database,
@@ -413,174 +249,6 @@ export class DevicesRepository {
     return known
   }
 
-  async get(device: string): Promise<DeviceDetail | undefined> {
-    this.flushRefreshes()
-    const row = this.db
-      .prepare(`SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered WHERE d.device = ?`)
-      .get(device) as DeviceRow | undefined
-    if (!row) return undefined
-    const history = this.db
-      .prepare('SELECT board, channel, version, sequence, at FROM device_history WHERE device = ? ORDER BY id DESC LIMIT ?')
-      .all(device, DEVICE_VIEW_LIMIT) as HistoryRow[]
-    const reports = this.db
-      .prepare('SELECT status, version, sequence, detail, verified, at FROM reports WHERE device = ? ORDER BY id DESC LIMIT ?')
-      .all(device, DEVICE_VIEW_LIMIT) as ReportRow[]
-    const releases = this.db
-      .prepare(
-        `SELECT dr.release_id, r.board, r.channel, r.version, r.sequence, dr.from_version, dr.offered_at, dr.downloading_at,
-           dr.downloaded_at, dr.installed_at, dr.booted_at, dr.failed_at, dr.rolled_back_at, dr.rollback_silent
-         FROM device_releases dr JOIN releases r ON r.id = dr.release_id
-         WHERE dr.device = ? ORDER BY r.sequence DESC LIMIT ?`
-      )
-      .all(device, DEVICE_VIEW_LIMIT) as DeviceReleaseRow[]
-    return { ...row, history, reports, releases }
-  }
-
-  /** Devices per running version, from the counts the triggers keep. */
-  async versionCounts(filter: { board?: string; channel?: string }): Promise<VersionCount[]> {
-    return this.db
-      .prepare(
-        `SELECT board, channel, version, sequence, devices, verified FROM fleet_versions
-         WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
-         ORDER BY board, channel, sequence DESC, version`
-      )
-      .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as VersionCount[]
-  }
-
-  /** Devices of each board/channel pair last seen before `before`, one index range per pair. */
-  async countNotSeenSince(
-    pairs: Array<{ board: string; channel: string }>,
-    before: number
-  ): Promise<Array<{ board: string; channel: string; stale: number }>> {
-    this.flushRefreshes()
-    const count = this.db.prepare('SELECT count(*) AS n FROM devices WHERE board = ? AND channel = ? AND last_seen < ?')
-    return pairs.map((p) => ({ board: p.board, channel: p.channel, stale: (count.get(p.board, p.channel, before) as { n: number }).n }))
-  }
-
-  /**
-   * A page of devices in id order after `after`. The id never changes, so a walk through the pages
-   * meets every device that existed when it began exactly once, whatever polls meanwhile.
-   */
-  async list(filter: DeviceFilter, after: string | null, limit: number): Promise<DeviceRow[]> {
-    this.flushRefreshes()
-    const plan = this.listPlan(filter, limit)
-    if (plan.kind !== 'id' && plan.boards.length === 0) return []
-    const where: string[] = []
-    const params: Record<string, string | number> = { limit }
-    // A unary + keeps SQLite from using that column's index: only the chosen plan's index is usable.
-    const col = (name: string, indexed: boolean) => (indexed ? `d.${name}` : `+d.${name}`)
-    if (after !== null) {
-      where.push('d.device > @after')
-      params.after = after
-    }
-    if (filter.prefix !== undefined) {
-      // Ids are lowercase hex, all below 'g': the prefix is one range of the primary key.
-      where.push('d.device >= @prefixFrom AND d.device < @prefixTo')
-      params.prefixFrom = filter.prefix
-      params.prefixTo = `${filter.prefix}g`
-    }
-    if (plan.kind !== 'id') {
-      // The boards and channels concerned, so that the plan's index (board, channel, …) is searched by its prefix.
-      const inList = (name: string, values: string[]) => {
-        values.forEach((v, i) => (params[`${name}${i}`] = v))
-        return `d.${name} IN (${values.map((_, i) => `@${name}${i}`).join(', ')})`
-      }
-      where.push(inList('board', plan.boards), inList('channel', plan.channels))
-    }
-    for (const key of ['board', 'channel', 'version'] as const) {
-      const value = filter[key]
-      if (value === undefined) continue
-      where.push(`${col(key, plan.kind === 'version')} = @${key}`)
-      params[key] = value
-    }
-    if (filter.seenSince !== undefined) {
-      where.push(`${col('last_seen', plan.kind === 'seen')} >= @seenSince`)
-      params.seenSince = filter.seenSince
-    }
-    if (filter.notSeenSince !== undefined) {
-      where.push(`${col('last_seen', plan.kind === 'seen')} < @notSeenSince`)
-      params.notSeenSince = filter.notSeenSince
-    }
-    const sql = `SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered
-      ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.device LIMIT @limit`
-    let statement = this.listStatements.get(sql)
-    if (!statement) {
-      statement = this.db.prepare(sql)
-      this.listStatements.set(sql, statement)
-    }
-    return statement.all(params) as DeviceRow[]
-  }
-
-  /** A release's devices per state reached, and how many run it now: only verified devices when `onlyVerified`. */
-  async adoption(release: { id: number; board: string; version: string }, onlyVerified: boolean): Promise<Adoption> {
-    const states = this.db
-      .prepare(
-        `SELECT count(offered_at) AS offered, count(downloading_at) AS downloading, count(downloaded_at) AS downloaded,
-           count(installed_at) AS installed, count(booted_at) AS booted, count(failed_at) AS failed,
-           count(rolled_back_at) AS rolled_back, coalesce(sum(rolled_back_at IS NOT NULL AND rollback_silent = 1), 0) AS silent_rollbacks
-         FROM device_releases dr JOIN devices d ON d.device = dr.device WHERE dr.release_id = ? ${counted(onlyVerified)}`
-      )
-      .get(release.id) as Omit<Adoption, 'running'>
-    const running = this.db
-      .prepare(`SELECT coalesce(sum(${onlyVerified ? 'verified' : 'devices'}), 0) AS n FROM fleet_versions WHERE board = ? AND version = ?`)
-      .get(release.board, release.version) as { n: number }
-    return { ...states, running: running.n }
-  }
-
-  /**
-   * Which index serves a filtered page. Walking devices in id order visits about limit × total /
-   * matches rows; a filter's own index visits every match and sorts them. The walk wins unless
-   * matches are fewer than about sqrt(limit × total).
-   */
-  private listPlan(filter: DeviceFilter, limit: number): ListPlan {
-    const fleet = (this.db.prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions').get() as { n: number }).n
-    // A prefix bounds the walk in id order to its range: ids are spread evenly over the hex digits.
-    const total = filter.prefix === undefined ? fleet : Math.ceil(fleet / 16 ** filter.prefix.length)
-    const threshold = Math.ceil(Math.sqrt(limit * Math.max(total, 1)))
-    let best: ListPlan = { kind: 'id' }
-    let bestCount = threshold
-    if (filter.version !== undefined) {
-      const groups = this.db
-        .prepare(
-          `SELECT board, channel, sum(devices) AS n FROM fleet_versions
-           WHERE version = @version AND (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)
-           GROUP BY board, channel`
-        )
-        .all({ version: filter.version, board: filter.board ?? null, channel: filter.channel ?? null }) as Array<{
-        board: string
-        channel: string
-        n: number
-      }>
-      const n = groups.reduce((sum, g) => sum + g.n, 0)
-      // On one board and channel, devices_version_device yields them in id order: a page reads only its own rows.
-      const visits = groups.length === 1 ? Math.min(n, limit) : n
-      if (visits <= bestCount) {
-        best = { kind: 'version', ...pairsOf(groups) }
-        bestCount = visits
-      }
-    }
-    if (filter.seenSince !== undefined || filter.notSeenSince !== undefined) {
-      // devices_channel_last_seen (board, channel, last_seen): one range per board and channel.
-      const pairs = this.db
-        .prepare(
-          `SELECT DISTINCT board, channel FROM fleet_versions
-           WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)`
-        )
-        .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as Array<{ board: string; channel: string }>
-      const count = this.db.prepare(
-        `SELECT count(*) AS n FROM (SELECT 1 FROM devices
-         WHERE board = @board AND channel = @channel AND last_seen >= @from AND last_seen < @to LIMIT @cap)`
-      )
-      let n = 0
-      for (const p of pairs) {
-        if (n >= bestCount) break
-        const range = { from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER, cap: bestCount - n + 1 }
-        n += (count.get({ ...p, ...range }) as { n: number }).n
-      }
-      if (n < bestCount) best = { kind: 'seen', ...pairsOf(pairs) }
-    }
-    return best
-  }
 
   private prepareReports(): (r: Report) => { known: boolean; setback: number | null } {
     const device = this.db.prepare('SELECT board, version, verified FROM devices WHERE device = ?') as Statement<

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { AppError, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
 import { patternDescription } from '../../schemas/common'
+import { RolloutRefusal, type RolloutRefusalCode } from '../../fleet/rollout-rules'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -15,6 +16,14 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
   503: 'overloaded',
 }
 
+/** The HTTP status of each refusal of a rollout change. */
+const ROLLOUT_REFUSAL_STATUS: Record<RolloutRefusalCode, 404 | 409> = {
+  no_release: 404,
+  release_not_found: 404,
+  pin_not_found: 404,
+  rollout_conflict: 409,
+}
+
 /**
  * One place turns every failure into `{"error", "message"}`. 4xx messages tell the client what to
  * fix; 5xx details stay in the log.
@@ -26,6 +35,9 @@ export default fp(
         // The operator must hear of it: every write fails until space is freed.
         request.log.error({ err }, 'disk full: a write failed')
         err = insufficientStorage(`${request.method} ${request.routeOptions.url ?? 'request'}`)
+      }
+      if (err instanceof RolloutRefusal) {
+        return reply.code(ROLLOUT_REFUSAL_STATUS[err.code]).send({ error: err.code, message: err.message })
       }
       if (err instanceof AppError) {
         return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message })
