@@ -146,6 +146,21 @@ t.test('a poll that only proves the device alive waits in memory; every read of 
   t.same(row(), { last_seen: 8000, polls: 8, address: '192.0.2.7', version: 'leafcutter' }, 'closing writes what waits')
 })
 
+t.test('a flush that fails keeps the refreshes for the next one and tells its listeners', async (t) => {
+  const { db, repos } = openRepos(t, NO_TIMED_FLUSH)
+  const failures: number[] = []
+  repos.devices.onRefreshFailure((_err, waiting) => failures.push(waiting))
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 1000 })
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 2000 })
+  db.pragma('query_only = 1')
+  t.equal(repos.devices.flushRefreshes(), false, 'the database refuses the write')
+  t.same(failures, [1])
+  t.equal(repos.devices.refreshesWaiting, 1, 'kept')
+  db.pragma('query_only = 0')
+  t.equal(repos.devices.flushRefreshes(), true)
+  t.match(db.prepare('SELECT last_seen, polls FROM devices WHERE device = ?').get(base.device), { last_seen: 2000, polls: 2 })
+})
+
 t.test('state changes on an unchanged version are written before the answer: standing, offer, note, a silent rollback after a report', async (t) => {
   const { db, repos } = openRepos(t, NO_TIMED_FLUSH)
   const release = await repos.releases.insert({
