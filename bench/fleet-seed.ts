@@ -46,6 +46,9 @@ export function seededLastSeen(n: number, now: number): number {
  * building an index by sorting is many times faster than a million inserts at random places. The
  * version counts the trigger keeps are filled with the same GROUP BY migration 002 uses, so they are
  * what the server itself would have kept. No history rows: the fleet queries measured do not read them.
+ * Devices behind the published target have already been offered it (their `last_offered` and their
+ * offer in device_releases), as in a fleet that has polled since the release: their polls, like
+ * those of devices on the target, only prove them alive.
  */
 export function seedFleet(dbFile: string, count: number, now = Date.now()): { ms: number } {
   const t0 = performance.now()
@@ -61,16 +64,21 @@ export function seedFleet(dbFile: string, count: number, now = Date.now()): { ms
       .prepare(`SELECT type, name, sql FROM sqlite_master WHERE tbl_name = 'devices' AND sql IS NOT NULL
         AND (type = 'index' OR (type = 'trigger' AND sql LIKE '%AFTER INSERT ON devices%'))`)
       .all() as Array<{ type: 'index' | 'trigger'; name: string; sql: string }>
+    const target = db.prepare('SELECT id FROM releases WHERE board = ? AND sequence = ?').get(BOARD, TARGET_SEQUENCE) as { id: number } | undefined
+    if (!target) throw new Error(`publish ${versionOf(TARGET_SEQUENCE)} before seeding: behind devices have been offered it`)
     const insert = db.prepare(`INSERT INTO devices
-      (device, board, channel, version, sequence, address, user_agent, first_seen, last_seen, polls)
-      VALUES (?, ?, ?, ?, ?, ?, 'ESP32 HTTP Client/1.0', ?, ?, ?)`)
+      (device, board, channel, version, sequence, address, user_agent, first_seen, last_seen, polls, last_offered)
+      VALUES (?, ?, ?, ?, ?, ?, 'ESP32 HTTP Client/1.0', ?, ?, ?, ?)`)
+    const offer = db.prepare('INSERT INTO device_releases (release_id, device, from_version, from_sequence, offered_at) VALUES (?, ?, ?, ?, ?)')
     db.transaction(() => {
       for (const d of deferred) db.exec(`DROP ${d.type.toUpperCase()} ${d.name}`)
       for (let n = 0; n < count; n++) {
         const sequence = seededSequence(n)
         const lastSeen = seededLastSeen(n, now)
         const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`
-        insert.run(deviceId(n), BOARD, CHANNEL, versionOf(sequence), sequence, address, lastSeen - 30 * DAY, lastSeen, 1 + (n % 500))
+        const behind = sequence < TARGET_SEQUENCE
+        insert.run(deviceId(n), BOARD, CHANNEL, versionOf(sequence), sequence, address, lastSeen - 30 * DAY, lastSeen, 1 + (n % 500), behind ? target.id : null)
+        if (behind) offer.run(target.id, deviceId(n), versionOf(sequence), sequence, lastSeen)
       }
       db.exec(`INSERT INTO fleet_versions (board, channel, version, sequence, devices)
         SELECT board, channel, version, sequence, count(*) FROM devices GROUP BY board, channel, version, sequence`)

@@ -63,6 +63,10 @@ export interface BenchResults {
     deep_page_ms: number
     /** a page of the devices whose id starts with 9 given hex digits */
     prefix_page_ms?: number
+    /** a page of a version under 1% of the fleet (issue 20) */
+    rare_version_page_ms?: number
+    /** a page of the devices seen in the last two minutes (issue 20) */
+    seen_within_page_ms?: number
     runs: number
   }
   checkins: {
@@ -77,11 +81,15 @@ export interface BenchResults {
   }
   delta: DeltaResults
   meta: Record<string, unknown>
+  /** the results file as it was before this run (its own previous run left out) */
+  previous_run?: Omit<BenchResults, 'previous_run'>
 }
 
 const TARGETS = {
-  manifest: 0.75,
+  /** steady polls, against bare Fastify serving the same bytes */
+  manifest: 0.8,
   download: 1.0,
+  ranges: 0.9,
   rssMb: 150,
   p99Ms: 20,
   histogramMs: 50,
@@ -102,12 +110,12 @@ export function table(r: BenchResults): string {
   const rows: string[][] = [
     ['scenario', 'figure', 'ota-gate', 'nginx', 'bare Fastify', 'ratio', 'target', ''],
     ['1 manifest polls', 'req/s', n0(r.manifest.rps), n0(r.manifest.nginx_rps), n0(r.manifest.bare_fastify_rps),
-      `${n2(r.manifest.ratio_nginx)}× nginx, ${n2(r.manifest.ratio_bare)}× bare`, `≥ ${TARGETS.manifest}× nginx`, mark(r.manifest.ratio_nginx >= TARGETS.manifest)],
+      `${n2(r.manifest.ratio_nginx)}× nginx, ${n2(r.manifest.ratio_bare)}× bare`, `≥ ${TARGETS.manifest}× bare`, mark(r.manifest.ratio_bare >= TARGETS.manifest)],
     ['', 'p50 / p99 ms', `${n2(r.manifest.p50_ms)} / ${n2(r.manifest.p99_ms)}`, `${n2(r.manifest.nginx_p50_ms)} / ${n2(r.manifest.nginx_p99_ms)}`,
       `${n2(r.manifest.bare_fastify_p50_ms)} / ${n2(r.manifest.bare_fastify_p99_ms)}`, '', '', ''],
     ['', 'CPU µs / request', n1(r.manifest.cpu_us_per_request), n1(r.manifest.nginx_cpu_us_per_request), n1(r.manifest.bare_fastify_cpu_us_per_request), '', '', ''],
     ['2 download whole', 'GB/s', n2(r.download.gbps), n2(r.download.nginx_gbps), '', `${n2(r.download.ratio_nginx)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx >= TARGETS.download)],
-    ['2 download 64 KiB ranges', 'GB/s', n2(r.download.range_gbps), n2(r.download.nginx_range_gbps), '', `${n2(r.download.ratio_nginx_range)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx_range >= TARGETS.download)],
+    ['2 download 64 KiB ranges', 'GB/s', n2(r.download.range_gbps), n2(r.download.nginx_range_gbps), '', `${n2(r.download.ratio_nginx_range)}× nginx`, `≥ ${TARGETS.ranges}× nginx`, mark(r.download.ratio_nginx_range >= TARGETS.ranges)],
     ['', 'CPU µs / MB whole, ranges', `${n1(r.download.cpu_us_per_mb)}, ${n1(r.download.range_cpu_us_per_mb)}`,
       `${n1(r.download.nginx_cpu_us_per_mb)}, ${n1(r.download.nginx_range_cpu_us_per_mb)}`, '', '', '', ''],
     ['3 slow devices', 'peak RSS MB', n1(r.slow_clients.peak_rss_mb), '', '', '', `≤ ${TARGETS.rssMb}`, mark(r.slow_clients.peak_rss_mb <= TARGETS.rssMb)],
@@ -119,6 +127,10 @@ export function table(r: BenchResults): string {
     ...(r.fleet.prefix_page_ms === undefined
       ? []
       : [['', 'device prefix search ms', n1(r.fleet.prefix_page_ms), '', '', '', `≤ ${TARGETS.pageMs}`, mark(r.fleet.prefix_page_ms <= TARGETS.pageMs)]]),
+    ...(r.fleet.rare_version_page_ms === undefined || r.fleet.seen_within_page_ms === undefined
+      ? []
+      : [['', 'rare version / seen_within page ms', `${n1(r.fleet.rare_version_page_ms)} / ${n1(r.fleet.seen_within_page_ms)}`, '', '', '', `≤ ${TARGETS.pageMs}`,
+          mark(Math.max(r.fleet.rare_version_page_ms, r.fleet.seen_within_page_ms) <= TARGETS.pageMs)]]),
     ['5 check-ins (new devices)', 'per s', n0(r.checkins.per_s), '', '', '', `≥ ${n0(TARGETS.checkins)}`, mark(r.checkins.per_s >= TARGETS.checkins)],
     ['', 'CPU µs / check-in', n1(r.checkins.cpu_us_per_checkin), '', '', '', '', ''],
     ['6 delta (1.5 MB image)', 'small change: patch / image', n2(r.delta.small_change.fraction), '', '', '', `< ${TARGETS.deltaSmallFraction}`,

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseDuration } from './duration'
 import { BoardName, ChannelName, DEFAULT_CHANNEL } from './schemas/common'
+import { LAST_SEEN_FLUSH_MS } from './repositories/devices'
 
 // Environment variables are the only configuration. Keys are the variable names so that an
 // error, the .env.example file and the code all speak of the same thing.
@@ -39,6 +40,11 @@ export const ConfigSchema = Type.Object({
   OTA_CACHE_BYTES: Type.Integer({ default: 64 * 1024 * 1024, minimum: 0 }),
   /** A device not seen for this long is stale (the field fleet polls at least daily). */
   OTA_STALE_AFTER: Type.String({ default: '26h', pattern: '^[0-9]{1,6}(s|m|h|d)$' }),
+  /**
+   * Milliseconds a poll that only proves a device alive may wait in memory before its last_seen is
+   * written (at most 1000: the contract's limit). State changes are written before the answer.
+   */
+  OTA_LAST_SEEN_FLUSH_MS: Type.Integer({ default: LAST_SEEN_FLUSH_MS, minimum: 10, maximum: LAST_SEEN_FLUSH_MS }),
   /** How long shutdown waits for in-flight requests (slow downloads) before closing. */
   OTA_SHUTDOWN_GRACE_MS: Type.Integer({ default: 90_000, minimum: 0 }),
   /** Milliseconds a client has to send a request's headers before its connection is closed. */

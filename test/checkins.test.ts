@@ -11,6 +11,9 @@ import { FLEET_ENV } from './support/env'
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
 
 
+// No timer flush during a test that uses it: only what the repository does on its own is seen.
+const NO_TIMED_FLUSH = { lastSeenFlushMs: 3_600_000 }
+
 const base = {
   device: 'a0b1c2d3e4f5',
   board: 'esp32cam',
@@ -102,6 +105,79 @@ t.test('concurrent check-ins (sharing commits): one that fails is rejected alone
   t.equal((db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n, 300, 'every good one is stored, the bad one not at all')
   t.equal((db.prepare('SELECT count(*) AS n FROM device_history').get() as { n: number }).n, 300)
   t.same(db.prepare('SELECT devices FROM fleet_versions').all(), [{ devices: 300 }])
+})
+
+t.test('a poll that only proves the device alive waits in memory; every read of last_seen and every state change writes it first', async (t) => {
+  const { db, repos } = openRepositories(t, undefined, NO_TIMED_FLUSH)
+  const row = () => db.prepare('SELECT last_seen, polls, address, version FROM devices WHERE device = ?').get(base.device)
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 1000 })
+  t.same(row(), { last_seen: 1000, polls: 1, address: '192.0.2.7', version: 'mason' }, 'a new device is written before the answer')
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.9', at: 2000 })
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.9', at: 3000 })
+  t.same(row(), { last_seen: 1000, polls: 1, address: '192.0.2.7', version: 'mason' }, 'refreshes wait in memory')
+  t.equal(repos.devices.refreshesWaiting, 1, 'one entry per device, however often it polls')
+
+  const pairs = [{ board: 'esp32cam', channel: 'stable' }]
+  t.same(await repos.deviceQueries.countNotSeenSince(pairs, 2500), [{ ...pairs[0], stale: 0 }], 'the stale count sees the waiting refresh')
+  t.same(row(), { last_seen: 3000, polls: 3, address: '192.0.2.9', version: 'mason' }, 'written by that read, polls counted')
+  t.equal(repos.devices.refreshesWaiting, 0)
+
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 4000 })
+  t.match(await repos.deviceQueries.list({ seenSince: 3500 }, null, 50), [{ device: base.device, last_seen: 4000 }], 'a page of devices too')
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 5000 })
+  t.match(await repos.deviceQueries.get(base.device), { last_seen: 5000, polls: 5 }, 'and the device page')
+
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 6000 })
+  await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 7000 })
+  t.same(row(), { last_seen: 7000, polls: 7, address: '192.0.2.7', version: 'leafcutter' }, 'a new version is written before the answer, after the refresh that waited')
+  t.equal(repos.devices.refreshesWaiting, 0)
+
+  await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 8000 })
+  t.equal(repos.devices.refreshesWaiting, 1)
+  repos.devices.close()
+  t.same(row(), { last_seen: 8000, polls: 8, address: '192.0.2.7', version: 'leafcutter' }, 'closing writes what waits')
+})
+
+t.test('a flush that fails keeps the refreshes for the next one and tells its listeners', async (t) => {
+  const { db, repos } = openRepositories(t, undefined, NO_TIMED_FLUSH)
+  const failures: number[] = []
+  repos.devices.onRefreshFailure((_err, waiting) => failures.push(waiting))
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 1000 })
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 2000 })
+  db.pragma('query_only = 1')
+  t.equal(repos.devices.flushRefreshes(), false, 'the database refuses the write')
+  t.same(failures, [1])
+  t.equal(repos.devices.refreshesWaiting, 1, 'kept')
+  db.pragma('query_only = 0')
+  t.equal(repos.devices.flushRefreshes(), true)
+  t.match(db.prepare('SELECT last_seen, polls FROM devices WHERE device = ?').get(base.device), { last_seen: 2000, polls: 2 })
+})
+
+t.test('state changes on an unchanged version are written before the answer: standing, offer, note, a silent rollback after a report', async (t) => {
+  const { db, repos } = openRepositories(t, undefined, NO_TIMED_FLUSH)
+  const release = await repos.releases.insert({
+    board: 'esp32cam', channel: 'stable', version: 'leafcutter', sequence: 2, sha256: null, size: null, md5: null,
+    tag: 'prod-leafcutter', commit_sha: 'b'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
+    project_name: null, app_version: null, idf_version: null, secure_version: null, build_date: null, build_time: null,
+    notes: null, published_by: null,
+  }, PUBLISHED)
+  const row = () => db.prepare('SELECT last_seen, last_offered, note FROM devices WHERE device = ?').get(base.device)
+  const mason = { ...base, version: 'mason', sequence: 1 }
+  await repos.devices.checkIn({ ...mason, at: 1000 })
+  await repos.devices.checkIn({ ...mason, offeredReleaseId: release.id, at: 2000 })
+  t.same(row(), { last_seen: 2000, last_offered: release.id, note: null }, 'the first offer of a release')
+  await repos.devices.checkIn({ ...mason, offeredReleaseId: release.id, note: 'too little free space', at: 3000 })
+  t.same(row(), { last_seen: 3000, last_offered: release.id, note: 'too little free space' }, 'a new note')
+  t.equal(repos.devices.refreshesWaiting, 0)
+
+  t.ok(await repos.devices.report({ device: base.device, status: 'downloaded', version: 'leafcutter', sequence: 2, detail: null, at: 3500 }))
+  await repos.devices.checkIn({ ...mason, offeredReleaseId: release.id, note: 'too little free space', at: 4000 })
+  t.same(
+    db.prepare('SELECT rolled_back_at, rollback_silent FROM device_releases WHERE device = ?').all(base.device),
+    [{ rolled_back_at: 4000, rollback_silent: 1 }],
+    'back on mason after downloading leafcutter: a silent rollback, although the version did not change'
+  )
+  t.equal(repos.devices.refreshesWaiting, 0)
 })
 
 t.test('legacy polls are counted per address and user agent', async (t) => {

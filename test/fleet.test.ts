@@ -5,6 +5,7 @@ import { TestClock } from './support/clock'
 import { createToken, startServer, type RunningServer } from './support/server'
 import { getJson } from './support/http'
 import { FLEET_ENV } from './support/env'
+import { openRepositories } from './support/repositories'
 
 // The fleet view over real HTTP: a simulated fleet polls, operators count and page through it.
 
@@ -193,4 +194,38 @@ t.test('filters: board, channel, version, seen_within, not_seen_within; bad valu
   const notFound = await getJson<{ error: string }>(server, `/v1/devices/${deviceId(9999)}`, token)
   t.equal(notFound.status, 404)
   t.equal(notFound.body.error, 'device_not_found')
+})
+
+t.test('pages served by an index other than the id walk (a rare version, seen_within): the same devices, in id order, page by page', async (t) => {
+  const { repos } = openRepositories(t)
+  // 3,000 devices on two channels, seen over 3,000 seconds; 30 on a rare version spread over both channels.
+  const checkIns = Array.from({ length: 3000 }, (_, i) => ({
+    device: deviceId(i, 0xe0),
+    board: 'esp32cam',
+    channel: i % 2 === 0 ? 'stable' : 'beta',
+    version: i % 100 === 7 ? 'rare' : 'common',
+    sequence: 1,
+    address: '192.0.2.1',
+    userAgent: null,
+    offeredReleaseId: null,
+    at: 1_000_000 + i * 1000,
+  }))
+  for (const c of checkIns) await repos.devices.checkIn(c)
+  const walk = async (filter: Parameters<typeof repos.deviceQueries.list>[0]) => {
+    const seen: string[] = []
+    for (let after: string | null = null; ; ) {
+      const page = await repos.deviceQueries.list(filter, after, 7)
+      seen.push(...page.map((d) => d.device))
+      if (page.length < 7) return seen
+      after = page[page.length - 1].device
+    }
+  }
+  const expect = (keep: (c: (typeof checkIns)[number]) => boolean) => checkIns.filter(keep).map((c) => c.device).sort()
+  t.same(await walk({ version: 'rare' }), expect((c) => c.version === 'rare'), 'a rare version on two channels')
+  t.same(await walk({ version: 'rare', channel: 'beta' }), expect((c) => c.version === 'rare' && c.channel === 'beta'), 'on one channel')
+  const since = 1_000_000 + 2980 * 1000
+  t.same(await walk({ seenSince: since }), expect((c) => c.at >= since), 'seen within the last 20 seconds')
+  t.same(await walk({ seenSince: since, channel: 'stable' }), expect((c) => c.at >= since && c.channel === 'stable'), 'on one channel')
+  t.same(await walk({ notSeenSince: 1_000_000 + 10_000 }), expect((c) => c.at < 1_000_000 + 10_000), 'not seen since')
+  t.same(await walk({ seenSince: since, board: 'nosuch' }), [], 'a board without devices')
 })

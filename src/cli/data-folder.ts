@@ -17,7 +17,12 @@ export async function withDataFolder<T>(io: CliIo, fn: (repos: Repositories, db:
   const dir = dataDir(io)
   const db = openDatabase(dir)
   try {
-    return await fn(createRepositories(db, systemClock), db, dir)
+    const repos = createRepositories(db, systemClock)
+    try {
+      return await fn(repos, db, dir)
+    } finally {
+      repos.devices.close()
+    }
   } finally {
     db.close()
   }

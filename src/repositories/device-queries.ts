@@ -13,13 +13,28 @@ import {
   type VersionCount,
 } from './device-rows'
 
+/** Which index serves a page of devices: the id walk, or the version's or last_seen's, searched per board and channel. */
+type ListPlan = { kind: 'id' } | { kind: 'version' | 'seen'; boards: string[]; channels: string[] }
+
+function pairsOf(rows: Array<{ board: string; channel: string }>): { boards: string[]; channels: string[] } {
+  return { boards: [...new Set(rows.map((r) => r.board))], channels: [...new Set(rows.map((r) => r.channel))] }
+}
+
 /** What operators read about devices: one device, pages of the fleet, counts per version, adoption. */
 export class DeviceQueriesRepository {
   private readonly listStatements = new Map<string, Statement>()
 
-  constructor(private readonly db: Database) {}
+  /**
+   * `beforeRead` writes what waits to be written about devices (last_seen refreshes held in
+   * memory), so that no read here sees a device older than it is.
+   */
+  constructor(
+    private readonly db: Database,
+    private readonly beforeRead: () => void = () => undefined
+  ) {}
 
   async get(device: string): Promise<DeviceDetail | undefined> {
+    this.beforeRead()
     const row = this.db
       .prepare(`SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered WHERE d.device = ?`)
       .get(device) as DeviceRow | undefined
@@ -57,6 +72,7 @@ export class DeviceQueriesRepository {
     pairs: Array<{ board: string; channel: string }>,
     before: number
   ): Promise<Array<{ board: string; channel: string; stale: number }>> {
+    this.beforeRead()
     const count = this.db.prepare('SELECT count(*) AS n FROM devices WHERE board = ? AND channel = ? AND last_seen < ?')
     return pairs.map((p) => ({ board: p.board, channel: p.channel, stale: (count.get(p.board, p.channel, before) as { n: number }).n }))
   }
@@ -66,8 +82,9 @@ export class DeviceQueriesRepository {
    * meets every device that existed when it began exactly once, whatever polls meanwhile.
    */
   async list(filter: DeviceFilter, after: string | null, limit: number): Promise<DeviceRow[]> {
+    this.beforeRead()
     const plan = this.listPlan(filter, limit)
-    if (plan.kind === 'version' && plan.boards.length === 0) return []
+    if (plan.kind !== 'id' && plan.boards.length === 0) return []
     const where: string[] = []
     const params: Record<string, string | number> = { limit }
     // A unary + keeps SQLite from using that column's index: only the chosen plan's index is usable.
@@ -82,8 +99,8 @@ export class DeviceQueriesRepository {
       params.prefixFrom = filter.prefix
       params.prefixTo = `${filter.prefix}g`
     }
-    if (plan.kind === 'version') {
-      // Every board and channel running the version, so that devices_version is searched by its prefix.
+    if (plan.kind !== 'id') {
+      // The boards and channels concerned, so that the plan's index (board, channel, …) is searched by its prefix.
       const inList = (name: string, values: string[]) => {
         values.forEach((v, i) => (params[`${name}${i}`] = v))
         return `d.${name} IN (${values.map((_, i) => `@${name}${i}`).join(', ')})`
@@ -135,15 +152,12 @@ export class DeviceQueriesRepository {
    * matches rows; a filter's own index visits every match and sorts them. The walk wins unless
    * matches are fewer than about sqrt(limit × total).
    */
-  private listPlan(
-    filter: DeviceFilter,
-    limit: number
-  ): { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } {
+  private listPlan(filter: DeviceFilter, limit: number): ListPlan {
     const fleet = (this.db.prepare('SELECT coalesce(sum(devices), 0) AS n FROM fleet_versions').get() as { n: number }).n
     // A prefix bounds the walk in id order to its range: ids are spread evenly over the hex digits.
     const total = filter.prefix === undefined ? fleet : Math.ceil(fleet / 16 ** filter.prefix.length)
     const threshold = Math.ceil(Math.sqrt(limit * Math.max(total, 1)))
-    let best: { kind: 'id' } | { kind: 'seen' } | { kind: 'version'; boards: string[]; channels: string[] } = { kind: 'id' }
+    let best: ListPlan = { kind: 'id' }
     let bestCount = threshold
     if (filter.version !== undefined) {
       const groups = this.db
@@ -158,18 +172,32 @@ export class DeviceQueriesRepository {
         n: number
       }>
       const n = groups.reduce((sum, g) => sum + g.n, 0)
-      if (n <= bestCount) {
-        best = { kind: 'version', boards: [...new Set(groups.map((g) => g.board))], channels: [...new Set(groups.map((g) => g.channel))] }
-        bestCount = n
+      // On one board and channel, devices_version_device yields them in id order: a page reads only its own rows.
+      const visits = groups.length === 1 ? Math.min(n, limit) : n
+      if (visits <= bestCount) {
+        best = { kind: 'version', ...pairsOf(groups) }
+        bestCount = visits
       }
     }
     if (filter.seenSince !== undefined || filter.notSeenSince !== undefined) {
-      const n = (
-        this.db
-          .prepare(`SELECT count(*) AS n FROM (SELECT 1 FROM devices WHERE last_seen >= @from AND last_seen < @to LIMIT @cap)`)
-          .get({ from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER, cap: bestCount + 1 }) as { n: number }
-      ).n
-      if (n < bestCount) best = { kind: 'seen' }
+      // devices_channel_last_seen (board, channel, last_seen): one range per board and channel.
+      const pairs = this.db
+        .prepare(
+          `SELECT DISTINCT board, channel FROM fleet_versions
+           WHERE (@board IS NULL OR board = @board) AND (@channel IS NULL OR channel = @channel)`
+        )
+        .all({ board: filter.board ?? null, channel: filter.channel ?? null }) as Array<{ board: string; channel: string }>
+      const count = this.db.prepare(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM devices
+         WHERE board = @board AND channel = @channel AND last_seen >= @from AND last_seen < @to LIMIT @cap)`
+      )
+      let n = 0
+      for (const p of pairs) {
+        if (n >= bestCount) break
+        const range = { from: filter.seenSince ?? 0, to: filter.notSeenSince ?? Number.MAX_SAFE_INTEGER, cap: bestCount - n + 1 }
+        n += (count.get({ ...p, ...range }) as { n: number }).n
+      }
+      if (n < bestCount) best = { kind: 'seen', ...pairsOf(pairs) }
     }
     return best
   }

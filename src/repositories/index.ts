@@ -54,20 +54,28 @@ export interface Repositories {
   deltaPatches: DeltaPatchesRepository
 }
 
+export interface RepositoryOptions {
+  /** How long a poll that only refreshes last_seen may wait in memory (ms, at most LAST_SEEN_FLUSH_MS). */
+  lastSeenFlushMs?: number
+}
+
 /** `clock` stamps every row the repositories write and times their caches (see src/clock.ts). */
-export function createRepositories(db: Database, clock: Clock): Repositories {
+export function createRepositories(db: Database, clock: Clock, options: RepositoryOptions = {}): Repositories {
   const audit = new AuditRepository(db, clock)
   const rolloutPlans = new RolloutPlansRepository(db, clock)
+  const devices = new DevicesRepository(db, clock, options.lastSeenFlushMs)
+  // Reads of last_seen first write the refreshes waiting in memory.
+  const writeRefreshes = () => void devices.flushRefreshes()
   return {
     tokens: new TokensRepository(db, clock),
     boards: new BoardsRepository(db, clock),
     artifacts: new ArtifactsRepository(db, clock),
     releaseKeys: new ReleaseKeysRepository(db, clock),
-    releases: new ReleasesRepository(db, audit, rolloutPlans, clock),
+    releases: new ReleasesRepository(db, audit, rolloutPlans, clock, writeRefreshes),
     factoryImages: new FactoryImagesRepository(db),
     history: new ReleaseHistoryRepository(db, audit, rolloutPlans, clock),
-    devices: new DevicesRepository(db, clock),
-    deviceQueries: new DeviceQueriesRepository(db),
+    devices,
+    deviceQueries: new DeviceQueriesRepository(db, writeRefreshes),
     credentials: new DeviceCredentialsRepository(db, audit, clock),
     legacyClients: new LegacyClientsRepository(db, clock),
     metrics: new MetricsRepository(db),

@@ -20,7 +20,7 @@ export class MetricsRepository {
 
   constructor(db: Database) {
     // From the trigger-kept fleet_versions counts (one row per running version), not a GROUP BY
-    // over devices: that scans the whole devices_version index, some 400 ms at a million devices,
+    // over devices: that scans the whole devices_version_device index, some 400 ms at a million devices,
     // on the event loop at every scrape.
     this.topVersionsStmt = db.prepare(
       `SELECT board, channel, version, sum(devices) AS devices FROM fleet_versions

@@ -40,11 +40,16 @@ export class ReleasesRepository {
   private readonly byMd5: Statement
   private readonly bySha256: Statement
 
+  /**
+   * `beforeFieldRead` writes what waits to be written about devices (their last_seen refreshes), so
+   * that the version-in-field check counts every device seen since the time it is given.
+   */
   constructor(
     private readonly db: Database,
     audit: AuditRepository,
     private readonly plans: RolloutPlansRepository,
-    private readonly clock: Clock
+    private readonly clock: Clock,
+    private readonly beforeFieldRead: () => void = () => undefined
   ) {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
@@ -86,6 +91,7 @@ export class ReleasesRepository {
    * release with a binary (`options.rollout`) are recorded with it, in the same transaction.
    */
   async insert(release: NewRelease, options: InsertOptions): Promise<Release> {
+    this.beforeFieldRead()
     return this.insertTx(release, options)
   }
 

@@ -24,7 +24,7 @@ export async function poll(server: Target, d: SimDevice): Promise<number> {
 
 /** POST /v1/devices/:device/reports; resolves to status and JSON body. */
 export async function report(
-  server: RunningServer,
+  server: Pick<RunningServer, 'url'>,
   device: string,
   body: Record<string, unknown>
 ): Promise<{ status: number; body: Record<string, unknown> }> {
