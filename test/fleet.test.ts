@@ -1,5 +1,6 @@
 import t from 'tap'
 import { deviceId, inParallel, poll, type SimDevice } from './support/devices'
+import { eachBackend, type BackendCase } from './support/backends'
 import { publishRelease } from './support/publish'
 import { TestClock } from './support/clock'
 import { createToken, startServer, type RunningServer } from './support/server'
@@ -30,10 +31,10 @@ interface DevicesBody {
   next_cursor: string | null
 }
 
-/** A fleet server on a clock the test moves: "an hour passes" takes no time and no luck. */
-async function fleetServer(t: Parameters<typeof startServer>[0]) {
+/** A fleet server on a clock the test moves ("an hour passes" takes no time and no luck), on either backend. */
+async function fleetServer(t: Parameters<typeof startServer>[0] & Parameters<BackendCase['serverEnv']>[0], backend: BackendCase) {
   const clock = new TestClock()
-  const server = await startServer(t, FLEET_ENV, { clock })
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) }, { clock })
   await publishRelease(server, { version: 'leafcutter', sequence: 5 })
   await publishRelease(server, { version: 'bumble', sequence: 6, channel: 'beta' })
   const token = await createToken(server.dataDir, 'operator')
@@ -47,8 +48,8 @@ async function pollAll(server: RunningServer, devices: SimDevice[]): Promise<num
   return statuses.filter((s) => s !== 200)
 }
 
-t.test('500 devices on mixed versions: exact counts per version, stale counted with stale_after', async (t) => {
-  const { server, token, clock } = await fleetServer(t)
+eachBackend(t, '500 devices on mixed versions: exact counts per version, stale counted with stale_after', async (t, backend) => {
+  const { server, token, clock } = await fleetServer(t, backend)
   const fleet = Array.from({ length: 500 }, (_, i) => simulated(i))
   t.same(await pollAll(server, fleet), [], 'every poll answered 200')
 
@@ -98,8 +99,8 @@ t.test('500 devices on mixed versions: exact counts per version, stale counted w
   )
 })
 
-t.test('paging with limit=37 while 100 new devices check in: every device of the start exactly once', async (t) => {
-  const { server, token } = await fleetServer(t)
+eachBackend(t, 'paging with limit=37 while 100 new devices check in: every device of the start exactly once', async (t, backend) => {
+  const { server, token } = await fleetServer(t, backend)
   const fleet = Array.from({ length: 300 }, (_, i) => simulated(i))
   t.same(await pollAll(server, fleet), [], 'every poll answered 200')
 
@@ -142,8 +143,8 @@ t.test('paging with limit=37 while 100 new devices check in: every device of the
   ])
 })
 
-t.test('filters: board, channel, version, seen_within, not_seen_within; bad values are 400 naming the parameter', async (t) => {
-  const { server, token, clock } = await fleetServer(t)
+eachBackend(t, 'filters: board, channel, version, seen_within, not_seen_within; bad values are 400 naming the parameter', async (t, backend) => {
+  const { server, token, clock } = await fleetServer(t, backend)
   const fleet = Array.from({ length: 60 }, (_, i) => simulated(i))
   t.same(await pollAll(server, fleet), [], 'every poll answered 200')
   clock.advance(3_600_000 + 1)

@@ -21,7 +21,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       try {
-        app.db.prepare('SELECT 1').get()
+        await app.backend.ping()
       } catch (err) {
         app.log.error({ err }, 'health check: database does not answer')
         return reply.code(503).send({ error: 'overloaded', message: 'the database does not answer' })

@@ -87,6 +87,35 @@ export interface Skippable {
   skip(name: string, cb: () => void): unknown
 }
 
+const CLUSTER_PREFIX = 'ota-gate-pg-'
+const OWNER_FILE = 'owner.pid'
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM'
+  }
+}
+
+/** Stops and removes the clusters of test processes that died without their teardown (killed on timeout). */
+function sweepOrphans(run: Runner): void {
+  for (const name of fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(CLUSTER_PREFIX))) {
+    const dir = path.join(os.tmpdir(), name)
+    let owner: number
+    try {
+      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8'))
+    } catch {
+      continue // being set up right now, or not one of ours
+    }
+    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue
+    const [file, argv] = run.argv('pg_ctl', ['stop', '-m', 'immediate', '-D', path.join(dir, 'data')])
+    spawnSync(file, argv, { stdio: 'ignore' })
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 let shared: Promise<PostgresCluster> | undefined
 let databases = 0
 
@@ -108,7 +137,10 @@ async function startCluster(): Promise<PostgresCluster> {
   const bin = postgresBinDir()
   const run = bin ? runner(bin) : 'PostgreSQL is not installed'
   if (!bin || typeof run === 'string') throw new Error(`PostgreSQL cannot run: ${run}`)
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ota-gate-pg-'))
+  sweepOrphans(run)
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), CLUSTER_PREFIX))
+  // Which test process owns the cluster: a file killed on timeout never runs its teardown.
+  fs.writeFileSync(path.join(dir, OWNER_FILE), String(process.pid))
   if (run.uid !== undefined && run.gid !== undefined) fs.chownSync(dir, run.uid, run.gid)
   const data = path.join(dir, 'data')
   const logFile = path.join(dir, 'server.log')

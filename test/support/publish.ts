@@ -6,7 +6,7 @@ import { buildReleaseStatement } from '../../src/release/release-statement'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
 import { call, type JsonAnswer, type Target } from './http'
-import { cli, createToken, type RunningServer } from './server'
+import { cli, createToken, dataFolderEnv, type RunningServer } from './server'
 
 // Publishing releases as a release tool does: PUT /v1/artifacts/<sha256>, then POST /v1/releases
 // with the release statement signed by a trusted key. publishRelease does it in one call; the
@@ -22,7 +22,7 @@ export async function trustedKey(server: Pick<RunningServer, 'dataDir'>, name = 
   const pair = generateKeyPair()
   const file = path.join(server.dataDir, `${pair.keyId}.pub`)
   fs.writeFileSync(file, pair.publicKeyPem)
-  const r = await cli(['keys', 'trust', file, '--name', name], { OTA_DATA_DIR: server.dataDir })
+  const r = await cli(['keys', 'trust', file, '--name', name], dataFolderEnv(server.dataDir))
   if (r.code !== 0) throw new Error(`keys trust failed (${r.code}): ${r.stderr}${r.stdout}`)
   return pair
 }

@@ -18,6 +18,15 @@ export function tempDir(t: TestContext, prefix = 'ota-gate-test-'): string {
   return dir
 }
 
+/** The database of each data folder a test app runs on PostgreSQL with: the CLI's data-folder commands go there too. */
+const databaseOf = new Map<string, string>()
+
+/** The settings the CLI's data-folder commands (token, keys, board…) need to act on the app's database. */
+export function dataFolderEnv(dataDir: string): Record<string, string> {
+  const url = databaseOf.get(dataDir)
+  return url === undefined ? { OTA_DATA_DIR: dataDir } : { OTA_DATA_DIR: dataDir, OTA_DATABASE_URL: url }
+}
+
 /** Where the app keeps its data (a fresh temporary folder unless given) and the clock it runs on. */
 export interface AppOptions {
   /** reuse a data folder (a restart, a second instance, a seeded folder) */
@@ -64,6 +73,7 @@ function testConfig(dataDir: string, env: Record<string, string>): Config {
 export async function buildApp(t: TestContext, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
   const dataDir = options.dataDir ?? tempDir(t)
   const config = testConfig(dataDir, env)
+  if (config.OTA_DATABASE_URL !== undefined) databaseOf.set(dataDir, config.OTA_DATABASE_URL)
   const app = createServer(config, options.clock)
   let closed = false
   const close = async () => {
@@ -112,7 +122,7 @@ export async function cli(argv: string[], env: Record<string, string | undefined
 
 /** Creates a token of `role` in the data folder, as an operator would with `ota-gate token create`. */
 export async function createToken(dataDir: string, role: 'releaser' | 'operator' | 'admin', name: string = role): Promise<string> {
-  const r = await cli(['token', 'create', '--role', role, '--name', name], { OTA_DATA_DIR: dataDir })
+  const r = await cli(['token', 'create', '--role', role, '--name', name], dataFolderEnv(dataDir))
   if (r.code !== 0) throw new Error(`token create failed: ${r.stderr}`)
   return r.lastLine
 }
