@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { AppError, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { AppError, databaseUnavailable, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/pg-pool'
 import { patternDescription } from '../../schemas/common'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
@@ -26,6 +27,11 @@ export default fp(
         // The operator must hear of it: every write fails until space is freed.
         request.log.error({ err }, 'disk full: a write failed')
         err = insufficientStorage(`${request.method} ${request.routeOptions.url ?? 'request'}`)
+      }
+      if (isDatabaseUnavailable(err)) {
+        // Logged without a stack: one line per failed request while PostgreSQL is down is enough.
+        request.log.warn({ err: err.message }, 'database unavailable: answered 503')
+        err = databaseUnavailable(DATABASE_RETRY_AFTER_S)
       }
       if (err instanceof AppError) {
         return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message })

@@ -1,0 +1,22 @@
+import type { Pool } from 'pg'
+
+export interface ServerIdentityRow {
+  key_id: string
+  public_key_pem: string
+  recorded_at: Date
+}
+
+/** The server key the database records (table server_identity, one row). */
+export class PgServerIdentityRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** Records `key` when no key is recorded yet; returns the recorded one (the first writer's, if two race). */
+  async recordFirst(key: { keyId: string; publicKeyPem: string }): Promise<ServerIdentityRow> {
+    await this.pool.query('INSERT INTO server_identity (id, key_id, public_key_pem) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [
+      key.keyId,
+      key.publicKeyPem,
+    ])
+    const { rows } = await this.pool.query<ServerIdentityRow>('SELECT key_id, public_key_pem, recorded_at FROM server_identity WHERE id = 1')
+    return rows[0]
+  }
+}
