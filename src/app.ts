@@ -2,12 +2,14 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Config } from './config'
 import configPlugin from './plugins/external/config'
 import dbPlugin from './plugins/external/db'
+import postgresPlugin from './plugins/external/postgres'
 import errorHandler from './plugins/external/error-handler'
 import hostRequired from './plugins/external/host-required'
 import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
+import changeFeed from './plugins/app/change-feed'
 import serverKey from './plugins/app/server-key'
 import metricsPlugin from './plugins/app/metrics'
 import pollRecorder from './plugins/app/poll-recorder'
@@ -56,7 +58,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(errorHandler)
   await fastify.register(hostRequired)
   await fastify.register(dbPlugin)
+  await fastify.register(postgresPlugin)
   // application services
+  await fastify.register(changeFeed)
   await fastify.register(repositories)
   await fastify.register(artifactStore)
   await fastify.register(artifactCache)

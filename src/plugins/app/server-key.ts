@@ -3,6 +3,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import fp from 'fastify-plugin'
 import { keyIdOf } from '../../release/keys'
+import { serverKeyMismatch } from '../../manifest/server-identity'
+import { PgServerIdentityRepository } from '../../repositories/server-identity'
 
 /** The key the server signs manifests with (never a release key: those stay offline). */
 export interface ServerKey {
@@ -106,8 +108,12 @@ export function loadServerKey(setting: string | undefined, dataDir: string): Ser
 export default fp(
   async function serverKeyPlugin(app) {
     const key = loadServerKey(app.config.OTA_SERVER_KEY, app.config.OTA_DATA_DIR)
+    if (app.pg !== undefined) {
+      const mismatch = serverKeyMismatch(await new PgServerIdentityRepository(app.pg).recordFirst(key), key)
+      if (mismatch) throw new ServerKeyError(mismatch)
+    }
     app.log.info({ keyId: key.keyId }, 'manifest signing key loaded')
     app.decorate('serverKey', key)
   },
-  { name: 'server-key', dependencies: ['config'] }
+  { name: 'server-key', dependencies: ['config', 'postgres'] }
 )

@@ -1,0 +1,33 @@
+import fp from 'fastify-plugin'
+import { PgChangeFeed } from '../../db/change-feed'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * With PostgreSQL: what other instances (and the CLI) commit to cached tables, so that caches
+     * drop their reads at once; `subscribe(tables, fn)`. Undefined on SQLite, whose caches poll
+     * the database's generation counter instead.
+     */
+    changes: PgChangeFeed | undefined
+  }
+}
+
+export default fp(
+  async function changeFeedPlugin(app) {
+    const url = app.config.OTA_DATABASE_URL
+    if (url === undefined || app.pg === undefined) {
+      app.decorate('changes', undefined)
+      return
+    }
+    const feed = new PgChangeFeed(url, {
+      onError: (err) => app.log.warn({ err: err.message }, 'change feed: connection to the database lost; listening again as soon as it answers'),
+      onReconnect: () => app.log.info('change feed: listening again; cached reads dropped'),
+    })
+    await feed.start()
+    app.decorate('changes', feed)
+    app.addHook('onClose', async () => {
+      await feed.close()
+    })
+  },
+  { name: 'change-feed', dependencies: ['config', 'postgres'] }
+)
