@@ -1,6 +1,7 @@
 import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
+import { PUBLISHED } from './support/release-rows'
 import { startBuiltServer } from './support/built-server'
 import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
 import { publishRelease } from './support/publish'
@@ -60,7 +61,7 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
     tag: 'prod-leafcutter', commit_sha: 'a'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
     project_name: null, app_version: null, idf_version: null, secure_version: null, build_date: null, build_time: null,
     notes: null, published_by: null,
-  })
+  }, PUBLISHED)
   const state = () =>
     db.prepare('SELECT offered_at, downloaded_at, booted_at, rolled_back_at, rollback_silent FROM device_releases WHERE device = ?').all(base.device)
   const arduino = { ...base, version: 'mason', sequence: 1, offeredReleaseId: release.id }
@@ -87,7 +88,7 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
     [{ offered_at: 1000, downloaded_at: null, rolled_back_at: null }],
     'a binary larger than the free OTA space is refused before download: neither downloaded nor rolled back'
   )
-  t.same(await repos.devices.adoption(release, false), {
+  t.same(await repos.deviceQueries.adoption(release, false), {
     offered: 3, downloading: 0, downloaded: 2, installed: 0, booted: 1, failed: 0, rolled_back: 1, silent_rollbacks: 1, running: 1,
   })
 })

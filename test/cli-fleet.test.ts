@@ -122,7 +122,7 @@ t.test('rough edges: device show names its rollout in words, a bad MAC or board 
   t.match(unpin.stdout, new RegExp(`^unpinned ${deviceId(1)}: it was held on esp32cam mason \\(sequence 1\\) by ops-dana since \\S+; it follows its channel's rollout again\\n$`))
   const again = await cli(['rollout', 'unpin', '--device', deviceId(1)], env)
   t.equal(again.code, 1)
-  t.match(again.stderr, /device \S+ is not pinned, so there is nothing to unpin: `ota-gate rollout pins` lists the pinned devices \(404 pin_not_found\)/)
+  t.match(again.stderr, /device \S+ is not pinned, so there is nothing to unpin \(404 pin_not_found\): `ota-gate rollout pins` lists the pinned devices/)
   t.notMatch(again.stderr, /GET \/v1\/pins/)
 
   const nonsense = await cli(['device', 'show', 'nonsense'], env)

@@ -2,7 +2,7 @@ import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
 import { POPULAR_BASE_SHARE } from '../src/release/delta-builds'
-import { releaseRow as release, withArtifacts } from './support/release-rows'
+import { PUBLISHED, releaseRow as release, withArtifacts } from './support/release-rows'
 import { tempDir } from './support/server'
 
 // Which earlier releases get a patch built ahead because many devices run them: with device
@@ -13,8 +13,8 @@ t.test('a base run by unproven devices only is popular only while credentials ar
   t.teardown(() => db.close())
   const repos = createRepositories(db)
   await withArtifacts(repos, 1, 2)
-  await repos.releases.insert(release(1))
-  await repos.releases.insert(release(2))
+  await repos.releases.insert(release(1), PUBLISHED)
+  await repos.releases.insert(release(2), PUBLISHED)
   // The per-version counts the device triggers keep: 90 unproven devices claim v1, 10 proven ones run v2.
   const count = db.prepare('INSERT INTO fleet_versions (board, channel, version, sequence, devices, verified) VALUES (?, ?, ?, ?, ?, ?)')
   count.run('esp32cam', 'stable', 'v1', 1, 90, 0)

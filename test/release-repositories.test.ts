@@ -2,7 +2,7 @@ import t from 'tap'
 import { openDatabase } from '../src/db/open'
 import { createRepositories } from '../src/repositories'
 import { ReleaseConflict, releaseView, type NewRelease } from '../src/repositories/releases'
-import { releaseRow as release, withArtifacts } from './support/release-rows'
+import { PUBLISHED, releaseRow as release, withArtifacts } from './support/release-rows'
 import { ReleaseKeyExists } from '../src/repositories/release-keys'
 import { generateKeyPair } from '../src/release/keys'
 import { tempDir, type TestContext } from './support/server'
@@ -20,10 +20,10 @@ t.test('releases: insert, get, list newest first, latest with a binary, maxSeque
   const { repos } = setup(t)
   await withArtifacts(repos, 1, 2, 3)
   t.equal(await repos.releases.maxSequence('esp32cam'), null)
-  await repos.releases.insert(release(1))
-  await repos.releases.insert(release(2, { channel: 'beta' }))
-  const third = await repos.releases.insert(release(3))
-  await repos.releases.insert(release(4, { sha256: null, size: null, md5: null, provenance: 'imported' }))
+  await repos.releases.insert(release(1), PUBLISHED)
+  await repos.releases.insert(release(2, { channel: 'beta' }), PUBLISHED)
+  const third = await repos.releases.insert(release(3), PUBLISHED)
+  await repos.releases.insert(release(4, { sha256: null, size: null, md5: null, provenance: 'imported' }), PUBLISHED)
   t.equal(await repos.releases.maxSequence('esp32cam'), 4)
   t.same((await repos.releases.list()).map((r) => r.sequence), [4, 3, 2, 1])
   t.same((await repos.releases.list({ channel: 'stable' })).map((r) => r.sequence), [4, 3, 1])
@@ -45,10 +45,10 @@ t.test('releases: insert, get, list newest first, latest with a binary, maxSeque
 t.test('releases: each conflict is typed and says what is in the way', async (t) => {
   const { db, repos } = setup(t)
   await withArtifacts(repos, 5, 6, 7)
-  await repos.releases.insert(release(5))
+  await repos.releases.insert(release(5), PUBLISHED)
   const refused = async (r: NewRelease, code: string, message: RegExp) => {
-    await t.rejects(repos.releases.insert(r), ReleaseConflict)
-    await repos.releases.insert(r).catch((err: ReleaseConflict) => {
+    await t.rejects(repos.releases.insert(r, PUBLISHED), ReleaseConflict)
+    await repos.releases.insert(r, PUBLISHED).catch((err: ReleaseConflict) => {
       t.equal(err.code, code)
       t.match(err.message, message)
     })
@@ -59,7 +59,7 @@ t.test('releases: each conflict is typed and says what is in the way', async (t)
   await refused(release(6, { sha256: hex('5', 64) }), 'binary_exists', /already release v5/)
   // Another board has its own sequences, versions, tags.
   db.prepare("INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES ('s2', 'esp32s2', 2, 100000, 0)").run()
-  await repos.releases.insert(release(1, { board: 's2', version: 'v5', tag: 'prod-v5', sha256: hex('7', 64) }))
+  await repos.releases.insert(release(1, { board: 's2', version: 'v5', tag: 'prod-v5', sha256: hex('7', 64) }), PUBLISHED)
   // A version devices already report, that is no release: they would never update to it.
   db.prepare("INSERT INTO devices (device, board, channel, version, sequence, first_seen, last_seen) VALUES ('aabbccddeeff', 'esp32cam', 'stable', 'handmade', 0, 0, 0)").run()
   await refused(release(6, { version: 'handmade', sha256: hex('6', 64) }), 'version_in_field', /1 device\(s\).*handmade/)

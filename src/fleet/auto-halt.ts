@@ -1,5 +1,5 @@
 import type { Repositories } from '../repositories'
-import type { Policy, Rollout, SetbackCounts } from '../repositories/rollouts'
+import type { Policy, Rollout, SetbackCounts } from '../repositories/rollout-rows'
 
 /** hawkBit-style: both the count and the share of devices that tried must be reached. */
 export function exceedsThreshold(counts: SetbackCounts, policy: Policy): boolean {
@@ -35,13 +35,13 @@ export class AutoHalt {
   async check(releaseIds: number[]): Promise<Rollout[]> {
     const halted: Rollout[] = []
     for (const id of new Set(releaseIds)) {
-      const rollout = await this.repos.rollouts.get(id)
+      const rollout = await this.repos.rolloutQueries.get(id)
       if (!rollout || rollout.state !== 'active') continue
-      const policy = await this.repos.rollouts.policy(rollout.board, rollout.channel)
-      const failed = await this.repos.rollouts.failedCount(id, this.onlyVerified)
+      const policy = await this.repos.rolloutQueries.policy(rollout.board, rollout.channel)
+      const failed = await this.repos.rolloutQueries.failedCount(id, this.onlyVerified)
       if (failed < policy.halt_min_count) continue
       if (!exceedsThreshold({ failed, tried: await this.triedCount(id) }, policy)) continue
-      const counts = await this.repos.rollouts.setbackCounts(id, this.onlyVerified)
+      const counts = await this.repos.rolloutQueries.setbackCounts(id, this.onlyVerified)
       this.tried.set(id, { n: counts.tried, at: this.now() })
       if (!exceedsThreshold(counts, policy)) continue
       const reason =
@@ -55,7 +55,7 @@ export class AutoHalt {
   private async triedCount(id: number): Promise<number> {
     const cached = this.tried.get(id)
     if (cached && this.now() - cached.at < TRIED_TTL_MS) return cached.n
-    const n = (await this.repos.rollouts.setbackCounts(id, this.onlyVerified)).tried
+    const n = (await this.repos.rolloutQueries.setbackCounts(id, this.onlyVerified)).tried
     this.tried.set(id, { n, at: this.now() })
     return n
   }

@@ -17,7 +17,7 @@ export interface FirstFlash {
 export async function factoryBeside(repos: Repositories, offered: ServableRelease): Promise<FirstFlash | undefined> {
   const candidates = await repos.factoryImages.upTo(offered.board, offered.channel, offered.sequence)
   if (candidates.length === 0) return undefined
-  const plan = await repos.rollouts.plan(offered.board, offered.channel)
+  const plan = await repos.rolloutPlans.plan(offered.board, offered.channel)
   const staged = new Map(plan.releases.map((s) => [s.release.id, s]))
   for (const factory of candidates) {
     const s = staged.get(factory.release_id)

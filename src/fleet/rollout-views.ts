@@ -1,6 +1,6 @@
 import type { Static } from '@sinclair/typebox'
 import type { Repositories } from '../repositories'
-import type { DeviceRow } from '../repositories/devices'
+import type { DeviceRow } from '../repositories/device-rows'
 import { ChannelRolloutView, DeviceRolloutView, pinView, policyView, rollbackView, rolloutView } from '../schemas/rollout'
 import { inRollout } from './rollout-membership'
 import { chooseTarget } from './target'
@@ -12,23 +12,23 @@ export async function channelRollouts(
 ): Promise<Array<Static<typeof ChannelRolloutView>>> {
   const views = []
   for (const { board, channel } of pairs) {
-    const current = await repos.rollouts.current(board, channel)
-    const rollback = await repos.rollouts.rollback(board, channel)
+    const current = await repos.rolloutQueries.current(board, channel)
+    const rollback = await repos.rolloutQueries.rollback(board, channel)
     views.push({
       board,
       channel,
       current: current ? rolloutView(current) : null,
       rollback: rollback ? rollbackView(rollback) : null,
-      policy: policyView(await repos.rollouts.policy(board, channel)),
+      policy: policyView(await repos.rolloutQueries.policy(board, channel)),
     })
   }
   return views
 }
 
 export async function deviceRollout(repos: Repositories, d: DeviceRow): Promise<Static<typeof DeviceRolloutView>> {
-  const pin = await repos.rollouts.pin(d.device)
+  const pin = await repos.rolloutQueries.pin(d.device)
   const target = await chooseTarget(repos, { board: d.board, channel: d.channel, device: d.device, version: d.version, sequence: d.sequence })
-  const newest = (await repos.rollouts.plan(d.board, d.channel)).releases[0]
+  const newest = (await repos.rolloutPlans.plan(d.board, d.channel)).releases[0]
   return {
     pinned: pin ? pinView(pin) : null,
     target: target

@@ -1,6 +1,6 @@
 import type { Repositories } from '../repositories'
 import type { Release } from '../repositories/releases'
-import type { StagedRelease } from '../repositories/rollouts'
+import type { StagedRelease } from '../repositories/rollout-rows'
 import { inRollout } from './rollout-membership'
 
 /** A release with a binary to serve (imported historical releases have none). */
@@ -73,9 +73,9 @@ function firstThatFits(candidates: Release[], query: TargetQuery, allowDowngrade
  * per poll while nothing changes.
  */
 export async function chooseTarget(repos: Repositories, query: TargetQuery): Promise<Target | undefined> {
-  const plan = await repos.rollouts.plan(query.board, query.channel)
+  const plan = await repos.rolloutPlans.plan(query.board, query.channel)
   if (query.device !== undefined) {
-    const pinned = await repos.rollouts.pinned(query.board, query.device)
+    const pinned = await repos.rolloutPlans.pinned(query.board, query.device)
     if (pinned) {
       const newest = plan.newest?.sequence ?? 0
       return firstThatFits([pinned], query, (r) => r.sequence < newest, 'pinned')

@@ -135,13 +135,13 @@ export async function importCurrentRelease(
         notes: 'the release served as static files before ota-gate (imported at cut-over)',
         published_by: importedBy,
       },
-      existing?.id
+      existing?.id,
+      // Devices without an id (the field fleet) get only releases rolled out to everyone.
+      { percent: 100, who: { actor: importedBy, reason: 'cut-over: the release served before ota-gate' } }
     )
   } catch (err) {
     if (err instanceof HistoryConflict) throw new AppError(409, 'import_conflict', `nothing was imported: ${err.message}`)
     throw err
   }
-  // Devices without an id (the field fleet) get only releases rolled out to everyone.
-  await deps.repos.rollouts.start(release, 100, { actor: importedBy, reason: 'cut-over: the release served before ota-gate' })
   return result('imported', release)
 }

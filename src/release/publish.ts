@@ -7,6 +7,7 @@ import type { Board } from '../repositories/boards'
 import { ReleaseConflict, type NewRelease, type Release } from '../repositories/releases'
 import type { ArtifactStore } from '../store/artifact-store'
 import type { NewFactoryImage } from '../repositories/factory-images'
+import type { RolloutStart } from '../repositories/rollout-rows'
 import { validateFactoryImage, type FactoryRequest } from './factory'
 import { releaseImageFacts } from './image-facts'
 import { ReleaseKeyError, verifyStatement } from './keys'
@@ -143,15 +144,20 @@ export async function validateRelease(deps: PublishDeps, req: PublishRequest, pu
 }
 
 /**
- * Records a release after validateRelease; conflicts with existing releases become 409s. A version
+ * Records a release after validateRelease, with its rollout; conflicts with existing releases become 409s. A version
  * counts as in the field when a device seen within the stale window reports it, and that device
  * proved who it is unless device credentials are off: one unproven poll cannot block a name.
  */
-export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>, release: NewRelease, factory?: NewFactoryImage): Promise<Release> {
+export async function recordRelease(
+  deps: Pick<PublishDeps, 'repos' | 'config'>,
+  release: NewRelease,
+  rollout: RolloutStart,
+  factory?: NewFactoryImage
+): Promise<Release> {
   // loadConfig has checked that OTA_STALE_AFTER reads as a duration.
   const fieldSeenSince = Date.now() - (parseDuration(deps.config.OTA_STALE_AFTER) as number)
   try {
-    return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory })
+    return await deps.repos.releases.insert(release, { fieldSeenSince, onlyVerified: deps.config.OTA_DEVICE_AUTH !== 'off', factory, rollout })
   } catch (err) {
     if (err instanceof ReleaseConflict) throw conflict(err.code, err.message)
     throw err
@@ -162,8 +168,6 @@ export async function recordRelease(deps: Pick<PublishDeps, 'repos' | 'config'>,
 export async function publishRelease(deps: PublishDeps, req: PublishRequest, publishedBy: string): Promise<Release> {
   const valid = await validateRelease(deps, req, publishedBy)
   const factory = req.factory === undefined ? undefined : await validateFactoryImage(deps, req.factory, valid)
-  const release = await recordRelease(deps, valid, factory)
-  await deps.repos.rollouts.start(release, req.rollout_percent, { actor: publishedBy, reason: null })
-  return release
+  return recordRelease(deps, valid, { percent: req.rollout_percent, who: { actor: publishedBy, reason: null } }, factory)
 }
 

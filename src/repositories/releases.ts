@@ -1,5 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { AuditRepository } from './audit'
 import { prepareFactoryImageInsert, type NewFactoryImage } from './factory-images'
+import type { RolloutPlansRepository } from './rollout-plans'
+import type { RolloutStart } from './rollout-rows'
+import { startRollout } from './rollouts'
 
 export type Provenance = 'verified' | 'attested' | 'imported'
 
@@ -49,15 +53,27 @@ export const RELEASE_COLUMNS = [
   'notes', 'published_by', 'created_at',
 ] as const
 
+export interface InsertOptions {
+  fieldSeenSince?: number
+  onlyVerified?: boolean
+  factory?: NewFactoryImage
+  /** how the release's rollout starts (a release with a binary always has one) */
+  rollout: RolloutStart
+}
+
 export class ReleasesRepository {
-  private readonly insertTx: (release: NewRelease, fieldSeenSince: number, onlyVerified: boolean, factory: NewFactoryImage | undefined) => Release
+  private readonly insertTx: (release: NewRelease, options: InsertOptions) => Release
 
   // Devices' polls look releases up by version and by MD5 (Arduino): prepared once.
   private readonly byVersion: Statement
   private readonly byMd5: Statement
   private readonly bySha256: Statement
 
-  constructor(private readonly db: Database) {
+  constructor(
+    private readonly db: Database,
+    audit: AuditRepository,
+    private readonly plans: RolloutPlansRepository
+  ) {
     this.byVersion = db.prepare('SELECT * FROM releases WHERE board = ? AND version = ?')
     this.byMd5 = db.prepare('SELECT * FROM releases WHERE board = ? AND md5 = ? ORDER BY sequence DESC LIMIT 1')
     this.bySha256 = db.prepare('SELECT * FROM releases WHERE board = ? AND sha256 = ?')
@@ -67,9 +83,9 @@ export class ReleasesRepository {
     // No constraint can say "above the highest sequence", so that one is checked here; version,
     // tag and binary are left to the UNIQUE constraints.
     const insertFactory = prepareFactoryImageInsert(db)
-    const tx = db.transaction((release: NewRelease, fieldSeenSince: number, onlyVerified: boolean, factory: NewFactoryImage | undefined): Release => {
+    const tx = db.transaction((release: NewRelease, options: InsertOptions): Release => {
       this.assertSequenceIncreases(release)
-      this.assertVersionNotInField(release, fieldSeenSince, onlyVerified)
+      this.assertVersionNotInField(release, options.fieldSeenSince ?? 0, options.onlyVerified ?? false)
       const row = { ...release, created_at: release.created_at ?? Date.now() }
       let recorded: Release
       try {
@@ -77,21 +93,28 @@ export class ReleasesRepository {
       } catch (err) {
         throw this.conflictFrom(err, release) ?? err
       }
-      if (factory) insertFactory(recorded.id, factory, row.created_at)
+      if (options.factory) insertFactory(recorded.id, options.factory, row.created_at)
+      if (recorded.sha256 !== null) startRollout(db, audit, recorded, options.rollout)
       return recorded
     })
-    this.insertTx = (release, fieldSeenSince, onlyVerified, factory) => tx.immediate(release, fieldSeenSince, onlyVerified, factory)
+    this.insertTx = (release, options) => {
+      try {
+        return tx.immediate(release, options)
+      } finally {
+        this.plans.changed()
+      }
+    }
   }
 
   /**
    * Records a release. Throws ReleaseConflict when its sequence is not above every sequence of the
    * board, or its version, tag or binary is already a release of the board, or devices of the board
    * seen since `options.fieldSeenSince` (ms; default: ever) report its version (only devices that
-   * proved who they are, with `options.onlyVerified`). `options.factory` is recorded with it, in
-   * the same transaction.
+   * proved who they are, with `options.onlyVerified`). `options.factory` and the rollout of a
+   * release with a binary (`options.rollout`) are recorded with it, in the same transaction.
    */
-  async insert(release: NewRelease, options: { fieldSeenSince?: number; onlyVerified?: boolean; factory?: NewFactoryImage } = {}): Promise<Release> {
-    return this.insertTx(release, options.fieldSeenSince ?? 0, options.onlyVerified ?? false, options.factory)
+  async insert(release: NewRelease, options: InsertOptions): Promise<Release> {
+    return this.insertTx(release, options)
   }
 
   private assertSequenceIncreases(r: NewRelease): void {

@@ -4,7 +4,7 @@ import { badRequest, notFound } from '../errors'
 import { durationParam } from '../fleet/duration'
 import { coversFieldFleet, fieldFleetAdoption, fieldFleetSummary } from '../fleet/field-fleet'
 import { channelRollouts, deviceRollout } from '../fleet/rollout-views'
-import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/devices'
+import type { DeviceDetail, DeviceReleaseRow, DeviceRow } from '../repositories/device-rows'
 import { BoardName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import {
   AdoptionResponse,
@@ -102,10 +102,10 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       if (q.board !== undefined && !(await app.repos.boards.get(q.board))) {
         throw notFound('board_not_found', `there is no board ${q.board}: \`ota-gate board list\` shows the boards`)
       }
-      const versions = (await app.repos.devices.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
+      const versions = (await app.repos.deviceQueries.versionCounts(q)).map((v) => ({ ...v, unverified: v.devices - v.verified }))
       const pairs = new Map<string, { board: string; channel: string }>()
       for (const v of versions) pairs.set(`${v.board}\n${v.channel}`, { board: v.board, channel: v.channel })
-      const staleByChannel = await app.repos.devices.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
+      const staleByChannel = await app.repos.deviceQueries.countNotSeenSince([...pairs.values()], Date.now() - staleMs)
       const channels = staleByChannel.map((c) => ({
         ...c,
         devices: versions.filter((v) => v.board === c.board && v.channel === c.channel).reduce((n, v) => n + v.devices, 0),
@@ -153,7 +153,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const q = request.query
       const now = Date.now()
       const limit = q.limit ?? 50
-      const devices = await app.repos.devices.list(
+      const devices = await app.repos.deviceQueries.list(
         {
           prefix: q.prefix === undefined ? undefined : devicePrefix(q.prefix),
           board: q.board,
@@ -185,7 +185,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const id = normalizeDevice(request.params.device)
-      const detail = await app.repos.devices.get(id)
+      const detail = await app.repos.deviceQueries.get(id)
       if (!detail) throw notFound('device_not_found', `no device ${id} has polled this server`)
       return { ...detailView(detail), rollout: await deviceRollout(app.repos, detail) }
     }
@@ -206,7 +206,7 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
       const { board, version } = request.params
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release ${version}`)
-      const adoption = await app.repos.devices.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
+      const adoption = await app.repos.deviceQueries.adoption(release, app.config.OTA_DEVICE_AUTH !== 'off')
       const delta = await app.repos.deltaPatches.savings(release.id)
       const fieldFleet = await fieldFleetAdoption(app.repos, app.config, release)
       return { board, channel: release.channel, version, sequence: release.sequence, ...adoption, delta, field_fleet: fieldFleet }

@@ -7,13 +7,13 @@ import { BoardName, ChannelName, errors, Sequence, Sha256Hex, Version } from '..
 import { releaseView, ReleaseView } from '../schemas/release'
 import type { FactoryImage } from '../repositories/factory-images'
 import type { Release } from '../repositories/releases'
-import { implicitRollout, type Rollout } from '../repositories/rollouts'
+import type { Rollout } from '../repositories/rollout-rows'
 import { rolloutSummary } from '../schemas/rollout'
 import { ReleaseDeltaView, releaseDeltaView } from '../schemas/delta'
 
-/** A release with its rollout (none for a historical release without binary) and its factory image. */
+/** A release with its rollout (a historical release without binary has none) and its factory image. */
 const withRollout = (r: Release, rollout: Rollout | undefined, factory: FactoryImage | undefined) =>
-  releaseView(r, r.sha256 === null ? null : rolloutSummary(rollout ?? implicitRollout(r)), factory ?? null)
+  releaseView(r, rollout ? rolloutSummary(rollout) : null, factory ?? null)
 
 const FirstFlashView = Type.Object({
   /** the release whose factory image a first flash installs now, null when none of the channel has one */
@@ -117,7 +117,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
       }
       const factory = await app.repos.factoryImages.ofRelease(release.id)
       const firstFlash = firstFlashView(release, factory !== undefined, await firstFlashOf(app.repos, release.board, release.channel))
-      return reply.code(201).send({ ...withRollout(release, await app.repos.rollouts.get(release.id), factory), first_flash: firstFlash })
+      return reply.code(201).send({ ...withRollout(release, await app.repos.rolloutQueries.get(release.id), factory), first_flash: firstFlash })
     }
   )
 
@@ -134,7 +134,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const list = await app.repos.releases.list({ board: request.query.board, channel: request.query.channel })
-      const rollouts = await app.repos.rollouts.byRelease({ board: request.query.board, channel: request.query.channel })
+      const rollouts = await app.repos.rolloutQueries.byRelease({ board: request.query.board, channel: request.query.channel })
       const factories = await app.repos.factoryImages.byReleaseId(request.query.board)
       return { releases: list.map((r) => withRollout(r, rollouts.get(r.id), factories.get(r.id))) }
     }
@@ -159,7 +159,7 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
       const release = await app.repos.releases.get(board, version)
       if (!release) throw notFound('release_not_found', `board ${board} has no release named ${version}: list them with GET /v1/releases?board=${board}`)
       return {
-        ...withRollout(release, await app.repos.rollouts.get(release.id), await app.repos.factoryImages.ofRelease(release.id)),
+        ...withRollout(release, await app.repos.rolloutQueries.get(release.id), await app.repos.factoryImages.ofRelease(release.id)),
         delta: await deltaOf(release),
       }
     }

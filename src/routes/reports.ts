@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, notFound } from '../errors'
-import { REPORT_STATUSES, type ReportStatus } from '../repositories/devices'
+import { REPORT_STATUSES, type ReportStatus } from '../repositories/device-rows'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { recordDeltaFailure } from '../fleet/delta-failures'
 import { standingOf, tokenRequiredFor } from '../fleet/device-standing'

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { AppError, badRequest, notFound } from '../errors'
-import { RolloutRefusal, type Actor } from '../repositories/rollouts'
+import { badRequest, notFound } from '../errors'
+import type { Actor } from '../repositories/rollout-rows'
+import { rolloutChecks } from '../fleet/rollout-rules'
 import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { channelRollouts } from '../fleet/rollout-views'
 import { ChannelRolloutView, PinView, PolicyView, Reason, RollbackView, RolloutView, pinView, policyView, rollbackView, rolloutView } from '../schemas/rollout'
@@ -15,16 +16,6 @@ const MAX_PIN_DEVICES = 10_000
 /** The operator's token name and reason, as the audit log records them. */
 function actorOf(request: FastifyRequest, reason: string | undefined): Actor {
   return { actor: request.identity?.name ?? 'unknown', reason: reason ?? null }
-}
-
-/** A refusal of the rollouts repository as the API's error. */
-async function refusing<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work
-  } catch (err) {
-    if (err instanceof RolloutRefusal) throw new AppError(err.status, err.code, err.message)
-    throw err
-  }
 }
 
 /**
@@ -50,7 +41,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board } = request.params
       if (!(await app.repos.boards.get(board))) throw notFound('board_not_found', `board ${board} is not known (see \`ota-gate board list\`)`)
-      const channels = request.query.channel !== undefined ? [request.query.channel] : await app.repos.rollouts.channels(board)
+      const channels = request.query.channel !== undefined ? [request.query.channel] : await app.repos.rolloutQueries.channels(board)
       return { board, channels: await channelRollouts(app.repos, channels.map((channel) => ({ board, channel }))) }
     }
   )
@@ -70,7 +61,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board, channel } = request.params
       const { percent, reason } = request.body
-      return rolloutView(await refusing(app.repos.rollouts.setPercent(board, channel, percent, actorOf(request, reason))))
+      return rolloutView(await app.repos.rollouts.setPercent(board, channel, percent, actorOf(request, reason), rolloutChecks))
     }
   )
 
@@ -97,8 +88,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
       async (request) => {
         const { board, channel } = request.params
         const who = actorOf(request, request.body?.reason)
-        const change = action === 'pause' ? app.repos.rollouts.pause(board, channel, who) : app.repos.rollouts.resume(board, channel, who)
-        return rolloutView(await refusing(change))
+        return rolloutView(await app.repos.rollouts.changeState(board, channel, action, who, rolloutChecks))
       }
     )
   }
@@ -117,7 +107,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { board, channel } = request.params
-      const rollback = await refusing(app.repos.rollouts.rollbackTo(board, channel, request.body.to, actorOf(request, request.body.reason)))
+      const rollback = await app.repos.rollouts.rollbackTo(board, channel, request.body.to, actorOf(request, request.body.reason), rolloutChecks)
       return { board, channel, rollback: rollbackView(rollback) }
     }
   )
@@ -163,7 +153,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
       },
       onRequest: operator,
     },
-    async (request) => ({ pins: (await app.repos.rollouts.pinsList({ board: request.query.board })).map(pinView) })
+    async (request) => ({ pins: (await app.repos.rolloutQueries.pinsList({ board: request.query.board })).map(pinView) })
   )
 
   app.put(
@@ -183,7 +173,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { board, version, reason } = request.body
       const devices = [...new Set(request.body.devices.map(normalizeDevice))]
-      const pins = await refusing(app.repos.rollouts.pinDevices(devices, board, version, actorOf(request, reason)))
+      const pins = await app.repos.rollouts.pinDevices(devices, board, version, actorOf(request, reason), rolloutChecks)
       return { pins: pins.map(pinView) }
     }
   )
@@ -202,7 +192,7 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const device = normalizeDevice(request.params.device)
-      return pinView(await refusing(app.repos.rollouts.unpin(device, actorOf(request, request.query.reason))))
+      return pinView(await app.repos.rollouts.unpin(device, actorOf(request, request.query.reason), rolloutChecks))
     }
   )
 }

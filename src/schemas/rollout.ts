@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { AuditRow } from '../repositories/audit'
-import type { ChannelRollback, Pin, Policy, Rollout } from '../repositories/rollouts'
+import type { ChannelRollback, Pin, Policy, Rollout } from '../repositories/rollout-rows'
 import { BoardName, ChannelName, Sequence, Version } from './common'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])

@@ -1,5 +1,5 @@
 import type { createRepositories } from '../../src/repositories'
-import type { NewRelease } from '../../src/repositories/releases'
+import type { InsertOptions, NewRelease } from '../../src/repositories/releases'
 
 // Release rows for repository tests: release n of esp32cam/stable, its binary's digest made of n.
 
@@ -36,3 +36,6 @@ export function releaseRow(n: number, over: Partial<NewRelease> = {}): NewReleas
 export async function withArtifacts(repos: ReturnType<typeof createRepositories>, ...ns: number[]) {
   for (const n of ns) await repos.artifacts.record({ sha256: hex(n.toString(16), 64), md5: hex('a', 32), size: 1000 + n })
 }
+
+/** A publish's options: the rollout starts at the channel's default, published by `ci`. */
+export const PUBLISHED: InsertOptions = { rollout: { percent: undefined, who: { actor: 'ci', reason: null } } }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { openDatabase } from '../../src/db/open'
-import { ArtifactsRepository } from '../../src/repositories/artifacts'
-import { ReleasesRepository } from '../../src/repositories/releases'
+import { createRepositories } from '../../src/repositories'
 import { FsArtifactStore } from '../../src/store/fs-artifact-store'
+import { PUBLISHED } from './release-rows'
 import { tempDir, type TestContext } from './server'
 
 export const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
@@ -41,8 +41,7 @@ export async function storeArtifacts(t: TestContext, binaries: Buffer[]): Promis
   const store = new FsArtifactStore(dir)
   const shas: string[] = []
   try {
-    const repo = new ArtifactsRepository(db)
-    const releases = new ReleasesRepository(db)
+    const { artifacts: repo, releases } = createRepositories(db)
     for (const bytes of binaries) {
       const sha = sha256(bytes)
       const stored = await repo.record(await store.put(sha, Readable.from([bytes]), bytes.length))
@@ -60,7 +59,7 @@ export async function storeArtifacts(t: TestContext, binaries: Buffer[]): Promis
         tag: `prod-stored-${n}`,
         commit_sha: sha.slice(0, 40),
         provenance: 'attested',
-      })
+      }, PUBLISHED)
     }
   } finally {
     db.close()

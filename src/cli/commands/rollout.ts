@@ -1,6 +1,6 @@
 import type { Static } from '@sinclair/typebox'
 import type { AuditView, ChannelRolloutView, PinView, PolicyView, RollbackView, RolloutView } from '../../schemas/rollout'
-import { apiClient, serverOptions, type ApiClient } from '../api-client'
+import { ApiRefusal, apiClient, serverOptions, type ApiClient } from '../api-client'
 import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
 import { checkDevice } from '../identifiers'
 import { UsageError, print, table, type CliIo } from '../io'
@@ -185,7 +185,14 @@ const unpin: Command = {
     const client: ApiClient = apiClient(values, io)
     const unpinned: Array<Static<typeof PinView>> = []
     for (const device of devices) {
-      unpinned.push(await client.request('DELETE', `/v1/pins/${device}`, { query: { reason: reason(values) } }))
+      try {
+        unpinned.push(await client.request('DELETE', `/v1/pins/${device}`, { query: { reason: reason(values) } }))
+      } catch (err) {
+        if (err instanceof ApiRefusal && err.code === 'pin_not_found') {
+          throw new ApiRefusal(err.status, err.code, `${err.message}: \`ota-gate rollout pins\` lists the pinned devices`)
+        }
+        throw err
+      }
     }
     if (values.json) return printJson(io, { unpinned })
     // The pins are gone: say what each device was held on, not a table that reads like active pins.

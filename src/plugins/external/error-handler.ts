@@ -3,6 +3,7 @@ import type { FastifyError } from 'fastify'
 import { AppError, databaseUnavailable, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
 import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/pg-pool'
 import { patternDescription } from '../../schemas/common'
+import { RolloutRefusal, type RolloutRefusalCode } from '../../fleet/rollout-rules'
 
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -14,6 +15,14 @@ const CODES_BY_STATUS: Record<number, ErrorCode> = {
   416: 'range_not_satisfiable',
   429: 'rate_limited',
   503: 'overloaded',
+}
+
+/** The HTTP status of each refusal of a rollout change. */
+const ROLLOUT_REFUSAL_STATUS: Record<RolloutRefusalCode, 404 | 409> = {
+  no_release: 404,
+  release_not_found: 404,
+  pin_not_found: 404,
+  rollout_conflict: 409,
 }
 
 /**
@@ -32,6 +41,9 @@ export default fp(
         // Logged without a stack: one line per failed request while PostgreSQL is down is enough.
         request.log.warn({ err: err.message }, 'database unavailable: answered 503')
         err = databaseUnavailable(DATABASE_RETRY_AFTER_S)
+      }
+      if (err instanceof RolloutRefusal) {
+        return reply.code(ROLLOUT_REFUSAL_STATUS[err.code]).send({ error: err.code, message: err.message })
       }
       if (err instanceof AppError) {
         return reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message })
