@@ -33,6 +33,8 @@ export default fp(
   async function deviceAuthPlugin(app) {
     const mode = app.config.OTA_DEVICE_AUTH
     const revocations = new RevocationCache(app.repos.credentials)
+    // With PostgreSQL, a revocation made through another instance or the CLI is seen at once.
+    app.changes?.subscribe(['device_revocations'], () => revocations.changed())
     const tokens = new DeviceTokens(await app.repos.credentials.tokenSecret(), app.config.OTA_DEVICE_TOKEN_TTL * 1000, (d) => revocations.get(d))
     app.decorate('deviceTokens', tokens)
     app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed()))
@@ -65,5 +67,5 @@ export default fp(
       if (mode !== 'off' && route.config?.deviceCredentials) addRouteHook(route, 'onRequest', check)
     })
   },
-  { name: 'device-auth', dependencies: ['config', 'repositories', 'auth'] }
+  { name: 'device-auth', dependencies: ['config', 'repositories', 'auth', 'change-feed'] }
 )
