@@ -76,9 +76,15 @@ export const ConfigSchema = Type.Object({
   OTA_ALLOWED_HOSTS: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.:\\[\\], -]*$' })),
   /** /metrics answers without a token (as before) only when true. */
   OTA_METRICS_PUBLIC: Type.Boolean({ default: false }),
+  /** postgres:// or postgresql:// URL (sslmode honoured): the database is PostgreSQL. Unset: SQLite under OTA_DATA_DIR. */
+  OTA_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://[^\\s]+$' })),
+  /** Connections each instance keeps to PostgreSQL. */
+  OTA_DATABASE_POOL: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>
+
+const SECRET_VARIABLES = ['OTA_DATABASE_URL']
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -96,7 +102,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.length > 0) {
     const lines = problems.map((e) => {
       const variable = e.path.replace(/^\//, '') || '(configuration)'
-      return `${variable}=${JSON.stringify(raw[variable] ?? null)}: ${e.message}`
+      // A database URL carries its password: never echoed.
+      const shown = SECRET_VARIABLES.includes(variable) ? '(hidden)' : JSON.stringify(raw[variable] ?? null)
+      return `${variable}=${shown}: ${e.message}`
     })
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`)
   }
@@ -113,5 +121,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration:\n  OTA_BODY_TIMEOUT_MS=${config.OTA_BODY_TIMEOUT_MS}: must be at least OTA_HEADERS_TIMEOUT_MS (${config.OTA_HEADERS_TIMEOUT_MS})`
     )
   }
+  if (config.OTA_DATABASE_URL !== undefined) checkDatabaseUrl(config.OTA_DATABASE_URL)
   return { ...config, OTA_DATA_DIR: path.resolve(config.OTA_DATA_DIR) }
+}
+
+/** The sslmode values libpq knows; node-postgres reads the same parameter. */
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']
+
+function checkDatabaseUrl(value: string): void {
+  const problem = (why: string) =>
+    new ConfigError(`invalid configuration:\n  OTA_DATABASE_URL=(hidden): ${why}, like postgres://ota:secret@db.example:5432/ota?sslmode=require`)
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw problem('must be a URL')
+  }
+  if (url.hostname === '' && !url.searchParams.get('host')) throw problem('must name the database host')
+  if (url.pathname.replace(/^\//, '') === '') throw problem('must name the database after the host (/dbname)')
+  const sslmode = url.searchParams.get('sslmode')
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) throw problem(`sslmode must be one of ${SSL_MODES.join(', ')}`)
 }

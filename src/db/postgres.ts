@@ -1,0 +1,120 @@
+import path from 'node:path'
+import pg from 'pg'
+import { MIGRATIONS_DIR, MigrationError, readMigrations, type Migration } from './migrate'
+
+/** PostgreSQL's migrations: their own ordered, checksummed files, beside SQLite's. */
+export const POSTGRES_MIGRATIONS_DIR = path.join(MIGRATIONS_DIR, 'postgres')
+
+// Milliseconds, ids and counts are BIGINT (and sums NUMERIC): node-postgres hands them over as
+// strings, since they may exceed 2^53. Ours never do; read as numbers, rows match SQLite's.
+const TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC) return (v: string) => Number(v)
+    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text')
+  },
+} as pg.CustomTypesConfig
+
+export interface PostgresOptions {
+  url: string
+  /** connections kept at most */
+  pool: number
+  /** ms to wait for a connection before a query fails (the database is unreachable) */
+  connectTimeoutMs?: number
+}
+
+/** A pool of connections to `url`; call `migratePostgres` before use. */
+export function openPostgres(options: PostgresOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.pool,
+    types: TYPES,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    application_name: 'ota-gate',
+  })
+  // An idle connection the server closed (restart, failover) must not crash the process; the pool
+  // drops it and the next query opens another.
+  pool.on('error', () => undefined)
+  return pool
+}
+
+/** Any one number, the same in every instance: the key of the advisory lock migrations run under. */
+const MIGRATION_LOCK = 0x07a6a7e
+
+/**
+ * Applies pending migrations in order, each in its own transaction, under an advisory lock: several
+ * instances starting at once on an empty database apply them exactly once, the others wait and then
+ * find them applied. Refuses to go on when an applied migration has been edited since.
+ */
+export async function migratePostgres(pool: pg.Pool, migrations: Migration[] = readMigrations(POSTGRES_MIGRATIONS_DIR)): Promise<string[]> {
+  const client = await pool.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        checksum TEXT NOT NULL,
+        applied_at BIGINT NOT NULL
+      )`)
+      const applied = new Map(
+        (await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map((r) => [r.version, r])
+      )
+      const done: string[] = []
+      for (const m of migrations) {
+        const label = `postgres/${String(m.version).padStart(3, '0')}_${m.name}.sql`
+        const previous = applied.get(m.version)
+        if (previous) {
+          if (previous.checksum !== m.checksum) {
+            throw new MigrationError(
+              `migration ${label} was edited after it was applied (checksum ${previous.checksum.slice(0, 12)}… recorded, ` +
+                `${m.checksum.slice(0, 12)}… on disk): restore the file and put the change in a new migration`
+            )
+          }
+          continue
+        }
+        try {
+          await client.query('BEGIN')
+          await client.query(m.sql)
+          await client.query('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)', [
+            m.version,
+            m.name,
+            m.checksum,
+            Date.now(),
+          ])
+          await client.query('COMMIT')
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined)
+          throw new MigrationError(`migration ${label} failed and was rolled back: ${(err as Error).message}`)
+        }
+        done.push(label)
+      }
+      return done
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined)
+    }
+  } finally {
+    client.release()
+  }
+}
+
+/** The connection of a transaction, or the pool: both answer `query`. */
+export type Queryable = Pick<pg.PoolClient, 'query'>
+
+/**
+ * Runs `fn` in a transaction on one connection: committed when it returns, rolled back when it
+ * throws (and the error rethrown).
+ */
+export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const result = await fn(client)
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw err
+  } finally {
+    client.release()
+  }
+}
