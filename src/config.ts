@@ -12,10 +12,6 @@ const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$' })
 
 export const ConfigSchema = Type.Object({
   OTA_DATA_DIR: Type.String({ default: './data', minLength: 1 }),
-  /** postgres://user:pass@host:5432/db (or postgresql://): PostgreSQL instead of SQLite under OTA_DATA_DIR. */
-  OTA_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://[^\\s]+$' })),
-  /** Connections each instance keeps to PostgreSQL at most. */
-  OTA_DATABASE_POOL: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
   OTA_HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   OTA_PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
   OTA_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),

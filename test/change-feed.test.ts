@@ -3,25 +3,25 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { PgChangeFeed } from '../src/db/change-feed'
+import { migratePostgres, openPostgres, POSTGRES_MIGRATIONS_DIR } from '../src/db/postgres'
 import { postgres, type PostgresCluster } from './support/postgres'
 import type { TestContext } from './support/server'
 
 // Every instance hears a committed change to a cached table, from any writer, within a second:
 // the change triggers of migrations/postgres/change_feed.sql and PgChangeFeed on a real cluster.
 
-const FEED_SQL = fs.readFileSync(path.resolve(__dirname, '..', 'migrations', 'postgres', 'change_feed.sql'), 'utf8')
+const FEED_SQL = fs.readFileSync(path.join(POSTGRES_MIGRATIONS_DIR, '004_change_feed.sql'), 'utf8')
 const TABLES = [...FEED_SQL.matchAll(/ON ([a-z_]+)\n/g)].map((m) => m[1])
 /** What a subscriber must hear within: the issue's bound for every instance to agree. */
 const AGREE_MS = 1000
 
-/** A database with the feed's triggers on tables of those names (the schema itself is the repositories' concern). */
+/** A database with ota-gate's schema; `sql` writes to it as another process (an instance, the CLI, psql) would. */
 async function feedDatabase(t: TestContext, pg: PostgresCluster): Promise<{ url: string; sql: (q: string) => Promise<unknown> }> {
   const url = await pg.createDatabase()
+  const pool = openPostgres({ url, pool: 1 })
+  await migratePostgres(pool).finally(() => pool.end())
   const name = new URL(url).pathname.slice(1)
-  const sql = (q: string) => pg.query(q, [], name)
-  for (const table of TABLES) await sql(`CREATE TABLE ${table} (id integer)`)
-  await sql(FEED_SQL)
-  return { url, sql }
+  return { url, sql: (q: string) => pg.query(q, [], name) }
 }
 
 /** A feed that counts what each of its subscriptions heard. */
@@ -47,19 +47,19 @@ t.test('a committed change reaches every instance within a second; a rolled-back
   if (!pg) return
   const { url, sql } = await feedDatabase(t, pg)
   t.ok(TABLES.includes('rollouts') && TABLES.includes('tokens') && TABLES.length >= 8, `triggers on ${TABLES.join(', ')}`)
-  const a = await instance(t, url, ['rollouts', 'tokens'])
-  const b = await instance(t, url, ['rollouts', 'tokens'])
+  const a = await instance(t, url, ['rollout_policies', 'tokens'])
+  const b = await instance(t, url, ['rollout_policies', 'tokens'])
 
-  await sql('INSERT INTO rollouts VALUES (1), (2), (3)')
-  await until('both instances hear of the rollout change', () => a.heard.get('rollouts') === 1 && b.heard.get('rollouts') === 1)
+  await sql("INSERT INTO rollout_policies (board, channel, updated_at) VALUES ('esp32cam', 'beta', 0)")
+  await until('both instances hear of the policy change', () => a.heard.get('rollout_policies') === 1 && b.heard.get('rollout_policies') === 1)
   t.pass('heard by both')
   t.equal(a.heard.get('tokens'), 0, 'only the subscribers of that table')
 
-  await sql('BEGIN; UPDATE rollouts SET id = 9; ROLLBACK;')
+  await sql("BEGIN; UPDATE rollout_policies SET updated_at = 1; ROLLBACK;")
   await sql('DELETE FROM tokens')
   await until('the token change', () => a.heard.get('tokens') === 1 && b.heard.get('tokens') === 1)
-  t.equal(a.heard.get('rollouts'), 1, 'the rolled-back update was never heard (it came before the token change)')
-  t.equal(b.heard.get('rollouts'), 1)
+  t.equal(a.heard.get('rollout_policies'), 1, 'the rolled-back update was never heard (it came before the token change)')
+  t.equal(b.heard.get('rollout_policies'), 1)
 })
 
 t.test('after the database was gone the feed listens again by itself and every cache re-reads', async (t) => {
@@ -73,7 +73,7 @@ t.test('after the database was gone the feed listens again by itself and every c
   pg.start()
   await until('the feed listens again', () => a.feed.connected, 10_000)
   t.same([a.heard.get('rollouts'), a.heard.get('boards')], [1, 1], 'every subscriber told that anything may have changed')
-  await sql('UPDATE boards SET id = 1')
+  await sql("INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES ('cam2', 'esp32', 0, 1966080, 0)")
   await until('a change after the restart', () => a.heard.get('boards') === 2)
   t.pass('changes are heard again')
 })

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import fs from 'node:fs'
-import path from 'node:path'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Pool } from 'pg'
+import type { Pool } from 'pg'
 import t from 'tap'
+import { migratePostgres, openPostgres } from '../src/db/postgres'
 import { ArtifactCache } from '../src/store/artifact-cache'
 import { ArtifactTooLarge, DigestMismatch } from '../src/store/artifact-store'
 import { DiskCachedArtifactStore } from '../src/store/disk-cached-artifact-store'
@@ -16,15 +16,14 @@ import { tempDir, type TestContext } from './support/server'
 // Release binaries in a real PostgreSQL: chunked, streamed in and out, every instance on the
 // database serving every binary, each with its own copy on disk and in memory.
 
-const SCHEMA = fs.readFileSync(path.resolve(__dirname, '..', 'migrations', 'postgres', 'artifact_blobs.sql'), 'utf8')
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex')
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex')
 
 async function database(t: TestContext, pg: PostgresCluster): Promise<Pool> {
   const url = await pg.createDatabase()
-  const pool = new Pool({ connectionString: url, max: 4 })
+  const pool = openPostgres({ url, pool: 4 })
   t.teardown(() => pool.end())
-  await pool.query(SCHEMA)
+  await migratePostgres(pool)
   return pool
 }
 

@@ -14,18 +14,8 @@ import { startServer, tempDir, type RunningServer, type TestContext } from './su
 // with the download path's semantics, the one server key recorded there, and an outage answered
 // with 503 within 2 s and recovered from without a restart.
 
-const POSTGRES_DIR = path.resolve(__dirname, '..', 'migrations', 'postgres')
-
-/**
- * A database with the tables of binaries and of the server key. The schema of the other tables
- * (and applying all of them at start) comes with the PostgreSQL migrations of issue 16's first half.
- */
-async function database(t: TestContext, pg: PostgresCluster): Promise<string> {
-  const url = await pg.createDatabase()
-  const name = new URL(url).pathname.slice(1)
-  for (const file of ['artifact_blobs.sql', 'server_identity.sql']) await pg.query(fs.readFileSync(path.join(POSTGRES_DIR, file), 'utf8'), [], name)
-  return url
-}
+/** An empty database: the instance applies the migrations at start. */
+const database = (_t: TestContext, pg: PostgresCluster) => pg.createDatabase()
 
 interface Answer {
   status: number

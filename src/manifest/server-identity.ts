@@ -13,7 +13,7 @@ export function serverKeyMismatch(recorded: ServerIdentityRow, key: SigningKey):
   if (recorded.key_id === key.keyId) return undefined
   return (
     `this instance's server key (key id ${key.keyId}) is not the one the database records for signing manifests ` +
-    `(key id ${recorded.key_id}, recorded ${recorded.recorded_at.toISOString()}): give every instance the same OTA_SERVER_KEY ` +
+    `(key id ${recorded.key_id}, recorded ${new Date(recorded.recorded_at).toISOString()}): give every instance the same OTA_SERVER_KEY ` +
     `(the PEM of key ${recorded.key_id}); to change the key of the whole fleet on purpose, delete the row of server_identity first`
   )
 }

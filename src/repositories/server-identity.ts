@@ -3,7 +3,8 @@ import type { Pool } from 'pg'
 export interface ServerIdentityRow {
   key_id: string
   public_key_pem: string
-  recorded_at: Date
+  /** ms since the epoch */
+  recorded_at: number
 }
 
 /** The server key the database records (table server_identity, one row). */
@@ -12,11 +13,11 @@ export class PgServerIdentityRepository {
 
   /** Records `key` when no key is recorded yet; returns the recorded one (the first writer's, if two race). */
   async recordFirst(key: { keyId: string; publicKeyPem: string }): Promise<ServerIdentityRow> {
-    await this.pool.query('INSERT INTO server_identity (id, key_id, public_key_pem) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING', [
-      key.keyId,
-      key.publicKeyPem,
-    ])
+    await this.pool.query(
+      'INSERT INTO server_identity (id, key_id, public_key_pem, recorded_at) VALUES (1, $1, $2, $3) ON CONFLICT (id) DO NOTHING',
+      [key.keyId, key.publicKeyPem, Date.now()]
+    )
     const { rows } = await this.pool.query<ServerIdentityRow>('SELECT key_id, public_key_pem, recorded_at FROM server_identity WHERE id = 1')
-    return rows[0]
+    return { ...rows[0], recorded_at: Number(rows[0].recorded_at) }
   }
 }

@@ -42,7 +42,13 @@ export class PgArtifactStore implements ArtifactStore {
         await client.query('ROLLBACK')
         return { sha256, md5, size, created: false }
       }
-      await client.query('INSERT INTO artifact_blobs (sha256, md5, size, chunk_bytes) VALUES ($1, $2, $3, $4)', [sha256, md5, size, CHUNK_BYTES])
+      await client.query('INSERT INTO artifact_blobs (sha256, md5, size, chunk_bytes, created_at) VALUES ($1, $2, $3, $4, $5)', [
+        sha256,
+        md5,
+        size,
+        CHUNK_BYTES,
+        Date.now(),
+      ])
       await client.query('COMMIT')
       return { sha256, md5, size, created: true }
     } catch (err) {
@@ -56,7 +62,7 @@ export class PgArtifactStore implements ArtifactStore {
   }
 
   async size(sha256: string): Promise<number | undefined> {
-    const { rows } = await this.pool.query<{ size: string }>('SELECT size FROM artifact_blobs WHERE sha256 = $1', [sha256])
+    const { rows } = await this.pool.query<{ size: number | string }>('SELECT size FROM artifact_blobs WHERE sha256 = $1', [sha256])
     return rows.length === 0 ? undefined : Number(rows[0].size)
   }
 
@@ -86,7 +92,7 @@ export class PgArtifactStore implements ArtifactStore {
   }
 
   private async *chunks(sha256: string, range?: ByteRange): AsyncGenerator<Buffer> {
-    const { rows } = await this.pool.query<{ size: string; chunk_bytes: number }>(
+    const { rows } = await this.pool.query<{ size: number | string; chunk_bytes: number }>(
       'SELECT size, chunk_bytes FROM artifact_blobs WHERE sha256 = $1',
       [sha256]
     )

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
-import { isDatabaseUnavailable } from '../../db/pg-pool'
+import { isDatabaseUnavailable } from '../../db/postgres-outage'
 
 export type PollKind = 'manifest' | 'arduino' | 'legacy'
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
 import { AppError, databaseUnavailable, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
-import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/pg-pool'
+import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/postgres-outage'
 import { patternDescription } from '../../schemas/common'
 import { RolloutRefusal, type RolloutRefusalCode } from '../../fleet/rollout-rules'
 

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { Pool } from 'pg'
-import { createPgPool } from '../../db/pg-pool'
+import { SERVER_POOL_TIMEOUTS } from '../../db/postgres-outage'
+import { migratePostgres, openPostgres } from '../../db/postgres'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -10,9 +11,9 @@ declare module 'fastify' {
 }
 
 /**
- * The PostgreSQL pool, when OTA_DATABASE_URL selects it. The database must answer at start (a
- * wrong URL or password stops the instance with the reason); after that, an outage makes requests
- * that need it answer 503 until it is back, with no restart.
+ * The PostgreSQL pool, when OTA_DATABASE_URL selects it, with its migrations applied. The database
+ * must answer at start (a wrong URL or password stops the instance with the reason); after that,
+ * an outage makes requests that need it answer 503 until it is back, with no restart.
  */
 export default fp(
   async function postgresPlugin(app) {
@@ -21,12 +22,13 @@ export default fp(
       app.decorate('pg', undefined)
       return
     }
-    const pool = createPgPool(url, app.config.OTA_DATABASE_POOL)
+    const pool = openPostgres({ url, pool: app.config.OTA_DATABASE_POOL, ...SERVER_POOL_TIMEOUTS })
     app.decorate('pg', pool)
     app.addHook('onClose', async () => {
       await pool.end()
     })
-    await pool.query('SELECT 1')
+    const applied = await migratePostgres(pool)
+    if (applied.length > 0) app.log.info({ migrations: applied }, 'PostgreSQL migrations applied')
   },
   { name: 'postgres', dependencies: ['config'] }
 )

@@ -5,5 +5,5 @@ CREATE TABLE server_identity (
   id             integer PRIMARY KEY CHECK (id = 1),
   key_id         text NOT NULL,
   public_key_pem text NOT NULL,
-  recorded_at    timestamptz NOT NULL DEFAULT now()
+  recorded_at    BIGINT NOT NULL
 );

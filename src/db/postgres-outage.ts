@@ -1,5 +1,3 @@
-import { Pool, type PoolConfig } from 'pg'
-
 /**
  * How long a request waits for a connection from the pool (a new one included) before it fails:
  * with the database unreachable a device hears 503 within 2 s, never a hang.
@@ -10,27 +8,8 @@ export const PG_STATEMENT_TIMEOUT_MS = 1500
 /** Seconds a device is told to wait (Retry-After) while the database is unreachable. */
 export const DATABASE_RETRY_AFTER_S = 10
 
-/** The pool every repository and the artifact store share, with the timeouts above. */
-export function pgPoolConfig(connectionString: string, size: number): PoolConfig {
-  return {
-    connectionString,
-    max: size,
-    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
-    statement_timeout: PG_STATEMENT_TIMEOUT_MS,
-    // A database that stops answering mid-statement (a partition, a frozen host) is caught here.
-    query_timeout: PG_STATEMENT_TIMEOUT_MS + 250,
-    keepAlive: true,
-    idleTimeoutMillis: 30_000,
-  }
-}
-
-export function createPgPool(connectionString: string, size: number): Pool {
-  const pool = new Pool(pgPoolConfig(connectionString, size))
-  // An idle connection that breaks (the database restarted) is dropped by the pool; without a
-  // listener the error would end the process.
-  pool.on('error', () => undefined)
-  return pool
-}
+/** The server's pool: requests fail fast while the database is out of reach, never hang. */
+export const SERVER_POOL_TIMEOUTS = { connectTimeoutMs: PG_CONNECT_TIMEOUT_MS, statementTimeoutMs: PG_STATEMENT_TIMEOUT_MS }
 
 // Only what connecting to the database fails with: a reset or broken pipe may be a device's connection.
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])

@@ -7,7 +7,7 @@ CREATE TABLE artifact_blobs (
   md5         text NOT NULL CHECK (md5 ~ '^[0-9a-f]{32}$'),
   size        bigint NOT NULL CHECK (size >= 0),
   chunk_bytes integer NOT NULL CHECK (chunk_bytes > 0),
-  created_at  timestamptz NOT NULL DEFAULT now()
+  created_at  BIGINT NOT NULL
 );
 
 CREATE TABLE artifact_chunks (
