@@ -8,23 +8,16 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER releases_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON releases
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER rollouts_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollouts
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER rollout_policies_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON rollout_policies
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER channel_rollbacks_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON channel_rollbacks
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER device_pins_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON device_pins
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER tokens_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tokens
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER release_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON release_keys
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER boards_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON boards
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER device_revocations_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON device_revocations
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
-CREATE TRIGGER delta_patches_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON delta_patches
-  FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change();
+-- The tables whose rows the instances cache (plans, pins, policies, tokens, keys, boards,
+-- revocations, delta patches), each with a trigger named <table>_changed.
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['releases', 'rollouts', 'rollout_policies', 'channel_rollbacks', 'device_pins',
+                           'tokens', 'release_keys', 'boards', 'device_revocations', 'delta_patches'] LOOP
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION ota_gate_notify_change()', t || '_changed', t);
+  END LOOP;
+END
+$$;
