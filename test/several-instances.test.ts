@@ -91,6 +91,15 @@ t.test('three instances behind nginx: publish, pause seen everywhere, kill -9 du
   const binary = await get(front, new URL(manifest.url).pathname)
   t.equal(crypto.createHash('sha256').update(binary.body).digest('hex'), v2.sha256, 'and downloads it through nginx')
 
+  // Manifests from every instance verify under the one server key that /v1/keys names.
+  const keys = JSON.parse((await get(front, '/v1/keys')).body.toString()) as { server: { public_key_pem: string } }
+  for (const [i, instance] of instances.entries()) {
+    const res = await fetch(`${instance.url}/v1/manifest?board=esp32cam`)
+    const body = Buffer.from(await res.arrayBuffer())
+    const signature = Buffer.from(res.headers.get('x-ota-signature') ?? '', 'base64')
+    t.ok(crypto.verify('sha256', body, { key: keys.server.public_key_pem, dsaEncoding: 'der' }, signature), `instance ${i + 1}'s manifest verifies`)
+  }
+
   // Paused through the second: the third offers what the pause means within the bound.
   const ops = await operatorToken(asTarget(two) as RunningServer)
   t.equal((await call(asTarget(two) as RunningServer, 'POST', '/v1/rollouts/esp32cam/stable/pause', ops, { reason: 'field reports' })).status, 200)
