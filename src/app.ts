@@ -2,7 +2,6 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { Config } from './config'
 import configPlugin from './plugins/external/config'
 import dbPlugin from './plugins/external/db'
-import postgresPlugin from './plugins/external/postgres'
 import errorHandler from './plugins/external/error-handler'
 import hostRequired from './plugins/external/host-required'
 import artifactStore from './plugins/app/artifact-store'
@@ -58,10 +57,9 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(errorHandler)
   await fastify.register(hostRequired)
   await fastify.register(dbPlugin)
-  await fastify.register(postgresPlugin)
   // application services
-  await fastify.register(changeFeed)
   await fastify.register(repositories)
+  await fastify.register(changeFeed)
   await fastify.register(artifactStore)
   await fastify.register(artifactCache)
   await fastify.register(auth)

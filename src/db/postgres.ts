@@ -125,3 +125,24 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
     client.release()
   }
 }
+
+/** The rows a query returns. */
+export async function all<T>(q: Queryable, sql: string, params: unknown[] = []): Promise<T[]> {
+  return (await q.query(sql, params)).rows as T[]
+}
+
+/** The first row a query returns, if any. */
+export async function one<T>(q: Queryable, sql: string, params: unknown[] = []): Promise<T | undefined> {
+  return (await q.query(sql, params)).rows[0] as T | undefined
+}
+
+/** Rows a statement changed. */
+export async function changes(q: Queryable, sql: string, params: unknown[] = []): Promise<number> {
+  return (await q.query(sql, params)).rowCount ?? 0
+}
+
+/** The UNIQUE (or primary key) constraint a write hit, if that is why it failed. */
+export function uniqueViolation(err: unknown): string | undefined {
+  const e = err as { code?: string; constraint?: string }
+  return e.code === '23505' ? (e.constraint ?? '') : undefined
+}

@@ -9,7 +9,7 @@ export interface ArtifactRow extends StoredArtifact {
 const MAX_CACHED = 10_000
 
 /** SQL: a release names the binary `digest` (a column or parameter), as its application or its factory image. */
-const releaseNames = (digest: string) =>
+export const RELEASE_NAMES = (digest: string) =>
   `(EXISTS (SELECT 1 FROM releases r WHERE r.sha256 = ${digest}) OR EXISTS (SELECT 1 FROM factory_images f WHERE f.sha256 = ${digest}))`
 
 /** Facts about stored binaries; a row exists only once the bytes are durably in the store. */
@@ -26,7 +26,7 @@ export class ArtifactsRepository {
 
   constructor(private readonly db: Database) {
     this.byDigest = db.prepare('SELECT sha256, md5, size, created_at FROM artifacts WHERE sha256 = ?')
-    this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${releaseNames('@sha')}`)
+    this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${RELEASE_NAMES('@sha')}`)
   }
 
   async get(sha256: string): Promise<ArtifactRow | undefined> {
@@ -63,7 +63,7 @@ export class ArtifactsRepository {
     return this.db
       .prepare(
         `SELECT a.sha256, a.md5, a.size, a.created_at FROM artifacts a
-         WHERE a.created_at < ? AND NOT ${releaseNames('a.sha256')}
+         WHERE a.created_at < ? AND NOT ${RELEASE_NAMES('a.sha256')}
          ORDER BY a.created_at, a.sha256`
       )
       .all(before) as ArtifactRow[]
@@ -72,7 +72,7 @@ export class ArtifactsRepository {
   /** Deletes the row of an upload no release names; false when a release names it (or no row exists). */
   async forgetUnreleased(sha256: string): Promise<boolean> {
     const r = this.db
-      .prepare(`DELETE FROM artifacts WHERE sha256 = @sha AND NOT ${releaseNames('@sha')}`)
+      .prepare(`DELETE FROM artifacts WHERE sha256 = @sha AND NOT ${RELEASE_NAMES('@sha')}`)
       .run({ sha: sha256 })
     if (r.changes > 0) this.found.delete(sha256)
     return r.changes > 0

@@ -143,6 +143,20 @@ export interface Adoption {
 /** Told which releases a check-in or report just recorded a failure or rollback for, and whether the device proved who it is. */
 export type SetbackListener = (releaseIds: number[], verified: boolean) => Promise<void>
 
+/** The listeners a check-in writer tells of setbacks, after the commit and before the answer. */
+export class SetbackListeners {
+  private readonly listeners: SetbackListener[] = []
+
+  add(listener: SetbackListener): void {
+    this.listeners.push(listener)
+  }
+
+  async tell(releaseIds: number[], verified: boolean): Promise<void> {
+    if (releaseIds.length === 0) return
+    for (const listener of this.listeners) await listener(releaseIds, verified)
+  }
+}
+
 /** How many of a device's latest reports, history rows and release states the device view shows. */
 export const DEVICE_VIEW_LIMIT = 100
 /** Reports kept per device: a device stuck in a loop cannot fill the disk. */

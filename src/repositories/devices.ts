@@ -5,6 +5,7 @@ import {
   REPORT_COLUMN,
   type CheckIn,
   type Report,
+  SetbackListeners,
   type SetbackListener,
 } from './device-rows'
 
@@ -40,7 +41,7 @@ export class DevicesRepository {
   private readonly forgetUpdates: Statement
   private readonly checkIns: GroupCommit<CheckIn, ReturnType<DevicesRepository['applyCheckIn']>>
   private readonly reportTx: (r: Report) => { known: boolean; setback: number | null }
-  private readonly setbackListeners: SetbackListener[] = []
+  private readonly setbackListeners = new SetbackListeners()
 
   constructor(private readonly db: Database) {
     this.previous = db.prepare('SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ?')
@@ -108,12 +109,11 @@ export class DevicesRepository {
    * (reported or silent), with the releases concerned; the poll or report is answered after it.
    */
   onSetback(listener: SetbackListener): void {
-    this.setbackListeners.push(listener)
+    this.setbackListeners.add(listener)
   }
 
   private async setbacks(releaseIds: number[], verified: boolean): Promise<void> {
-    if (releaseIds.length === 0) return
-    for (const listener of this.setbackListeners) await listener(releaseIds, verified)
+    await this.setbackListeners.tell(releaseIds, verified)
   }
 
   /** Counts a poll of the field fleet's /firmware.json, which names no device. */

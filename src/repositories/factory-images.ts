@@ -16,11 +16,11 @@ export interface FactoryImage {
 
 export type NewFactoryImage = Omit<FactoryImage, 'release_id' | 'created_at'>
 
-const COLUMNS = ['release_id', 'sha256', 'size', 'md5', 'built_at', 'signature', 'key_id', 'app_offset', 'flash_size', 'created_at'] as const
+export const FACTORY_IMAGE_COLUMNS = ['release_id', 'sha256', 'size', 'md5', 'built_at', 'signature', 'key_id', 'app_offset', 'flash_size', 'created_at'] as const
 
 /** The INSERT a release's own transaction runs (ReleasesRepository.insert), so a release and its factory image are recorded together. */
 export function prepareFactoryImageInsert(db: Database): (releaseId: number, image: NewFactoryImage, at: number) => FactoryImage {
-  const insert = db.prepare(`INSERT INTO factory_images (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => '@' + c).join(', ')})`)
+  const insert = db.prepare(`INSERT INTO factory_images (${FACTORY_IMAGE_COLUMNS.join(', ')}) VALUES (${FACTORY_IMAGE_COLUMNS.map((c) => '@' + c).join(', ')})`)
   return (releaseId, image, at) => {
     const row: FactoryImage = { ...image, release_id: releaseId, created_at: at }
     insert.run(row)

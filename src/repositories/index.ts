@@ -16,41 +16,46 @@ import { RolloutPlansRepository } from './rollout-plans'
 import { RolloutQueriesRepository } from './rollout-queries'
 import { RolloutsRepository } from './rollouts'
 import { TokensRepository } from './tokens'
+import type { Shape } from './shape'
+
+/** The audit log as routes read it; writes happen inside the changes they record. */
+export type AuditStore = Omit<Shape<AuditRepository>, 'recordSync'>
 
 /**
- * Every SQL statement of the application lives in a repository. Their interfaces are async so that
- * a PostgreSQL backend can stand in without changes to routes or services.
+ * Every SQL statement of the application lives in a repository. Each is an interface (the public
+ * shape of the SQLite class) that the PostgreSQL classes (repositories/postgres/) implement too;
+ * routes and services never know which backend runs.
  */
 export interface Repositories {
-  tokens: TokensRepository
-  boards: BoardsRepository
-  artifacts: ArtifactsRepository
-  releaseKeys: ReleaseKeysRepository
-  releases: ReleasesRepository
+  tokens: Shape<TokensRepository>
+  boards: Shape<BoardsRepository>
+  artifacts: Shape<ArtifactsRepository>
+  releaseKeys: Shape<ReleaseKeysRepository>
+  releases: Shape<ReleasesRepository>
   /** releases' factory images (first flash), written with their release */
-  factoryImages: FactoryImagesRepository
+  factoryImages: Shape<FactoryImagesRepository>
   /** historical releases (published before ota-gate), written by the ledger import */
-  history: ReleaseHistoryRepository
+  history: Shape<ReleaseHistoryRepository>
   /** device check-ins and reports (the writes of every poll) */
-  devices: DevicesRepository
+  devices: Shape<DevicesRepository>
   /** the fleet view: one device, pages of devices, counts per version, adoption */
-  deviceQueries: DeviceQueriesRepository
+  deviceQueries: Shape<DeviceQueriesRepository>
   /** device keys, the allow-list, enrollment tokens, the device-token secret and revocations */
-  credentials: DeviceCredentialsRepository
+  credentials: Shape<DeviceCredentialsRepository>
   /** the field fleet (/firmware.json, /firmware.app.bin) per address and user agent */
-  legacyClients: LegacyClientsRepository
+  legacyClients: Shape<LegacyClientsRepository>
   /** the figures /metrics reads at each scrape */
-  metrics: MetricsRepository
+  metrics: Shape<MetricsRepository>
   /** changes to staged rollouts, policies, pins and rollbacks */
-  rollouts: RolloutsRepository
+  rollouts: Shape<RolloutsRepository>
   /** the rollout state the device endpoints read (cached) */
-  rolloutPlans: RolloutPlansRepository
+  rolloutPlans: Shape<RolloutPlansRepository>
   /** what operators and the auto-halt read about rollouts */
-  rolloutQueries: RolloutQueriesRepository
+  rolloutQueries: Shape<RolloutQueriesRepository>
   /** who changed rollouts, when and why */
-  audit: AuditRepository
+  audit: AuditStore
   /** delta patches, failed applies, and the per-board delta switch */
-  deltaPatches: DeltaPatchesRepository
+  deltaPatches: Shape<DeltaPatchesRepository>
 }
 
 export function createRepositories(db: Database): Repositories {

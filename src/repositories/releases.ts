@@ -61,6 +61,37 @@ export interface InsertOptions {
   rollout: RolloutStart
 }
 
+/** SQL counting devices of a board seen since a time that run a version no release of the board has: board, version, since. */
+export const VERSION_IN_FIELD = (onlyVerified: boolean, [board, version, since]: [string, string, string]) =>
+  `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ${board} AND d.version = ${version} AND d.last_seen >= ${since}
+     ${onlyVerified ? 'AND d.verified = 1' : ''}
+     AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = d.board AND r.version = d.version)`
+
+export function sequenceConflict(r: NewRelease, highest: number): ReleaseConflict {
+  return new ReleaseConflict(
+    'sequence_not_increasing',
+    `sequence ${r.sequence} is not above ${highest}, the highest sequence of board ${r.board}: publish with sequence ${highest + 1} or higher (and sign the statement again)`
+  )
+}
+
+export function fieldConflict(r: NewRelease, n: number): ReleaseConflict {
+  return new ReleaseConflict(
+    'version_in_field',
+    `${n} device(s) of board ${r.board} already report running a version named ${r.version} that is not this release, so they would never take it: choose another version name`
+  )
+}
+
+/** The conflict a UNIQUE column of releases means, naming the release `other` in the way. */
+export function uniqueConflict(column: 'version' | 'tag' | 'sha256', r: NewRelease, other: { version: string; sequence: number } | undefined): ReleaseConflict {
+  if (column === 'version') {
+    return new ReleaseConflict('version_exists', `board ${r.board} already has a release named ${r.version} (sequence ${other?.sequence}): choose another version name`)
+  }
+  if (column === 'tag') {
+    return new ReleaseConflict('tag_exists', `tag ${r.tag} is already release ${other?.version} of board ${r.board}: tag the new build with a new tag`)
+  }
+  return new ReleaseConflict('binary_exists', `this binary (${r.sha256}) is already release ${other?.version} of board ${r.board}: a new release needs a new build`)
+}
+
 export class ReleasesRepository {
   private readonly insertTx: (release: NewRelease, options: InsertOptions) => Release
 
@@ -119,61 +150,26 @@ export class ReleasesRepository {
 
   private assertSequenceIncreases(r: NewRelease): void {
     const highest = this.maxSequenceSync(r.board)
-    if (highest !== null && r.sequence <= highest) {
-      throw new ReleaseConflict(
-        'sequence_not_increasing',
-        `sequence ${r.sequence} is not above ${highest}, the highest sequence of board ${r.board}: publish with sequence ${highest + 1} or higher (and sign the statement again)`
-      )
-    }
+    if (highest !== null && r.sequence <= highest) throw sequenceConflict(r, highest)
   }
 
   private assertVersionNotInField(r: NewRelease, seenSince: number, onlyVerified: boolean): void {
     // Devices running a release of that name are the version_exists case, reported by the insert.
     const { n } = this.db
-      .prepare(
-        `SELECT COUNT(*) AS n FROM devices d WHERE d.board = ? AND d.version = ? AND d.last_seen >= ?
-            ${onlyVerified ? 'AND d.verified = 1' : ''}
-            AND NOT EXISTS (SELECT 1 FROM releases r WHERE r.board = d.board AND r.version = d.version)`
-      )
+      .prepare(VERSION_IN_FIELD(onlyVerified, ['?', '?', '?']))
       .get(r.board, r.version, seenSince) as { n: number }
-    if (n > 0) {
-      throw new ReleaseConflict(
-        'version_in_field',
-        `${n} device(s) of board ${r.board} already report running a version named ${r.version} that is not this release, so they would never take it: choose another version name`
-      )
-    }
+    if (n > 0) throw fieldConflict(r, n)
   }
 
   /** Turns the UNIQUE constraint the insert hit into the conflict it means, naming the release in the way. */
   private conflictFrom(err: unknown, r: NewRelease): ReleaseConflict | undefined {
-    if ((err as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') return undefined
     const message = (err as Error).message
-    const existing = (column: string, value: unknown) =>
-      this.db.prepare(`SELECT version, sequence FROM releases WHERE board = ? AND ${column} = ?`).get(r.board, value) as
-        | { version: string; sequence: number }
-        | undefined
-    if (message.includes('releases.version')) {
-      const other = existing('version', r.version)
-      return new ReleaseConflict(
-        'version_exists',
-        `board ${r.board} already has a release named ${r.version} (sequence ${other?.sequence}): choose another version name`
-      )
-    }
-    if (message.includes('releases.tag')) {
-      const other = existing('tag', r.tag)
-      return new ReleaseConflict(
-        'tag_exists',
-        `tag ${r.tag} is already release ${other?.version} of board ${r.board}: tag the new build with a new tag`
-      )
-    }
-    if (message.includes('releases.sha256')) {
-      const other = existing('sha256', r.sha256)
-      return new ReleaseConflict(
-        'binary_exists',
-        `this binary (${r.sha256}) is already release ${other?.version} of board ${r.board}: a new release needs a new build`
-      )
-    }
-    return undefined
+    const column = (['version', 'tag', 'sha256'] as const).find((c) => message.includes(`releases.${c}`))
+    if (!column) return undefined
+    const other = this.db.prepare(`SELECT version, sequence FROM releases WHERE board = ? AND ${column} = ?`).get(r.board, r[column]) as
+      | { version: string; sequence: number }
+      | undefined
+    return uniqueConflict(column, r, other)
   }
 
   async get(board: string, version: string): Promise<Release | undefined> {

@@ -1,3 +1,4 @@
+import type { AuditEntry } from './audit'
 import type { Release } from './releases'
 
 // The rows of staged rollouts, shared by the cached read model, the operator queries and the writes.
@@ -118,5 +119,24 @@ export function policyOf(row: { [K in keyof Policy]: number | null } | undefined
     default_percent: row?.default_percent ?? DEFAULT_POLICY.default_percent,
     halt_min_count: row?.halt_min_count ?? DEFAULT_POLICY.halt_min_count,
     halt_min_ratio: row?.halt_min_ratio ?? DEFAULT_POLICY.halt_min_ratio,
+  }
+}
+
+/** The audit entry of a rollout change by `who` about `subject`. */
+export function rolloutAudit(
+  who: Actor,
+  action: AuditEntry['action'],
+  subject: { board: string; channel: string; version?: string; device?: string | null },
+  details: Record<string, unknown>
+): AuditEntry {
+  return {
+    actor: who.actor,
+    action,
+    board: subject.board,
+    channel: subject.channel,
+    version: subject.version ?? null,
+    device: subject.device ?? null,
+    reason: who.reason,
+    details,
   }
 }

@@ -1,9 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3'
-import type { AuditEntry, AuditRepository } from './audit'
+import type { AuditRepository } from './audit'
 import type { Release } from './releases'
 import type { RolloutPlansRepository } from './rollout-plans'
 import { channelRollback, currentRollout, policyRow } from './rollout-queries'
-import { PIN_SELECT, ROLLOUT_SELECT, type Actor, type ChannelRollback, type Pin, type Policy, type Rollout, type RolloutChecks, type RolloutStart, type SetbackCounts } from './rollout-rows'
+import { PIN_SELECT, ROLLOUT_SELECT, rolloutAudit, type Actor, type ChannelRollback, type Pin, type Policy, type Rollout, type RolloutChecks, type RolloutStart, type SetbackCounts } from './rollout-rows'
 
 /**
  * Changes to rollouts, policies, pins and channel rollbacks. Every change writes its audit entry in
@@ -190,21 +190,6 @@ export function startRollout(db: Database, audit: AuditRepository, release: Rele
   }
 }
 
-function record(
-  audit: AuditRepository,
-  who: Actor,
-  action: AuditEntry['action'],
-  subject: { board: string; channel: string; version?: string; device?: string | null },
-  details: Record<string, unknown>
-): void {
-  audit.recordSync({
-    actor: who.actor,
-    action,
-    board: subject.board,
-    channel: subject.channel,
-    version: subject.version ?? null,
-    device: subject.device ?? null,
-    reason: who.reason,
-    details,
-  })
+function record(audit: AuditRepository, ...entry: Parameters<typeof rolloutAudit>): void {
+  audit.recordSync(rolloutAudit(...entry))
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
+import type { Shape } from './shape'
 
 export const ROLES = ['releaser', 'operator', 'admin'] as const
 export type Role = (typeof ROLES)[number]
@@ -17,13 +18,20 @@ export interface Identity {
   role: Role
 }
 
-const TOKEN_PREFIX = 'otg_'
+export const TOKEN_PREFIX = 'otg_'
 
 export function hashToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest()
 }
 
-export class TokenNameTaken extends Error {}
+export class TokenNameTaken extends Error {
+  static named(name: string): TokenNameTaken {
+    return new TokenNameTaken(`an active token named "${name}" exists: revoke it first or choose another name`)
+  }
+}
+
+/** What any backend's tokens repository offers. */
+export type TokensStore = Shape<TokensRepository>
 
 /** Bearer tokens: only their SHA-256 is stored (tokens are 256 random bits, so a fast hash is enough). */
 export class TokensRepository {
@@ -37,7 +45,7 @@ export class TokensRepository {
         .run(name, role, hashToken(token).toString('hex'), Date.now())
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new TokenNameTaken(`an active token named "${name}" exists: revoke it first or choose another name`)
+        throw TokenNameTaken.named(name)
       }
       throw err
     }

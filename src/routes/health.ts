@@ -21,8 +21,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (_request, reply) => {
       try {
-        app.db.prepare('SELECT 1').get()
-        if (app.pg) await app.pg.query('SELECT 1')
+        await app.backend.ping()
         // Without the feed this instance could offer a plan other instances have changed.
         if (app.changes && !app.changes.connected) throw new Error('the change feed is not listening')
       } catch (err) {

@@ -56,6 +56,8 @@ export interface PublishOptions {
   notes?: string
   /** POST /v1/releases rollout_percent; the channel's policy when absent */
   rolloutPercent?: number
+  /** the releaser token and trusted key to publish with; by default the server's, made with the CLI on its data folder */
+  publisher?: Publisher
 }
 
 export interface PublishedRelease {
@@ -79,7 +81,7 @@ async function expectOk(res: Response, what: string, statuses: number[]): Promis
  * `prod-<version>` and a commit id derived from the version. Throws with the server's answer on refusal.
  */
 export async function publishRelease(server: PublishTarget, opts: PublishOptions): Promise<PublishedRelease> {
-  const publisher = await publisherOf(server)
+  const publisher = opts.publisher ?? (await publisherOf(server))
   const board = opts.board ?? 'esp32cam'
   const image = opts.image ?? buildEspImage({ version: opts.version, seed: opts.sequence, ...(opts.imageSize === undefined ? {} : { size: opts.imageSize }) })
   const sha256 = crypto.createHash('sha256').update(image).digest('hex')

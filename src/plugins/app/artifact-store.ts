@@ -20,13 +20,14 @@ export const ARTIFACT_DISK_CACHE = 'artifact-cache'
  */
 export default fp(
   async function artifactStorePlugin(app) {
-    if (app.pg === undefined) {
+    const pool = app.backend.pool
+    if (pool === undefined) {
       app.decorate('artifacts', new FsArtifactStore(app.config.OTA_DATA_DIR))
       return
     }
     const disk = new FsArtifactStore(path.join(app.config.OTA_DATA_DIR, ARTIFACT_DISK_CACHE))
     const onFillError = (sha256: string, err: unknown) => app.log.warn({ err, sha256 }, 'copying a binary from the database to the disk cache failed')
-    app.decorate('artifacts', new DiskCachedArtifactStore(new PgArtifactStore(app.pg), disk, onFillError))
+    app.decorate('artifacts', new DiskCachedArtifactStore(new PgArtifactStore(pool), disk, onFillError))
   },
-  { name: 'artifact-store', dependencies: ['config', 'postgres'] }
+  { name: 'artifact-store', dependencies: ['config', 'db'] }
 )

@@ -15,7 +15,7 @@ declare module 'fastify' {
 export default fp(
   async function changeFeedPlugin(app) {
     const url = app.config.OTA_DATABASE_URL
-    if (url === undefined || app.pg === undefined) {
+    if (url === undefined || app.backend.pool === undefined) {
       app.decorate('changes', undefined)
       return
     }
@@ -23,11 +23,13 @@ export default fp(
       onError: (err) => app.log.warn({ err: err.message }, 'change feed: connection to the database lost; listening again as soon as it answers'),
       onReconnect: () => app.log.info('change feed: listening again; cached reads dropped'),
     })
+    // The channel plans and pins the polls read: dropped at once, not within the generation's re-read interval.
+    feed.subscribe(['releases', 'rollouts', 'channel_rollbacks', 'device_pins'], () => app.repos.rolloutPlans.changed())
     await feed.start()
     app.decorate('changes', feed)
     app.addHook('onClose', async () => {
       await feed.close()
     })
   },
-  { name: 'change-feed', dependencies: ['config', 'postgres'] }
+  { name: 'change-feed', dependencies: ['config', 'db', 'repositories'] }
 )

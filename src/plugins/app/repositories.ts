@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createRepositories, type Repositories } from '../../repositories'
+import type { Repositories } from '../../repositories'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -9,7 +9,7 @@ declare module 'fastify' {
 
 export default fp(
   async function repositoriesPlugin(app) {
-    app.decorate('repos', createRepositories(app.db))
+    app.decorate('repos', app.backend.repos)
   },
   { name: 'repositories', dependencies: ['db'] }
 )

@@ -108,12 +108,12 @@ export function loadServerKey(setting: string | undefined, dataDir: string): Ser
 export default fp(
   async function serverKeyPlugin(app) {
     const key = loadServerKey(app.config.OTA_SERVER_KEY, app.config.OTA_DATA_DIR)
-    if (app.pg !== undefined) {
-      const mismatch = serverKeyMismatch(await new PgServerIdentityRepository(app.pg).recordFirst(key), key)
+    if (app.backend.pool !== undefined) {
+      const mismatch = serverKeyMismatch(await new PgServerIdentityRepository(app.backend.pool).recordFirst(key), key)
       if (mismatch) throw new ServerKeyError(mismatch)
     }
     app.log.info({ keyId: key.keyId }, 'manifest signing key loaded')
     app.decorate('serverKey', key)
   },
-  { name: 'server-key', dependencies: ['config', 'postgres'] }
+  { name: 'server-key', dependencies: ['config', 'db'] }
 )

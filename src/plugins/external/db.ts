@@ -1,20 +1,23 @@
 import fp from 'fastify-plugin'
-import type { Database } from 'better-sqlite3'
-import { openDatabase } from '../../db/open'
+import { SERVER_POOL_TIMEOUTS } from '../../db/postgres-outage'
+import { openBackend, type Backend } from '../../repositories/backend'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    db: Database
+    backend: Backend
   }
 }
 
-/** Opens SQLite under the data folder and applies migrations; the app does not start if they fail. */
+/**
+ * Opens the database (PostgreSQL when OTA_DATABASE_URL is set, else SQLite under the data folder)
+ * and applies migrations; the app does not start if they fail.
+ */
 export default fp(
   async function dbPlugin(app) {
-    const db = openDatabase(app.config.OTA_DATA_DIR)
-    app.decorate('db', db)
+    const backend = await openBackend(app.config, SERVER_POOL_TIMEOUTS)
+    app.decorate('backend', backend)
     app.addHook('onClose', async () => {
-      db.close()
+      await backend.close()
     })
   },
   { name: 'db', dependencies: ['config'] }

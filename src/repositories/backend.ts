@@ -1,0 +1,64 @@
+import type { Database } from 'better-sqlite3'
+import type pg from 'pg'
+import type { Config } from '../config'
+import { openDatabase } from '../db/open'
+import { migratePostgres, openPostgres, type PostgresOptions } from '../db/postgres'
+import { createRepositories, type Repositories } from '.'
+import { createPostgresRepositories } from './postgres'
+
+/** The database the configuration names, opened and migrated, with every repository over it. */
+export interface Backend {
+  kind: 'sqlite' | 'postgres'
+  repos: Repositories
+  /** SQLite's database (kind sqlite) */
+  db?: Database
+  /** PostgreSQL's pool (kind postgres): the change feed and the artifact store use it too */
+  pool?: pg.Pool
+  /** throws while the database does not answer */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export type BackendConfig = Pick<Config, 'OTA_DATA_DIR' | 'OTA_DATABASE_URL' | 'OTA_DATABASE_POOL'>
+
+/** The pool's timeouts (the server's fail fast while PostgreSQL is out of reach); the defaults of openPostgres when absent. */
+export type PoolTimeouts = Pick<PostgresOptions, 'connectTimeoutMs' | 'statementTimeoutMs'>
+
+/**
+ * PostgreSQL when OTA_DATABASE_URL is set, else SQLite under OTA_DATA_DIR; chosen once at start.
+ * Migrations are applied before it returns: the app does not start when they fail.
+ */
+export async function openBackend(config: BackendConfig, timeouts: PoolTimeouts = {}): Promise<Backend> {
+  if (config.OTA_DATABASE_URL === undefined) {
+    const db = openDatabase(config.OTA_DATA_DIR)
+    return {
+      kind: 'sqlite',
+      db,
+      repos: createRepositories(db),
+      async ping() {
+        db.prepare('SELECT 1').get()
+      },
+      async close() {
+        db.close()
+      },
+    }
+  }
+  const pool = openPostgres({ url: config.OTA_DATABASE_URL, pool: config.OTA_DATABASE_POOL, ...timeouts })
+  try {
+    await migratePostgres(pool)
+  } catch (err) {
+    await pool.end()
+    throw err
+  }
+  return {
+    kind: 'postgres',
+    pool,
+    repos: createPostgresRepositories(pool),
+    async ping() {
+      await pool.query('SELECT 1')
+    },
+    async close() {
+      await pool.end()
+    },
+  }
+}

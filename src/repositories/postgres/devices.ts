@@ -1,0 +1,309 @@
+import type pg from 'pg'
+import { all, changes, one, transaction, type Queryable } from '../../db/postgres'
+import { PgGroupCommit } from '../../db/pg-group-commit'
+import {
+  DEVICE_COLUMNS,
+  DEVICE_VIEW_LIMIT,
+  REPORTS_KEPT,
+  REPORT_COLUMN,
+  counted,
+  type Adoption,
+  type CheckIn,
+  type DeviceDetail,
+  type DeviceFilter,
+  type DeviceReleaseRow,
+  type DeviceRow,
+  type HistoryRow,
+  type Report,
+  type ReportRow,
+  SetbackListeners,
+  type SetbackListener,
+  type VersionCount,
+} from '../device-rows'
+import type { DeviceQueriesRepository } from '../device-queries'
+import type { DevicesRepository } from '../devices'
+import type { Shape } from '../shape'
+
+interface PreviousDevice {
+  board: string
+  channel: string
+  version: string
+  sequence: number
+  last_offered: number | null
+  verified: number
+}
+
+const ACCEPTED_KEY = "EXISTS (SELECT 1 FROM device_keys WHERE device = $1 AND state = 'accepted')"
+
+/**
+ * Device check-ins and reports on PostgreSQL: the same rows as DevicesRepository writes, each
+ * check-in in a savepoint of a transaction shared with the check-ins that arrived meanwhile,
+ * committed before the caller answers.
+ */
+export class PgDevicesRepository implements Shape<DevicesRepository> {
+  private readonly checkIns: PgGroupCommit<CheckIn, number[]>
+  private readonly setbackListeners = new SetbackListeners()
+
+  constructor(private readonly pool: pg.Pool) {
+    this.checkIns = new PgGroupCommit(pool, (q, c) => this.applyCheckIn(q, c))
+  }
+
+  async checkIn(c: CheckIn): Promise<void> {
+    await this.setbacks(await this.checkIns.run(c), c.verified === true)
+  }
+
+  onSetback(listener: SetbackListener): void {
+    this.setbackListeners.add(listener)
+  }
+
+  private async setbacks(releaseIds: number[], verified: boolean): Promise<void> {
+    await this.setbackListeners.tell(releaseIds, verified)
+  }
+
+  async recordLegacyPoll(address: string, userAgent: string): Promise<void> {
+    const at = Date.now()
+    await this.pool.query(
+      `INSERT INTO legacy_clients AS l (address, user_agent, first_seen, last_seen, polls) VALUES ($1, $2, $3, $3, 1)
+       ON CONFLICT (address, user_agent) DO UPDATE SET last_seen = excluded.last_seen, polls = l.polls + 1`,
+      [address, userAgent, at]
+    )
+  }
+
+  async report(r: Report): Promise<boolean> {
+    const { known, setback } = await transaction(this.pool, (q) => this.applyReport(q, r))
+    if (setback !== null) await this.setbacks([setback], r.verified === true)
+    return known
+  }
+
+  private async applyReport(q: Queryable, r: Report): Promise<{ known: boolean; setback: number | null }> {
+    const at = r.at ?? Date.now()
+    const current = await one<{ board: string; version: string; verified: number }>(
+      q,
+      'SELECT board, version, verified FROM devices WHERE device = $1 FOR UPDATE',
+      [r.device]
+    )
+    if (!current) return { known: false, setback: null }
+    await this.standing(q, r.device, current.verified, r.verified)
+    const release = await one<{ id: number }>(q, 'SELECT id FROM releases WHERE board = $1 AND version = $2', [current.board, r.version])
+    await q.query(
+      'INSERT INTO reports (device, status, version, sequence, detail, release_id, verified, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [r.device, r.status, r.version, r.sequence, r.detail, release?.id ?? null, r.verified ? 1 : 0, at]
+    )
+    await q.query(
+      `DELETE FROM reports WHERE device = $1
+       AND id <= (SELECT id FROM reports WHERE device = $1 ORDER BY id DESC LIMIT 1 OFFSET ${REPORTS_KEPT})`,
+      [r.device]
+    )
+    if (release) {
+      // '' matches no version: a device never seen on anything else has no version to fall back to.
+      const fromVersion =
+        current.version !== r.version
+          ? current.version
+          : ((await one<{ version: string }>(q, 'SELECT version FROM device_history WHERE device = $1 AND version <> $2 ORDER BY id DESC LIMIT 1', [
+              r.device,
+              r.version,
+            ]))?.version ?? '')
+      const seq =
+        (await one<{ sequence: number }>(q, 'SELECT sequence FROM device_history WHERE device = $1 AND version = $2 ORDER BY id DESC LIMIT 1', [
+          r.device,
+          fromVersion,
+        ]))?.sequence ?? 0
+      const column = REPORT_COLUMN[r.status]
+      await q.query(
+        `INSERT INTO device_releases AS dr (release_id, device, from_version, from_sequence, ${column}) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (release_id, device) DO UPDATE SET ${column} = COALESCE(dr.${column}, excluded.${column})
+         ${r.status === 'rolled_back' ? ', rollback_silent = 0' : ''}`,
+        [release.id, r.device, fromVersion, seq, at]
+      )
+    }
+    const setback = release && (r.status === 'failed' || r.status === 'rolled_back') ? release.id : null
+    return { known: true, setback }
+  }
+
+  /** As DevicesRepository.standing. */
+  private async standing(q: Queryable, device: string, was: number, verified: boolean | undefined): Promise<boolean> {
+    if (verified === undefined || was === (verified ? 1 : 0)) return false
+    if (!verified) {
+      await q.query('UPDATE devices SET verified = 0 WHERE device = $1', [device])
+      return false
+    }
+    if ((await changes(q, `UPDATE devices SET verified = 1 WHERE device = $1 AND ${ACCEPTED_KEY}`, [device])) === 0) return false
+    await q.query('DELETE FROM device_releases WHERE device = $1', [device])
+    return true
+  }
+
+  /** As DevicesRepository.applyCheckIn; returns the releases this check-in found silently rolled back. */
+  private async applyCheckIn(q: Queryable, c: CheckIn): Promise<number[]> {
+    const at = c.at ?? Date.now()
+    const prev = await one<PreviousDevice>(q, 'SELECT board, channel, version, sequence, last_offered, verified FROM devices WHERE device = $1', [c.device])
+    const seen = [c.address, c.userAgent, c.freeSpace ?? null, c.sketchMd5 ?? null, at, c.offeredReleaseId, c.note ?? null, c.runningSha256 ?? null]
+    const history = () =>
+      q.query('INSERT INTO device_history (device, board, channel, version, sequence, at) VALUES ($1, $2, $3, $4, $5, $6)', [
+        c.device,
+        c.board,
+        c.channel,
+        c.version,
+        c.sequence,
+        at,
+      ])
+    const rolledBack: number[] = []
+    let forgot = false
+    if (!prev) {
+      await q.query(
+        `INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls,
+           last_offered, note, running_sha256, verified)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11, $12, $13, CASE WHEN $14 AND ${ACCEPTED_KEY} THEN 1 ELSE 0 END)`,
+        [c.device, c.board, c.channel, c.version, c.sequence, ...seen, c.verified === true]
+      )
+      await history()
+    } else {
+      forgot = await this.standing(q, c.device, prev.verified, c.verified)
+      const set = `address = $2, user_agent = $3, free_space = COALESCE($4, free_space), sketch_md5 = COALESCE($5, sketch_md5), last_seen = $6,
+        polls = polls + 1, last_offered = $7, note = $8, running_sha256 = COALESCE($9, running_sha256)`
+      const changed = prev.version !== c.version || prev.sequence !== c.sequence || prev.board !== c.board || prev.channel !== c.channel
+      if (!changed) await q.query(`UPDATE devices SET ${set} WHERE device = $1`, [c.device, ...seen])
+      else {
+        await q.query(`UPDATE devices SET ${set}, board = $10, channel = $11, version = $12, sequence = $13 WHERE device = $1`, [
+          c.device,
+          ...seen,
+          c.board,
+          c.channel,
+          c.version,
+          c.sequence,
+        ])
+        await history()
+        // Seen running a release it was offered (or reported about): the update succeeded.
+        await q.query(
+          `UPDATE device_releases SET booted_at = $1 WHERE device = $2 AND booted_at IS NULL
+             AND release_id = (SELECT id FROM releases WHERE board = $3 AND version = $4)`,
+          [at, c.device, c.board, c.version]
+        )
+      }
+      // Back on the version it left after taking a release: a rollback, said or not.
+      const taken = await all<{ release_id: number }>(
+        q,
+        `UPDATE device_releases SET rolled_back_at = $1, rollback_silent = 1
+         WHERE device = $2 AND from_version = $3 AND rolled_back_at IS NULL
+           AND (downloaded_at IS NOT NULL OR installed_at IS NOT NULL OR booted_at IS NOT NULL)
+         RETURNING release_id`,
+        [at, c.device, c.version]
+      )
+      rolledBack.push(...taken.map((t) => t.release_id))
+    }
+    if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered || forgot)) {
+      // An offer of the version the device already runs is no offer; a binary larger than the free
+      // OTA space is refused before download (HTTPUpdate), so not downloaded.
+      await q.query(
+        `INSERT INTO device_releases AS dr (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
+         SELECT id, $1, $2, $3, $4, CASE WHEN size > $5 THEN NULL ELSE $6::bigint END
+         FROM releases WHERE id = $7 AND NOT (board = $8 AND version = $2)
+         ON CONFLICT (release_id, device) DO UPDATE SET
+           offered_at = COALESCE(dr.offered_at, excluded.offered_at),
+           downloaded_at = COALESCE(dr.downloaded_at, excluded.downloaded_at)`,
+        [c.device, c.version, c.sequence, at, c.freeSpace ?? null, c.delivered ? at : null, c.offeredReleaseId, c.board]
+      )
+    }
+    if (c.offeredReleaseId !== null && c.delta) {
+      await q.query(
+        `UPDATE device_releases SET delta_base = $3, delta_size = $4
+         WHERE release_id = $1 AND device = $2 AND (delta_base IS DISTINCT FROM $3 OR delta_size IS DISTINCT FROM $4)`,
+        [c.offeredReleaseId, c.device, c.delta.base, c.delta.size]
+      )
+    }
+    return rolledBack
+  }
+}
+
+export class PgDeviceQueriesRepository implements Shape<DeviceQueriesRepository> {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async get(device: string): Promise<DeviceDetail | undefined> {
+    const row = await one<DeviceRow>(this.pool, `SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered WHERE d.device = $1`, [
+      device,
+    ])
+    if (!row) return undefined
+    const history = await all<HistoryRow>(
+      this.pool,
+      'SELECT board, channel, version, sequence, at FROM device_history WHERE device = $1 ORDER BY id DESC LIMIT $2',
+      [device, DEVICE_VIEW_LIMIT]
+    )
+    const reports = await all<ReportRow>(
+      this.pool,
+      'SELECT status, version, sequence, detail, verified, at FROM reports WHERE device = $1 ORDER BY id DESC LIMIT $2',
+      [device, DEVICE_VIEW_LIMIT]
+    )
+    const releases = await all<DeviceReleaseRow>(
+      this.pool,
+      `SELECT dr.release_id, r.board, r.channel, r.version, r.sequence, dr.from_version, dr.offered_at, dr.downloading_at,
+         dr.downloaded_at, dr.installed_at, dr.booted_at, dr.failed_at, dr.rolled_back_at, dr.rollback_silent
+       FROM device_releases dr JOIN releases r ON r.id = dr.release_id
+       WHERE dr.device = $1 ORDER BY r.sequence DESC LIMIT $2`,
+      [device, DEVICE_VIEW_LIMIT]
+    )
+    return { ...row, history, reports, releases }
+  }
+
+  async versionCounts(filter: { board?: string; channel?: string }): Promise<VersionCount[]> {
+    return all(
+      this.pool,
+      `SELECT board, channel, version, sequence, devices, verified FROM fleet_versions
+       WHERE ($1::text IS NULL OR board = $1) AND ($2::text IS NULL OR channel = $2)
+       ORDER BY board, channel, sequence DESC, version`,
+      [filter.board ?? null, filter.channel ?? null]
+    )
+  }
+
+  async countNotSeenSince(pairs: Array<{ board: string; channel: string }>, before: number): Promise<Array<{ board: string; channel: string; stale: number }>> {
+    const out = []
+    for (const p of pairs) {
+      const row = await one<{ n: number }>(this.pool, 'SELECT count(*) AS n FROM devices WHERE board = $1 AND channel = $2 AND last_seen < $3', [
+        p.board,
+        p.channel,
+        before,
+      ])
+      out.push({ board: p.board, channel: p.channel, stale: (row as { n: number }).n })
+    }
+    return out
+  }
+
+  /** A page of devices in id order after `after`; PostgreSQL's planner picks the index. */
+  async list(filter: DeviceFilter, after: string | null, limit: number): Promise<DeviceRow[]> {
+    const where: string[] = []
+    const params: unknown[] = []
+    const param = (v: unknown) => {
+      params.push(v)
+      return `$${params.length}`
+    }
+    if (after !== null) where.push(`d.device > ${param(after)}`)
+    if (filter.prefix !== undefined) where.push(`d.device >= ${param(filter.prefix)} AND d.device < ${param(`${filter.prefix}g`)}`)
+    for (const key of ['board', 'channel', 'version'] as const) {
+      const value = filter[key]
+      if (value !== undefined) where.push(`d.${key} = ${param(value)}`)
+    }
+    if (filter.seenSince !== undefined) where.push(`d.last_seen >= ${param(filter.seenSince)}`)
+    if (filter.notSeenSince !== undefined) where.push(`d.last_seen < ${param(filter.notSeenSince)}`)
+    return all(
+      this.pool,
+      `SELECT ${DEVICE_COLUMNS} FROM devices d LEFT JOIN releases r ON r.id = d.last_offered
+       ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY d.device LIMIT ${param(limit)}`,
+      params
+    )
+  }
+
+  async adoption(release: { id: number; board: string; version: string }, onlyVerified: boolean): Promise<Adoption> {
+    const states = (await one<Omit<Adoption, 'running'>>(
+      this.pool,
+      `SELECT count(offered_at) AS offered, count(downloading_at) AS downloading, count(downloaded_at) AS downloaded,
+         count(installed_at) AS installed, count(booted_at) AS booted, count(failed_at) AS failed,
+         count(rolled_back_at) AS rolled_back, count(*) FILTER (WHERE rolled_back_at IS NOT NULL AND rollback_silent = 1) AS silent_rollbacks
+       FROM device_releases dr JOIN devices d ON d.device = dr.device WHERE dr.release_id = $1 ${counted(onlyVerified)}`,
+      [release.id]
+    )) as Omit<Adoption, 'running'>
+    const running = (await one<{ n: number }>(
+      this.pool,
+      `SELECT coalesce(sum(${onlyVerified ? 'verified' : 'devices'}), 0) AS n FROM fleet_versions WHERE board = $1 AND version = $2`,
+      [release.board, release.version]
+    )) as { n: number }
+    return { ...states, running: running.n }
+  }
+}
