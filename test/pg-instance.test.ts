@@ -7,7 +7,7 @@ import { ARTIFACT_DISK_CACHE } from '../src/plugins/app/artifact-store'
 import { SERVER_KEY_FILE } from '../src/plugins/app/server-key'
 import { FLEET_ENV } from './support/devices'
 import { postgres, type PostgresCluster } from './support/postgres'
-import { publishRelease } from './support/publish'
+import { postgresPublisher, publishRelease } from './support/publish'
 import { startServer, tempDir, type RunningServer, type TestContext } from './support/server'
 
 // An instance with OTA_DATABASE_URL on a real PostgreSQL: binaries kept in the database and served
@@ -52,7 +52,8 @@ t.test('binaries live in PostgreSQL and download as from files: ranges, If-Range
   const url = await database(t, pg)
   // Without the memory cache every download goes through the store.
   const server = await startServer(t, { ...FLEET_ENV, OTA_DATABASE_URL: url, OTA_CACHE_BYTES: '0' })
-  const { sha256, image } = await publishRelease(server, { version: 'v2', sequence: 2, imageSize: 700_000 })
+  const publisher = await postgresPublisher(t, url)
+  const { sha256, image } = await publishRelease(server, { version: 'v2', sequence: 2, imageSize: 700_000, publisher })
   const name = new URL(url).pathname.slice(1)
   const [blob] = await pg.query<{ size: string }>('SELECT size FROM artifact_blobs WHERE sha256 = $1', [sha256], name)
   t.equal(Number(blob.size), image.length, 'the upload is in the database')
@@ -102,7 +103,7 @@ t.test('PostgreSQL down: /healthz and device downloads answer 503 (with Retry-Af
   if (!pg) return
   const url = await database(t, pg)
   const server = await startServer(t, { ...FLEET_ENV, OTA_DATABASE_URL: url, OTA_CACHE_BYTES: '0' })
-  const { sha256, image } = await publishRelease(server, { version: 'v2', sequence: 2 })
+  const { sha256, image } = await publishRelease(server, { version: 'v2', sequence: 2, publisher: await postgresPublisher(t, url) })
   t.equal((await get(server, '/healthz')).status, 200)
 
   // This instance's disk copy (made when publishing checked the image) gone: the bytes are only in the database.
@@ -118,8 +119,15 @@ t.test('PostgreSQL down: /healthz and device downloads answer 503 (with Retry-Af
   t.equal(download.headers['retry-after'], '10')
   t.equal(JSON.parse(download.body.toString()).error, 'database_unavailable')
 
+  const pollPath = '/v1/manifest?board=esp32cam&device=aabbccddee01&version=v1&sequence=1'
+  const polled = await get(server, pollPath)
+  t.equal(polled.status, 503, 'a manifest poll (its check-in cannot be recorded): 503')
+  t.ok(polled.ms < 2000, `within 2 s (${polled.ms} ms)`)
+  t.equal(polled.headers['retry-after'], '10')
+
   pg.start()
   await until('/healthz answers 200 again', async () => (await get(server, '/healthz')).status === 200, 15_000)
   const again = await get(server, `/v1/firmware/${sha256}.bin`)
   t.same([again.status, again.body], [200, image], 'downloads work again, no restart')
+  t.equal((await get(server, pollPath)).status, 200, 'and polls')
 })

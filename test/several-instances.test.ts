@@ -5,11 +5,10 @@ import t, { type Test } from 'tap'
 import { freePort, startBuiltServer, type BuiltServer } from './support/built-server'
 import { deviceId, inParallel, UNPROVEN_FLEET_ENV } from './support/devices'
 import { nginxMissing, nginxPrefix, startNginx } from './support/nginx'
-import { keyIdOf } from '../src/release/keys'
 import { openPostgres } from '../src/db/postgres'
 import { createPostgresRepositories } from '../src/repositories/postgres'
 import { postgres } from './support/postgres'
-import { publishRelease, publisherOf, type Publisher } from './support/publish'
+import { postgresPublisher, publishRelease, publisherOf, type Publisher } from './support/publish'
 import { call } from './support/rollouts'
 import { createToken, tempDir, type RunningServer, type TestContext } from './support/server'
 
@@ -102,22 +101,14 @@ async function postgresBackend(t: Test): Promise<Backend | undefined> {
   const url = await pg.createDatabase()
   const keyFile = `${tempDir(t)}/server-key.pem`
   fs.writeFileSync(keyFile, crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
-  // Tokens and keys written as the CLI writes them, through the repositories (the instances have migrated the database by then).
-  const repos = () => {
-    const pool = openPostgres({ url, pool: 1 })
-    t.teardown(() => pool.end())
-    return createPostgresRepositories(pool)
-  }
   return {
     instance: () => ({ dataDir: tempDir(t), env: { OTA_DATABASE_URL: url, OTA_SERVER_KEY: keyFile } }),
-    async publisher() {
-      const r = repos()
-      const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-      const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
-      await r.releaseKeys.trust({ key_id: keyIdOf(publicKey), name: 'test release key', public_key_pem: publicKeyPem })
-      return { token: await r.tokens.create('releaser', 'releaser'), keyId: keyIdOf(publicKey), privateKey, publicKeyPem }
+    publisher: () => postgresPublisher(t, url),
+    async operatorToken() {
+      const pool = openPostgres({ url, pool: 1 })
+      t.teardown(() => pool.end())
+      return createPostgresRepositories(pool).tokens.create('ops-alice', 'operator')
     },
-    operatorToken: () => repos().tokens.create('ops-alice', 'operator'),
     agreeMs: 1000,
   }
 }

@@ -43,13 +43,15 @@ export async function openBackend(config: BackendConfig, timeouts: PoolTimeouts 
       },
     }
   }
-  const pool = openPostgres({ url: config.OTA_DATABASE_URL, pool: config.OTA_DATABASE_POOL, ...timeouts })
+  // Migrations on a connection of their own, without the statement timeout: a schema change may
+  // take longer than any request should.
+  const migrator = openPostgres({ url: config.OTA_DATABASE_URL, pool: 1 })
   try {
-    await migratePostgres(pool)
-  } catch (err) {
-    await pool.end()
-    throw err
+    await migratePostgres(migrator)
+  } finally {
+    await migrator.end()
   }
+  const pool = openPostgres({ url: config.OTA_DATABASE_URL, pool: config.OTA_DATABASE_POOL, ...timeouts })
   return {
     kind: 'postgres',
     pool,

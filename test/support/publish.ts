@@ -1,10 +1,13 @@
 import crypto, { type KeyObject } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { openPostgres } from '../../src/db/postgres'
+import { keyIdOf } from '../../src/release/keys'
 import { buildReleaseStatement } from '../../src/release/release-statement'
+import { createPostgresRepositories } from '../../src/repositories/postgres'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
-import { cli, createToken, type RunningServer } from './server'
+import { cli, createToken, type RunningServer, type TestContext } from './server'
 
 /** A releaser token and a trusted release key of one test server, made once and reused. */
 export interface Publisher {
@@ -30,6 +33,21 @@ async function makePublisher(server: PublishTarget): Promise<Publisher> {
   if (trusted.code !== 0) throw new Error(`keys trust failed (${trusted.code}): ${trusted.stderr}${trusted.stdout}`)
   const keyId = crypto.createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)
   return { token, keyId, privateKey, publicKeyPem }
+}
+
+/**
+ * A releaser token and a trusted release key in the PostgreSQL database at `url` (migrated by an
+ * instance already), written through the repositories as the CLI writes them.
+ */
+export async function postgresPublisher(t: TestContext, url: string): Promise<Publisher> {
+  const pool = openPostgres({ url, pool: 1 })
+  t.teardown(() => pool.end())
+  const repos = createPostgresRepositories(pool)
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  const publicKeyPem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
+  await repos.releaseKeys.trust({ key_id: keyIdOf(publicKey), name: 'test release key', public_key_pem: publicKeyPem })
+  const token = await repos.tokens.create(`releaser-${crypto.randomBytes(4).toString('hex')}`, 'releaser')
+  return { token, keyId: keyIdOf(publicKey), privateKey, publicKeyPem }
 }
 
 /** The server's releaser token and trusted release key, created on first use. */
