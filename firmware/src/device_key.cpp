@@ -7,7 +7,7 @@
 #include <mbedtls/ecp.h>
 #include <mbedtls/platform_util.h>
 
-#include "mbedtls_compat.h"
+#include "ota_gate/internal/mbedtls_compat.h"
 #include "ota_gate/key_ring.h"
 #include "ota_gate/sha256.h"
 

@@ -4,7 +4,7 @@
 
 #include <mbedtls/base64.h>
 
-#include "mbedtls_compat.h"
+#include "ota_gate/internal/mbedtls_compat.h"
 #include "ota_gate/sha256.h"
 
 namespace ota_gate {

@@ -4,7 +4,7 @@
 
 #include "ota_gate/identifiers.h"
 #include "ota_gate/iso8601.h"
-#include "flat_json.h"
+#include "ota_gate/internal/flat_json.h"
 
 namespace ota_gate {
 

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "flat_json.h"
+#include "ota_gate/internal/flat_json.h"
 #include "ota_gate/chunk_plan.h"
 #include "ota_gate/esp_delta_patch.h"
 #include "ota_gate/esp_image.h"

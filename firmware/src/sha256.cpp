@@ -1,6 +1,6 @@
 #include "ota_gate/sha256.h"
 
-#include "mbedtls_compat.h"
+#include "ota_gate/internal/mbedtls_compat.h"
 
 namespace ota_gate {
 

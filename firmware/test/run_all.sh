@@ -1,6 +1,6 @@
 #!/bin/sh
-# Runs the unit and end-to-end suites, then prints `N passed, M failed`
-# summed over both as the last line; exits non-zero on any failure or
+# Runs the suites (unit, end-to-end, package manifests, SDK compile check),
+# then prints `N passed, M failed` summed over all of them as the last line; exits non-zero on any failure or
 # when a suite did not report its counts.
 cd "$(dirname "$0")/.." || exit 1
 out=build/test-output
@@ -8,10 +8,12 @@ mkdir -p "$out"
 total_pass=0
 total_fail=0
 status=0
-for suite in unit e2e; do
+for suite in unit e2e packaging sdk-check; do
   case $suite in
     unit) ./build/unit_tests > "$out/$suite.log" 2>&1 ;;
     e2e) node test/e2e.mjs > "$out/$suite.log" 2>&1 ;;
+    packaging) node test/check_packaging.mjs > "$out/$suite.log" 2>&1 ;;
+    sdk-check) sh test/sdk_check.sh > "$out/$suite.log" 2>&1 ;;
   esac
   rc=$?
   cat "$out/$suite.log"

@@ -15,8 +15,8 @@
 #include "file_running_image.h"
 #include "file_flash_writer.h"
 #include "file_key_store.h"
-#include "../src/flat_json.h"
-#include "ota_gate/ota_gate.h"
+#include "ota_gate/internal/flat_json.h"
+#include "ota_gate/client.h"
 #include "posix_http_transport.h"
 #include "system_clock.h"
 

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "file_running_image.h"
-#include "ota_gate/ota_gate.h"
+#include "ota_gate/client.h"
 
 namespace {
 

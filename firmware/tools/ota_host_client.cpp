@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "ota_gate/ota_gate.h"
+#include "ota_gate/client.h"
 #include "file_flash_writer.h"
 #include "file_key_store.h"
 #include "file_running_image.h"

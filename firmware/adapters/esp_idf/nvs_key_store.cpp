@@ -1,4 +1,4 @@
-#include "nvs_key_store.h"
+#include "ota_gate/esp_idf/nvs_key_store.h"
 
 #include "nvs.h"
 

@@ -10,6 +10,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ota_gate/version.h"
+
 namespace ota_gate {
 namespace host {
 
@@ -121,7 +123,7 @@ bool PosixHttpTransport::open(const HttpRequest& request, HttpResponseHead& head
 
   char lines[1024];
   int n = snprintf(lines, sizeof lines,
-                   "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: ota-gate-client/1.0\r\n"
+                   "%s %s HTTP/1.1\r\nHost: %s:%s\r\nUser-Agent: " OTA_GATE_USER_AGENT "\r\n"
                    "Connection: close\r\nAccept: */*\r\n",
                    request.method == HttpMethod::post ? "POST" : "GET", url.path, url.host, url.port);
   if (n > 0 && request.has_range) {

@@ -13,19 +13,24 @@
 // report carries a short-lived device token, renewed by signing a challenge.
 //
 // Build with PlatformIO (platformio.ini beside this file) or the Arduino IDE
-// with the partition scheme "Minimal SPIFFS (1.9MB APP with OTA)".
+// (arduino-esp32 2.x or 3.x) with the partition scheme "Minimal SPIFFS (1.9MB APP with OTA)".
 
 #include <Arduino.h>
 #include <Preferences.h>
 #include <WiFi.h>
-#include <WiFiClientSecure.h>
+#include <esp_arduino_version.h>
 #include <esp_ota_ops.h>
 
-#include "arduino_clock.h"
-#include "arduino_http_transport.h"
-#include "arduino_update_writer.h"
-#include "preferences_key_store.h"
-#include "ota_gate/ota_gate.h"
+// arduino-esp32 3.x deprecates WiFiClientSecure for NetworkClientSecure; 2.x has only the former.
+#if ESP_ARDUINO_VERSION_MAJOR >= 3
+#include <NetworkClientSecure.h>
+using TlsClient = NetworkClientSecure;
+#else
+#include <WiFiClientSecure.h>
+using TlsClient = WiFiClientSecure;
+#endif
+
+#include <ota_gate.h>  // the core and the Arduino adapters (ota_gate/arduino.h)
 
 #ifndef FW_VERSION
 #define FW_VERSION "dev"
@@ -70,7 +75,7 @@ static constexpr uint32_t kPollIntervalMs = 6UL * 60 * 60 * 1000;
 // Everything the client needs lives in static storage: no heap use while downloading.
 static ota_gate::KeyRing server_keys;
 static ota_gate::KeyRing release_keys;
-static WiFiClientSecure tls;
+static TlsClient tls;
 static ota_gate::arduino::ArduinoHttpTransport http(tls);
 static ota_gate::arduino::ArduinoUpdateWriter flash;
 static ota_gate::arduino::ArduinoClock ota_clock;

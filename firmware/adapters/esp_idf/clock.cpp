@@ -1,4 +1,4 @@
-#include "esp_idf_clock.h"
+#include "ota_gate/esp_idf/clock.h"
 
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"

@@ -1,4 +1,4 @@
-#include "esp_idf_running_image.h"
+#include "ota_gate/esp_idf/running_image.h"
 
 #include <cstring>
 

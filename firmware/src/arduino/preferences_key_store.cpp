@@ -1,4 +1,4 @@
-#include "preferences_key_store.h"
+#include "ota_gate/arduino/preferences_key_store.h"
 
 #include <Preferences.h>
 

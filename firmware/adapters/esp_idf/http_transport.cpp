@@ -1,7 +1,9 @@
-#include "esp_idf_http_transport.h"
+#include "ota_gate/esp_idf/http_transport.h"
 
 #include <cinttypes>
 #include <cstdio>
+
+#include "ota_gate/version.h"
 
 #include "esp_crt_bundle.h"
 
@@ -51,7 +53,7 @@ bool EspIdfHttpTransport::open(const HttpRequest& request, HttpResponseHead& hea
       snprintf(authorization, sizeof authorization, "Bearer %s", request.bearer_token) < static_cast<int>(sizeof authorization)) {
     esp_http_client_set_header(client_, "Authorization", authorization);
   }
-  esp_http_client_set_header(client_, "User-Agent", "ota-gate-client/1.0 (esp-idf)");
+  esp_http_client_set_header(client_, "User-Agent", OTA_GATE_USER_AGENT " (esp-idf)");
 
   const int body_len = static_cast<int>(request.body_len);
   bool ok = esp_http_client_open(client_, body_len) == ESP_OK;

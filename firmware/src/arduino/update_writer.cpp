@@ -1,4 +1,4 @@
-#include "arduino_update_writer.h"
+#include "ota_gate/arduino/update_writer.h"
 
 namespace ota_gate {
 namespace arduino {

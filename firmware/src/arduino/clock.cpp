@@ -1,4 +1,4 @@
-#include "arduino_clock.h"
+#include "ota_gate/arduino/clock.h"
 
 #include <Arduino.h>
 

@@ -1,4 +1,4 @@
-// Everything a firmware needs from ota-gate's client core.
+// Everything a firmware needs from ota-gate's client core (any platform).
 #pragma once
 
 #include "ota_gate/chunk_plan.h"
@@ -18,4 +18,5 @@
 #include "ota_gate/release_statement.h"
 #include "ota_gate/result.h"
 #include "ota_gate/sha256.h"
+#include "ota_gate/version.h"
 #include "ota_gate/wall_clock.h"

@@ -1,4 +1,4 @@
-#include "esp_idf_ota_writer.h"
+#include "ota_gate/esp_idf/ota_writer.h"
 
 namespace ota_gate {
 namespace esp_idf {

@@ -1,7 +1,9 @@
-#include "arduino_http_transport.h"
+#include "ota_gate/arduino/http_transport.h"
 
 #include <cinttypes>
 #include <cstdio>
+
+#include "ota_gate/version.h"
 
 namespace ota_gate {
 namespace arduino {
@@ -19,7 +21,7 @@ bool ArduinoHttpTransport::open(const HttpRequest& request, HttpResponseHead& he
   http_.setReuse(false);
   http_.setTimeout(static_cast<uint16_t>(timeout_ms_ > 65535 ? 65535 : timeout_ms_));
   http_.setFollowRedirects(HTTPC_DISABLE_FOLLOW_REDIRECTS);
-  http_.setUserAgent("ota-gate-client/1.0 (arduino)");
+  http_.setUserAgent(OTA_GATE_USER_AGENT " (arduino)");
   if (!http_.begin(client_, request.url)) return false;
   http_.collectHeaders(kHeaders, kHeaderCount);
   if (request.has_range) {
@@ -49,7 +51,7 @@ bool ArduinoHttpTransport::open(const HttpRequest& request, HttpResponseHead& he
 
 int ArduinoHttpTransport::read(uint8_t* buffer, size_t capacity) {
   if (stream_ == nullptr) return -1;
-  // WiFiClient::read does not wait for data; wait here up to the timeout.
+  // The client's read() does not wait for data; wait here up to the timeout.
   const uint32_t start = millis();
   for (;;) {
     const int available = stream_->available();
