@@ -1,19 +1,13 @@
 import t from 'tap'
-import { openDatabase } from '../src/db/open'
-import { createRepositories } from '../src/repositories'
 import { PUBLISHED } from './support/release-rows'
 import { startBuiltServer } from './support/built-server'
 import { FLEET_ENV, deviceId, getJson, inParallel, poll } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, tempDir } from './support/server'
+import { eachBackend } from './support/backends'
 
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
 
-function openRepos(t: Parameters<typeof tempDir>[0]) {
-  const db = openDatabase(tempDir(t))
-  t.teardown(() => db.close())
-  return { db, repos: createRepositories(db) }
-}
 
 const base = {
   device: 'a0b1c2d3e4f5',
@@ -24,15 +18,15 @@ const base = {
   offeredReleaseId: null,
 }
 
-t.test('every poll updates the device row; history grows only when what it runs changes', async (t) => {
-  const { db, repos } = openRepos(t)
+eachBackend(t, 'every poll updates the device row; history grows only when what it runs changes', async (t, backend) => {
+  const { sql, repos } = await backend.open(t)
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, freeSpace: 1966080, at: 1000 })
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.8', at: 2000 })
   await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, note: 'too little free space', at: 3000 })
-  let row = db.prepare('SELECT * FROM devices WHERE device = ?').get(base.device) as Record<string, unknown>
+  let row = (await sql('SELECT * FROM devices WHERE device = ?', base.device))[0]
   t.match(row, { first_seen: 1000, last_seen: 3000, polls: 3, address: '192.0.2.7', free_space: 1966080, note: 'too little free space' })
   t.equal(
-    (db.prepare('SELECT count(*) AS n FROM device_history WHERE device = ?').get(base.device) as { n: number }).n,
+    (await sql<{ n: number }>('SELECT count(*) AS n FROM device_history WHERE device = ?', base.device))[0].n,
     1,
     'a new device has one history row; unchanged polls add none'
   )
@@ -40,22 +34,22 @@ t.test('every poll updates the device row; history grows only when what it runs 
   await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 4000 })
   await repos.devices.checkIn({ ...base, version: 'leafcutter', sequence: 4, at: 5000 })
   await repos.devices.checkIn({ ...base, channel: 'beta', version: 'leafcutter', sequence: 4, at: 6000 })
-  row = db.prepare('SELECT * FROM devices WHERE device = ?').get(base.device) as Record<string, unknown>
+  row = (await sql('SELECT * FROM devices WHERE device = ?', base.device))[0]
   t.match(row, { first_seen: 1000, last_seen: 6000, polls: 6, version: 'leafcutter', sequence: 4, channel: 'beta', note: null })
   t.equal(row.free_space, 1966080, 'free space is kept when a poll does not send it')
-  const history = db.prepare('SELECT channel, version, sequence, at FROM device_history WHERE device = ? ORDER BY id').all(base.device)
+  const history = (await sql('SELECT channel, version, sequence, at FROM device_history WHERE device = ? ORDER BY id', base.device))
   t.same(history, [
     { channel: 'stable', version: 'mason', sequence: 3, at: 1000 },
     { channel: 'stable', version: 'leafcutter', sequence: 4, at: 4000 },
     { channel: 'beta', version: 'leafcutter', sequence: 4, at: 6000 },
   ])
-  t.same(db.prepare('SELECT board, channel, version, sequence, devices FROM fleet_versions').all(), [
+  t.same((await sql('SELECT board, channel, version, sequence, devices FROM fleet_versions')), [
     { board: 'esp32cam', channel: 'beta', version: 'leafcutter', sequence: 4, devices: 1 },
   ], 'the version counts follow the device')
 })
 
-t.test('a binary delivered in an answer, then a later poll on the old version: a silent rollback', async (t) => {
-  const { db, repos } = openRepos(t)
+eachBackend(t, 'a binary delivered in an answer, then a later poll on the old version: a silent rollback', async (t, backend) => {
+  const { sql, repos } = await backend.open(t)
   const release = await repos.releases.insert({
     board: 'esp32cam', channel: 'stable', version: 'leafcutter', sequence: 2, sha256: null, size: null, md5: null,
     tag: 'prod-leafcutter', commit_sha: 'a'.repeat(40), signature: null, key_id: null, provenance: 'imported', chip: null,
@@ -63,28 +57,28 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
     notes: null, published_by: null,
   }, PUBLISHED)
   const state = () =>
-    db.prepare('SELECT offered_at, downloaded_at, booted_at, rolled_back_at, rollback_silent FROM device_releases WHERE device = ?').all(base.device)
+    sql('SELECT offered_at, downloaded_at, booted_at, rolled_back_at, rollback_silent FROM device_releases WHERE device = ?', base.device)
   const arduino = { ...base, version: 'mason', sequence: 1, offeredReleaseId: release.id }
   await repos.devices.checkIn({ ...arduino, delivered: true, at: 1000 })
-  t.same(state(), [{ offered_at: 1000, downloaded_at: 1000, booted_at: null, rolled_back_at: null, rollback_silent: 0 }], 'the delivering poll itself is no rollback')
+  t.same(await state(), [{ offered_at: 1000, downloaded_at: 1000, booted_at: null, rolled_back_at: null, rollback_silent: 0 }], 'the delivering poll itself is no rollback')
   await repos.devices.checkIn({ ...arduino, delivered: true, at: 2000 })
-  t.same(state(), [{ offered_at: 1000, downloaded_at: 1000, booted_at: null, rolled_back_at: 2000, rollback_silent: 1 }], 'the next poll on mason is')
+  t.same(await state(), [{ offered_at: 1000, downloaded_at: 1000, booted_at: null, rolled_back_at: 2000, rollback_silent: 1 }], 'the next poll on mason is')
 
   const other = { ...base, device: 'a0b1c2d3e4f6', version: 'mason', sequence: 1, offeredReleaseId: release.id }
   await repos.devices.checkIn({ ...other, delivered: true, at: 1000 })
   await repos.devices.checkIn({ ...other, version: 'leafcutter', sequence: 2, offeredReleaseId: null, at: 2000 })
   await repos.devices.checkIn({ ...other, version: 'leafcutter', sequence: 2, offeredReleaseId: null, at: 3000 })
   t.same(
-    db.prepare('SELECT booted_at, rolled_back_at FROM device_releases WHERE device = ?').all(other.device),
+    (await sql('SELECT booted_at, rolled_back_at FROM device_releases WHERE device = ?', other.device)),
     [{ booted_at: 2000, rolled_back_at: null }],
     'a poll on the new version is success, and stays so'
   )
   const small = { ...base, device: 'a0b1c2d3e4f7', version: 'mason', sequence: 1, offeredReleaseId: release.id }
-  db.prepare('UPDATE releases SET size = 1500000 WHERE id = ?').run(release.id)
+  await sql('UPDATE releases SET size = 1500000 WHERE id = ?', release.id)
   await repos.devices.checkIn({ ...small, freeSpace: 1310720, delivered: true, at: 1000 })
   await repos.devices.checkIn({ ...small, freeSpace: 1310720, delivered: true, at: 2000 })
   t.same(
-    db.prepare('SELECT offered_at, downloaded_at, rolled_back_at FROM device_releases WHERE device = ?').all(small.device),
+    (await sql('SELECT offered_at, downloaded_at, rolled_back_at FROM device_releases WHERE device = ?', small.device)),
     [{ offered_at: 1000, downloaded_at: null, rolled_back_at: null }],
     'a binary larger than the free OTA space is refused before download: neither downloaded nor rolled back'
   )
@@ -93,8 +87,8 @@ t.test('a binary delivered in an answer, then a later poll on the old version: a
   })
 })
 
-t.test('concurrent check-ins (sharing commits): one that fails is rejected alone, every other one is stored', async (t) => {
-  const { db, repos } = openRepos(t)
+eachBackend(t, 'concurrent check-ins (sharing commits): one that fails is rejected alone, every other one is stored', async (t, backend) => {
+  const { sql, repos } = await backend.open(t)
   const many = Array.from({ length: 300 }, (_, i) =>
     repos.devices.checkIn({ ...base, device: deviceId(i, 0xd0), version: 'mason', sequence: 3, at: 1000 + i })
   )
@@ -102,19 +96,19 @@ t.test('concurrent check-ins (sharing commits): one that fails is rejected alone
   const bad = repos.devices.checkIn({ ...base, device: deviceId(1000, 0xd0), version: 'mason', sequence: 3, offeredReleaseId: 999999 })
   const results = await Promise.allSettled([...many, bad])
   t.equal(results.filter((r) => r.status === 'fulfilled').length, 300)
-  t.match(results[300], { status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_FOREIGNKEY' } })
-  t.equal((db.prepare('SELECT count(*) AS n FROM devices').get() as { n: number }).n, 300, 'every good one is stored, the bad one not at all')
-  t.equal((db.prepare('SELECT count(*) AS n FROM device_history').get() as { n: number }).n, 300)
-  t.same(db.prepare('SELECT devices FROM fleet_versions').all(), [{ devices: 300 }])
+  t.match(results[300], { status: 'rejected', reason: { code: backend.name === 'sqlite' ? 'SQLITE_CONSTRAINT_FOREIGNKEY' : '23503' } })
+  t.equal((await sql<{ n: number }>('SELECT count(*) AS n FROM devices'))[0].n, 300, 'every good one is stored, the bad one not at all')
+  t.equal((await sql<{ n: number }>('SELECT count(*) AS n FROM device_history'))[0].n, 300)
+  t.same((await sql('SELECT devices FROM fleet_versions')), [{ devices: 300 }])
 })
 
-t.test('legacy polls are counted per address and user agent', async (t) => {
-  const { db, repos } = openRepos(t)
+eachBackend(t, 'legacy polls are counted per address and user agent', async (t, backend) => {
+  const { sql, repos } = await backend.open(t)
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')
   await repos.devices.recordLegacyPoll('192.0.2.1', 'hivehive-ota/1.0')
   await repos.devices.recordLegacyPoll('192.0.2.2', 'hivehive-ota/1.0')
   t.same(
-    db.prepare('SELECT address, polls FROM legacy_clients ORDER BY address').all(),
+    (await sql('SELECT address, polls FROM legacy_clients ORDER BY address')),
     [
       { address: '192.0.2.1', polls: 2 },
       { address: '192.0.2.2', polls: 1 },

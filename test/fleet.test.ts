@@ -1,4 +1,5 @@
 import t from 'tap'
+import { eachBackend, type BackendCase } from './support/backends'
 import { FLEET_ENV, deviceId, getJson, inParallel, poll, type SimDevice } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, type RunningServer } from './support/server'
@@ -26,8 +27,8 @@ interface DevicesBody {
   next_cursor: string | null
 }
 
-async function fleetServer(t: Parameters<typeof startServer>[0]) {
-  const server = await startServer(t, FLEET_ENV)
+async function fleetServer(t: Parameters<typeof startServer>[0] & Parameters<BackendCase['serverEnv']>[0], backend: BackendCase) {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   await publishRelease(server, { version: 'leafcutter', sequence: 5 })
   await publishRelease(server, { version: 'bumble', sequence: 6, channel: 'beta' })
   const token = await createToken(server.dataDir, 'operator')
@@ -41,8 +42,8 @@ async function pollAll(server: RunningServer, devices: SimDevice[]): Promise<num
   return statuses.filter((s) => s !== 200)
 }
 
-t.test('500 devices on mixed versions: exact counts per version, stale counted with stale_after', async (t) => {
-  const { server, token } = await fleetServer(t)
+eachBackend(t, '500 devices on mixed versions: exact counts per version, stale counted with stale_after', async (t, backend) => {
+  const { server, token } = await fleetServer(t, backend)
   const fleet = Array.from({ length: 500 }, (_, i) => simulated(i))
   t.same(await pollAll(server, fleet), [], 'every poll answered 200')
 
@@ -93,8 +94,8 @@ t.test('500 devices on mixed versions: exact counts per version, stale counted w
   )
 })
 
-t.test('paging with limit=37 while 100 new devices check in: every device of the start exactly once', async (t) => {
-  const { server, token } = await fleetServer(t)
+eachBackend(t, 'paging with limit=37 while 100 new devices check in: every device of the start exactly once', async (t, backend) => {
+  const { server, token } = await fleetServer(t, backend)
   const fleet = Array.from({ length: 300 }, (_, i) => simulated(i))
   t.same(await pollAll(server, fleet), [], 'every poll answered 200')
 
@@ -137,8 +138,8 @@ t.test('paging with limit=37 while 100 new devices check in: every device of the
   ])
 })
 
-t.test('filters: board, channel, version, seen_within, not_seen_within; bad values are 400 naming the parameter', async (t) => {
-  const { server, token } = await fleetServer(t)
+eachBackend(t, 'filters: board, channel, version, seen_within, not_seen_within; bad values are 400 naming the parameter', async (t, backend) => {
+  const { server, token } = await fleetServer(t, backend)
   const fleet = Array.from({ length: 60 }, (_, i) => simulated(i))
   t.same(await pollAll(server, fleet), [], 'every poll answered 200')
   await new Promise((r) => setTimeout(r, 3100))

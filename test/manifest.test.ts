@@ -4,12 +4,16 @@ import http from 'node:http'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import t from 'tap'
+import { eachBackend } from './support/backends'
 import { databasePath } from '../src/db/open'
 import { buildReleaseStatement } from '../src/release/release-statement'
 import { FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
-import { cli, startServer, tempDir, type RunningServer } from './support/server'
+import { cli, startServer, tempDir, type RunningServer, dataFolderEnv } from './support/server'
 import { startBuiltServer } from './support/built-server'
+
+// Most tests run on SQLite and on PostgreSQL: more than the suite's default three minutes on a loaded machine.
+t.setTimeout(420_000)
 
 interface RawResponse {
   status: number
@@ -114,8 +118,8 @@ t.test('OTA_SERVER_KEY given as a PEM and as a path is the key used; a key not o
   await t.rejects(startServer(t, { ...FLEET_ENV, OTA_SERVER_KEY: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n' }), /OTA_SERVER_KEY/)
 })
 
-t.test('no release: 404 no_release, for a known board and for an unknown one', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'no release: 404 no_release, for a known board and for an unknown one', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const known = await get(server, '/v1/manifest?board=esp32cam')
   t.equal(known.status, 404)
   t.same(json(known).error, 'no_release')
@@ -126,8 +130,8 @@ t.test('no release: 404 no_release, for a known board and for an unknown one', a
   t.match(json(unknown).message, /nosuchboard/)
 })
 
-t.test('malformed parameters: 400 naming the parameter', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'malformed parameters: 400 naming the parameter', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const cases: Array<[string, RegExp]> = [
     ['/v1/manifest', /board/],
     ['/v1/manifest?board=ESP32%20CAM', /board/],
@@ -147,8 +151,8 @@ t.test('malformed parameters: 400 naming the parameter', async (t) => {
   }
 })
 
-t.test('a manifest: fields, size, signatures, url, one signature per window, ETag', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'a manifest: fields, size, signatures, url, one signature per window, ETag', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const published = await publishRelease(server, { version: 'mason', sequence: 12 })
   const r = await get(server, '/v1/manifest?board=esp32cam&device=AA:BB:CC:DD:EE:01&version=carpenter&sequence=11')
   t.equal(r.status, 200)
@@ -239,8 +243,8 @@ t.test('a manifest: fields, size, signatures, url, one signature per window, ETa
   t.not(newer.headers.etag, etag)
 })
 
-t.test('channels: each has its own newest release; another channel has none', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'channels: each has its own newest release; another channel has none', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'mason-beta', sequence: 2, channel: 'beta' })
   t.equal(json(await get(server, '/v1/manifest?board=esp32cam')).version, 'mason')
@@ -250,13 +254,13 @@ t.test('channels: each has its own newest release; another channel has none', as
   t.equal((await get(server, '/v1/manifest?board=esp32cam&channel=nightly')).status, 404)
 })
 
-t.test('url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALLOWED_HOSTS, else the address the request came in on', async (t) => {
-  const configured = await startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: 'https://ota.example.com/gate/' })
+eachBackend(t, 'url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALLOWED_HOSTS, else the address the request came in on', async (t, backend) => {
+  const configured = await startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: 'https://ota.example.com/gate/', ...(await backend.serverEnv(t)) })
   const { sha256 } = await publishRelease(configured, { version: 'mason', sequence: 1 })
   const m = json(await get(configured, '/v1/manifest?board=esp32cam', { host: 'other.example.net' }))
   t.equal(m.url, `https://ota.example.com/gate/v1/firmware/${sha256}.bin`)
 
-  const direct = await startServer(t, { ...FLEET_ENV, OTA_ALLOWED_HOSTS: 'ota.lan:8080, OTA.lan' })
+  const direct = await startServer(t, { ...FLEET_ENV, OTA_ALLOWED_HOSTS: 'ota.lan:8080, OTA.lan', ...(await backend.serverEnv(t)) })
   const d = await publishRelease(direct, { version: 'mason', sequence: 1 })
   const byHost = json(await get(direct, '/v1/manifest?board=esp32cam', { host: 'ota.lan:8080' }))
   t.equal(byHost.url, `http://ota.lan:8080/v1/firmware/${d.sha256}.bin`, 'a listed Host')
@@ -273,7 +277,7 @@ t.test('url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALLOWED_HOS
   for (let i = 0; i < 1000; i++) etags.add(String((await get(direct, '/v1/manifest?board=esp32cam', { host: `h${i}.example` })).headers.etag))
   t.equal(etags.size, 1, 'one ETag for every unlisted Host')
 
-  const proxied = await startServer(t, { ...FLEET_ENV, OTA_TRUST_PROXY: '127.0.0.1', OTA_ALLOWED_HOSTS: 'ota.example.com' })
+  const proxied = await startServer(t, { ...FLEET_ENV, OTA_TRUST_PROXY: '127.0.0.1', OTA_ALLOWED_HOSTS: 'ota.example.com', ...(await backend.serverEnv(t)) })
   const p = await publishRelease(proxied, { version: 'mason', sequence: 1 })
   const viaProxy = json(await get(proxied, '/v1/manifest?board=esp32cam', { host: 'backend:8080', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'ota.example.com' }))
   t.equal(viaProxy.url, `https://ota.example.com/v1/firmware/${p.sha256}.bin`)
@@ -281,9 +285,9 @@ t.test('url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALLOWED_HOS
   t.equal(proxiedSpoof.url, `http://127.0.0.1:${proxied.port}/v1/firmware/${p.sha256}.bin`, 'an unlisted forwarded host is not followed either')
 })
 
-t.test('issuance windows: re-signed once the window passes, expires_at = issued_at + OTA_MANIFEST_TTL', async (t) => {
+eachBackend(t, 'issuance windows: re-signed once the window passes, expires_at = issued_at + OTA_MANIFEST_TTL', async (t, backend) => {
   // A 2 s TTL gives a 1 s window (never more than half the TTL).
-  const server = await startServer(t, { ...FLEET_ENV, OTA_MANIFEST_TTL: '2' })
+  const server = await startServer(t, { ...FLEET_ENV, OTA_MANIFEST_TTL: '2', ...(await backend.serverEnv(t)) })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const first = await get(server, '/v1/manifest?board=esp32cam')
   const m1 = json(first)
@@ -296,6 +300,7 @@ t.test('issuance windows: re-signed once the window passes, expires_at = issued_
   t.equal((await get(server, '/v1/manifest?board=esp32cam', { 'if-none-match': first.headers.etag as string })).status, 200, 'the old ETag no longer matches')
 })
 
+// Reads the SQLite file: the check-in rows on PostgreSQL are checked in checkins.test.ts.
 t.test('check-ins: every call naming a device is recorded, with what the answer offered', async (t) => {
   const server = await startServer(t, FLEET_ENV)
   const { release } = await publishRelease(server, { version: 'mason', sequence: 12 })
@@ -333,12 +338,12 @@ t.test('a check-in that was answered survives a kill -9 of the server right afte
   t.same(answered.filter((d) => !recorded.has(d)), [], 'every answered check-in is in the database')
 })
 
-t.test('every field at its longest still fits in 1024 bytes; a public URL that could not fit stops the start', async (t) => {
+eachBackend(t, 'every field at its longest still fits in 1024 bytes; a public URL that could not fit stops the start', async (t, backend) => {
   const publicUrl = `https://${'o'.repeat(95)}.example.com/gate`
   t.equal(publicUrl.length, 120)
-  const server = await startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: publicUrl })
+  const server = await startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: publicUrl, ...(await backend.serverEnv(t)) })
   const board = 'b'.repeat(32)
-  t.equal((await cli(['board', 'add', board, '--chip', 'esp32', '--slot-size', '1966080'], { OTA_DATA_DIR: server.dataDir })).code, 0)
+  t.equal((await cli(['board', 'add', board, '--chip', 'esp32', '--slot-size', '1966080'], dataFolderEnv(server.dataDir))).code, 0)
   const channel = 'c'.repeat(32)
   const version = 'V'.repeat(31)
   const tag = `prod-${'t'.repeat(195)}`
@@ -350,7 +355,7 @@ t.test('every field at its longest still fits in 1024 bytes; a public URL that c
   const keys = json(await get(server, '/v1/keys')) as unknown as KeysView
   t.ok(crypto.verify('sha256', r.body, { key: keys.server.public_key_pem, dsaEncoding: 'der' }, Buffer.from(r.headers['x-ota-signature'] as string, 'base64')))
 
-  await t.rejects(startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: `${publicUrl}x` }), /OTA_PUBLIC_URL is 121 characters/)
+  await t.rejects(startServer(t, { ...FLEET_ENV, OTA_PUBLIC_URL: `${publicUrl}x`, ...(await backend.serverEnv(t)) }), /OTA_PUBLIC_URL is 121 characters/)
   const longHost = await get(server, `/v1/manifest?board=${board}&channel=${channel}`, { host: `${'h'.repeat(120)}.example` })
   t.equal(longHost.status, 200, 'with OTA_PUBLIC_URL set, the Host header plays no part')
 })

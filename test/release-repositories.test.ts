@@ -1,23 +1,15 @@
 import t from 'tap'
-import { openDatabase } from '../src/db/open'
-import { createRepositories } from '../src/repositories'
 import { ReleaseConflict, releaseView, type NewRelease } from '../src/repositories/releases'
 import { PUBLISHED, releaseRow as release, withArtifacts } from './support/release-rows'
 import { ReleaseKeyExists } from '../src/repositories/release-keys'
 import { generateKeyPair } from '../src/release/keys'
-import { tempDir, type TestContext } from './support/server'
-
-function setup(t: TestContext) {
-  const db = openDatabase(tempDir(t))
-  t.teardown(() => db.close())
-  return { db, repos: createRepositories(db) }
-}
+import { eachBackend } from './support/backends'
 
 const hex = (c: string, n: number) => c.repeat(n)
 
 
-t.test('releases: insert, get, list newest first, latest with a binary, maxSequence', async (t) => {
-  const { repos } = setup(t)
+eachBackend(t, 'releases: insert, get, list newest first, latest with a binary, maxSequence', async (t, backend) => {
+  const { repos } = await backend.open(t)
   await withArtifacts(repos, 1, 2, 3)
   t.equal(await repos.releases.maxSequence('esp32cam'), null)
   await repos.releases.insert(release(1), PUBLISHED)
@@ -42,8 +34,8 @@ t.test('releases: insert, get, list newest first, latest with a binary, maxSeque
   t.equal(releaseView((await repos.releases.get('esp32cam', 'v4'))!).has_binary, false)
 })
 
-t.test('releases: each conflict is typed and says what is in the way', async (t) => {
-  const { db, repos } = setup(t)
+eachBackend(t, 'releases: each conflict is typed and says what is in the way', async (t, backend) => {
+  const { sql, repos } = await backend.open(t)
   await withArtifacts(repos, 5, 6, 7)
   await repos.releases.insert(release(5), PUBLISHED)
   const refused = async (r: NewRelease, code: string, message: RegExp) => {
@@ -58,16 +50,16 @@ t.test('releases: each conflict is typed and says what is in the way', async (t)
   await refused(release(6, { tag: 'prod-v5', sha256: hex('6', 64) }), 'tag_exists', /tag prod-v5 is already release v5/)
   await refused(release(6, { sha256: hex('5', 64) }), 'binary_exists', /already release v5/)
   // Another board has its own sequences, versions, tags.
-  db.prepare("INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES ('s2', 'esp32s2', 2, 100000, 0)").run()
+  await sql("INSERT INTO boards (name, chip, chip_id, slot_size, created_at) VALUES ('s2', 'esp32s2', 2, 100000, 0)")
   await repos.releases.insert(release(1, { board: 's2', version: 'v5', tag: 'prod-v5', sha256: hex('7', 64) }), PUBLISHED)
   // A version devices already report, that is no release: they would never update to it.
-  db.prepare("INSERT INTO devices (device, board, channel, version, sequence, first_seen, last_seen) VALUES ('aabbccddeeff', 'esp32cam', 'stable', 'handmade', 0, 0, 0)").run()
+  await sql("INSERT INTO devices (device, board, channel, version, sequence, first_seen, last_seen) VALUES ('aabbccddeeff', 'esp32cam', 'stable', 'handmade', 0, 0, 0)")
   await refused(release(6, { version: 'handmade', sha256: hex('6', 64) }), 'version_in_field', /1 device\(s\).*handmade/)
   t.equal(await repos.releases.maxSequence('esp32cam'), 5, 'nothing refused was written')
 })
 
-t.test('release keys: trust, list, get, retire; a known key is not trusted twice', async (t) => {
-  const { repos } = setup(t)
+eachBackend(t, 'release keys: trust, list, get, retire; a known key is not trusted twice', async (t, backend) => {
+  const { repos } = await backend.open(t)
   const a = generateKeyPair()
   const b = generateKeyPair()
   await repos.releaseKeys.trust({ key_id: a.keyId, name: 'laptop', public_key_pem: a.publicKeyPem })

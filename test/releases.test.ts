@@ -3,16 +3,17 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { eachBackend, type BackendCase } from './support/backends'
 import { generateKeyPair } from '../src/release/keys'
 import type { ReleaseView } from '../src/schemas/release'
 import { buildEspImage } from './support/esp-image-builder'
 import { postRelease, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact, type Answer } from './support/release-requests'
-import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
+import { cli, createToken, startServer, tempDir, type RunningServer, dataFolderEnv } from './support/server'
 
 const run = promisify(execFile)
 
-t.test('published as a new user would, with openssl and curl only', async (t) => {
-  const server = await startServer(t)
+eachBackend(t, 'published as a new user would, with openssl and curl only', async (t, backend) => {
+  const server = await startServer(t, await backend.serverEnv(t))
   const work = tempDir(t)
   const file = (name: string) => path.join(work, name)
   const token = await createToken(server.dataDir, 'releaser', 'alice')
@@ -20,7 +21,7 @@ t.test('published as a new user would, with openssl and curl only', async (t) =>
   // A release key, made with openssl and trusted by the admin with the CLI.
   await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', file('release.pem')])
   await run('openssl', ['ec', '-in', file('release.pem'), '-pubout', '-out', file('release.pub')])
-  const trusted = await cli(['keys', 'trust', file('release.pub'), '--name', 'alice laptop'], { OTA_DATA_DIR: server.dataDir })
+  const trusted = await cli(['keys', 'trust', file('release.pub'), '--name', 'alice laptop'], dataFolderEnv(server.dataDir))
   t.equal(trusted.code, 0, trusted.stderr)
   await run('openssl', ['pkey', '-pubin', '-in', file('release.pub'), '-outform', 'DER', '-out', file('release.der')])
   const keyId = (await run('openssl', ['dgst', '-sha256', '-r', file('release.der')])).stdout.slice(0, 16)
@@ -79,8 +80,8 @@ t.test('published as a new user would, with openssl and curl only', async (t) =>
 })
 
 /** A server with a releaser token and a trusted key, and a way to publish fresh images on it. */
-async function releaseServer(t: Test) {
-  const server = await startServer(t)
+async function releaseServer(t: Test, backend: BackendCase) {
+  const server = await startServer(t, await backend.serverEnv(t))
   const token = await createToken(server.dataDir, 'releaser', 'ci')
   const key = await trustedKey(server)
   let seed = 0
@@ -99,8 +100,8 @@ async function list(server: RunningServer, token: string, query = ''): Promise<R
   return ((await res.json()) as { releases: ReleaseView[] }).releases
 }
 
-t.test('refusals about the binary: unknown board, not uploaded, not an application, wrong chip, too large', async (t) => {
-  const { server, token, key, image } = await releaseServer(t)
+eachBackend(t, 'refusals about the binary: unknown board, not uploaded, not an application, wrong chip, too large', async (t, backend) => {
+  const { server, token, key, image } = await releaseServer(t, backend)
   const img = image({ version: 'mason' })
   refused(t, await uploadAndPost(server, token, key, { board: 'nosuch', version: 'mason', sequence: 1, image: img }), 404, 'board_not_found', /board nosuch is not known .*ota-gate board add nosuch/)
 
@@ -124,15 +125,15 @@ t.test('refusals about the binary: unknown board, not uploaded, not an applicati
     'the image is built for esp32s2 (chip id 2), but board esp32cam is esp32 (chip id 0)'
   )
 
-  t.equal((await cli(['board', 'add', 'tiny', '--chip', 'esp32', '--slot-size', '32768'], { OTA_DATA_DIR: server.dataDir })).code, 0)
+  t.equal((await cli(['board', 'add', 'tiny', '--chip', 'esp32', '--slot-size', '32768'], dataFolderEnv(server.dataDir))).code, 0)
   const big = image({ version: 'mason', size: 64 * 1024 })
   refused(t, await uploadAndPost(server, token, key, { board: 'tiny', version: 'mason', sequence: 1, image: big }), 422, 'too_large_for_slot', `the image is ${big.length} bytes, ${big.length - 32768} more than the 32768-byte OTA slot of board tiny`)
   t.equal((await uploadAndPost(server, token, key, { board: 'tiny', version: 'mason', sequence: 1, image: image({ version: 'mason', size: 16 * 1024 }) })).status, 201, 'a build that fits is published')
   t.same((await list(server, token)).map((r) => r.board), ['tiny'], 'nothing refused was recorded')
 })
 
-t.test('refusals about the authorisation: unknown key, retired key, signature over other facts, provenance', async (t) => {
-  const { server, token, key, image } = await releaseServer(t)
+eachBackend(t, 'refusals about the authorisation: unknown key, retired key, signature over other facts, provenance', async (t, backend) => {
+  const { server, token, key, image } = await releaseServer(t, backend)
   refused(t, await uploadAndPost(server, token, generateKeyPair(), { version: 'mason', sequence: 1, image: image() }), 422, 'unknown_key', /is not trusted by this server: .*ota-gate keys trust/)
 
   const img = image({ version: 'mason' })
@@ -148,7 +149,7 @@ t.test('refusals about the authorisation: unknown key, retired key, signature ov
   // Key rotation: a release signed before the key was retired stays; the key signs nothing new.
   const first = await postRelease(server, token, releaseRequest(key, { version: 'mason', sequence: 1, image: img }))
   t.equal(first.status, 201, JSON.stringify(first.body))
-  const retired = await cli(['keys', 'retire', key.keyId], { OTA_DATA_DIR: server.dataDir })
+  const retired = await cli(['keys', 'retire', key.keyId], dataFolderEnv(server.dataDir))
   t.equal(retired.code, 0, retired.stderr)
   refused(t, await uploadAndPost(server, token, key, { version: 'carder', sequence: 2, image: image({ version: 'carder' }) }), 422, 'unknown_key', /was retired on .* sign with a current key/)
   const listed = await list(server, token)
@@ -157,8 +158,8 @@ t.test('refusals about the authorisation: unknown key, retired key, signature ov
   t.equal((await uploadAndPost(server, token, next, { version: 'carder', sequence: 2, image: image({ version: 'carder' }) })).status, 201, 'the new key publishes')
 })
 
-t.test('refusals about what exists: sequence, version, tag, binary', async (t) => {
-  const { server, token, key, image } = await releaseServer(t)
+eachBackend(t, 'refusals about what exists: sequence, version, tag, binary', async (t, backend) => {
+  const { server, token, key, image } = await releaseServer(t, backend)
   const mason = image({ version: 'mason' })
   t.equal((await uploadAndPost(server, token, key, { version: 'mason', sequence: 5, image: mason })).status, 201)
 
@@ -172,8 +173,8 @@ t.test('refusals about what exists: sequence, version, tag, binary', async (t) =
   refused(t, await uploadAndPost(server, token, key, { version: 'beta1', sequence: 6, channel: 'beta', image: image() }), 409, 'sequence_not_increasing', /not above 6/)
 })
 
-t.test('ten publishes racing for the same sequence: exactly one wins', async (t) => {
-  const { server, token, key, image } = await releaseServer(t)
+eachBackend(t, 'ten publishes racing for the same sequence: exactly one wins', async (t, backend) => {
+  const { server, token, key, image } = await releaseServer(t, backend)
   const requests = []
   for (let i = 0; i < 10; i++) {
     const img = image({ version: `racer${i}` })
@@ -187,8 +188,8 @@ t.test('ten publishes racing for the same sequence: exactly one wins', async (t)
   t.equal((await list(server, token)).length, 1)
 })
 
-t.test('reading releases: newest first, filters, one release, image facts, who published', async (t) => {
-  const { server, token, key, image } = await releaseServer(t)
+eachBackend(t, 'reading releases: newest first, filters, one release, image facts, who published', async (t, backend) => {
+  const { server, token, key, image } = await releaseServer(t, backend)
   for (const [version, sequence, channel] of [['mason', 1, 'stable'], ['carder', 2, 'beta'], ['leafcutter', 3, undefined]] as const) {
     const r = await uploadAndPost(server, token, key, { version, sequence, image: image({ version, projectName: 'cam' }), ...(channel ? { channel } : {}) })
     t.equal(r.status, 201, JSON.stringify(r.body))
@@ -212,8 +213,8 @@ t.test('reading releases: newest first, filters, one release, image facts, who p
   t.equal(((await missing.json()) as { error: string }).error, 'release_not_found')
 })
 
-t.test('who may publish and read', async (t) => {
-  const { server, token, key, image } = await releaseServer(t)
+eachBackend(t, 'who may publish and read', async (t, backend) => {
+  const { server, token, key, image } = await releaseServer(t, backend)
   const img = image({ version: 'mason' })
   await uploadArtifact(server, token, img)
   const body = releaseRequest(key, { version: 'mason', sequence: 1, image: img })
@@ -221,7 +222,7 @@ t.test('who may publish and read', async (t) => {
   const operator = await createToken(server.dataDir, 'operator', 'ops')
   refused(t, await postRelease(server, operator, body), 403, 'forbidden', /needs role releaser or admin/)
   const revoked = await createToken(server.dataDir, 'releaser', 'old-ci')
-  t.equal((await cli(['token', 'revoke', 'old-ci'], { OTA_DATA_DIR: server.dataDir })).code, 0)
+  t.equal((await cli(['token', 'revoke', 'old-ci'], dataFolderEnv(server.dataDir))).code, 0)
   refused(t, await postRelease(server, revoked, body), 401, 'unauthorized', /unknown or revoked/)
   t.equal((await fetch(`${server.url}/v1/releases`)).status, 401, 'reading needs a token too')
   t.equal((await fetch(`${server.url}/v1/releases`, { headers: { authorization: `Bearer ${revoked}` } })).status, 401)

@@ -1,6 +1,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
+import { eachBackend } from './support/backends'
 import { deviceId, FLEET_ENV } from './support/devices'
 import { publishRelease } from './support/publish'
 import { call, offerFor, operatorToken } from './support/rollouts'
@@ -19,8 +20,8 @@ interface Entry {
   details: Record<string, unknown>
 }
 
-t.test('the rollout commands over HTTP, with --json and tables, and every change in the audit log', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'the rollout commands over HTTP, with --json and tables, and every change in the audit log', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server, 'ops-dana')
   const env = { OTA_SERVER: server.url, OTA_TOKEN: ops }
   const started = Date.now()
@@ -99,8 +100,8 @@ t.test('the rollout commands over HTTP, with --json and tables, and every change
   t.match(tableAudit.stdout, /more: --cursor \d+/)
 })
 
-t.test('a releaser cannot change rollouts; bad flags are usage errors', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'a releaser cannot change rollouts; bad flags are usage errors', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const releaser = await createToken(server.dataDir, 'releaser', 'rel-erin')
   const env = { OTA_SERVER: server.url, OTA_TOKEN: releaser }

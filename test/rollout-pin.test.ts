@@ -1,12 +1,13 @@
 import t from 'tap'
+import { eachBackend } from './support/backends'
 import { deviceId, FLEET_ENV } from './support/devices'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
 import { call, offerFor, operatorToken } from './support/rollouts'
 import { startServer } from './support/server'
 
-t.test('a pinned device keeps its release whatever the rollout does; unpin returns it to the rollout', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'a pinned device keeps its release whatever the rollout does; unpin returns it to the rollout', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server, 'ops-carol')
   const v1 = await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -43,8 +44,8 @@ t.test('a pinned device keeps its release whatever the rollout does; unpin retur
   t.match(again, { status: 404, body: { error: 'pin_not_found' } })
 })
 
-t.test('pins take a list of devices; refusals say what to fix', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'pins take a list of devices; refusals say what to fix', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 0 })

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { eachBackend } from './support/backends'
 import { deviceId, FLEET_ENV } from './support/devices'
 import { checkFieldResponse, fieldWouldFlash, parseFieldManifest } from './support/field-firmware'
 import { httpUpdate } from './support/http-update'
@@ -17,8 +18,8 @@ async function firmwareJson(server: RunningServer) {
 const manifestWouldFlash = (m: { version: string | null; sequence: number | null; allowDowngrade: boolean | null }, own: { version: string; sequence: number }) =>
   fieldWouldFlash({ version: m.version ?? '', sequence: m.sequence ?? 0, allowDowngrade: m.allowDowngrade === true, appMd5: '', appSize: 0, keys: [] }, own)
 
-t.test('a rollback offers the older release with allow_downgrade on all three device endpoints, until the next release', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'a rollback offers the older release with allow_downgrade on all three device endpoints, until the next release', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server, 'ops-bob')
   const v1 = await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -65,8 +66,8 @@ t.test('a rollback offers the older release with allow_downgrade on all three de
   ])
 })
 
-t.test('after a rollback the rolled-back release never comes back as "the previous release"', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'after a rollback the rolled-back release never comes back as "the previous release"', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })

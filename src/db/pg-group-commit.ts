@@ -54,14 +54,26 @@ export class PgGroupCommit<T, R> {
     const results: Array<{ ok: true; value: R } | { ok: false; error: unknown }> = []
     try {
       await client.query('BEGIN')
-      for (const w of waiting) {
-        await client.query('SAVEPOINT item')
+      // A batch of one needs no savepoint: its failure is the transaction's.
+      if (waiting.length === 1) {
         try {
-          results.push({ ok: true, value: await this.apply(client, w.item) })
-          await client.query('RELEASE SAVEPOINT item')
+          results.push({ ok: true, value: await this.apply(client, waiting[0].item) })
         } catch (error) {
-          results.push({ ok: false, error })
-          await client.query('ROLLBACK TO SAVEPOINT item')
+          await client.query('ROLLBACK')
+          client.release()
+          waiting[0].reject(error)
+          return
+        }
+      } else {
+        for (const w of waiting) {
+          await client.query('SAVEPOINT item')
+          try {
+            results.push({ ok: true, value: await this.apply(client, w.item) })
+            await client.query('RELEASE SAVEPOINT item')
+          } catch (error) {
+            results.push({ ok: false, error })
+            await client.query('ROLLBACK TO SAVEPOINT item')
+          }
         }
       }
       await client.query('COMMIT')

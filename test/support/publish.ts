@@ -7,7 +7,7 @@ import { buildReleaseStatement } from '../../src/release/release-statement'
 import { createPostgresRepositories } from '../../src/repositories/postgres'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
-import { cli, createToken, type RunningServer, type TestContext } from './server'
+import { cli, createToken, dataFolderEnv, type RunningServer, type TestContext } from './server'
 
 /** A releaser token and a trusted release key of one test server, made once and reused. */
 export interface Publisher {
@@ -29,7 +29,7 @@ async function makePublisher(server: PublishTarget): Promise<Publisher> {
   // Trusted as an operator would: the CLI on the data folder, with the public key in a file.
   const pemFile = path.join(server.dataDir, `release-key-${crypto.randomBytes(4).toString('hex')}.pub`)
   fs.writeFileSync(pemFile, publicKeyPem)
-  const trusted = await cli(['keys', 'trust', pemFile, '--name', 'test release key'], { OTA_DATA_DIR: server.dataDir })
+  const trusted = await cli(['keys', 'trust', pemFile, '--name', 'test release key'], dataFolderEnv(server.dataDir))
   if (trusted.code !== 0) throw new Error(`keys trust failed (${trusted.code}): ${trusted.stderr}${trusted.stdout}`)
   const keyId = crypto.createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)
   return { token, keyId, privateKey, publicKeyPem }

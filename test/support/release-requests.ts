@@ -3,7 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { generateKeyPair, signStatement, type ReleaseKeyPair } from '../../src/release/keys'
 import { buildReleaseStatement } from '../../src/release/release-statement'
-import { cli, type RunningServer } from './server'
+import { cli, type RunningServer, dataFolderEnv } from './server'
 
 // Building blocks of POST /v1/releases for tests that need to get each part right or wrong on
 // purpose (test/support/publish.ts publishes a good release in one call).
@@ -15,7 +15,7 @@ export async function trustedKey(server: RunningServer, name = 'release key'): P
   const pair = generateKeyPair()
   const file = path.join(server.dataDir, `${pair.keyId}.pub`)
   fs.writeFileSync(file, pair.publicKeyPem)
-  const r = await cli(['keys', 'trust', file, '--name', name], { OTA_DATA_DIR: server.dataDir })
+  const r = await cli(['keys', 'trust', file, '--name', name], dataFolderEnv(server.dataDir))
   if (r.code !== 0) throw new Error(`keys trust failed: ${r.stderr}`)
   return pair
 }

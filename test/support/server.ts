@@ -17,6 +17,15 @@ export function tempDir(t: TestContext, prefix = 'ota-gate-test-'): string {
   return dir
 }
 
+/** The database of each data folder a test server runs on PostgreSQL with: the CLI's data-folder commands go there too. */
+const databaseOf = new Map<string, string>()
+
+/** The settings the CLI's data-folder commands (token, keys, board…) need to act on the server's database. */
+export function dataFolderEnv(dataDir: string): Record<string, string> {
+  const url = databaseOf.get(dataDir)
+  return url === undefined ? { OTA_DATA_DIR: dataDir } : { OTA_DATA_DIR: dataDir, OTA_DATABASE_URL: url }
+}
+
 export interface RunningServer {
   app: FastifyInstance
   config: Config
@@ -48,6 +57,7 @@ export async function startServer(
     OTA_OVERLOAD_EVENT_LOOP_UTILIZATION: '0',
     ...env,
   })
+  if (config.OTA_DATABASE_URL !== undefined) databaseOf.set(dir, config.OTA_DATABASE_URL)
   const app = createServer(config)
   await app.listen({ host: config.OTA_HOST, port: 0 })
   const address = app.server.address()
@@ -86,7 +96,7 @@ export async function cli(argv: string[], env: Record<string, string | undefined
 
 /** Creates a token of `role` in the data folder, as an operator would with `ota-gate token create`. */
 export async function createToken(dataDir: string, role: 'releaser' | 'operator' | 'admin', name: string = role): Promise<string> {
-  const r = await cli(['token', 'create', '--role', role, '--name', name], { OTA_DATA_DIR: dataDir })
+  const r = await cli(['token', 'create', '--role', role, '--name', name], dataFolderEnv(dataDir))
   if (r.code !== 0) throw new Error(`token create failed: ${r.stderr}`)
   return r.lastLine
 }

@@ -45,7 +45,10 @@ export const backupCommands: Command[] = [
       if (!fs.existsSync(databasePath(dataDir(io)))) {
         throw new CliRefusal(`there is no ota-gate database in ${dataDir(io)}: set OTA_DATA_DIR to the server's data folder`)
       }
-      const manifest = await withDataFolder(io, (_repos, db, dir) => refusing(() => backupDataFolder(db, dir, out)))
+      if (io.env.OTA_DATABASE_URL) {
+        throw new CliRefusal('OTA_DATABASE_URL is set: back up PostgreSQL with pg_dump (docs/postgres.md), and the data folder with it')
+      }
+      const manifest = await withDataFolder(io, (_repos, backend, dir) => refusing(() => backupDataFolder(backend.db!, dir, out)))
       print(io, `backed up ${manifest.source} to ${out}: ${summary(manifest)}`)
       if (io.env.OTA_SERVER_KEY) {
         io.stderr.write('note: OTA_SERVER_KEY is set, so the manifest signing key is not in the data folder: keep a copy of it with this backup\n')

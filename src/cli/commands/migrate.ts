@@ -1,14 +1,26 @@
 import { migrate } from '../../db/migrate'
 import { openDatabase } from '../../db/open'
-import { dataDir } from '../data-folder'
+import { migratePostgres, openPostgres } from '../../db/postgres'
+import { dataDir, databaseConfig } from '../data-folder'
 import { print } from '../io'
 import type { Command } from '../main'
 
 export const migrateCommand: Command = {
   name: 'migrate',
   usage: 'migrate',
-  summary: 'apply pending database migrations to the data folder (the server also does this at start)',
+  summary: 'apply pending database migrations to the data folder, or to OTA_DATABASE_URL (the server also does this at start)',
   async run(_args, io) {
+    const { OTA_DATABASE_URL: url } = databaseConfig(io)
+    if (url !== undefined) {
+      const pool = openPostgres({ url, pool: 1 })
+      try {
+        const applied = await migratePostgres(pool)
+        print(io, applied.length ? `applied ${applied.join(', ')}` : 'the database is up to date')
+      } finally {
+        await pool.end()
+      }
+      return
+    }
     const db = openDatabase(dataDir(io), { migrate: false })
     try {
       const applied = migrate(db)
