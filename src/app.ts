@@ -10,6 +10,7 @@ import artifactStore from './plugins/app/artifact-store'
 import artifactCache from './plugins/app/artifact-cache'
 import auth from './plugins/app/auth'
 import repositories from './plugins/app/repositories'
+import changeFeed from './plugins/app/change-feed'
 import serverKey from './plugins/app/server-key'
 import metricsPlugin from './plugins/app/metrics'
 import pollRecorder from './plugins/app/poll-recorder'
@@ -63,6 +64,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, opts) => {
   await fastify.register(dbPlugin)
   // application services
   await fastify.register(repositories)
+  await fastify.register(changeFeed)
   await fastify.register(artifactStore)
   await fastify.register(artifactCache)
   await fastify.register(auth)

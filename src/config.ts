@@ -19,6 +19,8 @@ export const ConfigSchema = Type.Object({
   OTA_HOST: Type.String({ default: '0.0.0.0', minLength: 1 }),
   OTA_PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
   OTA_PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s]+$' })),
+  /** Base URL (origin and optional path prefix) of the immutable /v1/firmware/<sha256>.bin URLs in manifests: a CDN or caching proxy. */
+  OTA_DOWNLOAD_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$' })),
   OTA_SERVER_KEY: Type.Optional(Type.String({ minLength: 1 })),
   OTA_GIT_DIR: Type.Optional(Type.String({ minLength: 1 })),
   OTA_RELEASE_BRANCH: Type.String({ default: DEFAULT_RELEASE_BRANCH, pattern: '^[A-Za-z0-9._/-]{1,100}$' }),

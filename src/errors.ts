@@ -62,6 +62,7 @@ export type ErrorCode =
   | 'headers_too_large'
   | 'expectation_failed'
   | 'insufficient_storage'
+  | 'database_unavailable'
   | 'uri_too_long'
 
 /**
@@ -95,6 +96,11 @@ export function isStorageFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL'
 }
+
+export const databaseUnavailable = (retryAfterSeconds: number) =>
+  new Refusal('database_unavailable', `the database does not answer; nothing was changed. Try again in ${retryAfterSeconds} s`, {
+    headers: { 'retry-after': String(retryAfterSeconds) },
+  })
 
 export const insufficientStorage = (what: string) =>
   new Refusal('insufficient_storage', `${what}: the server's disk is full; nothing was kept. Try again once the operator has freed space`)

@@ -47,7 +47,10 @@ export class GroupCommit<T, R> {
     if (this.queue.length > 0) setImmediate(() => this.flush())
     let results: Array<Settled<R>>
     try {
-      results = this.batch(waiting.map((w) => w.item))
+      // BEGIN IMMEDIATE: the write lock is taken first, waiting (busy_timeout) for another process
+      // that holds it. A deferred transaction that reads and then writes fails at once with
+      // SQLITE_BUSY when another process wrote meanwhile (several instances on one data folder).
+      results = this.batch.immediate(waiting.map((w) => w.item))
     } catch (error) {
       // The commit itself failed (disk full, database locked too long): nothing of the batch is kept.
       for (const w of waiting) w.reject(error)

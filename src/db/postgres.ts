@@ -20,6 +20,8 @@ export interface PostgresOptions {
   pool: number
   /** ms to wait for a connection before a query fails (the database is unreachable) */
   connectTimeoutMs?: number
+  /** ms one statement may run before the server cancels it (and the client stops waiting a little later); none when absent */
+  statementTimeoutMs?: number
 }
 
 /** A pool of connections to `url`; call `migratePostgres` before use. */
@@ -30,6 +32,11 @@ export function openPostgres(options: PostgresOptions): pg.Pool {
     types: TYPES,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     application_name: 'ota-gate',
+    keepAlive: true,
+    ...(options.statementTimeoutMs === undefined
+      ? {}
+      : // A database that stops answering mid-statement (a partition, a frozen host) is caught by query_timeout.
+        { statement_timeout: options.statementTimeoutMs, query_timeout: options.statementTimeoutMs + 250 }),
   })
   // An idle connection the server closed (restart, failover) must not crash the process; the pool
   // drops it and the next query opens another.

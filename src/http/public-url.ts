@@ -1,13 +1,13 @@
 import type { FastifyRequest } from 'fastify'
 import { MAX_URL_BASE_LENGTH } from '../manifest/signed-manifests'
 
-/** OTA_PUBLIC_URL without trailing slashes; refused at start when a manifest could not hold it. */
-export function configuredBaseUrl(publicUrl: string | undefined): string | undefined {
-  if (publicUrl === undefined) return undefined
-  const base = publicUrl.replace(/\/+$/, '')
+/** A configured base URL without trailing slashes; refused at start when a manifest could not hold it. */
+export function configuredBaseUrl(url: string | undefined, variable = 'OTA_PUBLIC_URL'): string | undefined {
+  if (url === undefined) return undefined
+  const base = url.replace(/\/+$/, '')
   if (base.length > MAX_URL_BASE_LENGTH) {
     throw new Error(
-      `OTA_PUBLIC_URL is ${base.length} characters; manifests (at most 1024 bytes) leave room for ${MAX_URL_BASE_LENGTH}: use a shorter URL`
+      `${variable} is ${base.length} characters; manifests (at most 1024 bytes) leave room for ${MAX_URL_BASE_LENGTH}: use a shorter URL`
     )
   }
   return base
@@ -33,14 +33,28 @@ function listeningAuthority(request: FastifyRequest, fallbackHost: string, fallb
 
 export interface BaseUrlSettings {
   configured: string | undefined
+  /** OTA_DOWNLOAD_BASE_URL: where the immutable binaries are fetched (a CDN or caching proxy), if not here. */
+  download: string | undefined
   allowed: Set<string>
   host: string
   port: number
 }
 
 /** What requestBaseUrl needs from the configuration, read once per route plugin. */
-export function baseUrlSettings(config: { OTA_PUBLIC_URL?: string; OTA_ALLOWED_HOSTS?: string; OTA_HOST: string; OTA_PORT: number }): BaseUrlSettings {
-  return { configured: configuredBaseUrl(config.OTA_PUBLIC_URL), allowed: allowedHosts(config.OTA_ALLOWED_HOSTS), host: config.OTA_HOST, port: config.OTA_PORT }
+export function baseUrlSettings(config: {
+  OTA_PUBLIC_URL?: string
+  OTA_DOWNLOAD_BASE_URL?: string
+  OTA_ALLOWED_HOSTS?: string
+  OTA_HOST: string
+  OTA_PORT: number
+}): BaseUrlSettings {
+  return {
+    configured: configuredBaseUrl(config.OTA_PUBLIC_URL),
+    download: configuredBaseUrl(config.OTA_DOWNLOAD_BASE_URL, 'OTA_DOWNLOAD_BASE_URL'),
+    allowed: allowedHosts(config.OTA_ALLOWED_HOSTS),
+    host: config.OTA_HOST,
+    port: config.OTA_PORT,
+  }
 }
 
 /**
@@ -54,4 +68,13 @@ export function requestBaseUrl(request: FastifyRequest, settings: BaseUrlSetting
   const host = request.host.toLowerCase()
   const authority = settings.allowed.has(host) ? host : listeningAuthority(request, settings.host, settings.port)
   return `${request.protocol}://${authority}`.slice(0, MAX_URL_BASE_LENGTH)
+}
+
+/**
+ * The base of the immutable, content-addressed download URLs a manifest names (/v1/firmware/<sha256>.bin
+ * and delta patches): OTA_DOWNLOAD_BASE_URL when set, so that a CDN or caching proxy serves the bytes
+ * (they never change under one URL, so a cache is never stale), else the same base as other URLs.
+ */
+export function downloadBaseUrl(request: FastifyRequest, settings: BaseUrlSettings): string {
+  return settings.download ?? requestBaseUrl(request, settings)
 }

@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { Clock } from '../clock'
 import type { Config } from '../config'
 import { openDatabase } from '../db/open'
-import { migratePostgres, openPostgres } from '../db/postgres'
+import { migratePostgres, openPostgres, type PostgresOptions } from '../db/postgres'
 import { createRepositories, type Repositories, type RepositoryOptions } from '.'
 import { createPostgresRepositories } from './postgres'
 
@@ -22,11 +22,18 @@ export interface Backend {
 
 export type BackendConfig = Pick<Config, 'OTA_DATA_DIR' | 'OTA_DATABASE_URL' | 'OTA_DATABASE_POOL'>
 
+export type PoolTimeouts = Pick<PostgresOptions, 'connectTimeoutMs' | 'statementTimeoutMs'>
+
+export interface BackendOptions extends RepositoryOptions {
+  /** the pool's timeouts (the server's fail fast while PostgreSQL is out of reach); openPostgres' defaults when absent */
+  poolTimeouts?: PoolTimeouts
+}
+
 /**
  * PostgreSQL when OTA_DATABASE_URL is set, else SQLite under OTA_DATA_DIR; chosen once at start.
  * Migrations are applied before it returns: the app does not start when they fail.
  */
-export async function openBackend(config: BackendConfig, clock: Clock, options: RepositoryOptions = {}): Promise<Backend> {
+export async function openBackend(config: BackendConfig, clock: Clock, options: BackendOptions = {}): Promise<Backend> {
   if (config.OTA_DATABASE_URL === undefined) {
     const db = openDatabase(config.OTA_DATA_DIR)
     const repos = createRepositories(db, clock, options)
@@ -44,13 +51,15 @@ export async function openBackend(config: BackendConfig, clock: Clock, options: 
       },
     }
   }
-  const pool = openPostgres({ url: config.OTA_DATABASE_URL, pool: config.OTA_DATABASE_POOL })
+  // Migrations on a connection of their own, without the statement timeout: a schema change may
+  // take longer than any request should.
+  const migrator = openPostgres({ url: config.OTA_DATABASE_URL, pool: 1 })
   try {
-    await migratePostgres(pool)
-  } catch (err) {
-    await pool.end()
-    throw err
+    await migratePostgres(migrator)
+  } finally {
+    await migrator.end()
   }
+  const pool = openPostgres({ url: config.OTA_DATABASE_URL, pool: config.OTA_DATABASE_POOL, ...options.poolTimeouts })
   return {
     kind: 'postgres',
     pool,

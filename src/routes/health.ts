@@ -14,7 +14,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         summary: 'Liveness, database and free disk check',
-        description: 'Answers 503 while the database does not answer or the data folder has less than OTA_MIN_FREE_BYTES free.',
+        description: 'Answers 503 while the database (or, on PostgreSQL, its change feed) does not answer or the data folder has less than OTA_MIN_FREE_BYTES free.',
         tags: ['operations'],
         response: { 200: Type.Object({ status: Type.Literal('ok') }), ...errors(503) },
       },
@@ -22,6 +22,8 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     async (_request, reply) => {
       try {
         await app.backend.ping()
+        // Without the feed this instance could offer a plan other instances have changed.
+        if (app.changes && !app.changes.connected) throw new Error('the change feed is not listening')
       } catch (err) {
         app.log.error({ err }, 'health check: database does not answer')
         return reply.code(503).send({ error: 'overloaded', message: 'the database does not answer' })

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
 import { chooseTarget, type Target } from '../fleet/target'
-import { baseUrlSettings, requestBaseUrl } from '../http/public-url'
+import { baseUrlSettings, downloadBaseUrl } from '../http/public-url'
 import { SignedManifests } from '../manifest/signed-manifests'
 import { sendNotModified } from '../http/not-modified'
 import { matchesIfNoneMatch } from '../http/range'
@@ -88,7 +88,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       if (device !== undefined && (q.version === undefined || q.sequence === undefined)) {
         throw badRequest('querystring version and sequence are required with device: the check-in records what the device runs')
       }
-      const urlBase = requestBaseUrl(request, base)
+      const urlBase = downloadBaseUrl(request, base)
       const target = await chooseTarget(app.repos, { board: q.board, channel, device, version: q.version, sequence: q.sequence })
 
       const checkIn = async (offered: number | null, delta?: DeltaOffer) => {
@@ -133,7 +133,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
         tooLargeForDelta.add(signed.etag)
         request.log.warn(
           { board: q.board, version: target.release.version, url_base: urlBase },
-          'delta left out of the manifest: it would pass 1024 bytes (shorten OTA_PUBLIC_URL, the tag or the version; docs/delta.md)'
+          'delta left out of the manifest: it would pass 1024 bytes (shorten OTA_PUBLIC_URL or OTA_DOWNLOAD_BASE_URL, the tag or the version; docs/delta.md)'
         )
       }
       // Answered only once the check-in is committed, so an acknowledged poll survives a crash.

@@ -1,12 +1,15 @@
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import { systemClock } from '../../src/clock'
+import { openPostgres } from '../../src/db/postgres'
 import { generateKeyPair, signStatement, type ReleaseKeyPair } from '../../src/release/keys'
 import { buildReleaseStatement } from '../../src/release/release-statement'
+import { createPostgresRepositories } from '../../src/repositories/postgres'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
 import { call, type JsonAnswer, type Target } from './http'
-import { cli, createToken, dataFolderEnv, type RunningServer } from './server'
+import { cli, createToken, dataFolderEnv, type RunningServer, type TestContext } from './server'
 
 // Publishing releases as a release tool does: PUT /v1/artifacts/<sha256>, then POST /v1/releases
 // with the release statement signed by a trusted key. publishRelease does it in one call; the
@@ -96,6 +99,20 @@ async function makePublisher(server: PublishTarget): Promise<Publisher> {
   return { token, ...(await trustedKey(server, 'test release key')) }
 }
 
+/**
+ * A releaser token and a trusted release key in the PostgreSQL database at `url` (migrated by an
+ * instance already), written through the repositories as the CLI writes them.
+ */
+export async function postgresPublisher(t: TestContext, url: string): Promise<Publisher> {
+  const pool = openPostgres({ url, pool: 1 })
+  t.teardown(() => pool.end())
+  const repos = createPostgresRepositories(pool, systemClock)
+  const pair = generateKeyPair()
+  await repos.releaseKeys.trust({ key_id: pair.keyId, name: 'test release key', public_key_pem: pair.publicKeyPem })
+  const token = await repos.tokens.create(`releaser-${crypto.randomBytes(4).toString('hex')}`, 'releaser')
+  return { token, ...pair }
+}
+
 /** The server's releaser token and trusted release key, created on first use. */
 export function publisherOf(server: PublishTarget): Promise<Publisher> {
   let p = publishers.get(server)
@@ -111,6 +128,8 @@ export interface PublishOptions extends Omit<ReleaseFields, 'image'> {
   image?: Buffer
   /** approximate size of the default image */
   imageSize?: number
+  /** the releaser token and trusted key to publish with; by default the server's, made with the CLI on its data folder */
+  publisher?: Publisher
 }
 
 export interface PublishedRelease {
@@ -124,7 +143,7 @@ export interface PublishedRelease {
 
 /** Publishes a good release in one call; throws with the server's answer on refusal. */
 export async function publishRelease(server: PublishTarget, opts: PublishOptions): Promise<PublishedRelease> {
-  const publisher = await publisherOf(server)
+  const publisher = opts.publisher ?? (await publisherOf(server))
   const image = opts.image ?? buildEspImage({ version: opts.version, seed: opts.sequence, ...(opts.imageSize === undefined ? {} : { size: opts.imageSize }) })
   const answer = await uploadAndPost(server, publisher.token, publisher, { ...opts, image })
   if (answer.status !== 201) throw new Error(`POST /v1/releases answered ${answer.status}: ${JSON.stringify(answer.body)}`)

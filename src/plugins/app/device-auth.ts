@@ -34,6 +34,8 @@ export default fp(
     const mode = app.config.OTA_DEVICE_AUTH
     const revocations = new RevocationCache(app.repos.credentials, app.clock)
     const tokens = new DeviceTokens(await app.repos.credentials.tokenSecret(), app.config.OTA_DEVICE_TOKEN_TTL * 1000, (d) => revocations.get(d), app.clock)
+    // With PostgreSQL, a revocation made through another instance or the CLI is seen at once.
+    app.changes?.subscribe(['device_revocations'], () => revocations.changed())
     app.decorate('deviceTokens', tokens)
     app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock))
     app.decorateRequest('provenDevice', null)
@@ -63,5 +65,5 @@ export default fp(
       if (mode !== 'off' && route.config?.deviceCredentials) addRouteHook(route, 'onRequest', check)
     })
   },
-  { name: 'device-auth', dependencies: ['config', 'clock', 'repositories', 'auth'] }
+  { name: 'device-auth', dependencies: ['config', 'clock', 'repositories', 'auth', 'change-feed'] }
 )

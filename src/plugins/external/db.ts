@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { SERVER_POOL_TIMEOUTS } from '../../db/postgres-outage'
 import { openBackend, type Backend } from '../../repositories/backend'
 
 declare module 'fastify' {
@@ -13,7 +14,10 @@ declare module 'fastify' {
  */
 export default fp(
   async function dbPlugin(app) {
-    const backend = await openBackend(app.config, app.clock, { lastSeenFlushMs: app.config.OTA_LAST_SEEN_FLUSH_MS })
+    const backend = await openBackend(app.config, app.clock, {
+      lastSeenFlushMs: app.config.OTA_LAST_SEEN_FLUSH_MS,
+      poolTimeouts: SERVER_POOL_TIMEOUTS,
+    })
     app.decorate('backend', backend)
     app.addHook('onClose', async () => {
       await backend.close()

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { Refusal, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { Refusal, databaseUnavailable, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/postgres-outage'
 import { patternDescription } from '../../schemas/common'
 
 /**
@@ -69,6 +70,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   headers_too_large: 431,
   internal_error: 500,
   overloaded: 503,
+  database_unavailable: 503,
   insufficient_storage: 507,
 }
 
@@ -96,6 +98,11 @@ export default fp(
         // The operator must hear of it: every write fails until space is freed.
         request.log.error({ err }, 'disk full: a write failed')
         err = insufficientStorage(`${request.method} ${request.routeOptions.url ?? 'request'}`)
+      }
+      if (isDatabaseUnavailable(err)) {
+        // Logged without a stack: one line per failed request while PostgreSQL is down is enough.
+        request.log.warn({ err: err.message }, 'database unavailable: answered 503')
+        err = databaseUnavailable(DATABASE_RETRY_AFTER_S)
       }
       if (err instanceof Refusal) {
         return reply.code(HTTP_STATUS[err.code]).headers(err.headers).send({ ...err.details, error: err.code, message: err.message })
