@@ -3,6 +3,7 @@ import { deviceId, inParallel } from './support/devices'
 import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
+import { eachBackend } from './support/backends'
 import { call } from './support/http'
 import { FLEET_ENV } from './support/env'
 
@@ -25,8 +26,8 @@ async function firmwareJson(server: RunningServer): Promise<{ version: string; a
   return (await (await fetch(`${server.url}/firmware.json`)).json()) as { version: string; allow_downgrade: boolean }
 }
 
-t.test('a release at 10% reaches about a tenth of 1,000 devices; raising it to 50% keeps every one of them', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'a release at 10% reaches about a tenth of 1,000 devices; raising it to 50% keeps every one of them', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const v2 = await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 10 })
@@ -59,8 +60,8 @@ t.test('a release at 10% reaches about a tenth of 1,000 devices; raising it to 5
   t.equal((await firmwareJson(server)).version, 'v2', 'and the field fleet follows once v2 is fully rolled out')
 })
 
-t.test('the starting percentage comes from the channel policy unless the publish names one', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'the starting percentage comes from the channel policy unless the publish names one', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const policy = await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/policy', ops, { default_percent: 20, reason: 'canary first' })
@@ -84,8 +85,8 @@ t.test('the starting percentage comes from the channel policy unless the publish
   t.equal((none.body as { error: string }).error, 'no_release')
 })
 
-t.test('pause keeps new devices out and devices already on the release on it; resume lets them in again', async (t) => {
-  const server = await startServer(t, FLEET_ENV)
+eachBackend(t, 'pause keeps new devices out and devices already on the release on it; resume lets them in again', async (t, backend) => {
+  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 30 })
