@@ -228,7 +228,7 @@ t.test('server refusals end with exit 1 and the server’s message', async (t) =
   t.equal((await cli(['keys', 'retire', s.keyId], { OTA_DATA_DIR: s.server.dataDir })).code, 0)
   const retired = await s.publish(['--file', s.image('leafcutter'), '--sequence', '2'])
   t.equal(retired.code, 1)
-  t.match(retired.stderr, new RegExp(`release key ${s.keyId} \\("release manager"\\) was retired on .* \\(422 unknown_key\\)`))
+  t.match(retired.stderr, new RegExp(`release key ${s.keyId} \\("release manager"\\) was retired on .* \\(422 key_retired\\)`))
   t.equal((await releasesOf(s)).length, 1)
 
   // The same version again with other bytes: refused before uploading, naming the release in the way.
