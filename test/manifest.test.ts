@@ -13,6 +13,9 @@ import { startBuiltServer } from './support/built-server'
 import { FLEET_ENV } from './support/env'
 import { rawGet, type RawAnswer } from './support/raw-http'
 
+// Most tests run on SQLite and on PostgreSQL: more than the suite's default three minutes on a loaded machine.
+t.setTimeout(420_000)
+
 /** A GET on the server's port with exactly the headers the test gives. */
 const get = (server: RunningServer, pathAndQuery: string, headers: Record<string, string> = {}) => rawGet(server.port, pathAndQuery, headers)
 
