@@ -153,6 +153,22 @@ t.test('a flush that fails keeps the refreshes for the next one and tells its li
   t.match(db.prepare('SELECT last_seen, polls FROM devices WHERE device = ?').get(base.device), { last_seen: 2000, polls: 2 })
 })
 
+eachBackend(t, 'a poll that only proves the device alive is in the database once flushed; on PostgreSQL nothing waits at all', async (t, backend) => {
+  const { sql, repos } = await backend.open(t, undefined, NO_TIMED_FLUSH)
+  const row = async () => (await sql('SELECT last_seen, polls, address FROM devices WHERE device = ?', base.device))[0]
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, at: 1000 })
+  await repos.devices.checkIn({ ...base, version: 'mason', sequence: 3, address: '192.0.2.9', at: 2000 })
+  if (backend.name === 'postgres') {
+    t.equal(repos.devices.refreshesWaiting, 0, 'committed with the check-ins of its batch, before the answer')
+    t.same(await row(), { last_seen: 2000, polls: 2, address: '192.0.2.9' })
+  } else {
+    t.equal(repos.devices.refreshesWaiting, 1, 'SQLite holds it in memory')
+  }
+  t.equal(repos.devices.flushRefreshes(), true)
+  t.same(await row(), { last_seen: 2000, polls: 2, address: '192.0.2.9' }, 'written once flushed')
+  t.equal(repos.devices.close(), true)
+})
+
 eachBackend(t, 'state changes on an unchanged version are written before the answer: standing, offer, note, a silent rollback after a report', async (t, backend) => {
   const { sql, repos } = await backend.open(t, undefined, NO_TIMED_FLUSH)
   const release = await repos.releases.insert({
