@@ -68,7 +68,9 @@ export class WriteBehind<K, V> {
     if (this.pending.size === 0) return true
     try {
       // Synchronous: nothing is added while it runs, and a failed transaction wrote nothing.
-      this.write(this.pending)
+      // IMMEDIATE, as GroupCommit's: beside another process's writes (several instances on one
+      // data folder) it waits for the write lock rather than failing with SQLITE_BUSY.
+      this.write.immediate(this.pending)
     } catch (error) {
       this.onError(error, this.pending.size)
       return false
