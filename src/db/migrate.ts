@@ -36,6 +36,36 @@ export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
   return migrations
 }
 
+export interface AppliedMigration {
+  version: number
+  checksum: string
+}
+
+/**
+ * The migrations still to apply, in order, each with the label errors name it by. Throws when one
+ * already applied has been edited since: the schema would no longer be what the file says.
+ */
+export function pendingMigrations(
+  migrations: Migration[],
+  applied: AppliedMigration[],
+  folder = ''
+): { migration: Migration; label: string }[] {
+  const recorded = new Map(applied.map((r) => [r.version, r.checksum]))
+  const pending: { migration: Migration; label: string }[] = []
+  for (const m of migrations) {
+    const label = `${folder}${String(m.version).padStart(3, '0')}_${m.name}.sql`
+    const checksum = recorded.get(m.version)
+    if (checksum === undefined) pending.push({ migration: m, label })
+    else if (checksum !== m.checksum) {
+      throw new MigrationError(
+        `migration ${label} was edited after it was applied (checksum ${checksum.slice(0, 12)}… recorded, ` +
+          `${m.checksum.slice(0, 12)}… on disk): restore the file and put the change in a new migration`
+      )
+    }
+  }
+  return pending
+}
+
 /**
  * Applies pending migrations in order, each in its own transaction, and refuses to go on when a
  * migration that was already applied has been edited since: the schema would no longer be what
@@ -48,29 +78,10 @@ export function migrate(db: Database, migrations: Migration[] = readMigrations()
     checksum TEXT NOT NULL,
     applied_at INTEGER NOT NULL
   )`)
-  const applied = new Map(
-    db
-      .prepare('SELECT version, name, checksum FROM schema_migrations')
-      .all()
-      .map((row) => {
-        const r = row as { version: number; name: string; checksum: string }
-        return [r.version, r] as const
-      })
-  )
+  const applied = db.prepare('SELECT version, checksum FROM schema_migrations').all() as AppliedMigration[]
   const record = db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)')
   const done: string[] = []
-  for (const m of migrations) {
-    const label = `${String(m.version).padStart(3, '0')}_${m.name}.sql`
-    const previous = applied.get(m.version)
-    if (previous) {
-      if (previous.checksum !== m.checksum) {
-        throw new MigrationError(
-          `migration ${label} was edited after it was applied (checksum ${previous.checksum.slice(0, 12)}… recorded, ` +
-            `${m.checksum.slice(0, 12)}… on disk): restore the file and put the change in a new migration`
-        )
-      }
-      continue
-    }
+  for (const { migration: m, label } of pendingMigrations(migrations, applied)) {
     try {
       db.transaction(() => {
         db.exec(m.sql)

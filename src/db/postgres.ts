@@ -1,6 +1,6 @@
 import path from 'node:path'
 import pg from 'pg'
-import { MIGRATIONS_DIR, MigrationError, readMigrations, type Migration } from './migrate'
+import { MIGRATIONS_DIR, MigrationError, pendingMigrations, readMigrations, type AppliedMigration, type Migration } from './migrate'
 
 /** PostgreSQL's migrations: their own ordered, checksummed files, beside SQLite's. */
 export const POSTGRES_MIGRATIONS_DIR = path.join(MIGRATIONS_DIR, 'postgres')
@@ -63,22 +63,9 @@ export async function migratePostgres(pool: pg.Pool, migrations: Migration[] = r
         checksum TEXT NOT NULL,
         applied_at BIGINT NOT NULL
       )`)
-      const applied = new Map(
-        (await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map((r) => [r.version, r])
-      )
+      const applied = (await client.query<AppliedMigration>('SELECT version, checksum FROM schema_migrations')).rows
       const done: string[] = []
-      for (const m of migrations) {
-        const label = `postgres/${String(m.version).padStart(3, '0')}_${m.name}.sql`
-        const previous = applied.get(m.version)
-        if (previous) {
-          if (previous.checksum !== m.checksum) {
-            throw new MigrationError(
-              `migration ${label} was edited after it was applied (checksum ${previous.checksum.slice(0, 12)}… recorded, ` +
-                `${m.checksum.slice(0, 12)}… on disk): restore the file and put the change in a new migration`
-            )
-          }
-          continue
-        }
+      for (const { migration: m, label } of pendingMigrations(migrations, applied, 'postgres/')) {
         try {
           await client.query('BEGIN')
           await client.query(m.sql)
