@@ -27,6 +27,8 @@ interface Job {
 
 // The worker is the compiled .js next to this file, or the .ts source where the source itself runs.
 const WORKER_FILE = path.join(__dirname, `delta-build-worker${path.extname(__filename)}`)
+// The worker loads its module through require, so it runs under the same module loader as this one
+const WORKER_BOOT = `require(${JSON.stringify(WORKER_FILE)})`
 
 /**
  * Builds delta patches one at a time in a worker thread, so polls never wait for one: ahead of
@@ -130,7 +132,7 @@ export class DeltaBuilds {
   }
 
   private inWorker(input: DeltaBuildInput): Promise<DeltaBuildOutput> {
-    const worker = this.worker ?? new Worker(WORKER_FILE)
+    const worker = this.worker ?? new Worker(WORKER_BOOT, { eval: true })
     this.worker = worker
     return new Promise((resolve) => {
       const settle = (result: DeltaBuildOutput, broken: boolean) => {
