@@ -6,7 +6,9 @@ import { Client } from 'pg'
 import { migratePostgres, openPostgres } from '../src/db/postgres'
 import { runBuiltCli, spawnBuiltCli } from './support/built-cli'
 import { admitted, pollWith } from './support/device-credentials'
+import { settledPatches } from './support/delta'
 import { deviceId, report } from './support/devices'
+import { reviseEspImage, smallCodeChange } from './support/esp-image-builder'
 import { FLEET_ENV } from './support/env'
 import { call, getJson } from './support/http'
 import { pollManifest } from './support/manifest-poll'
@@ -31,6 +33,8 @@ interface Installation {
   devices: string[]
   /** an enrolled device and the device token the SQLite server issued it */
   enrolled: { device: string; token: string }
+  /** the binary of v1, which a delta patch to v2 starts from */
+  v1: string
 }
 
 /**
@@ -55,7 +59,14 @@ async function populate(t: TestContext): Promise<Installation> {
     await pollManifest(server, { device: d, version: 'v1', sequence: 1 })
   }
   await report(server, devices[DEVICES / 2], { status: 'failed', version: 'v1', sequence: 1, detail: 'flash write failed' })
-  await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 40 })
+  // v2 is a small change of v1: the server builds a delta patch from v1 (a row and an artifact).
+  const v2Image = reviseEspImage(v1.image, (code) => smallCodeChange(code, 2))
+  await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 40, image: v2Image })
+  const patches = await settledPatches(server, operator, 'v2')
+  if (!patches.some((p) => p.state === 'ready')) throw new Error(`no delta patch to v2: ${JSON.stringify(patches)}`)
+  // The field fleet polls /firmware.json without an identity: counted per address and user agent.
+  const field = await fetch(`${server.url}/firmware.json`, { headers: { 'user-agent': 'hivehive-ota/1.0' } })
+  if (field.status !== 200) throw new Error(`/firmware.json answered ${field.status}`)
   await publishRelease(server, { version: 'b1', sequence: 3, channel: 'beta' })
   for (const d of devices.slice(-3)) await pollManifest(server, { device: d, channel: 'beta', version: 'v0', sequence: 0 })
   const pin = await call(server, 'PUT', '/v1/pins', operator, { devices: [devices[2]], board: 'esp32cam', version: 'v1', reason: 'lab unit' })
@@ -70,7 +81,7 @@ async function populate(t: TestContext): Promise<Installation> {
   await publishRelease(server, { board: 'lab-cam', version: 'lab1', sequence: 1 })
   // Closed: what it held in memory (last_seen refreshes) is in the database.
   await server.close()
-  return { dataDir: server.dataDir, operator, devices: [...devices, enrolledId], enrolled: { device: enrolledId, token } }
+  return { dataDir: server.dataDir, operator, devices: [...devices, enrolledId], enrolled: { device: enrolledId, token }, v1: v1.sha256 }
 }
 
 /** The server key's public half, as /v1/keys gives it to devices. */
@@ -89,7 +100,7 @@ async function offerTo(
   server: RunningServer,
   key: crypto.KeyObject,
   device: string,
-  runs: { board: string; channel: string; version: string; sequence: number }
+  runs: Record<string, string | number | undefined>
 ): Promise<{ status: number; body?: string; fields?: Record<string, unknown> }> {
   const answer = await pollManifest(server, { device, ...runs })
   if (answer.status !== 200) return { status: answer.status, body: answer.body.toString('utf8') }
@@ -97,11 +108,13 @@ async function offerTo(
   t.ok(crypto.verify('sha256', answer.body, { key, dsaEncoding: 'der' }, signature), `${device}: the manifest verifies under the server key`)
   const { issued_at: _issued, expires_at: _expires, url, ...signed } = answer.manifest as Record<string, unknown>
   const fields: Record<string, unknown> = { ...signed, url: new URL(String(url)).pathname }
+  const delta = signed.delta as { url: string } | undefined
+  if (delta) fields.delta = { ...delta, url: new URL(delta.url).pathname }
   return { status: 200, fields }
 }
 
 /** Operator views whose answers must not depend on the backend. */
-const VIEWS = ['/v1/fleet/versions', '/v1/devices?limit=500', '/v1/audit?limit=500', '/v1/pins?board=esp32cam', '/v1/rollouts/esp32cam', '/v1/rollouts/lab-cam', '/v1/releases', '/v1/boards', '/v1/keys', '/v1/device-keys', '/v1/releases/esp32cam/v1/adoption']
+const VIEWS = ['/v1/fleet/versions', '/v1/fleet/legacy', '/v1/releases/esp32cam/v2', '/v1/devices?limit=500', '/v1/audit?limit=500', '/v1/pins?board=esp32cam', '/v1/rollouts/esp32cam', '/v1/rollouts/lab-cam', '/v1/releases', '/v1/boards', '/v1/keys', '/v1/device-keys', '/v1/releases/esp32cam/v1/adoption']
 
 let populated: Promise<Installation> | undefined
 /** The file's one populated installation, made on first use, removed when the file ends. */
@@ -134,7 +147,9 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   t.ok(summary.tables.device_history > DEVICES, 'device history copied')
   t.ok(summary.tables.reports >= DEVICES / 2 * 3 + 1, 'reports copied')
   t.ok(summary.tables.audit_log >= 3, 'audit copied')
-  t.match(summary.artifacts, { count: 4, written: 4 })
+  t.match(summary.artifacts, { count: 5, written: 5 }, 'four release binaries and a delta patch')
+  t.match(summary.tables, { legacy_clients: 1 })
+  t.ok(summary.tables.delta_patches >= 1, `delta patch rows, ready and failed (${summary.tables.delta_patches})`)
   t.equal(summary.derived.fleet_versions, (await rowCounts(pg, url)).fleet_versions, 'the fleet counts the triggers rebuilt')
 
   // The SQLite installation again, and a PostgreSQL instance with a data folder of its own: the
@@ -157,14 +172,19 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   const [keyA, keyB] = [await serverPublicKey(sqlite), await serverPublicKey(pgServer)]
   t.ok(keyA.equals(keyB), 'one server key')
   const offered = new Set<unknown>()
+  let deltas = 0
   for (const d of source.devices) {
     if (d === source.enrolled.device) continue
     const { board, channel, version, sequence } = details.get(d)!
-    const a = await offerTo(t, sqlite, keyA, d, { board, channel, version, sequence })
-    const b = await offerTo(t, pgServer, keyB, d, { board, channel, version, sequence })
+    // Devices on v1 say they take deltas: those in v2's 40 % are offered the patch copied with it.
+    const runs = version === 'v1' ? { board, channel, version, sequence, delta: 'esp_delta_ota', running: source.v1 } : { board, channel, version, sequence }
+    const a = await offerTo(t, sqlite, keyA, d, runs)
+    const b = await offerTo(t, pgServer, keyB, d, runs)
+    if (a.fields?.delta) deltas++
     t.same(b, a, `${d} (${channel}, runs ${version}): the same answer`)
     if (a.fields) offered.add(a.fields.version)
   }
+  t.ok(deltas > 0, `devices on v1 in the rollout are offered the delta patch (${deltas})`)
   t.same([...offered].sort(), ['b1', 'v1', 'v2'], 'the rollout at 40 % offers v2 to some devices and keeps v1 for the others; beta gets b1')
 
   // A device token the SQLite server issued works on PostgreSQL: the token secret was copied.
@@ -173,7 +193,7 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   const fleet = [await getJson(sqlite, '/v1/fleet/versions', source.operator), await getJson(pgServer, '/v1/fleet/versions', source.operator)]
   t.same(fleet[1].body, fleet[0].body, 'after the same polls, the same fleet counts')
 
-  // Binaries come from PostgreSQL byte for byte.
+  // Binaries come from PostgreSQL byte for byte (the delta patch's are checked by the copy's digest check).
   const releases = await getJson<{ releases: Array<{ sha256: string }> }>(sqlite, '/v1/releases', source.operator)
   for (const { sha256 } of releases.body.releases) {
     const res = await fetch(`${pgServer.url}/v1/firmware/${sha256}.bin`)
