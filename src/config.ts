@@ -10,6 +10,9 @@ import { LAST_SEEN_FLUSH_MS } from './repositories/devices'
 export const DEVICE_AUTH_MODES = ['off', 'optional', 'required'] as const
 export type DeviceAuthMode = (typeof DEVICE_AUTH_MODES)[number]
 
+/** postgres:// or postgresql://, no spaces (databaseUrlProblem checks the rest). */
+const DATABASE_URL_PATTERN = '^postgres(ql)?://[^\\s]+$'
+
 /** Where releases are cut: builds of tags matching DEFAULT_TAG_PATTERN on this branch are published. */
 export const DEFAULT_RELEASE_BRANCH = 'production'
 export const DEFAULT_TAG_PATTERN = 'prod-*'
@@ -82,7 +85,7 @@ export const ConfigSchema = Type.Object({
   /** /metrics answers without a token (as before) only when true. */
   OTA_METRICS_PUBLIC: Type.Boolean({ default: false }),
   /** postgres:// or postgresql:// URL (sslmode honoured): the database is PostgreSQL. Unset: SQLite under OTA_DATA_DIR. */
-  OTA_DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://[^\\s]+$' })),
+  OTA_DATABASE_URL: Type.Optional(Type.String({ pattern: DATABASE_URL_PATTERN })),
   /** Connections each instance keeps to PostgreSQL. */
   OTA_DATABASE_POOL: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
 })
@@ -138,16 +141,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']
 
 function checkDatabaseUrl(value: string): void {
-  const problem = (why: string) =>
-    new ConfigError(`invalid configuration:\n  OTA_DATABASE_URL=(hidden): ${why}, like postgres://ota:secret@db.example:5432/ota?sslmode=require`)
+  const why = databaseUrlProblem(value)
+  if (why !== undefined) {
+    throw new ConfigError(`invalid configuration:\n  OTA_DATABASE_URL=(hidden): ${why}, like postgres://ota:secret@db.example:5432/ota?sslmode=require`)
+  }
+}
+
+/** What is wrong with a PostgreSQL URL (OTA_DATABASE_URL, or db copy's --to), or undefined when nothing is. */
+export function databaseUrlProblem(value: string): string | undefined {
+  if (!new RegExp(DATABASE_URL_PATTERN).test(value)) return 'must be a postgres:// or postgresql:// URL'
   let url: URL
   try {
     url = new URL(value)
   } catch {
-    throw problem('must be a URL')
+    return 'must be a URL'
   }
-  if (url.hostname === '' && !url.searchParams.get('host')) throw problem('must name the database host')
-  if (url.pathname.replace(/^\//, '') === '') throw problem('must name the database after the host (/dbname)')
+  if (url.hostname === '' && !url.searchParams.get('host')) return 'must name the database host'
+  if (url.pathname.replace(/^\//, '') === '') return 'must name the database after the host (/dbname)'
   const sslmode = url.searchParams.get('sslmode')
-  if (sslmode !== null && !SSL_MODES.includes(sslmode)) throw problem(`sslmode must be one of ${SSL_MODES.join(', ')}`)
+  if (sslmode !== null && !SSL_MODES.includes(sslmode)) return `sslmode must be one of ${SSL_MODES.join(', ')}`
+  return undefined
 }

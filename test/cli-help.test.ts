@@ -32,6 +32,7 @@ t.test('help COMMAND, COMMAND --help, and a group (token --help) show usage, exi
   const all = await cli(['help'], {})
   t.equal(all.code, 0)
   t.match(all.stdout, /ota-gate fleet legacy/)
+  t.match(all.stdout, /ota-gate db copy --to postgres:\/\/USER:PASSWORD@HOST:5432\/DB \[--json\]\n\s+copy the SQLite installation under OTA_DATA_DIR/)
   t.match(all.stdout, /Exit status: 0 done, 1 refused .*, 2 usage error or unreadable input/)
   const none = await cli([], {})
   t.equal(none.code, 2, 'no command at all is a usage error')

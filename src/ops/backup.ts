@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import path from 'node:path'
@@ -6,6 +6,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3'
 import { readMigrations } from '../db/migrate'
 import { DATABASE_FILE } from '../db/open'
 import { BackupRepository, type ArtifactFile } from '../repositories/backup'
+import { streamDigest } from '../store/stream-digest'
 
 export const BACKUP_FORMAT = 'ota-gate-backup/1'
 /** Written last: a folder without it is not a finished backup. */
@@ -45,14 +46,8 @@ function artifactPath(sha256: string): string {
   return path.posix.join('artifacts', sha256.slice(0, 2), `${sha256}.bin`)
 }
 
-async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256')
-  let size = 0
-  for await (const chunk of fs.createReadStream(file)) {
-    hash.update(chunk as Buffer)
-    size += (chunk as Buffer).length
-  }
-  return { sha256: hash.digest('hex'), size }
+function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  return streamDigest(fs.createReadStream(file))
 }
 
 async function fsyncPath(file: string): Promise<void> {

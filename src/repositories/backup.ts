@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3'
+import { quoted } from './copy-source'
 
 export interface ArtifactFile {
   sha256: string
@@ -34,7 +35,7 @@ export class BackupRepository {
       .all() as string[]
     const counts: Record<string, number> = {}
     for (const table of tables) {
-      counts[table] = this.db.prepare(`SELECT count(*) FROM "${table.replace(/"/g, '""')}"`).pluck().get() as number
+      counts[table] = this.db.prepare(`SELECT count(*) FROM ${quoted(table)}`).pluck().get() as number
     }
     return counts
   }

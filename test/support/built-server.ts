@@ -4,7 +4,8 @@ import net from 'node:net'
 import path from 'node:path'
 import type { TestContext } from './server'
 
-const PROJECT = path.resolve(__dirname, '..', '..')
+/** The checkout's root folder. */
+export const PROJECT = path.resolve(__dirname, '..', '..')
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,6 +2,7 @@ import type { Command } from '../command'
 import { artifactsCommands } from './artifacts'
 import { backupCommands } from './backup'
 import { boardCommands } from './board'
+import { dbCommands } from './db'
 import { deltaCommands } from './delta'
 import { deviceCommands, enrollmentCommands } from './device'
 import { fleetCommands } from './fleet'
@@ -12,4 +13,4 @@ import { releaseCommands } from './release'
 import { rolloutCommands } from './rollout'
 import { tokenCommands } from './token'
 
-export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...artifactsCommands, ...ledgerCommands, ...backupCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands, ...deltaCommands]
+export const commands: Command[] = [...tokenCommands, ...keysCommands, ...boardCommands, migrateCommand, ...releaseCommands, ...artifactsCommands, ...ledgerCommands, ...backupCommands, ...dbCommands, ...fleetCommands, ...rolloutCommands, ...deviceCommands, ...enrollmentCommands, ...deltaCommands]
