@@ -3,12 +3,13 @@ import { deviceId, inParallel, poll, type SimDevice } from './support/devices'
 import { eachBackend, type BackendCase } from './support/backends'
 import { publishRelease } from './support/publish'
 import { TestClock } from './support/clock'
-import { createToken, startServer, type RunningServer } from './support/server'
-import { getJson } from './support/http'
+import { buildApp, createToken } from './support/server'
+import { getJson, type Target } from './support/http'
 import { FLEET_ENV } from './support/env'
 import { openRepositories } from './support/repositories'
 
-// The fleet view over real HTTP: a simulated fleet polls, operators count and page through it.
+// The fleet view: a simulated fleet polls (through inject: the socket plays no part in what is
+// counted), operators count and page through it.
 
 const RUNS = [
   { version: 'mason', sequence: 3 },
@@ -32,9 +33,9 @@ interface DevicesBody {
 }
 
 /** A fleet server on a clock the test moves ("an hour passes" takes no time and no luck), on either backend. */
-async function fleetServer(t: Parameters<typeof startServer>[0] & Parameters<BackendCase['serverEnv']>[0], backend: BackendCase) {
+async function fleetServer(t: Parameters<typeof buildApp>[0] & Parameters<BackendCase['serverEnv']>[0], backend: BackendCase) {
   const clock = new TestClock()
-  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) }, { clock })
+  const server = await buildApp(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) }, { clock })
   await publishRelease(server, { version: 'leafcutter', sequence: 5 })
   await publishRelease(server, { version: 'bumble', sequence: 6, channel: 'beta' })
   const token = await createToken(server.dataDir, 'operator')
@@ -42,7 +43,7 @@ async function fleetServer(t: Parameters<typeof startServer>[0] & Parameters<Bac
 }
 
 /** Every device polls once, 20 at a time; resolves to the statuses other than 200. */
-async function pollAll(server: RunningServer, devices: SimDevice[]): Promise<number[]> {
+async function pollAll(server: Target, devices: SimDevice[]): Promise<number[]> {
   const statuses: number[] = []
   await inParallel(devices, 20, async (d) => statuses.push(await poll(server, d)))
   return statuses.filter((s) => s !== 200)

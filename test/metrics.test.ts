@@ -3,7 +3,9 @@ import http from 'node:http'
 import t from 'tap'
 import { httpUpdate } from './support/http-update'
 import { publishRelease } from './support/publish'
-import { cli, createToken, startServer, type RunningServer } from './support/server'
+import { buildApp, cli, createToken, startServer, type TestApp } from './support/server'
+import { call, type Target } from './support/http'
+import { until } from './support/wait'
 
 type Labels = Record<string, string>
 
@@ -19,15 +21,19 @@ function sample(text: string, name: string, labels: Labels = {}): number {
   return 0
 }
 
-const operators = new WeakMap<RunningServer, Promise<string>>()
+const operators = new WeakMap<Target, Promise<string>>()
 
 /** GET /metrics with an operator token of that server (made on first use). */
-async function scrape(server: RunningServer): Promise<string> {
+async function scrape(server: Target & Pick<TestApp, 'dataDir'>): Promise<string> {
   let token = operators.get(server)
   if (!token) operators.set(server, (token = createToken(server.dataDir, 'operator', 'prometheus')))
-  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${await token}` } })
-  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`)
-  return res.text()
+  const headers = { authorization: `Bearer ${await token}` }
+  const [status, text] =
+    server.url === undefined
+      ? await server.app.inject({ method: 'GET', url: '/metrics', headers }).then((r) => [r.statusCode, r.body] as const)
+      : await fetch(`${server.url}/metrics`, { headers }).then(async (r) => [r.status, await r.text()] as const)
+  if (status !== 200) throw new Error(`/metrics answered ${status}`)
+  return text
 }
 
 async function drain(res: Response | Promise<Response>): Promise<number> {
@@ -52,22 +58,18 @@ function hangUpAfterFirstChunk(url: string): Promise<number> {
   })
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 t.test('/metrics answers Prometheus text with this app\'s metrics', async (t) => {
-  const server = await startServer(t)
-  t.equal((await fetch(`${server.url}/metrics`)).status, 401, 'no token: 401')
+  const server = await buildApp(t)
+  t.equal((await server.app.inject({ url: '/metrics' })).statusCode, 401, 'no token: 401')
   const releaser = await createToken(server.dataDir, 'releaser')
-  t.equal((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${releaser}` } })).status, 403, 'a releaser token: 403')
-  const open = await startServer(t, { OTA_METRICS_PUBLIC: 'true' })
-  t.equal((await fetch(`${open.url}/metrics`)).status, 200, 'OTA_METRICS_PUBLIC=true: no token needed')
+  t.equal((await call(server, 'GET', '/metrics', releaser)).status, 403, 'a releaser token: 403')
+  const open = await buildApp(t, { OTA_METRICS_PUBLIC: 'true' })
+  t.equal((await open.app.inject({ url: '/metrics' })).statusCode, 200, 'OTA_METRICS_PUBLIC=true: no token needed')
   const operator = await createToken(server.dataDir, 'operator')
-  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${operator}` } })
-  t.equal(res.status, 200)
-  t.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
-  const text = await res.text()
+  const res = await server.app.inject({ url: '/metrics', headers: { authorization: `Bearer ${operator}` } })
+  t.equal(res.statusCode, 200)
+  t.match(res.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  const text = res.body
   for (const [name, type] of [
     ['ota_checkins_total', 'counter'],
     ['ota_downloads_started_total', 'counter'],
@@ -114,8 +116,13 @@ t.test('check-ins, downloads, releases, devices and request durations move with 
   t.equal(await drain(fetch(server.url + binary)), 200)
   t.equal(await drain(fetch(server.url + binary, { headers: { range: 'bytes=0-99' } })), 206)
   t.equal(await drain(fetch(server.url + binary, { method: 'HEAD' })), 200)
+  // The server's side of the hang-up: its answer closes (where the download is counted or not).
+  let hungUp = false
+  server.app.server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.url?.includes(big.sha256)) res.once('close', () => (hungUp = true))
+  })
   t.equal(await hangUpAfterFirstChunk(`${server.url}/v1/firmware/${big.sha256}.bin`), 200, 'a device hangs up after the first chunk')
-  await sleep(300)
+  t.ok(await until(() => hungUp), 'the server has seen the device leave')
 
   const after = await scrape(server)
   t.equal(sample(after, 'ota_checkins_total', { kind: 'manifest' }), 4, 'manifest check-ins')
@@ -149,9 +156,9 @@ t.test('check-ins, downloads, releases, devices and request durations move with 
 })
 
 t.test('each app instance has its own registry', async (t) => {
-  const a = await startServer(t)
-  const b = await startServer(t)
-  t.equal(await drain(fetch(`${a.url}/firmware.json`)), 404, 'no release yet, still a check-in')
+  const a = await buildApp(t)
+  const b = await buildApp(t)
+  t.equal((await a.app.inject({ url: '/firmware.json' })).statusCode, 404, 'no release yet, still a check-in')
   t.equal(sample(await scrape(a), 'ota_checkins_total', { kind: 'legacy' }), 1)
   t.equal(sample(await scrape(b), 'ota_checkins_total', { kind: 'legacy' }), 0, 'the other server counted nothing')
 })

@@ -8,8 +8,8 @@ import { generateKeyPair } from '../src/release/keys'
 import type { ReleaseView } from '../src/schemas/release'
 import { buildEspImage } from './support/esp-image-builder'
 import { releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/publish'
-import { call, type JsonAnswer } from './support/http'
-import { cli, createToken, startServer, tempDir, type RunningServer, dataFolderEnv } from './support/server'
+import { call, getJson, type JsonAnswer, type Target } from './support/http'
+import { buildApp, cli, createToken, startServer, tempDir, dataFolderEnv } from './support/server'
 
 const run = promisify(execFile)
 
@@ -80,9 +80,9 @@ eachBackend(t, 'published as a new user would, with openssl and curl only', asyn
   t.same(delta, { board_enabled: true, devices: 0, bytes_saved: 0, patches: [] })
 })
 
-/** A server with a releaser token and a trusted key, and a way to publish fresh images on it. */
+/** An app (answering through inject) with a releaser token and a trusted key, and a way to publish fresh images on it. */
 async function releaseServer(t: Test, backend: BackendCase) {
-  const server = await startServer(t, await backend.serverEnv(t))
+  const server = await buildApp(t, await backend.serverEnv(t))
   const token = await createToken(server.dataDir, 'releaser', 'ci')
   const key = await trustedKey(server)
   let seed = 0
@@ -96,9 +96,8 @@ function refused(t: Test, answer: JsonAnswer, status: number, code: string, mess
   t.match(answer.body.message, message)
 }
 
-async function list(server: RunningServer, token: string, query = ''): Promise<ReleaseView[]> {
-  const res = await fetch(`${server.url}/v1/releases${query}`, { headers: { authorization: `Bearer ${token}` } })
-  return ((await res.json()) as { releases: ReleaseView[] }).releases
+async function list(server: Target, token: string, query = ''): Promise<ReleaseView[]> {
+  return (await getJson<{ releases: ReleaseView[] }>(server, `/v1/releases${query}`, token)).body.releases
 }
 
 eachBackend(t, 'refusals about the binary: unknown board, not uploaded, not an application, wrong chip, too large', async (t, backend) => {
@@ -202,16 +201,16 @@ eachBackend(t, 'reading releases: newest first, filters, one release, image fact
   t.same((await list(server, token, '?channel=stable')).map((r) => r.version), ['leafcutter', 'mason'])
   t.same((await list(server, token, '?board=esp32cam&channel=beta')).map((r) => r.version), ['carder'])
   t.same(await list(server, token, '?board=other'), [])
-  t.equal((await fetch(`${server.url}/v1/releases?board=Bad%20Board`, { headers: { authorization: `Bearer ${token}` } })).status, 400)
+  t.equal((await getJson(server, '/v1/releases?board=Bad%20Board', token)).status, 400)
 
-  const one = await fetch(`${server.url}/v1/releases/esp32cam/carder`, { headers: { authorization: `Bearer ${operator}` } })
+  const one = await getJson<{ delta: { patches: Array<{ base_version: string }> } }>(server, '/v1/releases/esp32cam/carder', operator)
   t.equal(one.status, 200)
-  const { delta, ...same } = (await one.json()) as { delta: { patches: Array<{ base_version: string }> } }
+  const { delta, ...same } = one.body
   t.same(same, all[1])
   t.same(delta.patches.map((p) => p.base_version), ['mason'], 'a patch to it from the release before is under way or built')
-  const missing = await fetch(`${server.url}/v1/releases/esp32cam/nosuch`, { headers: { authorization: `Bearer ${token}` } })
+  const missing = await getJson(server, '/v1/releases/esp32cam/nosuch', token)
   t.equal(missing.status, 404)
-  t.equal(((await missing.json()) as { error: string }).error, 'release_not_found')
+  t.equal(missing.body.error, 'release_not_found')
 })
 
 eachBackend(t, 'who may publish and read', async (t, backend) => {
@@ -225,8 +224,8 @@ eachBackend(t, 'who may publish and read', async (t, backend) => {
   const revoked = await createToken(server.dataDir, 'releaser', 'old-ci')
   t.equal((await cli(['token', 'revoke', 'old-ci'], dataFolderEnv(server.dataDir))).code, 0)
   refused(t, await call(server, 'POST', '/v1/releases', revoked, body), 401, 'unauthorized', /unknown or revoked/)
-  t.equal((await fetch(`${server.url}/v1/releases`)).status, 401, 'reading needs a token too')
-  t.equal((await fetch(`${server.url}/v1/releases`, { headers: { authorization: `Bearer ${revoked}` } })).status, 401)
+  t.equal((await call(server, 'GET', '/v1/releases')).status, 401, 'reading needs a token too')
+  t.equal((await getJson(server, '/v1/releases', revoked)).status, 401)
 
   refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, notes: 'x'.repeat(2001) }), 400, 'bad_request', /notes/)
   refused(t, await call(server, 'POST', '/v1/releases', token, { ...body, sequence: 0 }), 400, 'bad_request', /sequence/)

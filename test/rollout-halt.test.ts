@@ -1,28 +1,29 @@
 import t from 'tap'
-import { deviceId, inParallel, report } from './support/devices'
+import { deviceId, inParallel } from './support/devices'
 import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
-import { startServer, type RunningServer } from './support/server'
-import { call } from './support/http'
+import { buildApp } from './support/server'
+import { call, type Target } from './support/http'
 import { UNPROVEN_FLEET_ENV } from './support/env'
 
 const RUNS_V1 = { version: 'v1', sequence: 1 }
 const V2 = { version: 'v2', sequence: 2 }
 
-async function rolloutOf(server: RunningServer, token: string, channel = 'stable') {
+async function rolloutOf(server: Target, token: string, channel = 'stable') {
   const { body } = await call<{ channels: Array<{ current: Record<string, unknown> }> }>(server, 'GET', `/v1/rollouts/esp32cam?channel=${channel}`, token)
   return body.channels[0].current
 }
 
-async function reportAll(server: RunningServer, devices: string[], status: string): Promise<void> {
+/** Each device reports `status` about v2, one after the other, as POST /v1/devices/:device/reports. */
+async function reportAll(server: Target, devices: string[], status: string): Promise<void> {
   for (const device of devices) {
-    const r = await report(server, device, { status, ...V2 })
+    const r = await call(server, 'POST', `/v1/devices/${device}/reports`, undefined, { status, ...V2 })
     if (r.status !== 202) throw new Error(`report of ${device} answered ${r.status}`)
   }
 }
 
 t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 devices that tried (5%)', async (t) => {
-  const server = await startServer(t, UNPROVEN_FLEET_ENV)
+  const server = await buildApp(t, UNPROVEN_FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -45,7 +46,7 @@ t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 device
 })
 
 t.test('a burst of failures past the thresholds halts the rollout; devices not yet updated stay on the previous release', async (t) => {
-  const server = await startServer(t, UNPROVEN_FLEET_ENV)
+  const server = await buildApp(t, UNPROVEN_FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 50 })
@@ -90,7 +91,7 @@ t.test('a burst of failures past the thresholds halts the rollout; devices not y
 })
 
 t.test('silent rollbacks seen at check-in count too, against the channel’s own policy', async (t) => {
-  const server = await startServer(t, UNPROVEN_FLEET_ENV)
+  const server = await buildApp(t, UNPROVEN_FLEET_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const policy = await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/policy', ops, { halt_min_count: 3, halt_min_ratio: 0.5 })
@@ -105,6 +106,6 @@ t.test('silent rollbacks seen at check-in count too, against the channel’s own
   await offerFor(server, fleet[2], RUNS_V1)
   t.match(await rolloutOf(server, ops), { state: 'halted', halt_failed: 3, halt_tried: 5 }, 'the third (60%) halts it')
   t.equal((await offerFor(server, fleet[3], RUNS_V1)).version, 'v1', 'the next poll of a device still on v1 is offered v1')
-  const legacy = (await (await fetch(`${server.url}/firmware.json`)).json()) as { version: string }
+  const legacy = (await call<{ version: string }>(server, 'GET', '/firmware.json')).body
   t.equal(legacy.version, 'v1', 'the field fleet is offered v1 too')
 })

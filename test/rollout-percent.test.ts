@@ -2,9 +2,9 @@ import t from 'tap'
 import { deviceId, inParallel } from './support/devices'
 import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
-import { startServer, type RunningServer } from './support/server'
+import { buildApp } from './support/server'
 import { eachBackend } from './support/backends'
-import { call } from './support/http'
+import { call, type Target } from './support/http'
 import { FLEET_ENV } from './support/env'
 
 // 1,000 devices on SQLite and on PostgreSQL: more than the suite's default three minutes on a loaded machine.
@@ -14,7 +14,7 @@ const FLEET = Array.from({ length: 1000 }, (_, i) => deviceId(i))
 const RUNS_V1 = { version: 'v1', sequence: 1 }
 
 /** The devices of FLEET offered `version`, polling as devices running v1. */
-async function offeredSet(server: RunningServer, version: string): Promise<Set<string>> {
+async function offeredSet(server: Target, version: string): Promise<Set<string>> {
   const got = new Set<string>()
   await inParallel(FLEET, 32, async (device) => {
     const offer = await offerFor(server, device, RUNS_V1)
@@ -25,12 +25,12 @@ async function offeredSet(server: RunningServer, version: string): Promise<Set<s
   return got
 }
 
-async function firmwareJson(server: RunningServer): Promise<{ version: string; allow_downgrade: boolean }> {
-  return (await (await fetch(`${server.url}/firmware.json`)).json()) as { version: string; allow_downgrade: boolean }
+async function firmwareJson(server: Target): Promise<{ version: string; allow_downgrade: boolean }> {
+  return (await call<{ version: string; allow_downgrade: boolean }>(server, 'GET', '/firmware.json')).body
 }
 
 eachBackend(t, 'a release at 10% reaches about a tenth of 1,000 devices; raising it to 50% keeps every one of them', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const v2 = await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 10 })
@@ -64,7 +64,7 @@ eachBackend(t, 'a release at 10% reaches about a tenth of 1,000 devices; raising
 })
 
 eachBackend(t, 'the starting percentage comes from the channel policy unless the publish names one', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const policy = await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/policy', ops, { default_percent: 20, reason: 'canary first' })
@@ -89,7 +89,7 @@ eachBackend(t, 'the starting percentage comes from the channel policy unless the
 })
 
 eachBackend(t, 'pause keeps new devices out and devices already on the release on it; resume lets them in again', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 30 })

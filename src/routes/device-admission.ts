@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
 import { durationParam } from '../duration'
 import { EnrollmentNameTaken } from '../repositories/device-credentials'
-import { DeviceId, errors, normalizeDevice } from '../schemas/common'
+import { DeviceId, TOKEN_NAME_FORM, errors, normalizeDevice } from '../schemas/common'
 import {
   AllowlistView,
   DeviceKeyView,
@@ -19,7 +19,6 @@ import { Reason } from '../schemas/rollout'
 
 /** Devices one allow-list call takes: a factory batch from a file, not the whole fleet at once. */
 const MAX_ALLOWLIST_DEVICES = 10_000
-const ENROLLMENT_NAME = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
 
 const who = (request: FastifyRequest, reason: string | undefined) => ({ actor: request.identity?.name ?? 'unknown', reason: reason ?? null })
 
@@ -190,7 +189,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['device credentials'],
         body: Type.Object(
           {
-            name: Type.String({ pattern: ENROLLMENT_NAME, description: 'e.g. the batch: 1-64 letters, digits, ".", "_", "@" or "-"' }),
+            name: Type.String({ pattern: TOKEN_NAME_FORM.source, description: 'e.g. the batch: 1-64 letters, digits, ".", "_", "@" or "-"' }),
             max_uses: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000_000 })),
             expires_in: Type.Optional(Type.String({ maxLength: 16, description: 'a duration like 30d' })),
             reason: Reason,
@@ -221,7 +220,7 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Revoke an enrollment token: devices enrolling with it wait for an operator again',
         tags: ['device credentials'],
-        params: Type.Object({ name: Type.String({ pattern: ENROLLMENT_NAME }) }),
+        params: Type.Object({ name: Type.String({ pattern: TOKEN_NAME_FORM.source }) }),
         body: Type.Optional(Type.Object({ reason: Reason }, { additionalProperties: false })),
         response: { 200: Type.Object({ revoked: Type.String() }), ...errors(400, 401, 403, 404) },
       },

@@ -17,6 +17,8 @@ export function errors<C extends number>(...codes: C[]): { [K in C]: typeof Erro
 // Each identifier's form is written once, here; code outside a route schema (the CLI, file names,
 // the config) builds its checks from these.
 const NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,31}$'
+/** A token's or an enrollment token's name: 1-64 letters, digits, ".", "_", "@" or "-". */
+const TOKEN_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$'
 /** 64 lowercase hex digits, unanchored: part of file names such as `<sha256>.bin`. */
 export const SHA256_HEX = '[0-9a-f]{64}'
 
@@ -40,6 +42,7 @@ export const DeviceId = Type.String({
 
 /** The forms above as regular expressions, for checks made outside a route schema. */
 export const NAME_FORM = new RegExp(NAME_PATTERN)
+export const TOKEN_NAME_FORM = new RegExp(TOKEN_NAME_PATTERN)
 export const VERSION_FORM = new RegExp(Version.pattern as string)
 export const SHA256_FORM = new RegExp(Sha256Hex.pattern as string)
 export const MAC_FORM = new RegExp(DeviceId.pattern as string)

@@ -54,8 +54,18 @@ function runner(bin: string): Runner | string {
   }
 }
 
-/** Why PostgreSQL tests cannot run on this machine, or undefined when they can. */
+let unavailable: { reason: string | undefined } | undefined
+
+/**
+ * Why PostgreSQL tests cannot run on this machine, or undefined when they can. Asked once a test
+ * file: each answer spawns pg_config, id and runuser, and eachBackend asks for every test.
+ */
 export function postgresUnavailable(): string | undefined {
+  unavailable ??= { reason: whyUnavailable() }
+  return unavailable.reason
+}
+
+function whyUnavailable(): string | undefined {
   const bin = postgresBinDir()
   if (!bin) return 'PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin; apt-get install postgresql)'
   const run = runner(bin)

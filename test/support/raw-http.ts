@@ -1,4 +1,5 @@
 import http from 'node:http'
+import type { FastifyInstance } from 'fastify'
 
 export interface RawAnswer {
   status: number
@@ -21,4 +22,13 @@ export function rawGet(port: number, pathAndQuery: string, headers: Record<strin
     req.on('error', reject)
     req.end()
   })
+}
+
+/**
+ * The same GET through Fastify's inject, for an app built by buildApp (no socket): the answer in
+ * rawGet's shape, so a test can ask a listening server and an injected app alike.
+ */
+export async function injectGet(app: FastifyInstance, pathAndQuery: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  const res = await app.inject({ method: 'GET', url: pathAndQuery, headers })
+  return { status: res.statusCode, headers: res.headers as http.IncomingHttpHeaders, body: res.rawPayload }
 }

@@ -2,8 +2,7 @@ import { apiClient, serverOptions } from '../api-client'
 import { UsageError, print, table, type CliIo } from '../io'
 import type { Command } from '../command'
 import { flag, printJson, readListFile, type FlagValues } from '../flags'
-import { MAC_FORM } from '../../schemas/common'
-import { NAME } from './token'
+import { MAC_FORM, TOKEN_NAME_FORM } from '../../schemas/common'
 
 const KEY_ID = /^[0-9a-f]{16}$/
 
@@ -143,7 +142,7 @@ export const enrollmentCommands: Command[] = [
     options: { ...common, name: { type: 'string' }, 'max-uses': { type: 'string' }, expires: { type: 'string' } },
     async run({ values }, io) {
       const name = flag(values, 'name')
-      if (!name || !NAME.test(name)) throw new UsageError('--name must be 1-64 letters, digits, ".", "_", "@" or "-"')
+      if (!name || !TOKEN_NAME_FORM.test(name)) throw new UsageError('--name must be 1-64 letters, digits, ".", "_", "@" or "-"')
       const maxText = flag(values, 'max-uses')
       if (maxText !== undefined && !/^[1-9][0-9]{0,7}$/.test(maxText)) throw new UsageError(`--max-uses must be a whole number from 1 to 99999999, not "${maxText}"`)
       const body = await apiClient(values, io).post<Record<string, unknown> & { token: string }>('/v1/enrollment-tokens', {
@@ -176,7 +175,7 @@ export const enrollmentCommands: Command[] = [
     summary: 'revoke an enrollment token: devices enrolling with it wait for an operator (role operator)',
     options: common,
     async run({ values, positionals }, io) {
-      if (positionals.length !== 1 || !NAME.test(positionals[0])) throw new UsageError('name exactly one enrollment token')
+      if (positionals.length !== 1 || !TOKEN_NAME_FORM.test(positionals[0])) throw new UsageError('name exactly one enrollment token')
       const body = await apiClient(values, io).post<{ revoked: string }>(`/v1/enrollment-tokens/${positionals[0]}/revoke`, { reason: flag(values, 'reason') })
       if (values.json) return printJson(io, body)
       print(io, `revoked enrollment token "${body.revoked}"`)

@@ -2,9 +2,7 @@ import { ROLES, TokenNameTaken, type Role } from '../../repositories/tokens'
 import { withDataFolder } from '../data-folder'
 import { CliRefusal, UsageError, print, table } from '../io'
 import type { Command } from '../command'
-
-/** A token (or enrollment token) name. */
-export const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/
+import { TOKEN_NAME_FORM } from '../../schemas/common'
 
 export const tokenCommands: Command[] = [
   {
@@ -16,7 +14,7 @@ export const tokenCommands: Command[] = [
       const role = values.role as string | undefined
       const name = values.name as string | undefined
       if (!role || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`)
-      if (!name || !NAME.test(name)) throw new UsageError('--name must be 1-64 letters, digits, ".", "_", "@" or "-"')
+      if (!name || !TOKEN_NAME_FORM.test(name)) throw new UsageError('--name must be 1-64 letters, digits, ".", "_", "@" or "-"')
       const token = await withDataFolder(io, async (repos) => {
         try {
           return await repos.tokens.create(name, role as Role)
