@@ -133,3 +133,24 @@ export function uniqueViolation(err: unknown): string | undefined {
   const e = err as { code?: string; constraint?: string }
   return e.code === '23505' ? (e.constraint ?? '') : undefined
 }
+
+/** The PostgreSQL types a column of `unnestRows` may have. */
+export type ArrayType = 'text' | 'bigint' | 'integer' | 'boolean'
+
+/**
+ * `unnest($1::text[], $2::bigint[], …) AS alias(a, b, …)`: many rows as one relation, with one
+ * array parameter a column whatever the number of rows, so a batch is one statement (and one plan).
+ */
+export function unnestRows<K extends string>(
+  alias: string,
+  columns: Record<K, ArrayType>,
+  rows: ReadonlyArray<Record<K, unknown>>,
+  firstParam = 1
+): { sql: string; params: unknown[][] } {
+  const names = Object.keys(columns) as K[]
+  const arrays = names.map((name, i) => `$${firstParam + i}::${columns[name]}[]`)
+  return {
+    sql: `unnest(${arrays.join(', ')}) AS ${alias}(${names.join(', ')})`,
+    params: names.map((name) => rows.map((row) => row[name] ?? null)),
+  }
+}
