@@ -78,7 +78,7 @@ async function rows(db: TestDatabase) {
 /** The releases each check-in found rolled back, as the setback listeners hear them, by device. */
 function setbacks(db: TestDatabase): string[] {
   const heard: string[] = []
-  db.repos.devices.onSetback((ids) => {
+  db.repos.devices.onSetback(async (ids) => {
     heard.push(ids.join(','))
   })
   return heard
