@@ -7,7 +7,7 @@ import { BOARD, TARGET_SEQUENCE, seedPostgresFleet, versionOf } from './fleet-se
 import { startNginxProxy } from './nginx'
 import { makeCredentials, publish, startOtaServer } from './ota-server'
 import type { WrkResult } from './parsers'
-import { cpuSeconds, freePort, stop } from './processes'
+import { cpuSecondsWithExited, freePort, stop } from './processes'
 import { MANIFEST_LUA } from './wrk'
 
 // `npm run bench -- --postgres`: the poll and check-in scenarios (1 and 5) on PostgreSQL, one
@@ -86,9 +86,9 @@ export async function postgresScenario(o: PostgresScenario): Promise<PostgresRes
   }
 }
 
-/** CPU seconds so far of the cluster's processes: the postmaster and the backends it runs now. */
+/** CPU seconds so far of the cluster's processes: the postmaster and its backends, those that exited too. */
 function clusterCpu(dir: string): number {
-  return cpuSeconds(Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]))
+  return cpuSecondsWithExited(Number(fs.readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]))
 }
 
 async function measureOn(o: PostgresScenario, database: Promise<string>, postgresCpu: () => number): Promise<PostgresResults> {
