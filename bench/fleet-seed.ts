@@ -132,7 +132,7 @@ export async function seedPostgresFleet(pool: pg.Pool, count: number, now = Date
     if (existing?.n) throw new Error(`the database already has ${existing.n} devices: seed a fresh one`)
     const target = await one<{ id: number }>(q, 'SELECT id FROM releases WHERE board = $1 AND sequence = $2', [BOARD, TARGET_SEQUENCE])
     if (!target) throw new Error(`publish ${versionOf(TARGET_SEQUENCE)} before seeding: behind devices have been offered it`)
-    await q.query('ALTER TABLE devices DISABLE TRIGGER devices_count')
+    await q.query('ALTER TABLE devices DISABLE TRIGGER USER')
     for (let first = 0; first < count; first += PG_SEED_CHUNK) {
       const rows = Array.from({ length: Math.min(PG_SEED_CHUNK, count - first) }, (_, i) => seededDevice(first + i, now, target.id))
       const v = unnestRows('v', SEED_COLUMNS, rows, 3)
@@ -148,7 +148,7 @@ export async function seedPostgresFleet(pool: pg.Pool, count: number, now = Date
         o.params
       )
     }
-    await q.query('ALTER TABLE devices ENABLE TRIGGER devices_count')
+    await q.query('ALTER TABLE devices ENABLE TRIGGER USER')
     await q.query(`INSERT INTO fleet_versions (board, channel, version, sequence, devices)
       SELECT board, channel, version, sequence, count(*) FROM devices GROUP BY board, channel, version, sequence`)
   })
