@@ -113,14 +113,25 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
   }
 }
 
+/**
+ * A statement of a hot path (every poll, every batch of check-ins), parsed and planned once a
+ * connection instead of once a call: `name` must be unique in the process.
+ */
+export interface Prepared {
+  name: string
+  text: string
+}
+
+const statement = (sql: string | Prepared, params: unknown[]) => (typeof sql === 'string' ? { text: sql, values: params } : { ...sql, values: params })
+
 /** The rows a query returns. */
-export async function all<T>(q: Queryable, sql: string, params: unknown[] = []): Promise<T[]> {
-  return (await q.query(sql, params)).rows as T[]
+export async function all<T>(q: Queryable, sql: string | Prepared, params: unknown[] = []): Promise<T[]> {
+  return (await q.query(statement(sql, params))).rows as T[]
 }
 
 /** The first row a query returns, if any. */
-export async function one<T>(q: Queryable, sql: string, params: unknown[] = []): Promise<T | undefined> {
-  return (await q.query(sql, params)).rows[0] as T | undefined
+export async function one<T>(q: Queryable, sql: string | Prepared, params: unknown[] = []): Promise<T | undefined> {
+  return (await q.query(statement(sql, params))).rows[0] as T | undefined
 }
 
 /** Rows a statement changed. */

@@ -230,7 +230,7 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
         (
           await all<PreviousDevice & { device: string }>(
             q,
-            'SELECT device, board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ANY($1::text[])',
+            { name: 'check-ins-previous', text: 'SELECT device, board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ANY($1::text[])' },
             [round.map((a) => a.c.device)]
           )
         ).map((p) => [p.device, p])
@@ -271,17 +271,17 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
     // In device order: two batches that insert the same devices lock them in the same order.
     const inserted = await all<{ device: string }>(
       q,
-      `INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls,
+      { name: 'check-ins-new-devices', text: `INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls,
          last_offered, note, running_sha256, verified)
        SELECT device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, at, at, 1, last_offered, note, running_sha256,
          CASE WHEN verified AND EXISTS (SELECT 1 FROM device_keys k WHERE k.device = v.device AND k.state = 'accepted') THEN 1 ELSE 0 END
        FROM ${v.sql} ORDER BY device
-       ON CONFLICT (device) DO NOTHING RETURNING device`,
+       ON CONFLICT (device) DO NOTHING RETURNING device` },
       v.params
     )
     const devices = new Set(inserted.map((r) => r.device))
     const h = unnestRows('h', SEEN_COLUMNS, fresh.filter((a) => devices.has(a.c.device)).map(seenRow))
-    await q.query(`INSERT INTO device_history (device, board, channel, version, sequence, at) SELECT device, board, channel, version, sequence, at FROM ${h.sql}`, h.params)
+    await all(q, { name: 'check-ins-new-history', text: `INSERT INTO device_history (device, board, channel, version, sequence, at) SELECT device, board, channel, version, sequence, at FROM ${h.sql}` }, h.params)
     return devices
   }
 
@@ -289,20 +289,21 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
   private async refreshDevices(q: Queryable, refreshed: Arrival[], results: number[][]): Promise<void> {
     if (refreshed.length === 0) return
     const v = unnestRows('v', SEEN_COLUMNS, refreshed.map(seenRow))
-    await q.query(
-      `UPDATE devices d SET address = v.address, user_agent = v.user_agent, free_space = COALESCE(v.free_space, d.free_space),
+    await all(
+      q,
+      { name: 'check-ins-refresh', text: `UPDATE devices d SET address = v.address, user_agent = v.user_agent, free_space = COALESCE(v.free_space, d.free_space),
          sketch_md5 = COALESCE(v.sketch_md5, d.sketch_md5), last_seen = v.at, polls = d.polls + 1, last_offered = v.last_offered, note = v.note,
          running_sha256 = COALESCE(v.running_sha256, d.running_sha256)
-       FROM ${v.sql} WHERE d.device = v.device`,
+       FROM ${v.sql} WHERE d.device = v.device` },
       v.params
     )
     // Back on the version it left after taking a release: a rollback, said or not (as applyCheckIn).
     const taken = await all<{ device: string; release_id: number }>(
       q,
-      `UPDATE device_releases dr SET rolled_back_at = v.at, rollback_silent = 1 FROM ${v.sql}
+      { name: 'check-ins-rollbacks', text: `UPDATE device_releases dr SET rolled_back_at = v.at, rollback_silent = 1 FROM ${v.sql}
        WHERE dr.device = v.device AND dr.from_version = v.version AND dr.rolled_back_at IS NULL
          AND (dr.downloaded_at IS NOT NULL OR dr.installed_at IS NOT NULL OR dr.booted_at IS NOT NULL)
-       RETURNING dr.device, dr.release_id`,
+       RETURNING dr.device, dr.release_id` },
       v.params
     )
     const index = new Map(refreshed.map((a) => [a.c.device, a.index]))
@@ -326,14 +327,15 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
         release_id: c.offeredReleaseId,
       }))
     )
-    await q.query(
-      `INSERT INTO device_releases AS dr (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
+    await all(
+      q,
+      { name: 'check-ins-offers', text: `INSERT INTO device_releases AS dr (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
        SELECT r.id, v.device, v.version, v.sequence, v.at, CASE WHEN r.size > v.free_space THEN NULL ELSE v.downloaded_at END
        FROM ${v.sql} JOIN releases r ON r.id = v.release_id AND NOT (r.board = v.board AND r.version = v.version)
        ORDER BY v.device
        ON CONFLICT (release_id, device) DO UPDATE SET
          offered_at = COALESCE(dr.offered_at, excluded.offered_at),
-         downloaded_at = COALESCE(dr.downloaded_at, excluded.downloaded_at)`,
+         downloaded_at = COALESCE(dr.downloaded_at, excluded.downloaded_at)` },
       v.params
     )
   }
@@ -346,9 +348,10 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
       { release_id: 'bigint', device: 'text', base: 'text', size: 'bigint' },
       offered.map(({ c }) => ({ release_id: c.offeredReleaseId, device: c.device, base: c.delta?.base, size: c.delta?.size }))
     )
-    await q.query(
-      `UPDATE device_releases dr SET delta_base = v.base, delta_size = v.size FROM ${v.sql}
-       WHERE dr.release_id = v.release_id AND dr.device = v.device AND (dr.delta_base IS DISTINCT FROM v.base OR dr.delta_size IS DISTINCT FROM v.size)`,
+    await all(
+      q,
+      { name: 'check-ins-deltas', text: `UPDATE device_releases dr SET delta_base = v.base, delta_size = v.size FROM ${v.sql}
+       WHERE dr.release_id = v.release_id AND dr.device = v.device AND (dr.delta_base IS DISTINCT FROM v.base OR dr.delta_size IS DISTINCT FROM v.size)` },
       v.params
     )
   }
