@@ -1,4 +1,6 @@
 import BetterSqlite3 from 'better-sqlite3'
+import type pg from 'pg'
+import { one, transaction, unnestRows } from '../src/db/postgres'
 import { DEFAULT_CHANNEL } from '../src/schemas/common'
 
 // The fleet the benchmark seeds: device number n is the MAC n in 12 hex digits. What each device
@@ -39,6 +41,22 @@ export function seededLastSeen(n: number, now: number): number {
   return now - 27 * HOUR - (n % 30) * DAY
 }
 
+/** Seeded device n: its row in devices (an offer of the target too when `last_offered` is set). */
+function seededDevice(n: number, now: number, targetId: number) {
+  const sequence = seededSequence(n)
+  const lastSeen = seededLastSeen(n, now)
+  return {
+    device: deviceId(n),
+    version: versionOf(sequence),
+    sequence,
+    address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+    first_seen: lastSeen - 30 * DAY,
+    last_seen: lastSeen,
+    polls: 1 + (n % 500),
+    last_offered: sequence < TARGET_SEQUENCE ? targetId : null,
+  }
+}
+
 /**
  * Writes `count` devices straight into the database of a stopped server (migrated already), in one
  * transaction with one prepared statement. The devices table's secondary indexes and its insert
@@ -73,12 +91,9 @@ export function seedFleet(dbFile: string, count: number, now = Date.now()): { ms
     db.transaction(() => {
       for (const d of deferred) db.exec(`DROP ${d.type.toUpperCase()} ${d.name}`)
       for (let n = 0; n < count; n++) {
-        const sequence = seededSequence(n)
-        const lastSeen = seededLastSeen(n, now)
-        const address = `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`
-        const behind = sequence < TARGET_SEQUENCE
-        insert.run(deviceId(n), BOARD, CHANNEL, versionOf(sequence), sequence, address, lastSeen - 30 * DAY, lastSeen, 1 + (n % 500), behind ? target.id : null)
-        if (behind) offer.run(target.id, deviceId(n), versionOf(sequence), sequence, lastSeen)
+        const d = seededDevice(n, now, target.id)
+        insert.run(d.device, BOARD, CHANNEL, d.version, d.sequence, d.address, d.first_seen, d.last_seen, d.polls, d.last_offered)
+        if (d.last_offered !== null) offer.run(target.id, d.device, d.version, d.sequence, d.last_seen)
       }
       db.exec(`INSERT INTO fleet_versions (board, channel, version, sequence, devices)
         SELECT board, channel, version, sequence, count(*) FROM devices GROUP BY board, channel, version, sequence`)
@@ -88,5 +103,55 @@ export function seedFleet(dbFile: string, count: number, now = Date.now()): { ms
   } finally {
     db.close()
   }
+  return { ms: performance.now() - t0 }
+}
+
+const SEED_COLUMNS = {
+  device: 'text',
+  version: 'text',
+  sequence: 'bigint',
+  address: 'text',
+  first_seen: 'bigint',
+  last_seen: 'bigint',
+  polls: 'bigint',
+  last_offered: 'bigint',
+} as const
+
+/** Devices a multi-row INSERT of the PostgreSQL seeding writes. */
+const PG_SEED_CHUNK = 20_000
+
+/**
+ * The same fleet as seedFleet, into the PostgreSQL database of a stopped server (migrated, the
+ * target published): chunks of multi-row INSERTs in one transaction, the version-count trigger off
+ * meanwhile and the counts filled by one GROUP BY afterwards, as on SQLite.
+ */
+export async function seedPostgresFleet(pool: pg.Pool, count: number, now = Date.now()): Promise<{ ms: number }> {
+  const t0 = performance.now()
+  await transaction(pool, async (q) => {
+    const existing = await one<{ n: number }>(q, 'SELECT count(*) AS n FROM devices')
+    if (existing?.n) throw new Error(`the database already has ${existing.n} devices: seed a fresh one`)
+    const target = await one<{ id: number }>(q, 'SELECT id FROM releases WHERE board = $1 AND sequence = $2', [BOARD, TARGET_SEQUENCE])
+    if (!target) throw new Error(`publish ${versionOf(TARGET_SEQUENCE)} before seeding: behind devices have been offered it`)
+    await q.query('ALTER TABLE devices DISABLE TRIGGER USER')
+    for (let first = 0; first < count; first += PG_SEED_CHUNK) {
+      const rows = Array.from({ length: Math.min(PG_SEED_CHUNK, count - first) }, (_, i) => seededDevice(first + i, now, target.id))
+      const v = unnestRows('v', SEED_COLUMNS, rows, 3)
+      await q.query(
+        `INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, first_seen, last_seen, polls, last_offered)
+         SELECT device, $1, $2, version, sequence, address, 'ESP32 HTTP Client/1.0', first_seen, last_seen, polls, last_offered FROM ${v.sql}`,
+        [BOARD, CHANNEL, ...v.params]
+      )
+      const o = unnestRows('v', SEED_COLUMNS, rows)
+      await q.query(
+        `INSERT INTO device_releases (release_id, device, from_version, from_sequence, offered_at)
+         SELECT last_offered, device, version, sequence, last_seen FROM ${o.sql} WHERE last_offered IS NOT NULL`,
+        o.params
+      )
+    }
+    await q.query('ALTER TABLE devices ENABLE TRIGGER USER')
+    await q.query(`INSERT INTO fleet_versions (board, channel, version, sequence, devices)
+      SELECT board, channel, version, sequence, count(*) FROM devices GROUP BY board, channel, version, sequence`)
+  })
+  await pool.query('ANALYZE')
   return { ms: performance.now() - t0 }
 }

@@ -16,10 +16,32 @@ export function nginxBinary(): string | undefined {
  * and temp folders live under `dir`.
  */
 export async function startNginx(binary: string, dir: string, root: string, port: number): Promise<Child> {
-  for (const sub of ['logs', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true })
   // Workers run as nobody when the master is root: the served files must be readable to them.
-  fs.chmodSync(dir, 0o755)
   fs.chmodSync(root, 0o755)
+  return runNginx(binary, dir, port, '', `root ${root};`)
+}
+
+/**
+ * nginx in front of ota-gate instances on `ports` (the upstream of deploy/nginx: keep-alive
+ * connections, the next instance on an error or a timeout), otherwise as startNginx.
+ */
+export async function startNginxProxy(binary: string, dir: string, port: number, ports: number[]): Promise<Child> {
+  const upstream = `upstream ota_gate_instances {
+${ports.map((p) => `    server 127.0.0.1:${p};`).join('\n')}
+    keepalive 64;
+  }`
+  const server = `proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host $host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_next_upstream error timeout;
+    location / { proxy_pass http://ota_gate_instances; }`
+  return runNginx(binary, dir, port, upstream, server)
+}
+
+async function runNginx(binary: string, dir: string, port: number, httpExtra: string, serverBody: string): Promise<Child> {
+  for (const sub of ['logs', 'tmp']) fs.mkdirSync(path.join(dir, sub), { recursive: true })
+  fs.chmodSync(dir, 0o755)
   const t = path.join(dir, 'tmp')
   const conf = `
 worker_processes 1;
@@ -40,16 +62,17 @@ http {
   fastcgi_temp_path ${t}/fastcgi;
   uwsgi_temp_path ${t}/uwsgi;
   scgi_temp_path ${t}/scgi;
+  ${httpExtra}
   server {
     listen 127.0.0.1:${port};
-    root ${root};
-    location = /healthz { return 200 "ok"; }
+    location = /nginx-healthz { return 200 "ok"; }
+    ${serverBody}
   }
 }
 `
   const file = path.join(dir, 'nginx.conf')
   fs.writeFileSync(file, conf)
   const child = start(binary, ['-p', dir, '-c', file], { cpu: SERVER_CPU })
-  await waitForHttp(`http://127.0.0.1:${port}/healthz`, child)
+  await waitForHttp(`http://127.0.0.1:${port}/nginx-healthz`, child)
   return child
 }

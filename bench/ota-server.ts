@@ -26,8 +26,8 @@ export interface OtaServer {
   pid: number
 }
 
-/** `node dist/server.js` on the server core over `dataDir`, ready once /healthz answers. */
-export async function startOtaServer(dataDir: string, port: number, nodeFlags: string[] = []): Promise<OtaServer> {
+/** `node dist/server.js` on the server core over `dataDir` (and `settings`), ready once /healthz answers. */
+export async function startOtaServer(dataDir: string, port: number, nodeFlags: string[] = [], settings: Record<string, string> = {}): Promise<OtaServer> {
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -35,6 +35,7 @@ export async function startOtaServer(dataDir: string, port: number, nodeFlags: s
     OTA_HOST: '127.0.0.1',
     OTA_PORT: String(port),
     ...BENCH_ENV,
+    ...settings,
   }
   const child = start(process.execPath, [...nodeFlags, path.join(PROJECT_ROOT, 'dist', 'server.js')], { cpu: SERVER_CPU, env, cwd: dataDir })
   const base = `http://127.0.0.1:${port}`
@@ -42,10 +43,10 @@ export async function startOtaServer(dataDir: string, port: number, nodeFlags: s
   return { child, base, pid: child.pid }
 }
 
-/** The command-line tool on the data folder, as an operator runs it; its last output line. */
-export async function cli(dataDir: string, args: string[]): Promise<string> {
+/** The command-line tool on the data folder (and `settings`: a database), as an operator runs it; its last output line. */
+export async function cli(dataDir: string, args: string[], settings: Record<string, string> = {}): Promise<string> {
   const out = await run(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'cli', 'main.js'), ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, OTA_DATA_DIR: dataDir },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, OTA_DATA_DIR: dataDir, ...settings },
     timeoutMs: 30_000,
   })
   return out.trim().split('\n').pop() ?? ''
@@ -58,14 +59,14 @@ export interface Credentials {
   privateKey: crypto.KeyObject
 }
 
-/** A releaser and an operator token and a trusted release key, made with the CLI on the data folder. */
-export async function makeCredentials(dataDir: string): Promise<Credentials> {
-  const releaser = await cli(dataDir, ['token', 'create', '--role', 'releaser', '--name', 'bench-releaser'])
-  const operator = await cli(dataDir, ['token', 'create', '--role', 'operator', '--name', 'bench-operator'])
+/** A releaser and an operator token and a trusted release key, made with the CLI on the data folder (or the database of `settings`). */
+export async function makeCredentials(dataDir: string, settings: Record<string, string> = {}): Promise<Credentials> {
+  const releaser = await cli(dataDir, ['token', 'create', '--role', 'releaser', '--name', 'bench-releaser'], settings)
+  const operator = await cli(dataDir, ['token', 'create', '--role', 'operator', '--name', 'bench-operator'], settings)
   const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
   const pem = path.join(dataDir, 'bench-release-key.pub')
   fs.writeFileSync(pem, publicKey.export({ type: 'spki', format: 'pem' }))
-  await cli(dataDir, ['keys', 'trust', pem, '--name', 'bench release key'])
+  await cli(dataDir, ['keys', 'trust', pem, '--name', 'bench release key'], settings)
   const keyId = crypto.createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16)
   return { releaser, operator, keyId, privateKey }
 }

@@ -99,13 +99,15 @@ export function parseVmHwm(status: string): number {
  * User plus system CPU time in clock ticks from the text of /proc/<pid>/stat (fields 14 and 15; the
  * command name in field 2 may hold spaces and parentheses, so fields are counted after its last ')').
  */
-export function parseProcStatTicks(stat: string): number {
+export function parseProcStatTicks(stat: string, of: 'self' | 'reaped' = 'self'): number {
   const close = stat.lastIndexOf(')')
   if (close < 0) throw new Error('not the text of /proc/<pid>/stat')
   const fields = stat.slice(close + 2).trim().split(/\s+/)
-  // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  const utime = Number(fields[11])
-  const stime = Number(fields[12])
+  // fields[0] is field 3 (state): utime is field 14, stime field 15; cutime and cstime (children
+  // that exited and were waited for) fields 16 and 17.
+  const first = of === 'self' ? 11 : 13
+  const utime = Number(fields[first])
+  const stime = Number(fields[first + 1])
   if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error('no utime/stime in /proc/<pid>/stat')
   return utime + stime
 }

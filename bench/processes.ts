@@ -158,3 +158,11 @@ export function cpuSeconds(pid: number): number {
   const ticks = [pid, ...children].reduce((sum, p) => sum + parseProcStatTicks(fs.readFileSync(`/proc/${p}/stat`, 'utf8')), 0)
   return ticks / CLOCK_TICKS_PER_S
 }
+
+/**
+ * As cpuSeconds, plus what the children that already exited used: for a server that forks a
+ * process a connection (PostgreSQL), whose count drops when a connection closes otherwise.
+ */
+export function cpuSecondsWithExited(pid: number): number {
+  return cpuSeconds(pid) + parseProcStatTicks(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'), 'reaped') / CLOCK_TICKS_PER_S
+}

@@ -1,5 +1,6 @@
 // The results file's shape and the table printed from it.
 import type { DeltaResults } from './delta'
+import type { PostgresResults } from './postgres'
 
 export interface BenchResults {
   manifest: {
@@ -80,6 +81,8 @@ export interface BenchResults {
     errors: number
   }
   delta: DeltaResults
+  /** with --postgres: scenarios 1 and 5 on PostgreSQL */
+  postgres?: PostgresResults
   meta: Record<string, unknown>
   /** the results file as it was before this run (its own previous run left out) */
   previous_run?: Omit<BenchResults, 'previous_run'>
@@ -95,6 +98,8 @@ const TARGETS = {
   histogramMs: 50,
   pageMs: 10,
   checkins: 20_000,
+  /** new-device check-ins a second on one instance on PostgreSQL (issue 16) */
+  postgresCheckins: 5_000,
   deltaSmallFraction: 0.1,
   deltaGenerateMs: 10_000,
   deltaP99Ratio: 2,
@@ -142,8 +147,25 @@ export function table(r: BenchResults): string {
     ['', 'manifest p99 ms idle / building', `${n2(r.delta.manifest_p99_ms_idle)} / ${n2(r.delta.manifest_p99_ms_during_builds)}`, '', '',
       `${n2(r.delta.manifest_p99_ratio)}×`, `≤ ${TARGETS.deltaP99Ratio}×`, mark(r.delta.manifest_p99_ratio <= TARGETS.deltaP99Ratio)],
     ['', 'C++ applier MB/s (host)', 'mb_per_s' in r.delta.applier ? n1(r.delta.applier.mb_per_s) : 'n/a', '', '', '', '', ''],
+    ...(r.postgres ? postgresRows(r.postgres, r) : []),
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)))
   const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
   return [line(rows[0]), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')
+}
+
+/** --postgres: scenarios 1 and 5 on PostgreSQL, their ratios to the SQLite figures of the same run. */
+function postgresRows(p: PostgresResults, r: BenchResults): string[][] {
+  const vsSqlite = (x: number, sqlite: number | undefined) => (sqlite ? `${n2(x / sqlite)}× SQLite` : '')
+  return [
+    ['7 PostgreSQL, 1 instance', 'manifest polls req/s', n0(p.manifest_one.rps), '', '', vsSqlite(p.manifest_one.rps, r.manifest?.rps), '', ''],
+    ['', 'CPU µs / poll: ota-gate, PostgreSQL', `${n1(p.manifest_one.cpu_us_per_request)}, ${n1(p.postgres_cpu_us_per_poll)}`, '', '', '', '', ''],
+    ['', 'new-device check-ins per s', n0(p.checkins.per_s), '', '', vsSqlite(p.checkins.per_s, r.checkins?.per_s), `≥ ${n0(TARGETS.postgresCheckins)}`,
+      mark(p.checkins.per_s >= TARGETS.postgresCheckins)],
+    ['', 'CPU µs / check-in: ota-gate, PostgreSQL', `${n1(p.checkins.cpu_us_per_checkin)}, ${n1(p.postgres_cpu_us_per_checkin)}`, '', '', '', '', ''],
+    ['7 PostgreSQL, 2 behind nginx', 'manifest polls req/s', n0(p.manifest_two_nginx.rps), '', '', vsSqlite(p.manifest_two_nginx.rps, r.manifest?.rps), '', ''],
+    ['', 'CPU µs / poll: 2 instances, nginx', `${n1(p.manifest_two_nginx.cpu_us_per_request)}, ${n1(p.manifest_two_nginx.nginx_cpu_us_per_request)}`, '', '', '', '', ''],
+    ['', 'errors (all runs)', String(p.manifest_one.errors + p.manifest_two_nginx.errors + p.checkins.errors), '', '', '', '0',
+      mark(p.manifest_one.errors + p.manifest_two_nginx.errors + p.checkins.errors === 0)],
+  ]
 }

@@ -10,32 +10,38 @@ import { parseVmHwm, type WrkResult } from './parsers'
 import type { PollResult } from './manifest-poller'
 import { BENCH_ENV, makeCredentials, publish, startOtaServer, type OtaServer } from './ota-server'
 import { deltaScenario } from './delta'
+import { postgresScenario } from './postgres'
+import { postgresBinDir } from '../test/support/postgres-cluster'
 import { LAST_SEEN_FLUSH_MS } from '../src/repositories/devices'
 import { LOAD_CPU, PROJECT_ROOT, SERVER_CPU, cpuSeconds, freePort, get, killAll, run, start, stop, waitForHttp } from './processes'
 import { table, type BenchResults } from './report'
 import type { SlowResult } from './slow-downloads'
 import { MANIFEST_LUA, RANGES_LUA, WHOLE_LUA, runWrk, wrkArgs } from './wrk'
 
-// `npm run bench [-- --quick] [-- --profile DIR] [-- --only 1,3] [-- --fleet N]`: every scenario of
-// issue 7 against the built server (dist/server.js), nginx and a bare Fastify process, side by side
-// in one run. Writes bench-results.json at the repository root when every scenario ran.
+// `npm run bench [-- --quick] [-- --profile DIR] [-- --only 1,3] [-- --fleet N] [-- --postgres]`:
+// every scenario of issue 7 against the built server (dist/server.js), nginx and a bare Fastify
+// process, side by side in one run; with --postgres, scenarios 1 and 5 on PostgreSQL too (one
+// instance, and two behind nginx). Writes bench-results.json at the repository root when every
+// scenario ran.
 
 interface Options {
   quick: boolean
   profileDir?: string
   only?: Set<number>
   fleet: number
+  postgres: boolean
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, fleet: 1_000_000 }
+  const o: Options = { quick: false, fleet: 1_000_000, postgres: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--quick') o.quick = true
     else if (a === '--profile') o.profileDir = path.resolve(argv[++i] ?? 'bench-profile')
     else if (a === '--only') o.only = new Set((argv[++i] ?? '').split(',').map(Number))
     else if (a === '--fleet') o.fleet = Number(argv[++i])
-    else throw new Error(`unknown option ${a}: use --quick, --profile DIR, --only 1,2,3,4,5,6, --fleet N`)
+    else if (a === '--postgres') o.postgres = true
+    else throw new Error(`unknown option ${a}: use --quick, --profile DIR, --only 1,2,3,4,5,6, --fleet N, --postgres`)
   }
   if (!Number.isInteger(o.fleet) || o.fleet < 1000) throw new Error('--fleet needs a whole number of devices, at least 1000')
   return o
@@ -49,6 +55,10 @@ const POLL_RATE = 100
 /** Device-number ranges that never overlap: the seeded fleet, new devices of scenario 5, the pollers of scenario 3. */
 const NEW_DEVICES = 0x8000_0000
 const POLLER_DEVICES = 0xc000_0000
+/** New devices of the PostgreSQL check-ins, past scenario 5's. */
+const PG_NEW_DEVICES = 0xa000_0000
+/** The fleet seeded into PostgreSQL (--postgres): at most this many of --fleet. */
+const PG_FLEET = { quick: 100_000, full: 1_000_000 }
 
 function settings(quick: boolean) {
   return quick
@@ -181,15 +191,19 @@ async function main(): Promise<void> {
 
     // The CPU the serving process spent per answer is also kept: unlike req/s, it hardly moves when
     // other work on the machine takes turns on the cores.
-    const measure = async (name: string, pid: number, base: string, script: string, args: Array<string | number>, connections: number, seconds = s.measureS, warmArgs = args) => {
+    const measureEach = async (name: string, pids: number[], base: string, script: string, args: Array<string | number>, connections: number, seconds = s.measureS, warmArgs = args) => {
       const warm = await runWrk(work, `${name}-warm`, { base, script, args: warmArgs, threads: 1, connections, seconds: s.warmS })
-      const cpu0 = cpuSeconds(pid)
+      const cpu0 = pids.map(cpuSeconds)
       const r = await runWrk(work, name, { base, script, args, threads: 1, connections, seconds })
-      const cpuUs = r.requests > 0 ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : Number.NaN
-      log(`${name}: ${Math.round(r.rps)} req/s, ${gb(r.bytesPerS).toFixed(2)} GB/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${cpuUs.toFixed(1)} CPU µs/request, non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`)
+      const cpuUs = pids.map((pid, i) => (r.requests > 0 ? ((cpuSeconds(pid) - cpu0[i]) * 1e6) / r.requests : Number.NaN))
+      log(`${name}: ${Math.round(r.rps)} req/s, ${gb(r.bytesPerS).toFixed(2)} GB/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${cpuUs.map((c) => c.toFixed(1)).join(' + ')} CPU µs/request, non-2xx ${r.non2xx}, socket errors ${r.socketErrors}`)
       // Answered in the warm-up and the measurement together: each was a check-in to find in the database.
       const answered = warm.requests - warm.non2xx + r.requests - r.non2xx
       return { ...r, cpuUs, answered }
+    }
+    const measure = async (name: string, pid: number, base: string, script: string, args: Array<string | number>, connections: number, seconds?: number, warmArgs?: Array<string | number>) => {
+      const r = await measureEach(name, [pid], base, script, args, connections, seconds, warmArgs)
+      return { ...r, cpuUs: r.cpuUs[0] }
     }
     const results: Partial<BenchResults> = {}
     const MANIFEST_CONNECTIONS = 64
@@ -336,6 +350,20 @@ async function main(): Promise<void> {
       results.delta = await deltaScenario(work, IMAGE_SIZE, s.measureS, POLL_RATE, POLLER_DEVICES + 0x1000_0000)
     }
 
+    if (opts.postgres) {
+      results.postgres = await postgresScenario({
+        work,
+        nginxBin,
+        measure: measureEach,
+        fleet: Math.min(opts.fleet, opts.quick ? PG_FLEET.quick : PG_FLEET.full),
+        imageSize: IMAGE_SIZE,
+        checkinS: s.checkinS,
+        connections: MANIFEST_CONNECTIONS,
+        newDevices: PG_NEW_DEVICES,
+        log,
+      })
+    }
+
     results.meta = {
       date: new Date().toISOString(),
       mode: opts.quick ? 'quick' : 'full',
@@ -355,6 +383,11 @@ async function main(): Promise<void> {
       },
       manifest_devices: `scenario 1: seeded devices, a distinct one per request, 70% already on the target and the rest already offered it (steady polls); scenario 5: devices never seen before`,
       delta: `scenario 6: patches of a ${IMAGE_SIZE}-byte image made in a process of their own (bench/delta-generate.ts); manifest p99 from the open-loop poller at ${POLL_RATE}/s on a server idle, then while it builds 6 patches of such images (OTA_DELTA_BASES=3); the C++ applier is firmware/build/delta_apply_bench --repeat 5`,
+      ...(opts.postgres
+        ? {
+            postgres: `a PostgreSQL cluster of its own (${postgresBinDir()}; initdb, fsync and synchronous_commit on, shared_buffers 32MB), not pinned: it shares both cores with the servers and wrk; one instance on core ${SERVER_CPU}, then two instances and nginx (upstream, keepalive 64) all on core ${SERVER_CPU}; OTA_DATABASE_POOL 10 (default); a fleet of postgres.devices seeded into PostgreSQL as scenario 1 seeds SQLite; CPU µs per request of the ota-gate processes, nginx and PostgreSQL's processes (postmaster and its backends) apart`,
+          }
+        : {}),
       slow_clients: `Node client, pause/resume to ${SLOW_RATE} B/s per download, ${POLL_RATE} manifest polls/s alongside (bench/slow-downloads.ts, bench/manifest-poller.ts)`,
     }
 

@@ -87,6 +87,13 @@ export class Refusal extends Error {
   }
 }
 
+/**
+ * A failed health check: this instance should be taken out of rotation, for the reason its code
+ * names. The error handler answers it with the one status load balancers and deploy.sh read as
+ * "not serving", whatever the code's status elsewhere (a full disk refuses an upload with 507).
+ */
+export class Unhealthy extends Refusal {}
+
 export const badRequest = (message: string) => new Refusal('bad_request', message)
 export const unauthorized = (message: string) => new Refusal('unauthorized', message)
 export const forbidden = (message: string) => new Refusal('forbidden', message)

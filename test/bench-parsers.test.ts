@@ -56,8 +56,9 @@ t.test('parseVmHwm reads the peak resident set of /proc/<pid>/status', async (t)
 })
 
 t.test('parseProcStatTicks adds utime and stime, whatever the command name holds', async (t) => {
-  const stat = '4242 (node (bench) x) S 1 4242 4242 0 -1 4194560 9000 0 12 0 1500 250 0 0 20 0 11 0 700 1200000000 30000 18446744073709551615'
+  const stat = '4242 (node (bench) x) S 1 4242 4242 0 -1 4194560 9000 0 12 0 1500 250 40 2 20 0 11 0 700 1200000000 30000 18446744073709551615'
   t.equal(parseProcStatTicks(stat), 1750)
+  t.equal(parseProcStatTicks(stat, 'reaped'), 42, 'cutime and cstime: children that exited')
   t.throws(() => parseProcStatTicks('no parenthesis here'), /not the text/)
   t.throws(() => parseProcStatTicks('1 (x) S 1 2'), /no utime/)
 })

@@ -76,6 +76,16 @@ t.test('GET /healthz answers when the database answers', async (t) => {
   t.ok(fs.existsSync(path.join(server.dataDir, 'ota-gate.db')), 'the database lives in the data folder')
 })
 
+t.test('GET /healthz answers 503 insufficient_storage, through the error handler, while the data folder has less than OTA_MIN_FREE_BYTES free', async (t) => {
+  // More than any disk this test runs on has free: the real free space of the real folder is under it.
+  const server = await startServer(t, { OTA_MIN_FREE_BYTES: String(2 ** 52) })
+  const res = await fetch(`${server.url}/healthz`)
+  t.equal(res.status, 503, '503, the status a load balancer takes out of rotation (an upload refused for space is 507)')
+  const body = (await res.json()) as Record<string, unknown>
+  t.same(Object.keys(body).sort(), ['error', 'message'])
+  t.match(body, { error: 'insufficient_storage', message: /^the data folder .* free, under OTA_MIN_FREE_BYTES \(.*\): uploads and check-ins will fail; free some space$/ })
+})
+
 t.test('unknown routes answer a JSON 404', async (t) => {
   const server = await startServer(t)
   const res = await fetch(`${server.url}/nowhere`)

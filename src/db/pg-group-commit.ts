@@ -1,5 +1,7 @@
 import type pg from 'pg'
 
+type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown }
+
 interface Waiting<T, R> {
   item: T
   resolve(value: R): void
@@ -11,9 +13,10 @@ const MAX_BATCH = 500
 
 /**
  * As GroupCommit (SQLite), on PostgreSQL: writes that arrive while the previous batch commits share
- * the next transaction, so under load many check-ins cost one commit. Each item runs in a savepoint
- * of its own, so one that fails is rolled back and rejected alone; every promise settles only after
- * the commit, so an answered write is a durable one.
+ * the next transaction, so under load many check-ins cost one commit. With `applyMany` a batch is
+ * written by a few multi-row statements; when any of them fails, the batch is rolled back to its
+ * savepoint and written again item by item, each in a savepoint of its own, so one that fails is
+ * rejected alone. Every promise settles only after the commit, so an answered write is a durable one.
  */
 export class PgGroupCommit<T, R> {
   private queue: Array<Waiting<T, R>> = []
@@ -21,7 +24,9 @@ export class PgGroupCommit<T, R> {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly apply: (client: pg.PoolClient, item: T) => Promise<R>
+    private readonly apply: (client: pg.PoolClient, item: T) => Promise<R>,
+    /** writes every item (the answers in the items' order), or throws having written nothing it keeps */
+    private readonly applyMany?: (client: pg.PoolClient, items: T[]) => Promise<R[]>
   ) {}
 
   run(item: T): Promise<R> {
@@ -51,7 +56,7 @@ export class PgGroupCommit<T, R> {
       for (const w of waiting) w.reject(error)
       return
     }
-    const results: Array<{ ok: true; value: R } | { ok: false; error: unknown }> = []
+    const results: Array<Settled<R>> = []
     try {
       await client.query('BEGIN')
       // A batch of one needs no savepoint: its failure is the transaction's.
@@ -64,7 +69,7 @@ export class PgGroupCommit<T, R> {
           waiting[0].reject(error)
           return
         }
-      } else {
+      } else if (!(await this.applyAll(client, waiting, results))) {
         for (const w of waiting) {
           await client.query('SAVEPOINT item')
           try {
@@ -86,5 +91,22 @@ export class PgGroupCommit<T, R> {
     }
     client.release()
     results.forEach((r, i) => (r.ok ? waiting[i].resolve(r.value) : waiting[i].reject(r.error)))
+  }
+
+  /** The batch in a few statements; false (and nothing written) when one of them failed. */
+  private async applyAll(client: pg.PoolClient, waiting: Array<Waiting<T, R>>, results: Array<Settled<R>>): Promise<boolean> {
+    if (!this.applyMany) return false
+    await client.query('SAVEPOINT batch')
+    let values: R[]
+    try {
+      values = await this.applyMany(client, waiting.map((w) => w.item))
+    } catch {
+      // Which item failed is unknown: item by item, the failing one is rejected and the rest kept.
+      await client.query('ROLLBACK TO SAVEPOINT batch')
+      return false
+    }
+    await client.query('RELEASE SAVEPOINT batch')
+    results.push(...values.map((value): Settled<R> => ({ ok: true, value })))
+    return true
   }
 }

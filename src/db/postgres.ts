@@ -113,14 +113,25 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
   }
 }
 
+/**
+ * A statement of a hot path (every poll, every batch of check-ins), parsed and planned once a
+ * connection instead of once a call: `name` must be unique in the process.
+ */
+export interface Prepared {
+  name: string
+  text: string
+}
+
+const statement = (sql: string | Prepared, params: unknown[]) => (typeof sql === 'string' ? { text: sql, values: params } : { ...sql, values: params })
+
 /** The rows a query returns. */
-export async function all<T>(q: Queryable, sql: string, params: unknown[] = []): Promise<T[]> {
-  return (await q.query(sql, params)).rows as T[]
+export async function all<T>(q: Queryable, sql: string | Prepared, params: unknown[] = []): Promise<T[]> {
+  return (await q.query(statement(sql, params))).rows as T[]
 }
 
 /** The first row a query returns, if any. */
-export async function one<T>(q: Queryable, sql: string, params: unknown[] = []): Promise<T | undefined> {
-  return (await q.query(sql, params)).rows[0] as T | undefined
+export async function one<T>(q: Queryable, sql: string | Prepared, params: unknown[] = []): Promise<T | undefined> {
+  return (await q.query(statement(sql, params))).rows[0] as T | undefined
 }
 
 /** Rows a statement changed. */
@@ -132,4 +143,25 @@ export async function changes(q: Queryable, sql: string, params: unknown[] = [])
 export function uniqueViolation(err: unknown): string | undefined {
   const e = err as { code?: string; constraint?: string }
   return e.code === '23505' ? (e.constraint ?? '') : undefined
+}
+
+/** The PostgreSQL types a column of `unnestRows` may have. */
+export type ArrayType = 'text' | 'bigint' | 'integer' | 'boolean'
+
+/**
+ * `unnest($1::text[], $2::bigint[], …) AS alias(a, b, …)`: many rows as one relation, with one
+ * array parameter a column whatever the number of rows, so a batch is one statement (and one plan).
+ */
+export function unnestRows<K extends string>(
+  alias: string,
+  columns: Record<K, ArrayType>,
+  rows: ReadonlyArray<Record<K, unknown>>,
+  firstParam = 1
+): { sql: string; params: unknown[][] } {
+  const names = Object.keys(columns) as K[]
+  const arrays = names.map((name, i) => `$${firstParam + i}::${columns[name]}[]`)
+  return {
+    sql: `unnest(${arrays.join(', ')}) AS ${alias}(${names.join(', ')})`,
+    params: names.map((name) => rows.map((row) => row[name] ?? null)),
+  }
 }

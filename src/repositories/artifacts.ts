@@ -32,6 +32,11 @@ export class ArtifactsRepository {
     this.inRelease = db.prepare(`SELECT 1 AS one WHERE ${RELEASE_NAMES('@sha')}`)
   }
 
+  /** After another instance deleted artifacts (the change feed): every found row is read again. */
+  changed(): void {
+    this.found.clear()
+  }
+
   async get(sha256: string): Promise<ArtifactRow | undefined> {
     const held = this.found.get(sha256)
     if (held) return held

@@ -56,6 +56,11 @@ export class DeltaPatchesRepository {
     return `${base}|${target}`
   }
 
+  /** After another instance's change to delta_patches (the change feed): every held row is read again. */
+  changed(): void {
+    this.held.clear()
+  }
+
   async get(base: string, target: string): Promise<DeltaPatchRow | undefined> {
     const key = this.key(base, target)
     const held = this.held.get(key)

@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { Unhealthy } from '../errors'
 import { errors } from '../schemas/common'
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
@@ -19,24 +20,24 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ status: Type.Literal('ok') }), ...errors(503) },
       },
     },
-    async (_request, reply) => {
+    async () => {
       try {
         await app.backend.ping()
         // Without the feed this instance could offer a plan other instances have changed.
         if (app.changes && !app.changes.connected) throw new Error('the change feed is not listening')
       } catch (err) {
         app.log.error({ err }, 'health check: database does not answer')
-        return reply.code(503).send({ error: 'overloaded', message: 'the database does not answer' })
+        throw new Unhealthy('overloaded', 'the database does not answer')
       }
       if (minFree > 0) {
         const fs = await statfs(dataDir)
         const free = fs.bavail * fs.bsize
         if (free < minFree) {
           app.log.error({ free, minFree, dataDir }, 'health check: the data folder is nearly full')
-          return reply.code(503).send({
-            error: 'insufficient_storage',
-            message: `the data folder ${dataDir} has ${mib(free)} free, under OTA_MIN_FREE_BYTES (${mib(minFree)}): uploads and check-ins will fail; free some space`,
-          })
+          throw new Unhealthy(
+            'insufficient_storage',
+            `the data folder ${dataDir} has ${mib(free)} free, under OTA_MIN_FREE_BYTES (${mib(minFree)}): uploads and check-ins will fail; free some space`
+          )
         }
       }
       return { status: 'ok' as const }

@@ -25,6 +25,9 @@ export default fp(
     })
     // The channel plans and pins the polls read: dropped at once, not within the generation's re-read interval.
     feed.subscribe(['releases', 'rollouts', 'channel_rollbacks', 'device_pins'], () => app.repos.rolloutPlans.changed())
+    // Patches another instance switched off (delta_failed past the limit) or rebuilt; binaries it pruned.
+    feed.subscribe(['delta_patches'], () => app.repos.deltaPatches.changed())
+    feed.subscribe(['artifacts'], () => app.repos.artifacts.changed())
     await feed.start()
     app.decorate('changes', feed)
     app.addHook('onClose', async () => {

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError } from 'fastify'
-import { Refusal, databaseUnavailable, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
+import { Refusal, Unhealthy, databaseUnavailable, insufficientStorage, isStorageFull, type ErrorCode } from '../../errors'
 import { DATABASE_RETRY_AFTER_S, isDatabaseUnavailable } from '../../db/postgres-outage'
 import { patternDescription } from '../../schemas/common'
 
@@ -74,6 +74,9 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   insufficient_storage: 507,
 }
 
+/** The status of every failed health check (an Unhealthy refusal), whatever its code. */
+export const UNHEALTHY_STATUS = 503
+
 /** The code of a Fastify error (body too large, unsupported type…) that carries only a status. */
 const CODES_BY_STATUS: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -105,7 +108,7 @@ export default fp(
         err = databaseUnavailable(DATABASE_RETRY_AFTER_S)
       }
       if (err instanceof Refusal) {
-        return reply.code(HTTP_STATUS[err.code]).headers(err.headers).send({ ...err.details, error: err.code, message: err.message })
+        return reply.code(err instanceof Unhealthy ? UNHEALTHY_STATUS : HTTP_STATUS[err.code]).headers(err.headers).send({ ...err.details, error: err.code, message: err.message })
       }
       if (err.validation) {
         const where = err.validationContext ?? 'request'

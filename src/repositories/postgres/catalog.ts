@@ -47,6 +47,10 @@ export class PgArtifactsRepository implements Shape<ArtifactsRepository> {
   constructor(private readonly pool: pg.Pool,
     private readonly clock: Clock) {}
 
+  changed(): void {
+    this.found.clear()
+  }
+
   async get(sha256: string): Promise<ArtifactRow | undefined> {
     const held = this.found.get(sha256)
     if (held) return held

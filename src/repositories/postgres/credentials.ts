@@ -31,7 +31,7 @@ export class PgDeviceCredentialsRepository implements Shape<DeviceCredentialsRep
   }
 
   async acceptedKey(device: string): Promise<DeviceKeyRow | undefined> {
-    return one(this.pool, "SELECT * FROM device_keys WHERE device = $1 AND state = 'accepted'", [device])
+    return one(this.pool, { name: 'accepted-key', text: "SELECT * FROM device_keys WHERE device = $1 AND state = 'accepted'" }, [device])
   }
 
   async key(device: string, keyId: string): Promise<DeviceKeyRow | undefined> {

@@ -15,6 +15,10 @@ export class PgDeltaPatchesRepository implements Shape<DeltaPatchesRepository> {
   constructor(private readonly pool: pg.Pool,
     private readonly clock: Clock) {}
 
+  changed(): void {
+    this.held.clear()
+  }
+
   async get(base: string, target: string): Promise<DeltaPatchRow | undefined> {
     const key = `${base}|${target}`
     const held = this.held.get(key)

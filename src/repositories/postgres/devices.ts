@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Clock } from '../../clock'
-import { all, changes, one, transaction, type Queryable } from '../../db/postgres'
+import { all, changes, one, transaction, unnestRows, type Queryable } from '../../db/postgres'
 import { PgGroupCommit } from '../../db/pg-group-commit'
 import {
   DEVICE_COLUMNS,
@@ -34,6 +34,64 @@ interface PreviousDevice {
   verified: number
 }
 
+/** A check-in of a batch with its time fixed, and what the database held about its device before. */
+interface Arrival {
+  index: number
+  c: CheckIn
+  at: number
+}
+
+/** The columns a check-in writes to its device's row, as `unnestRows` takes them. */
+const SEEN_COLUMNS = {
+  device: 'text',
+  board: 'text',
+  channel: 'text',
+  version: 'text',
+  sequence: 'bigint',
+  address: 'text',
+  user_agent: 'text',
+  free_space: 'bigint',
+  sketch_md5: 'text',
+  at: 'bigint',
+  last_offered: 'bigint',
+  note: 'text',
+  running_sha256: 'text',
+  verified: 'boolean',
+} as const
+
+const seenRow = ({ c, at }: Arrival) => ({
+  device: c.device,
+  board: c.board,
+  channel: c.channel,
+  version: c.version,
+  sequence: c.sequence,
+  address: c.address,
+  user_agent: c.userAgent,
+  free_space: c.freeSpace,
+  sketch_md5: c.sketchMd5,
+  at,
+  last_offered: c.offeredReleaseId,
+  note: c.note,
+  running_sha256: c.runningSha256,
+  verified: c.verified === true,
+})
+
+/**
+ * The check-ins of a batch in rounds: the first check-in of each device, then the second of the
+ * devices that sent two, and so on; a round names each device once, so a multi-row statement never
+ * touches one row twice, and a later check-in of a device sees what its earlier one wrote.
+ */
+function rounds(batch: CheckIn[], now: () => number): Arrival[][] {
+  const out: Arrival[][] = []
+  const seen = new Map<string, number>()
+  batch.forEach((c, index) => {
+    const n = seen.get(c.device) ?? 0
+    seen.set(c.device, n + 1)
+    ;(out[n] ??= []).push({ index, c, at: c.at ?? now() })
+  })
+  return out
+}
+
 const ACCEPTED_KEY = "EXISTS (SELECT 1 FROM device_keys WHERE device = $1 AND state = 'accepted')"
 
 /**
@@ -47,7 +105,11 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
 
   constructor(private readonly pool: pg.Pool,
     private readonly clock: Clock) {
-    this.checkIns = new PgGroupCommit(pool, (q, c) => this.applyCheckIn(q, c))
+    this.checkIns = new PgGroupCommit(
+      pool,
+      (q, c) => this.applyCheckIn(q, c),
+      (q, batch) => this.applyCheckIns(q, batch)
+    )
   }
 
   /**
@@ -153,6 +215,145 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
     if ((await changes(q, `UPDATE devices SET verified = 1 WHERE device = $1 AND ${ACCEPTED_KEY}`, [device])) === 0) return false
     await q.query('DELETE FROM device_releases WHERE device = $1', [device])
     return true
+  }
+
+  /**
+   * A batch of check-ins in a few multi-row statements a round (see `rounds`): new devices in one
+   * INSERT … ON CONFLICT, refreshes of devices whose version and standing stay in one UPDATE, their
+   * offers in one upsert. A check-in that changes its device's version or standing, or whose device
+   * another instance inserted meanwhile, goes through applyCheckIn, as alone.
+   */
+  private async applyCheckIns(q: Queryable, batch: CheckIn[]): Promise<number[][]> {
+    const results: number[][] = batch.map(() => [])
+    for (const round of rounds(batch, () => this.clock.now())) {
+      const prev = new Map(
+        (
+          await all<PreviousDevice & { device: string }>(
+            q,
+            { name: 'check-ins-previous', text: 'SELECT device, board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ANY($1::text[])' },
+            [round.map((a) => a.c.device)]
+          )
+        ).map((p) => [p.device, p])
+      )
+      const fresh = round.filter((a) => !prev.has(a.c.device))
+      const refreshed = round.filter(({ c }) => {
+        const p = prev.get(c.device)
+        return (
+          p !== undefined &&
+          (c.verified === undefined || p.verified === (c.verified ? 1 : 0)) &&
+          p.version === c.version &&
+          p.sequence === c.sequence &&
+          p.board === c.board &&
+          p.channel === c.channel
+        )
+      })
+      const inserted = await this.insertDevices(q, fresh)
+      await this.refreshDevices(q, refreshed, results)
+      const offered = [
+        ...fresh.filter((a) => inserted.has(a.c.device)),
+        ...refreshed.filter(({ c }) => prev.get(c.device)?.last_offered !== c.offeredReleaseId || c.delivered),
+      ].filter(({ c }) => c.offeredReleaseId !== null)
+      await this.recordOffers(q, offered)
+      await this.recordDeltas(
+        q,
+        [...fresh.filter((a) => inserted.has(a.c.device)), ...refreshed].filter(({ c }) => c.offeredReleaseId !== null && c.delta)
+      )
+      const handled = new Set([...inserted, ...refreshed.map((a) => a.c.device)])
+      for (const a of round) if (!handled.has(a.c.device)) results[a.index] = await this.applyCheckIn(q, a.c)
+    }
+    return results
+  }
+
+  /** New devices and their first history rows; returns the devices inserted (not those another instance inserted first). */
+  private async insertDevices(q: Queryable, fresh: Arrival[]): Promise<Set<string>> {
+    if (fresh.length === 0) return new Set()
+    const v = unnestRows('v', SEEN_COLUMNS, fresh.map(seenRow))
+    // In device order: two batches that insert the same devices lock them in the same order.
+    const inserted = await all<{ device: string }>(
+      q,
+      { name: 'check-ins-new-devices', text: `INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls,
+         last_offered, note, running_sha256, verified)
+       SELECT device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, at, at, 1, last_offered, note, running_sha256,
+         CASE WHEN verified AND EXISTS (SELECT 1 FROM device_keys k WHERE k.device = v.device AND k.state = 'accepted') THEN 1 ELSE 0 END
+       FROM ${v.sql} ORDER BY device
+       ON CONFLICT (device) DO NOTHING RETURNING device` },
+      v.params
+    )
+    const devices = new Set(inserted.map((r) => r.device))
+    const h = unnestRows('h', SEEN_COLUMNS, fresh.filter((a) => devices.has(a.c.device)).map(seenRow))
+    await all(q, { name: 'check-ins-new-history', text: `INSERT INTO device_history (device, board, channel, version, sequence, at) SELECT device, board, channel, version, sequence, at FROM ${h.sql}` }, h.params)
+    return devices
+  }
+
+  /** Devices seen again on the version and standing they had: one UPDATE, and one for the rollbacks it reveals. */
+  private async refreshDevices(q: Queryable, refreshed: Arrival[], results: number[][]): Promise<void> {
+    if (refreshed.length === 0) return
+    const v = unnestRows('v', SEEN_COLUMNS, refreshed.map(seenRow))
+    await all(
+      q,
+      { name: 'check-ins-refresh', text: `UPDATE devices d SET address = v.address, user_agent = v.user_agent, free_space = COALESCE(v.free_space, d.free_space),
+         sketch_md5 = COALESCE(v.sketch_md5, d.sketch_md5), last_seen = v.at, polls = d.polls + 1, last_offered = v.last_offered, note = v.note,
+         running_sha256 = COALESCE(v.running_sha256, d.running_sha256)
+       FROM ${v.sql} WHERE d.device = v.device` },
+      v.params
+    )
+    // Back on the version it left after taking a release: a rollback, said or not (as applyCheckIn).
+    const taken = await all<{ device: string; release_id: number }>(
+      q,
+      { name: 'check-ins-rollbacks', text: `UPDATE device_releases dr SET rolled_back_at = v.at, rollback_silent = 1 FROM ${v.sql}
+       WHERE dr.device = v.device AND dr.from_version = v.version AND dr.rolled_back_at IS NULL
+         AND (dr.downloaded_at IS NOT NULL OR dr.installed_at IS NOT NULL OR dr.booted_at IS NOT NULL)
+       RETURNING dr.device, dr.release_id` },
+      v.params
+    )
+    const index = new Map(refreshed.map((a) => [a.c.device, a.index]))
+    for (const t of taken) results[index.get(t.device) as number].push(t.release_id)
+  }
+
+  /** As applyCheckIn's offer, for many devices in one upsert. */
+  private async recordOffers(q: Queryable, offered: Arrival[]): Promise<void> {
+    if (offered.length === 0) return
+    const v = unnestRows(
+      'v',
+      { device: 'text', board: 'text', version: 'text', sequence: 'bigint', at: 'bigint', free_space: 'bigint', downloaded_at: 'bigint', release_id: 'bigint' },
+      offered.map(({ c, at }) => ({
+        device: c.device,
+        board: c.board,
+        version: c.version,
+        sequence: c.sequence,
+        at,
+        free_space: c.freeSpace,
+        downloaded_at: c.delivered ? at : null,
+        release_id: c.offeredReleaseId,
+      }))
+    )
+    await all(
+      q,
+      { name: 'check-ins-offers', text: `INSERT INTO device_releases AS dr (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
+       SELECT r.id, v.device, v.version, v.sequence, v.at, CASE WHEN r.size > v.free_space THEN NULL ELSE v.downloaded_at END
+       FROM ${v.sql} JOIN releases r ON r.id = v.release_id AND NOT (r.board = v.board AND r.version = v.version)
+       ORDER BY v.device
+       ON CONFLICT (release_id, device) DO UPDATE SET
+         offered_at = COALESCE(dr.offered_at, excluded.offered_at),
+         downloaded_at = COALESCE(dr.downloaded_at, excluded.downloaded_at)` },
+      v.params
+    )
+  }
+
+  /** As applyCheckIn's delta patch, for many devices in one UPDATE. */
+  private async recordDeltas(q: Queryable, offered: Arrival[]): Promise<void> {
+    if (offered.length === 0) return
+    const v = unnestRows(
+      'v',
+      { release_id: 'bigint', device: 'text', base: 'text', size: 'bigint' },
+      offered.map(({ c }) => ({ release_id: c.offeredReleaseId, device: c.device, base: c.delta?.base, size: c.delta?.size }))
+    )
+    await all(
+      q,
+      { name: 'check-ins-deltas', text: `UPDATE device_releases dr SET delta_base = v.base, delta_size = v.size FROM ${v.sql}
+       WHERE dr.release_id = v.release_id AND dr.device = v.device AND (dr.delta_base IS DISTINCT FROM v.base OR dr.delta_size IS DISTINCT FROM v.size)` },
+      v.params
+    )
   }
 
   /** As DevicesRepository.applyCheckIn; returns the releases this check-in found silently rolled back. */
