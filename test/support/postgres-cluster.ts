@@ -53,7 +53,6 @@ function runner(bin: string): Runner | string {
   }
 }
 
-/** Why PostgreSQL tests cannot run on this machine, or undefined when they can. */
 let unavailable: { reason: string | undefined } | undefined
 
 /**
