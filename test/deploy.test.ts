@@ -13,6 +13,8 @@ import { tempDir, type TestContext as Teardown } from './support/server'
 const root = path.resolve(__dirname, '..')
 const deployDir = path.join(root, 'deploy')
 const unitDir = path.join(deployDir, 'systemd')
+/** What lives as long as the file's tests (tap's root test). */
+const wholeFile: Teardown = t
 
 
 /** nginx and systemd-analyze live in sbin folders that a non-root PATH may lack. */
@@ -264,9 +266,28 @@ interface Installation {
   installed: string
 }
 
-/** An "origin" bare repository with main and production, and an installation cloned from production. */
+/** The installation of this file made by git once (createInstallation); each test works on a copy. */
+let template: Installation | undefined
+
+/**
+ * An "origin" bare repository with main and production, and an installation cloned from
+ * production: a copy of the file's template, whose remotes are made to name the copy's own origin
+ * (from the test process a git process costs tens of milliseconds; a copy costs none).
+ */
 function makeInstallation(t: Teardown): Installation {
+  template ??= createInstallation(tempDir(wholeFile))
+  const from = template.dir
   const dir = tempDir(t)
+  fs.cpSync(from, dir, { recursive: true })
+  for (const repo of ['seed', 'install']) {
+    const config = path.join(dir, repo, '.git', 'config')
+    fs.writeFileSync(config, fs.readFileSync(config, 'utf8').split(from).join(dir))
+  }
+  const moved = (file: string) => path.join(dir, path.relative(from, file))
+  return { ...template, dir, seed: moved(template.seed), install: moved(template.install), record: moved(template.record), envFile: moved(template.envFile) }
+}
+
+function createInstallation(dir: string): Installation {
   const origin = path.join(dir, 'origin.git')
   git(dir, 'init', '-q', '--bare', '-b', 'main', origin)
   const seed = path.join(dir, 'seed')

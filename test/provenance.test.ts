@@ -15,6 +15,7 @@ import {
 import { checkProvenance, matchesTagPattern } from '../src/release/provenance'
 import { buildEspImage } from './support/esp-image-builder'
 import { releaseRequest, trustedKey, uploadArtifact } from './support/publish'
+import { NO_AHEAD_DELTAS } from './support/env'
 import { call } from './support/http'
 import { buildApp, createToken, tempDir, type TestContext } from './support/server'
 
@@ -60,6 +61,22 @@ function makeRepo(t: TestContext): Repo {
   return { dir, onProduction, annotated, mainOnly }
 }
 
+/** What lives as long as the file's tests (tap's root test). */
+const wholeFile: TestContext = t
+let made: Repo | undefined
+
+/**
+ * The file's repository, made with git once (from the test process a git process costs tens of
+ * milliseconds): tests that only read it share it, a test that changes it works on a copy.
+ */
+function firmwareRepo(t: TestContext, use: 'read' | 'change'): Repo {
+  made ??= makeRepo(wholeFile)
+  if (use === 'read') return made
+  const dir = path.join(tempDir(t), 'firmware')
+  fs.cpSync(made.dir, dir, { recursive: true })
+  return { ...made, dir }
+}
+
 t.test('tag patterns match like git tag -l globs', async (t) => {
   t.ok(matchesTagPattern('prod-mason', 'prod-*'))
   t.ok(matchesTagPattern('prod-', 'prod-*'))
@@ -87,7 +104,7 @@ t.test('forms are checked without a repository; the result is attested', async (
 })
 
 t.test('git helpers answer from a real repository and refuse unsafe arguments', async (t) => {
-  const repo = makeRepo(t)
+  const repo = firmwareRepo(t, 'change')
   t.equal(await resolveTagCommit(repo.dir, 'prod-mason'), repo.annotated, 'an annotated tag is peeled to its commit')
   t.equal(await resolveTagCommit(repo.dir, 'prod-carder'), repo.onProduction, 'a lightweight tag')
   t.equal(await resolveTagCommit(repo.dir, 'prod-none'), undefined)
@@ -115,7 +132,7 @@ t.test('git helpers answer from a real repository and refuse unsafe arguments', 
 })
 
 async function gitServer(t: TestContext, gitDir: string) {
-  const server = await buildApp(t, { OTA_GIT_DIR: gitDir })
+  const server = await buildApp(t, { ...NO_AHEAD_DELTAS, OTA_GIT_DIR: gitDir })
   const token = await createToken(server.dataDir, 'releaser')
   const key = await trustedKey(server)
   let sequence = 0
@@ -131,7 +148,7 @@ async function gitServer(t: TestContext, gitDir: string) {
 }
 
 t.test('server with OTA_GIT_DIR: verified on production, refused with the reason otherwise', async (t) => {
-  const repo = makeRepo(t)
+  const repo = firmwareRepo(t, 'read')
   const { publish } = await gitServer(t, repo.dir)
 
   const annotated = await publish('prod-mason', repo.annotated)
@@ -168,7 +185,7 @@ const layouts = [
 ]
 for (const layout of layouts) {
   t.test(`${layout.name} is read the same way (${layout.ref})`, async (t) => {
-    const repo = makeRepo(t)
+    const repo = firmwareRepo(t, 'read')
     const copy = path.join(tempDir(t), 'firmware')
     git(repo.dir, 'clone', '--quiet', ...layout.args, repo.dir, copy)
     t.equal(await findReleaseBranchRef(copy, 'production'), layout.ref)
@@ -183,7 +200,7 @@ for (const layout of layouts) {
 }
 
 t.test('a repository without the release branch, or no repository at all, is refused with what to check', async (t) => {
-  const repo = makeRepo(t)
+  const repo = firmwareRepo(t, 'change')
   git(repo.dir, 'branch', '-D', 'production')
   const { publish } = await gitServer(t, repo.dir)
   const noBranch = await publish('prod-mason', repo.annotated)

@@ -7,6 +7,7 @@ import t from 'tap'
 import { progressBar } from '../src/cli/progress'
 import type { ReleaseView } from '../src/schemas/release'
 import { buildEspImage } from './support/esp-image-builder'
+import { NO_AHEAD_DELTAS } from './support/env'
 import { makeFirmwareRepo, type FirmwareRepo } from './support/git-repo'
 import { cli, createToken, startServer, tempDir, type CliResult, type RunningServer, type TestContext } from './support/server'
 
@@ -30,7 +31,7 @@ async function setup(t: TestContext, options: { gitDir?: boolean } = {}): Promis
   repo.releaseCommit('mason', 1)
   repo.promote()
   repo.tag('prod-mason')
-  const server = await startServer(t, options.gitDir ? { OTA_GIT_DIR: repo.dir } : {})
+  const server = await startServer(t, { ...NO_AHEAD_DELTAS, ...(options.gitDir ? { OTA_GIT_DIR: repo.dir } : {}) })
   const work = tempDir(t, 'ota-gate-release-')
   const keyFile = path.join(work, 'release.pem')
   const generated = await cli(['keys', 'generate', '--out', keyFile], {})
