@@ -19,4 +19,8 @@ export class BoundedCache<K, V> {
   delete(key: K): void {
     this.map.delete(key)
   }
+
+  clear(): void {
+    this.map.clear()
+  }
 }

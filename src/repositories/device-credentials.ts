@@ -56,6 +56,7 @@ export class EnrollmentNameTaken extends Error {}
 export class DeviceCredentialsRepository {
   private readonly acceptedStatement: Statement<[string], DeviceKeyRow>
   private readonly generationStatement: Statement<[], { generation: number }>
+  private readonly keysGenerationStatement: Statement<[], { keys_generation: number }>
   private readonly keyStatement: Statement<[string, string], DeviceKeyRow>
 
   constructor(
@@ -65,6 +66,7 @@ export class DeviceCredentialsRepository {
   ) {
     this.acceptedStatement = db.prepare("SELECT * FROM device_keys WHERE device = ? AND state = 'accepted'")
     this.generationStatement = db.prepare('SELECT generation FROM device_auth WHERE id = 1')
+    this.keysGenerationStatement = db.prepare('SELECT keys_generation FROM device_auth WHERE id = 1')
     this.keyStatement = db.prepare('SELECT * FROM device_keys WHERE device = ? AND key_id = ?')
   }
 
@@ -78,6 +80,11 @@ export class DeviceCredentialsRepository {
   /** Moves whenever a device's tokens are revoked (by any process). */
   async revocationGeneration(): Promise<number> {
     return (this.generationStatement.get() as { generation: number }).generation
+  }
+
+  /** Moves whenever a device key is added, decided or removed (by any process). */
+  async keysGeneration(): Promise<number> {
+    return (this.keysGenerationStatement.get() as { keys_generation: number }).keys_generation
   }
 
   /** Devices whose tokens issued before `not_before` (ms) are refused. */

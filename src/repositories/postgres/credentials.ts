@@ -26,6 +26,10 @@ export class PgDeviceCredentialsRepository implements Shape<DeviceCredentialsRep
     return ((await one<{ generation: number }>(this.pool, 'SELECT generation FROM device_auth WHERE id = 1')) as { generation: number }).generation
   }
 
+  async keysGeneration(): Promise<number> {
+    return ((await one<{ keys_generation: number }>(this.pool, 'SELECT keys_generation FROM device_auth WHERE id = 1')) as { keys_generation: number }).keys_generation
+  }
+
   async revocations(): Promise<Array<{ device: string; not_before: number }>> {
     return all(this.pool, 'SELECT device, not_before FROM device_revocations')
   }
