@@ -68,3 +68,24 @@ t.test('a decision made in this process is seen at once (changed)', async (t) =>
   enrolled.changed()
   t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'read afresh once told')
 })
+
+t.test('beyond the devices it holds, each question goes to the database', async (t) => {
+  const clock = new TestClock()
+  const { repos } = openRepositories(t, clock)
+  const enrolled = new EnrolledDevices(repos.credentials, clock, 1)
+  const accept = (device: string) => {
+    const key = { device, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() }
+    return repos.credentials.request(key, {
+      decision: {
+        device, key_id: key.key_id, state: 'accepted', decided_by: 'allow-list', at: clock.now(),
+        audit: { actor: 'allow-list', action: 'device_accept', board: null, channel: null, version: null, device, reason: null, details: {} },
+      },
+    })
+  }
+  await accept('a4cf12000002')
+  await accept('a4cf12000003')
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000002'), true)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false)
+  await accept(DEVICE)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'read from the database at once: nothing is held')
+})

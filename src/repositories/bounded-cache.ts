@@ -19,8 +19,4 @@ export class BoundedCache<K, V> {
   delete(key: K): void {
     this.map.delete(key)
   }
-
-  clear(): void {
-    this.map.clear()
-  }
 }

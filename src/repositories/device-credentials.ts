@@ -99,6 +99,10 @@ export class DeviceCredentialsRepository {
     return this.acceptedStatement.get(device)
   }
 
+  async acceptedDevices(limit: number): Promise<string[]> {
+    return this.db.prepare("SELECT device FROM device_keys WHERE state = 'accepted' LIMIT ?").pluck().all(limit) as string[]
+  }
+
   async key(device: string, keyId: string): Promise<DeviceKeyRow | undefined> {
     return this.keyStatement.get(device, keyId)
   }

@@ -38,6 +38,10 @@ export class PgDeviceCredentialsRepository implements Shape<DeviceCredentialsRep
     return one(this.pool, "SELECT * FROM device_keys WHERE device = $1 AND state = 'accepted'", [device])
   }
 
+  async acceptedDevices(limit: number): Promise<string[]> {
+    return (await all<{ device: string }>(this.pool, "SELECT device FROM device_keys WHERE state = 'accepted' LIMIT $1", [limit])).map((r) => r.device)
+  }
+
   async key(device: string, keyId: string): Promise<DeviceKeyRow | undefined> {
     return one(this.pool, 'SELECT * FROM device_keys WHERE device = $1 AND key_id = $2', [device, keyId])
   }
