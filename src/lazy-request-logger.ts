@@ -1,8 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { levels } from 'pino'
 
 type Bindings = Parameters<FastifyBaseLogger['child']>[0]
 type ChildOptions = Parameters<FastifyBaseLogger['child']>[1]
 type LogArgs = Parameters<FastifyBaseLogger['info']>
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
 
 /**
  * A request's logger, made into a pino child (with its request id) the first time it is used.
@@ -24,6 +26,16 @@ export class LazyRequestLogger implements FastifyBaseLogger {
     return this.made
   }
 
+  /**
+   * Whether a line at `level` would be written: asked of the parent until the child exists, so a
+   * line below the level (the request line of every request at OTA_LOG_LEVEL=warn) makes no child.
+   * A child given its own level (a route's logLevel) is made at once, as it decides for itself.
+   */
+  private writes(level: Level): boolean {
+    if (this.made !== undefined || this.options?.level !== undefined) return true
+    return levels.values[level] >= (levels.values[this.parent.level] ?? Infinity)
+  }
+
   get level(): string {
     return this.made ? this.made.level : this.parent.level
   }
@@ -33,27 +45,27 @@ export class LazyRequestLogger implements FastifyBaseLogger {
   }
 
   fatal(...args: LogArgs): void {
-    this.logger.fatal(...args)
+    if (this.writes('fatal')) this.logger.fatal(...args)
   }
 
   error(...args: LogArgs): void {
-    this.logger.error(...args)
+    if (this.writes('error')) this.logger.error(...args)
   }
 
   warn(...args: LogArgs): void {
-    this.logger.warn(...args)
+    if (this.writes('warn')) this.logger.warn(...args)
   }
 
   info(...args: LogArgs): void {
-    this.logger.info(...args)
+    if (this.writes('info')) this.logger.info(...args)
   }
 
   debug(...args: LogArgs): void {
-    this.logger.debug(...args)
+    if (this.writes('debug')) this.logger.debug(...args)
   }
 
   trace(...args: LogArgs): void {
-    this.logger.trace(...args)
+    if (this.writes('trace')) this.logger.trace(...args)
   }
 
   silent(...args: LogArgs): void {

@@ -76,7 +76,9 @@ export class DeviceAdmission {
     private readonly repos: Repositories,
     /** Called once a device's tokens are revoked here, so that this process refuses them at once. */
     private readonly revoked: () => void,
-    private readonly clock: Clock
+    private readonly clock: Clock,
+    /** Called once a key was recorded or decided here, so that this process reads devices' standing afresh. */
+    private readonly keysChanged: () => void = () => undefined
   ) {}
 
   private entry(actor: string, action: AuditAction, device: string | null, reason: string | null, details: Record<string, unknown>) {
@@ -110,25 +112,31 @@ export class DeviceAdmission {
         throw unauthorized(`rotation_signature does not verify with the accepted key ${current.key_id} of device ${req.device}: sign exactly ${JSON.stringify(rotationStatement(req.device, key.keyId))}`)
       }
       await this.repos.credentials.request(request, { decision: accept('rotation', 'device_key_rotated', { previous_key_id: current.key_id }) })
-      return answer('accepted')
+      return this.accepted(answer)
     }
     if (!current && req.enrollmentToken !== undefined) {
       const token = await this.validEnrollmentToken(req.enrollmentToken, at)
       const by = `enrollment:${token.name}`
       if (await this.repos.credentials.request(request, { decision: accept(by, 'device_accept', { enrollment_token: token.name }), consumeToken: token.id })) {
-        return answer('accepted')
+        return this.accepted(answer)
       }
       throw new Refusal('enrollment_token_invalid', `enrollment token "${token.name}" has no use left`)
     }
     if (!current && (await this.repos.credentials.allowed(req.device))) {
       await this.repos.credentials.request(request, { decision: accept('allow-list', 'device_accept', { allow_list: true }) })
-      return answer('accepted')
+      return this.accepted(answer)
     }
     if (known?.state !== 'pending' && (await this.repos.credentials.pendingCount()) >= MAX_PENDING) {
       throw new Refusal('too_many_pending', `${MAX_PENDING} enrollments already wait for an operator: try again later`, { headers: { 'retry-after': '3600' } })
     }
     await this.repos.credentials.request(request)
     return answer('pending')
+  }
+
+  /** A key accepted as it enrolled: polls read the device's standing afresh. */
+  private accepted(answer: (state: DeviceKeyState) => EnrollAnswer): EnrollAnswer {
+    this.keysChanged()
+    return answer('accepted')
   }
 
   private async validEnrollmentToken(token: string, at: number) {
@@ -234,6 +242,7 @@ export class DeviceAdmission {
       at,
       audit: this.entry(who.actor, plan.audit, device, who.reason, { key_id: key.key_id, board: key.board, from: key.state }),
     })
+    this.keysChanged()
     if (key.state === 'accepted') this.revoked()
     return { ...key, state: plan.to, decided_at: at, decided_by: who.actor }
   }

@@ -1,6 +1,6 @@
 import type { DeviceAuthMode } from '../config'
 import { Refusal } from '../errors'
-import type { Repositories } from '../repositories'
+import type { EnrolledDevices } from './enrolled-devices'
 
 /**
  * What to make of a request that names a device: record it as verified (it carries that device's
@@ -10,13 +10,13 @@ import type { Repositories } from '../repositories'
  */
 export type Standing = { record: true; verified: boolean | undefined } | { record: false }
 
-export async function standingOf(repos: Repositories, mode: DeviceAuthMode, device: string, proven: string | null): Promise<Standing> {
+export async function standingOf(enrolled: EnrolledDevices, mode: DeviceAuthMode, device: string, proven: string | null): Promise<Standing> {
   if (mode === 'off') return { record: true, verified: undefined }
   if (proven !== null) {
     if (proven !== device) throw new Refusal('device_token_invalid', `the device token is device ${proven}'s, not device ${device}'s`)
     return { record: true, verified: true }
   }
-  if (await repos.credentials.acceptedKey(device)) return { record: false }
+  if (await enrolled.hasAcceptedKey(device)) return { record: false }
   return { record: true, verified: false }
 }
 

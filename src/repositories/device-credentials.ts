@@ -56,6 +56,7 @@ export class EnrollmentNameTaken extends Error {}
 export class DeviceCredentialsRepository {
   private readonly acceptedStatement: Statement<[string], DeviceKeyRow>
   private readonly generationStatement: Statement<[], { generation: number }>
+  private readonly keysGenerationStatement: Statement<[], { keys_generation: number }>
   private readonly keyStatement: Statement<[string, string], DeviceKeyRow>
 
   constructor(
@@ -65,6 +66,7 @@ export class DeviceCredentialsRepository {
   ) {
     this.acceptedStatement = db.prepare("SELECT * FROM device_keys WHERE device = ? AND state = 'accepted'")
     this.generationStatement = db.prepare('SELECT generation FROM device_auth WHERE id = 1')
+    this.keysGenerationStatement = db.prepare('SELECT keys_generation FROM device_auth WHERE id = 1')
     this.keyStatement = db.prepare('SELECT * FROM device_keys WHERE device = ? AND key_id = ?')
   }
 
@@ -80,6 +82,11 @@ export class DeviceCredentialsRepository {
     return (this.generationStatement.get() as { generation: number }).generation
   }
 
+  /** Moves whenever a device key is added, decided or removed (by any process). */
+  async keysGeneration(): Promise<number> {
+    return (this.keysGenerationStatement.get() as { keys_generation: number }).keys_generation
+  }
+
   /** Devices whose tokens issued before `not_before` (ms) are refused. */
   async revocations(): Promise<Array<{ device: string; not_before: number }>> {
     return this.db.prepare('SELECT device, not_before FROM device_revocations').all() as Array<{ device: string; not_before: number }>
@@ -90,6 +97,10 @@ export class DeviceCredentialsRepository {
   /** The device's accepted key, if it has one. */
   async acceptedKey(device: string): Promise<DeviceKeyRow | undefined> {
     return this.acceptedStatement.get(device)
+  }
+
+  async acceptedDevices(limit: number): Promise<string[]> {
+    return this.db.prepare("SELECT device FROM device_keys WHERE state = 'accepted' LIMIT ?").pluck().all(limit) as string[]
   }
 
   async key(device: string, keyId: string): Promise<DeviceKeyRow | undefined> {

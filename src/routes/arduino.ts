@@ -64,7 +64,7 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
         offered && freeSpace !== undefined && offered.size > freeSpace
           ? `target ${offered.version} (${bytes(offered.size)} bytes) does not fit the free OTA space (${bytes(freeSpace)} bytes)`
           : null
-      const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+      const standing = await standingOf(app.enrolledDevices, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
       const checkIn = async () => {
         // An enrolled device's record changes only with its token; the answer is the same.
         if (!standing.record) return

@@ -94,7 +94,7 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
       const checkIn = async (offered: number | null, delta?: DeltaOffer) => {
         if (device === undefined || q.version === undefined || q.sequence === undefined) return
         // An enrolled device's record changes only with its token; the manifest is answered anyway.
-        const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+        const standing = await standingOf(app.enrolledDevices, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
         if (!standing.record) return
         const { version, sequence } = q
         await app.recordPoll('manifest', request, () =>

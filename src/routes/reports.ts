@@ -55,7 +55,7 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
         throw badRequest(`body detail is ${Buffer.byteLength(detail, 'utf8')} bytes; the limit is ${DETAIL_MAX_BYTES} bytes of UTF-8`)
       }
       const device = normalizeDevice(request.params.device)
-      const standing = await standingOf(app.repos, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
+      const standing = await standingOf(app.enrolledDevices, app.config.OTA_DEVICE_AUTH, device, request.provenDevice)
       if (!standing.record) throw tokenRequiredFor(device)
       const unknown = () =>
         new Refusal('device_not_found', `device ${device} has never polled: poll /v1/manifest with device, version and sequence first`)

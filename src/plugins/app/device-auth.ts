@@ -3,6 +3,7 @@ import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { Refusal } from '../../errors'
 import { DeviceAdmission } from '../../fleet/device-admission'
 import { DEVICE_TOKEN_PREFIX, DeviceTokens, RevocationCache } from '../../fleet/device-tokens'
+import { EnrolledDevices } from '../../fleet/enrolled-devices'
 import { addRouteHook } from '../../http/route-options'
 import { bearer } from './auth'
 
@@ -10,6 +11,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     deviceTokens: DeviceTokens
     admission: DeviceAdmission
+    /** Whether a device has an accepted key, held in memory (src/fleet/enrolled-devices.ts). */
+    enrolledDevices: EnrolledDevices
   }
   interface FastifyRequest {
     /** The device a valid device token proves the request comes from; null without one. */
@@ -36,8 +39,11 @@ export default fp(
     const tokens = new DeviceTokens(await app.repos.credentials.tokenSecret(), app.config.OTA_DEVICE_TOKEN_TTL * 1000, (d) => revocations.get(d), app.clock)
     // With PostgreSQL, a revocation made through another instance or the CLI is seen at once.
     app.changes?.subscribe(['device_revocations'], () => revocations.changed())
+    const enrolled = new EnrolledDevices(app.repos.credentials, app.clock)
+    app.changes?.subscribe(['device_keys'], () => enrolled.changed())
     app.decorate('deviceTokens', tokens)
-    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock))
+    app.decorate('enrolledDevices', enrolled)
+    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock, () => enrolled.changed()))
     app.decorateRequest('provenDevice', null)
 
     const check: onRequestAsyncHookHandler = async function checkDeviceToken(request: FastifyRequest) {

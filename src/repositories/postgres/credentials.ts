@@ -26,12 +26,20 @@ export class PgDeviceCredentialsRepository implements Shape<DeviceCredentialsRep
     return ((await one<{ generation: number }>(this.pool, 'SELECT generation FROM device_auth WHERE id = 1')) as { generation: number }).generation
   }
 
+  async keysGeneration(): Promise<number> {
+    return ((await one<{ keys_generation: number }>(this.pool, 'SELECT keys_generation FROM device_auth WHERE id = 1')) as { keys_generation: number }).keys_generation
+  }
+
   async revocations(): Promise<Array<{ device: string; not_before: number }>> {
     return all(this.pool, 'SELECT device, not_before FROM device_revocations')
   }
 
   async acceptedKey(device: string): Promise<DeviceKeyRow | undefined> {
     return one(this.pool, { name: 'accepted-key', text: "SELECT * FROM device_keys WHERE device = $1 AND state = 'accepted'" }, [device])
+  }
+
+  async acceptedDevices(limit: number): Promise<string[]> {
+    return (await all<{ device: string }>(this.pool, "SELECT device FROM device_keys WHERE state = 'accepted' LIMIT $1", [limit])).map((r) => r.device)
   }
 
   async key(device: string, keyId: string): Promise<DeviceKeyRow | undefined> {

@@ -1,0 +1,91 @@
+import crypto from 'node:crypto'
+import t from 'tap'
+import { openDatabase } from '../src/db/open'
+import { EnrolledDevices, KEYS_CHECK_MS } from '../src/fleet/enrolled-devices'
+import { createRepositories } from '../src/repositories'
+import type { DeviceKeyState } from '../src/repositories/device-credentials'
+import { TestClock } from './support/clock'
+import { openRepositories } from './support/repositories'
+import type { TestContext } from './support/server'
+
+const DEVICE = 'a4cf12000001'
+
+/** A second instance on the same data folder: its own connection and repositories. */
+function secondInstance(t: TestContext, dataDir: string, clock: TestClock) {
+  const db = openDatabase(dataDir)
+  const repos = createRepositories(db, clock)
+  t.teardown(() => {
+    repos.devices.close()
+    db.close()
+  })
+  return repos
+}
+
+t.test("a device's accepted key is held in memory, and a decision made by another instance is known within KEYS_CHECK_MS", async (t) => {
+  const clock = new TestClock()
+  const here = openRepositories(t, clock)
+  const elsewhere = secondInstance(t, here.dataDir, clock)
+  const enrolled = new EnrolledDevices(here.repos.credentials, clock)
+  const key = { device: DEVICE, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: '10.0.0.9', requested_at: clock.now() }
+  const decide = (state: DeviceKeyState) =>
+    elsewhere.credentials.decide({
+      device: DEVICE, key_id: key.key_id, state, decided_by: 'ops', at: clock.now(),
+      audit: { actor: 'ops', action: state === 'accepted' ? 'device_accept' : 'device_revoke', board: null, channel: null, version: null, device: DEVICE, reason: null, details: {} },
+    })
+
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false, 'not enrolled')
+  await elsewhere.credentials.request(key)
+  await decide('accepted')
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false, 'the answer held is kept within the interval')
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'after the interval the key generation moved: the acceptance is seen')
+
+  await decide('revoked')
+  clock.advance(KEYS_CHECK_MS - 1)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'still held just before the interval ends')
+  clock.advance(1)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false, 'the revocation is seen once the interval ends')
+
+  // A pending enrollment elsewhere moves the generation too; the answer read again stays right.
+  await elsewhere.credentials.request({ ...key, key_id: crypto.randomBytes(8).toString('hex') })
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false, 'a pending key is no accepted key')
+})
+
+t.test('a decision made in this process is seen at once (changed)', async (t) => {
+  const clock = new TestClock()
+  const { repos } = openRepositories(t, clock)
+  const enrolled = new EnrolledDevices(repos.credentials, clock)
+  const key = { device: DEVICE, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() }
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false)
+  await repos.credentials.request(key, {
+    decision: {
+      device: DEVICE, key_id: key.key_id, state: 'accepted', decided_by: 'allow-list', at: clock.now(),
+      audit: { actor: 'allow-list', action: 'device_accept', board: null, channel: null, version: null, device: DEVICE, reason: null, details: {} },
+    },
+  })
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false, 'held until told')
+  enrolled.changed()
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'read afresh once told')
+})
+
+t.test('beyond the devices it holds, each question goes to the database', async (t) => {
+  const clock = new TestClock()
+  const { repos } = openRepositories(t, clock)
+  const enrolled = new EnrolledDevices(repos.credentials, clock, 1)
+  const accept = (device: string) => {
+    const key = { device, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() }
+    return repos.credentials.request(key, {
+      decision: {
+        device, key_id: key.key_id, state: 'accepted', decided_by: 'allow-list', at: clock.now(),
+        audit: { actor: 'allow-list', action: 'device_accept', board: null, channel: null, version: null, device, reason: null, details: {} },
+      },
+    })
+  }
+  await accept('a4cf12000002')
+  await accept('a4cf12000003')
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000002'), true)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false)
+  await accept(DEVICE)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'read from the database at once: nothing is held')
+})
