@@ -13,12 +13,14 @@ const MAX_BATCH = 500
 
 /**
  * As GroupCommit (SQLite), on PostgreSQL: writes that arrive while the previous batch commits share
- * the next transaction, so under load many check-ins cost one commit. With `applyMany` a batch is
+ * the next transaction, so under load many check-ins cost one commit. With `applyAlone` a batch
+ * first goes through one statement outside any transaction (its own commit: one round trip), which
+ * writes the items it can and leaves the rest to the transaction. With `applyMany` a batch is
  * written by a few multi-row statements; when any of them fails, the batch is rolled back to its
  * savepoint and written again item by item, each in a savepoint of its own, so one that fails is
  * rejected alone. Every promise settles only after the commit, so an answered write is a durable one.
  */
-export class PgGroupCommit<T, R> {
+export class PgGroupCommit<T, R, C = undefined> {
   private queue: Array<Waiting<T, R>> = []
   private flushing = false
 
@@ -26,7 +28,13 @@ export class PgGroupCommit<T, R> {
     private readonly pool: pg.Pool,
     private readonly apply: (client: pg.PoolClient, item: T) => Promise<R>,
     /** writes every item (the answers in the items' order), or throws having written nothing it keeps */
-    private readonly applyMany?: (client: pg.PoolClient, items: T[]) => Promise<R[]>
+    private readonly applyMany?: (client: pg.PoolClient, items: T[], learnt?: C) => Promise<R[]>,
+    /**
+     * one statement, committed on its own: the answers of the items it wrote (undefined for those
+     * it left to the transaction) and what it learnt that `applyMany` may use; or throws having
+     * written nothing
+     */
+    private readonly applyAlone?: (client: pg.PoolClient, items: T[]) => Promise<{ answers: Array<R | undefined>; learnt: C }>
   ) {}
 
   run(item: T): Promise<R> {
@@ -48,12 +56,17 @@ export class PgGroupCommit<T, R> {
     this.flushing = false
   }
 
-  private async commit(waiting: Array<Waiting<T, R>>): Promise<void> {
+  private async commit(all: Array<Waiting<T, R>>): Promise<void> {
     let client: pg.PoolClient
     try {
       client = await this.pool.connect()
     } catch (error) {
-      for (const w of waiting) w.reject(error)
+      for (const w of all) w.reject(error)
+      return
+    }
+    const { rest: waiting, learnt } = await this.writeAlone(client, all)
+    if (waiting.length === 0) {
+      client.release()
       return
     }
     const results: Array<Settled<R>> = []
@@ -69,7 +82,7 @@ export class PgGroupCommit<T, R> {
           waiting[0].reject(error)
           return
         }
-      } else if (!(await this.applyAll(client, waiting, results))) {
+      } else if (!(await this.applyAll(client, waiting, results, learnt))) {
         for (const w of waiting) {
           await client.query('SAVEPOINT item')
           try {
@@ -93,13 +106,33 @@ export class PgGroupCommit<T, R> {
     results.forEach((r, i) => (r.ok ? waiting[i].resolve(r.value) : waiting[i].reject(r.error)))
   }
 
+  /** Answers the items `applyAlone` wrote (committed); returns the others. */
+  private async writeAlone(client: pg.PoolClient, waiting: Array<Waiting<T, R>>): Promise<{ rest: Array<Waiting<T, R>>; learnt?: C }> {
+    if (!this.applyAlone) return { rest: waiting }
+    let answers: Array<R | undefined>
+    let learnt: C
+    try {
+      ;({ answers, learnt } = await this.applyAlone(client, waiting.map((w) => w.item)))
+    } catch {
+      // One statement: it failed whole, so the transaction writes (or refuses) every item.
+      return { rest: waiting }
+    }
+    const rest: Array<Waiting<T, R>> = []
+    waiting.forEach((w, i) => {
+      const answer = answers[i]
+      if (answer === undefined) rest.push(w)
+      else w.resolve(answer)
+    })
+    return { rest, learnt }
+  }
+
   /** The batch in a few statements; false (and nothing written) when one of them failed. */
-  private async applyAll(client: pg.PoolClient, waiting: Array<Waiting<T, R>>, results: Array<Settled<R>>): Promise<boolean> {
+  private async applyAll(client: pg.PoolClient, waiting: Array<Waiting<T, R>>, results: Array<Settled<R>>, learnt?: C): Promise<boolean> {
     if (!this.applyMany) return false
     await client.query('SAVEPOINT batch')
     let values: R[]
     try {
-      values = await this.applyMany(client, waiting.map((w) => w.item))
+      values = await this.applyMany(client, waiting.map((w) => w.item), learnt)
     } catch {
       // Which item failed is unknown: item by item, the failing one is rejected and the rest kept.
       await client.query('ROLLBACK TO SAVEPOINT batch')
