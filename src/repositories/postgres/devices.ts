@@ -99,6 +99,7 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
     private readonly clock: Clock) {
     this.checkIns = new PgGroupCommit(
       pool,
+      (c) => c.device,
       (q, c) => this.applyCheckIn(q, c),
       (q, batch, known) => this.applyCheckIns(q, batch, known),
       (q, batch) => this.insertNewDevices(q, batch)
