@@ -12,9 +12,10 @@ interface Waiting<T, R> {
 const MAX_BATCH = 500
 
 /**
- * Batches under way at once, each on a connection of its own. One at a time, a batch's answers
- * waited for the previous batch's commit (its WAL flush) too: 64 connections then got 1,700 new
- * devices/s with PostgreSQL and ota-gate half idle. Several batches' commits share a WAL flush.
+ * Batches under way at once, each on a connection of its own, and never more than half the pool:
+ * polls read through the rest (a read that waits for a connection past the pool's timeout is a
+ * 503). One at a time, a batch's answers waited for the previous batch's commit (its WAL flush)
+ * too: 64 connections then got 1,700 new devices/s with PostgreSQL and ota-gate half idle.
  */
 const MAX_IN_FLIGHT = 4
 
@@ -34,6 +35,7 @@ export class PgGroupCommit<T, R, C = undefined> {
   /** Keys of the items in the batches under way. */
   private readonly busy = new Set<string>()
   private scheduled = false
+  private readonly maxInFlight: number
 
   constructor(
     private readonly pool: pg.Pool,
@@ -47,7 +49,9 @@ export class PgGroupCommit<T, R, C = undefined> {
      * written nothing
      */
     private readonly applyAlone?: (client: pg.PoolClient, items: T[]) => Promise<{ answers: Array<R | undefined>; learnt: C }>
-  ) {}
+  ) {
+    this.maxInFlight = Math.max(1, Math.min(MAX_IN_FLIGHT, Math.floor((pool.options.max ?? 10) / 2)))
+  }
 
   run(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -58,7 +62,7 @@ export class PgGroupCommit<T, R, C = undefined> {
 
   /** Starts batches in the next turn of the event loop, which gathers what arrives meanwhile. */
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= MAX_IN_FLIGHT || this.queue.length === 0) return
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.queue.length === 0) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
@@ -67,7 +71,7 @@ export class PgGroupCommit<T, R, C = undefined> {
   }
 
   private start(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.queue.length > 0) {
+    while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
       const batch: Array<Waiting<T, R>> = []
       const later: Array<Waiting<T, R>> = []
       const keys = new Set<string>()
