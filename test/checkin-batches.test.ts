@@ -133,6 +133,30 @@ eachBackend(t, 'a burst of check-ins leaves the rows that the same check-ins lea
   ])
 })
 
+eachBackend(t, 'check-ins sent over several turns, while earlier batches are still written, leave the rows the same check-ins leave one at a time', async (t, backend) => {
+  const alone = await backend.open(t)
+  const spread = await backend.open(t)
+  const fleet = await seed(alone)
+  await seed(spread)
+  // A device's later check-ins early in the list, so that its earlier one is still being written.
+  const checkIns = burst(fleet)
+  const repeats = checkIns.slice(200)
+  const order = [...checkIns.slice(0, 20), ...repeats, ...checkIns.slice(20, 200)]
+  for (const c of order) await alone.repos.devices.checkIn(c)
+  const answers: Array<Promise<void>> = []
+  for (let i = 0; i < order.length; i += 8) {
+    answers.push(...order.slice(i, i + 8).map((c) => spread.repos.devices.checkIn(c)))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.same((await Promise.allSettled(answers)).filter((a) => a.status === 'rejected'), [], 'every check-in is answered')
+  const expected = await rows(alone)
+  const got = await rows(spread)
+  t.same(got.devices, expected.devices, 'device rows')
+  t.same(got.history, expected.history, 'history rows')
+  t.same(got.releases, expected.releases, 'device release states')
+  t.same(got.versions, expected.versions, 'version counts')
+})
+
 eachBackend(t, 'one bad check-in in a burst fails alone: the others are answered and written as sent', async (t, backend) => {
   const db = await backend.open(t)
   const fleet = await seed(db)
