@@ -71,6 +71,8 @@ export interface PostgresScenario {
   connections: number
   /** device numbers of new devices (scenario 5's range is left alone) */
   newDevices: number
+  /** node flags of the one-instance server (--profile: where its .cpuprofile goes) */
+  nodeFlags: string[]
   log(msg: string): void
 }
 
@@ -113,7 +115,7 @@ async function measureOn(o: PostgresScenario, database: Promise<string>, postgre
     const countSince = async (column: 'last_seen' | 'first_seen', since: number) =>
       Number((await pool.query<{ n: number }>(`SELECT count(*) AS n FROM devices WHERE ${column} >= $1`, [since])).rows[0].n)
 
-    one = await startOtaServer(folders[0], ports[0], [], settings)
+    one = await startOtaServer(folders[0], ports[0], o.nodeFlags, settings)
     const fleetArgs = (offset: number) => ['/v1/manifest', BOARD, 0, o.fleet, offset, 1]
     const polls = async (name: string, pids: number[], base: string, offset: number) => {
       const since = Date.now()

@@ -96,6 +96,9 @@ async function ensureTools(): Promise<string> {
   return nginx
 }
 
+/** Node flags that write the server's .cpuprofile into `dir` when it exits. */
+const profileFlags = (dir: string | undefined): string[] => (dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])
+
 const ratio = (a: number, b: number) => (b > 0 ? a / b : 0)
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 const gb = (bytesPerS: number) => bytesPerS / 1e9
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
     const seed = seedFleet(dbFile, opts.fleet)
     log(`seeded in ${Math.round(seed.ms)} ms`)
 
-    server = await startOtaServer(dataDir, port, opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [])
+    server = await startOtaServer(dataDir, port, profileFlags(opts.profileDir))
     const manifest = await get(`${server.base}/v1/manifest?board=${BOARD}&channel=${CHANNEL}`)
     if (manifest.status !== 200) throw new Error(`GET /v1/manifest answered ${manifest.status}: ${manifest.body.toString()}`)
     fs.writeFileSync(path.join(www, 'firmware.json'), manifest.body)
@@ -360,6 +363,7 @@ async function main(): Promise<void> {
         checkinS: s.checkinS,
         connections: MANIFEST_CONNECTIONS,
         newDevices: PG_NEW_DEVICES,
+        nodeFlags: profileFlags(opts.profileDir && path.join(opts.profileDir, 'postgres')),
         log,
       })
     }

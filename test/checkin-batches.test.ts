@@ -133,6 +133,30 @@ eachBackend(t, 'a burst of check-ins leaves the rows that the same check-ins lea
   ])
 })
 
+eachBackend(t, 'check-ins sent over several turns, while earlier batches are still written, leave the rows the same check-ins leave one at a time', async (t, backend) => {
+  const alone = await backend.open(t)
+  const spread = await backend.open(t)
+  const fleet = await seed(alone)
+  await seed(spread)
+  // A device's later check-ins early in the list, so that its earlier one is still being written.
+  const checkIns = burst(fleet)
+  const repeats = checkIns.slice(200)
+  const order = [...checkIns.slice(0, 20), ...repeats, ...checkIns.slice(20, 200)]
+  for (const c of order) await alone.repos.devices.checkIn(c)
+  const answers: Array<Promise<void>> = []
+  for (let i = 0; i < order.length; i += 8) {
+    answers.push(...order.slice(i, i + 8).map((c) => spread.repos.devices.checkIn(c)))
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.same((await Promise.allSettled(answers)).filter((a) => a.status === 'rejected'), [], 'every check-in is answered')
+  const expected = await rows(alone)
+  const got = await rows(spread)
+  t.same(got.devices, expected.devices, 'device rows')
+  t.same(got.history, expected.history, 'history rows')
+  t.same(got.releases, expected.releases, 'device release states')
+  t.same(got.versions, expected.versions, 'version counts')
+})
+
 eachBackend(t, 'one bad check-in in a burst fails alone: the others are answered and written as sent', async (t, backend) => {
   const db = await backend.open(t)
   const fleet = await seed(db)
@@ -156,7 +180,7 @@ eachBackend(t, 'one bad check-in in a burst fails alone: the others are answered
   t.equal((await db.sql<{ n: number }>('SELECT count(*) AS n FROM device_history WHERE device = ?', device('a', 17)))[0].n, 0, 'nothing of the bad one')
 })
 
-t.test('on PostgreSQL a burst of new devices is one multi-row INSERT, not one a device', async (t) => {
+t.test('on PostgreSQL a burst of new devices is one statement with one multi-row INSERT, not one a device, and no transaction around it', async (t) => {
   const cluster = await postgres(t)
   if (!cluster) return
   const url = await cluster.createDatabase()
@@ -168,6 +192,8 @@ t.test('on PostgreSQL a burst of new devices is one multi-row INSERT, not one a 
   const answers = await Promise.all(Array.from({ length: 300 }, (_, i) => backend.repos.devices.checkIn(onV1(device('d', i), 1000 + i))))
   t.equal(answers.length, 300)
   t.equal(Number((await cluster.query<{ n: string }>('SELECT count(*) AS n FROM devices', [], new URL(url).pathname.slice(1)))[0].n), 300)
-  const statements = fs.readFileSync(log, 'utf8').slice(from).match(/LOG: {2}(?:statement|execute [^:]*): INSERT INTO devices\b/g) ?? []
-  t.equal(statements.length, 1, '300 check-ins, one INSERT INTO devices')
+  const burst = fs.readFileSync(log, 'utf8').slice(from)
+  t.equal(burst.match(/INSERT INTO devices\b/g)?.length, 1, '300 check-ins, one INSERT INTO devices')
+  const statements = burst.match(/LOG: {2}(?:statement|execute [^:]*): /g) ?? []
+  t.equal(statements.length, 2, 'the batch of new devices is one statement (one round trip), then the count')
 })

@@ -30,6 +30,38 @@ export interface CheckIn {
   at?: number
 }
 
+/** What a check-in writes to its device's row, named as the columns are: both backends bind these. */
+export interface CheckInRow extends Pick<CheckIn, 'device' | 'board' | 'channel' | 'version' | 'sequence' | 'address'> {
+  user_agent: string | null
+  free_space: number | null
+  sketch_md5: string | null
+  last_offered: number | null
+  note: string | null
+  running_sha256: string | null
+  /** 1 when the check-in came with the device's token */
+  verified: 0 | 1
+  at: number
+}
+
+export function checkInRow(c: CheckIn, at: number): CheckInRow {
+  return {
+    device: c.device,
+    board: c.board,
+    channel: c.channel,
+    version: c.version,
+    sequence: c.sequence,
+    address: c.address,
+    user_agent: c.userAgent,
+    free_space: c.freeSpace ?? null,
+    sketch_md5: c.sketchMd5 ?? null,
+    last_offered: c.offeredReleaseId,
+    note: c.note ?? null,
+    running_sha256: c.runningSha256 ?? null,
+    verified: c.verified ? 1 : 0,
+    at,
+  }
+}
+
 export const REPORT_STATUSES = ['downloading', 'downloaded', 'installed', 'booted', 'failed', 'rolled_back'] as const
 export type ReportStatus = (typeof REPORT_STATUSES)[number]
 

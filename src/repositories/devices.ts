@@ -6,6 +6,7 @@ import {
   REPORTS_KEPT,
   REPORT_COLUMN,
   type CheckIn,
+  checkInRow,
   type Report,
   SetbackListeners,
   type SetbackListener,
@@ -79,7 +80,7 @@ export class DevicesRepository {
     this.previous = db.prepare(`SELECT ${previousColumns} FROM devices WHERE device = ?`)
     this.insertDevice = db.prepare(`INSERT INTO devices
       (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls, last_offered, note, running_sha256, verified)
-      VALUES (@device, @board, @channel, @version, @sequence, @address, @userAgent, @freeSpace, @sketchMd5, @at, @at, 1, @offered, @note, @running,
+      VALUES (@device, @board, @channel, @version, @sequence, @address, @user_agent, @free_space, @sketch_md5, @at, @at, 1, @last_offered, @note, @running_sha256,
         CASE WHEN @verified = 1 AND EXISTS (SELECT 1 FROM device_keys WHERE device = @device AND state = 'accepted') THEN 1 ELSE 0 END)`)
     // Only while the device has an accepted key: a token checked on another instance in the seconds
     // before it learnt of a revocation does not make the revoked device count again.
@@ -88,9 +89,9 @@ export class DevicesRepository {
     )
     this.setUnverified = db.prepare('UPDATE devices SET verified = 0 WHERE device = ?')
     this.forgetUpdates = db.prepare('DELETE FROM device_releases WHERE device = ?')
-    const seen = `address = @address, user_agent = @userAgent, free_space = COALESCE(@freeSpace, free_space),
-      sketch_md5 = COALESCE(@sketchMd5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @offered, note = @note,
-      running_sha256 = COALESCE(@running, running_sha256)`
+    const seen = `address = @address, user_agent = @user_agent, free_space = COALESCE(@free_space, free_space),
+      sketch_md5 = COALESCE(@sketch_md5, sketch_md5), last_seen = @at, polls = polls + 1, last_offered = @last_offered, note = @note,
+      running_sha256 = COALESCE(@running_sha256, running_sha256)`
     // Most polls change nothing the device runs: leaving board..sequence out of the SET keeps SQLite
     // from rewriting devices_version_device and firing the count trigger.
     this.touchDevice = db.prepare(`UPDATE devices SET ${seen} WHERE device = @device`)
@@ -117,8 +118,8 @@ export class DevicesRepository {
     // An offer of the version the device already runs is no offer: nothing to track. A binary sent
     // to a device whose free OTA space it exceeds is refused before download (HTTPUpdate), so not downloaded.
     this.recordOffer = db.prepare(`INSERT INTO device_releases (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
-      SELECT id, @device, @version, @sequence, @at, CASE WHEN size > @freeSpace THEN NULL ELSE @downloadedAt END
-      FROM releases WHERE id = @offered AND NOT (board = @board AND version = @version)
+      SELECT id, @device, @version, @sequence, @at, CASE WHEN size > @free_space THEN NULL ELSE @downloaded_at END
+      FROM releases WHERE id = @last_offered AND NOT (board = @board AND version = @version)
       ON CONFLICT (release_id, device) DO UPDATE SET
         offered_at = COALESCE(offered_at, excluded.offered_at),
         downloaded_at = COALESCE(downloaded_at, excluded.downloaded_at)`)
@@ -319,22 +320,7 @@ export class DevicesRepository {
   /** Returns the releases this check-in found silently rolled back. */
   private applyCheckIn(c: CheckIn): number[] {
     const at = c.at ?? this.clock.now()
-    const row = {
-      device: c.device,
-      board: c.board,
-      channel: c.channel,
-      version: c.version,
-      sequence: c.sequence,
-      address: c.address,
-      userAgent: c.userAgent,
-      freeSpace: c.freeSpace ?? null,
-      sketchMd5: c.sketchMd5 ?? null,
-      offered: c.offeredReleaseId,
-      note: c.note ?? null,
-      running: c.runningSha256 ?? null,
-      verified: c.verified ? 1 : 0,
-      at,
-    }
+    const row = checkInRow(c, at)
     // A refresh still waiting is older than this check-in: written first, so it cannot overwrite it.
     this.refreshes.applyNow(c.device)
     const prev = this.previous.get(c.device)
@@ -363,7 +349,7 @@ export class DevicesRepository {
       }
     }
     if (c.offeredReleaseId !== null && (prev?.last_offered !== c.offeredReleaseId || c.delivered || forgot)) {
-      this.recordOffer.run({ ...row, downloadedAt: c.delivered ? at : null })
+      this.recordOffer.run({ ...row, downloaded_at: c.delivered ? at : null })
     }
     if (c.offeredReleaseId !== null && c.delta) {
       this.recordDeltaOffer.run({ offered: c.offeredReleaseId, device: c.device, base: c.delta.base, size: c.delta.size })

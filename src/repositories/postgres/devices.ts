@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { Clock } from '../../clock'
-import { all, changes, one, transaction, unnestRows, type Queryable } from '../../db/postgres'
+import { all, changes, one, transaction, unnestRows, type ArrayType, type Queryable } from '../../db/postgres'
 import { PgGroupCommit } from '../../db/pg-group-commit'
 import {
   DEVICE_COLUMNS,
@@ -10,6 +10,8 @@ import {
   counted,
   type Adoption,
   type CheckIn,
+  type CheckInRow,
+  checkInRow,
   type DeviceDetail,
   type DeviceFilter,
   type DeviceReleaseRow,
@@ -41,8 +43,8 @@ interface Arrival {
   at: number
 }
 
-/** The columns a check-in writes to its device's row, as `unnestRows` takes them. */
-const SEEN_COLUMNS = {
+/** The columns a check-in writes to its device's row (checkInRow), as `unnestRows` takes them. */
+const SEEN_COLUMNS: Record<keyof CheckInRow, ArrayType> = {
   device: 'text',
   board: 'text',
   channel: 'text',
@@ -56,25 +58,10 @@ const SEEN_COLUMNS = {
   last_offered: 'bigint',
   note: 'text',
   running_sha256: 'text',
-  verified: 'boolean',
-} as const
+  verified: 'integer',
+}
 
-const seenRow = ({ c, at }: Arrival) => ({
-  device: c.device,
-  board: c.board,
-  channel: c.channel,
-  version: c.version,
-  sequence: c.sequence,
-  address: c.address,
-  user_agent: c.userAgent,
-  free_space: c.freeSpace,
-  sketch_md5: c.sketchMd5,
-  at,
-  last_offered: c.offeredReleaseId,
-  note: c.note,
-  running_sha256: c.runningSha256,
-  verified: c.verified === true,
-})
+const seenRow = ({ c, at }: Arrival): CheckInRow => checkInRow(c, at)
 
 /**
  * The check-ins of a batch in rounds: the first check-in of each device, then the second of the
@@ -92,6 +79,11 @@ function rounds(batch: CheckIn[], now: () => number): Arrival[][] {
   return out
 }
 
+const PREVIOUS_COLUMNS = 'board, channel, version, sequence, last_offered, verified'
+
+/** Devices' rows as a batch's first statement read them. */
+type Known = Map<string, PreviousDevice>
+
 const ACCEPTED_KEY = "EXISTS (SELECT 1 FROM device_keys WHERE device = $1 AND state = 'accepted')"
 
 /**
@@ -100,15 +92,17 @@ const ACCEPTED_KEY = "EXISTS (SELECT 1 FROM device_keys WHERE device = $1 AND st
  * committed before the caller answers.
  */
 export class PgDevicesRepository implements Shape<DevicesRepository> {
-  private readonly checkIns: PgGroupCommit<CheckIn, number[]>
+  private readonly checkIns: PgGroupCommit<CheckIn, number[], Known>
   private readonly setbackListeners = new SetbackListeners()
 
   constructor(private readonly pool: pg.Pool,
     private readonly clock: Clock) {
     this.checkIns = new PgGroupCommit(
       pool,
+      (c) => c.device,
       (q, c) => this.applyCheckIn(q, c),
-      (q, batch) => this.applyCheckIns(q, batch)
+      (q, batch, known) => this.applyCheckIns(q, batch, known),
+      (q, batch) => this.insertNewDevices(q, batch)
     )
   }
 
@@ -223,18 +217,21 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
    * offers in one upsert. A check-in that changes its device's version or standing, or whose device
    * another instance inserted meanwhile, goes through applyCheckIn, as alone.
    */
-  private async applyCheckIns(q: Queryable, batch: CheckIn[]): Promise<number[][]> {
+  private async applyCheckIns(q: Queryable, batch: CheckIn[], known?: Known): Promise<number[][]> {
     const results: number[][] = batch.map(() => [])
-    for (const round of rounds(batch, () => this.clock.now())) {
-      const prev = new Map(
-        (
-          await all<PreviousDevice & { device: string }>(
-            q,
-            { name: 'check-ins-previous', text: 'SELECT device, board, channel, version, sequence, last_offered, verified FROM devices WHERE device = ANY($1::text[])' },
-            [round.map((a) => a.c.device)]
-          )
-        ).map((p) => [p.device, p])
-      )
+    for (const [n, round] of rounds(batch, () => this.clock.now()).entries()) {
+      const prev =
+        n === 0 && known !== undefined && round.every((a) => known.has(a.c.device))
+          ? known
+          : new Map(
+              (
+                await all<PreviousDevice & { device: string }>(
+                  q,
+                  { name: 'check-ins-previous', text: `SELECT device, ${PREVIOUS_COLUMNS} FROM devices WHERE device = ANY($1::text[])` },
+                  [round.map((a) => a.c.device)]
+                )
+              ).map((p) => [p.device, p])
+            )
       const fresh = round.filter((a) => !prev.has(a.c.device))
       const refreshed = round.filter(({ c }) => {
         const p = prev.get(c.device)
@@ -264,6 +261,57 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
     return results
   }
 
+  /**
+   * One statement, committed on its own: the devices of the batch never seen before, their first
+   * history rows and their offers, and the previous rows of the others, which the transaction
+   * then needs not read again. A batch of new devices is one round trip (it was eight: BEGIN,
+   * savepoint, the read, three inserts, release, COMMIT). Left to the transaction: a device's later
+   * check-ins of the batch, delta offers, and devices another instance inserted meanwhile.
+   */
+  private async insertNewDevices(q: Queryable, batch: CheckIn[]): Promise<{ answers: Array<number[] | undefined>; learnt: Known }> {
+    const first = (rounds(batch, () => this.clock.now())[0] ?? []).filter(({ c }) => !c.delta)
+    if (first.length === 0) return { answers: batch.map(() => undefined), learnt: new Map() }
+    const v = unnestRows(
+      'v',
+      { ...SEEN_COLUMNS, downloaded_at: 'bigint' },
+      first.map((a) => ({ ...seenRow(a), downloaded_at: a.c.delivered ? a.at : null }))
+    )
+    // The sub-statements see one snapshot: `prev` is the rows as they were before `ins`. The
+    // offers' foreign key to devices is checked at the statement's end, after `ins`.
+    const rows = await all<PreviousDevice & { device: string; inserted: boolean }>(
+      q,
+      {
+        name: 'check-ins-new-devices-alone',
+        text: `WITH v AS (SELECT * FROM ${v.sql}),
+         prev AS (SELECT device, ${PREVIOUS_COLUMNS} FROM devices WHERE device IN (SELECT device FROM v)),
+         ins AS (
+           INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls,
+             last_offered, note, running_sha256, verified)
+           SELECT device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, at, at, 1, last_offered, note, running_sha256,
+             CASE WHEN verified = 1 AND EXISTS (SELECT 1 FROM device_keys k WHERE k.device = v.device AND k.state = 'accepted') THEN 1 ELSE 0 END
+           FROM v WHERE device NOT IN (SELECT device FROM prev) ORDER BY device
+           ON CONFLICT (device) DO NOTHING RETURNING device),
+         history AS (
+           INSERT INTO device_history (device, board, channel, version, sequence, at)
+           SELECT v.device, v.board, v.channel, v.version, v.sequence, v.at FROM v JOIN ins ON ins.device = v.device),
+         offers AS (
+           INSERT INTO device_releases (release_id, device, from_version, from_sequence, offered_at, downloaded_at)
+           SELECT r.id, v.device, v.version, v.sequence, v.at, CASE WHEN r.size > v.free_space THEN NULL ELSE v.downloaded_at END
+           FROM v JOIN ins ON ins.device = v.device JOIN releases r ON r.id = v.last_offered AND NOT (r.board = v.board AND r.version = v.version)
+           ORDER BY v.device)
+       SELECT device, true AS inserted, NULL AS board, NULL AS channel, NULL AS version, NULL::bigint AS sequence, NULL::bigint AS last_offered,
+         NULL::integer AS verified FROM ins
+       UNION ALL SELECT device, false, ${PREVIOUS_COLUMNS} FROM prev`,
+      },
+      v.params
+    )
+    const inserted = new Set(rows.filter((r) => r.inserted).map((r) => r.device))
+    const learnt: Known = new Map(rows.filter((r) => !r.inserted).map((r) => [r.device, r]))
+    const answers = batch.map(() => undefined as number[] | undefined)
+    for (const a of first) if (inserted.has(a.c.device)) answers[a.index] = []
+    return { answers, learnt }
+  }
+
   /** New devices and their first history rows; returns the devices inserted (not those another instance inserted first). */
   private async insertDevices(q: Queryable, fresh: Arrival[]): Promise<Set<string>> {
     if (fresh.length === 0) return new Set()
@@ -274,7 +322,7 @@ export class PgDevicesRepository implements Shape<DevicesRepository> {
       { name: 'check-ins-new-devices', text: `INSERT INTO devices (device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, first_seen, last_seen, polls,
          last_offered, note, running_sha256, verified)
        SELECT device, board, channel, version, sequence, address, user_agent, free_space, sketch_md5, at, at, 1, last_offered, note, running_sha256,
-         CASE WHEN verified AND EXISTS (SELECT 1 FROM device_keys k WHERE k.device = v.device AND k.state = 'accepted') THEN 1 ELSE 0 END
+         CASE WHEN verified = 1 AND EXISTS (SELECT 1 FROM device_keys k WHERE k.device = v.device AND k.state = 'accepted') THEN 1 ELSE 0 END
        FROM ${v.sql} ORDER BY device
        ON CONFLICT (device) DO NOTHING RETURNING device` },
       v.params
