@@ -11,6 +11,10 @@ import { until } from './support/wait'
 // Server timeouts for slow devices: a download that takes its time is never cut, while a client
 // that opens a connection and never finishes its request headers is disconnected.
 
+// Each test runs its own server and spends most of its time waiting on a slow reader, a trickle or
+// a server timeout: they run side by side.
+t.jobs = 3
+
 const CHUNK = 64 * 1024
 const image = buildEspImage({ size: 200_000, version: 'slow' })
 
