@@ -23,9 +23,9 @@ interface KeySource {
 /**
  * Whether a device has an accepted key, from memory: every poll without a device token asks it
  * (device-standing.ts), and the answer changes only with an operator's decision or an enrollment.
- * The devices with an accepted key are read whole and read again when this process decides a key
- * (`changed`), when the change feed tells of a decision elsewhere, and when the database's key
- * generation moved (read at most every KEYS_CHECK_MS).
+ * The devices with an accepted key are read whole and read again when the change feed tells of a
+ * decision (`changed`) and when the database's key generation moved (read at most every
+ * KEYS_CHECK_MS); a decision made in this process moves only its device (`decided`).
  */
 export class EnrolledDevices {
   /** undefined: not read yet, dropped, or more than the limit (then each poll asks the database) */
@@ -48,7 +48,24 @@ export class EnrolledDevices {
     return (await this.source.acceptedKey(device)) !== undefined
   }
 
-  /** After a key decision made here or told by the change feed: the next question reads the database. */
+  /**
+   * After a key decision made in this process about `device`: that device alone is read again and
+   * added to or taken out of the devices held, rather than all of them being read again at the
+   * next poll. A decision elsewhere still reaches here through `changed` or the key generation.
+   */
+  async decided(device: string): Promise<void> {
+    const epoch = this.epoch
+    const accepted = (await this.source.acceptedKey(device)) !== undefined
+    // Dropped or read again meanwhile: what is held (or not held) already knows this decision.
+    if (epoch !== this.epoch || this.accepted === undefined) return
+    // A read of all devices begun before the decision would bring back the set without it.
+    this.epoch++
+    if (!accepted) this.accepted.delete(device)
+    else if (this.accepted.has(device) || this.accepted.size < this.limit) this.accepted.add(device)
+    else this.changed()
+  }
+
+  /** After a key decision told by the change feed: the next question reads the database. */
   changed(): void {
     this.accepted = undefined
     this.generationSeen = undefined

@@ -43,7 +43,7 @@ export default fp(
     app.changes?.subscribe(['device_keys'], () => enrolled.changed())
     app.decorate('deviceTokens', tokens)
     app.decorate('enrolledDevices', enrolled)
-    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock, () => enrolled.changed()))
+    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock, (device) => enrolled.decided(device)))
     app.decorateRequest('provenDevice', null)
 
     const check: onRequestAsyncHookHandler = async function checkDeviceToken(request: FastifyRequest) {
