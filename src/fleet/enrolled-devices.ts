@@ -51,7 +51,8 @@ export class EnrolledDevices {
   /**
    * After a key decision made in this process about `device`: that device alone is read again and
    * added to or taken out of the devices held, rather than all of them being read again at the
-   * next poll. A decision elsewhere still reaches here through `changed` or the key generation.
+   * next poll. A decision elsewhere still reaches here through `changed` or the key generation
+   * (which this decision moved too: the next check reads the set again, as it cannot tell whose move it was).
    */
   async decided(device: string): Promise<void> {
     const epoch = this.epoch
