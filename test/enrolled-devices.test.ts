@@ -98,6 +98,51 @@ t.test('a decision made in this process moves only its device; the others are he
   t.equal(await enrolled.hasAcceptedKey(OTHER), true, 'the other device stays accepted')
 })
 
+t.test("the key generation moved by this instance's decisions alone does not have every accepted device read again", async (t) => {
+  const clock = new TestClock()
+  const here = openRepositories(t, clock)
+  const elsewhere = secondInstance(t, here.dataDir, clock)
+  // The real repository, with the whole-set reads counted.
+  let reads = 0
+  const credentials = here.repos.credentials
+  const source = {
+    acceptedKey: (device: string) => credentials.acceptedKey(device),
+    keysGeneration: () => credentials.keysGeneration(),
+    keyMovesHere: () => credentials.keyMovesHere(),
+    acceptedDevices: (limit: number) => {
+      reads++
+      return credentials.acceptedDevices(limit)
+    },
+  }
+  const enrolled = new EnrolledDevices(source, clock)
+  const accept = async (repos: typeof here.repos, device: string) => {
+    const key = { device, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() }
+    await repos.credentials.request(key, {
+      decision: {
+        device, key_id: key.key_id, state: 'accepted', decided_by: 'ops', at: clock.now(),
+        audit: { actor: 'ops', action: 'device_accept', board: null, channel: null, version: null, device, reason: null, details: {} },
+      },
+    })
+  }
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false)
+  t.equal(reads, 1, 'read once')
+  await accept(here.repos, DEVICE)
+  await enrolled.decided(DEVICE)
+  // A pending request made here moves the generation too, and changes no accepted key.
+  await here.repos.credentials.request({ device: 'a4cf12000004', key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() })
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true)
+  t.equal(reads, 1, 'the generation moved by decisions made here: not read again')
+
+  await accept(elsewhere, 'a4cf12000005')
+  await accept(here.repos, 'a4cf12000006')
+  await enrolled.decided('a4cf12000006')
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000005'), true, 'a decision elsewhere among them: read again')
+  t.equal(reads, 2)
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000006'), true)
+})
+
 t.test('a device decided here beyond the devices held: every question goes to the database again', async (t) => {
   const clock = new TestClock()
   const { repos } = openRepositories(t, clock)
