@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { levels } from 'pino'
 
 /**
  * One log line per request, without headers (so no Authorization). A device hanging up
@@ -8,6 +9,8 @@ export class RequestLog extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    // At OTA_LOG_LEVEL=warn most requests write nothing: no line is put together for them.
+    if (!error && (levels.values[reply.log.level] ?? Infinity) > levels.values.info) return
     const line = {
       method: request.method,
       url: request.url,

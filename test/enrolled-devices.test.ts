@@ -69,6 +69,101 @@ t.test('a decision made in this process is seen at once (changed)', async (t) =>
   t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'read afresh once told')
 })
 
+t.test('a decision made in this process moves only its device; the others are held as they were', async (t) => {
+  const clock = new TestClock()
+  const here = openRepositories(t, clock)
+  const elsewhere = secondInstance(t, here.dataDir, clock)
+  const enrolled = new EnrolledDevices(here.repos.credentials, clock)
+  const OTHER = 'a4cf12000009'
+  const keyOf = (device: string) => ({ device, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() })
+  const decision = (device: string, key_id: string, state: DeviceKeyState) => ({
+    device, key_id, state, decided_by: 'ops', at: clock.now(),
+    audit: { actor: 'ops', action: state === 'accepted' ? 'device_accept' as const : 'device_revoke' as const, board: null, channel: null, version: null, device, reason: null, details: {} },
+  })
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false)
+  // Accepted through another instance: not known here until the next generation check.
+  const other = keyOf(OTHER)
+  await elsewhere.credentials.request(other, { decision: decision(OTHER, other.key_id, 'accepted') })
+  const key = keyOf(DEVICE)
+  await here.repos.credentials.request(key, { decision: decision(DEVICE, key.key_id, 'accepted') })
+  await enrolled.decided(DEVICE)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'the device decided here is known at once')
+  t.equal(await enrolled.hasAcceptedKey(OTHER), false, 'the other devices are held, not read again')
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey(OTHER), true, 'a decision elsewhere is still known within KEYS_CHECK_MS')
+
+  await here.repos.credentials.decide(decision(DEVICE, key.key_id, 'revoked'))
+  await enrolled.decided(DEVICE)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false, 'a revocation decided here is known at once')
+  t.equal(await enrolled.hasAcceptedKey(OTHER), true, 'the other device stays accepted')
+})
+
+t.test("the key generation moved by this instance's decisions alone does not have every accepted device read again", async (t) => {
+  const clock = new TestClock()
+  const here = openRepositories(t, clock)
+  const elsewhere = secondInstance(t, here.dataDir, clock)
+  // The real repository, with the whole-set reads counted.
+  let reads = 0
+  const credentials = here.repos.credentials
+  const source = {
+    acceptedKey: (device: string) => credentials.acceptedKey(device),
+    keysGeneration: () => credentials.keysGeneration(),
+    keyMovesHere: () => credentials.keyMovesHere(),
+    acceptedDevices: (limit: number) => {
+      reads++
+      return credentials.acceptedDevices(limit)
+    },
+  }
+  const enrolled = new EnrolledDevices(source, clock)
+  const accept = async (repos: typeof here.repos, device: string) => {
+    const key = { device, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() }
+    await repos.credentials.request(key, {
+      decision: {
+        device, key_id: key.key_id, state: 'accepted', decided_by: 'ops', at: clock.now(),
+        audit: { actor: 'ops', action: 'device_accept', board: null, channel: null, version: null, device, reason: null, details: {} },
+      },
+    })
+  }
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), false)
+  t.equal(reads, 1, 'read once')
+  await accept(here.repos, DEVICE)
+  await enrolled.decided(DEVICE)
+  // A pending request made here moves the generation too, and changes no accepted key.
+  await here.repos.credentials.request({ device: 'a4cf12000004', key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() })
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true)
+  t.equal(reads, 1, 'the generation moved by decisions made here: not read again')
+
+  await accept(elsewhere, 'a4cf12000005')
+  await accept(here.repos, 'a4cf12000006')
+  await enrolled.decided('a4cf12000006')
+  clock.advance(KEYS_CHECK_MS)
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000005'), true, 'a decision elsewhere among them: read again')
+  t.equal(reads, 2)
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000006'), true)
+})
+
+t.test('a device decided here beyond the devices held: every question goes to the database again', async (t) => {
+  const clock = new TestClock()
+  const { repos } = openRepositories(t, clock)
+  const enrolled = new EnrolledDevices(repos.credentials, clock, 1)
+  const accept = async (device: string) => {
+    const key = { device, key_id: crypto.randomBytes(8).toString('hex'), public_key: crypto.randomBytes(91), board: 'esp32cam', address: null, requested_at: clock.now() }
+    await repos.credentials.request(key, {
+      decision: {
+        device, key_id: key.key_id, state: 'accepted', decided_by: 'allow-list', at: clock.now(),
+        audit: { actor: 'allow-list', action: 'device_accept', board: null, channel: null, version: null, device, reason: null, details: {} },
+      },
+    })
+    await enrolled.decided(device)
+  }
+  await accept('a4cf12000002')
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000002'), true, 'held: one device, within the limit')
+  await accept(DEVICE)
+  t.equal(await enrolled.hasAcceptedKey(DEVICE), true, 'past the limit: read from the database')
+  t.equal(await enrolled.hasAcceptedKey('a4cf12000002'), true)
+})
+
 t.test('beyond the devices it holds, each question goes to the database', async (t) => {
   const clock = new TestClock()
   const { repos } = openRepositories(t, clock)

@@ -77,8 +77,8 @@ export class DeviceAdmission {
     /** Called once a device's tokens are revoked here, so that this process refuses them at once. */
     private readonly revoked: () => void,
     private readonly clock: Clock,
-    /** Called once a key was recorded or decided here, so that this process reads devices' standing afresh. */
-    private readonly keysChanged: () => void = () => undefined
+    /** Called once a device's key was recorded or decided here, so that this process reads its standing afresh. */
+    private readonly keysChanged: (device: string) => Promise<void> = async () => undefined
   ) {}
 
   private entry(actor: string, action: AuditAction, device: string | null, reason: string | null, details: Record<string, unknown>) {
@@ -112,19 +112,19 @@ export class DeviceAdmission {
         throw unauthorized(`rotation_signature does not verify with the accepted key ${current.key_id} of device ${req.device}: sign exactly ${JSON.stringify(rotationStatement(req.device, key.keyId))}`)
       }
       await this.repos.credentials.request(request, { decision: accept('rotation', 'device_key_rotated', { previous_key_id: current.key_id }) })
-      return this.accepted(answer)
+      return this.accepted(req.device, answer)
     }
     if (!current && req.enrollmentToken !== undefined) {
       const token = await this.validEnrollmentToken(req.enrollmentToken, at)
       const by = `enrollment:${token.name}`
       if (await this.repos.credentials.request(request, { decision: accept(by, 'device_accept', { enrollment_token: token.name }), consumeToken: token.id })) {
-        return this.accepted(answer)
+        return this.accepted(req.device, answer)
       }
       throw new Refusal('enrollment_token_invalid', `enrollment token "${token.name}" has no use left`)
     }
     if (!current && (await this.repos.credentials.allowed(req.device))) {
       await this.repos.credentials.request(request, { decision: accept('allow-list', 'device_accept', { allow_list: true }) })
-      return this.accepted(answer)
+      return this.accepted(req.device, answer)
     }
     if (known?.state !== 'pending' && (await this.repos.credentials.pendingCount()) >= MAX_PENDING) {
       throw new Refusal('too_many_pending', `${MAX_PENDING} enrollments already wait for an operator: try again later`, { headers: { 'retry-after': '3600' } })
@@ -134,8 +134,8 @@ export class DeviceAdmission {
   }
 
   /** A key accepted as it enrolled: polls read the device's standing afresh. */
-  private accepted(answer: (state: DeviceKeyState) => EnrollAnswer): EnrollAnswer {
-    this.keysChanged()
+  private async accepted(device: string, answer: (state: DeviceKeyState) => EnrollAnswer): Promise<EnrollAnswer> {
+    await this.keysChanged(device)
     return answer('accepted')
   }
 
@@ -242,7 +242,7 @@ export class DeviceAdmission {
       at,
       audit: this.entry(who.actor, plan.audit, device, who.reason, { key_id: key.key_id, board: key.board, from: key.state }),
     })
-    this.keysChanged()
+    await this.keysChanged(device)
     if (key.state === 'accepted') this.revoked()
     return { ...key, state: plan.to, decided_at: at, decided_by: who.actor }
   }

@@ -47,6 +47,15 @@ export interface KeyDecision {
   audit: AuditEntry
 }
 
+/** The key generation moved from `from` to `to` by one transaction. */
+export interface KeyMove {
+  from: number
+  to: number
+}
+
+/** Moves of the key generation remembered: decisions come one at a time, checks every second. */
+const KEPT_MOVES = 64
+
 export class EnrollmentNameTaken extends Error {}
 
 /**
@@ -58,6 +67,7 @@ export class DeviceCredentialsRepository {
   private readonly generationStatement: Statement<[], { generation: number }>
   private readonly keysGenerationStatement: Statement<[], { keys_generation: number }>
   private readonly keyStatement: Statement<[string, string], DeviceKeyRow>
+  private readonly movesHere: KeyMove[] = []
 
   constructor(
     private readonly db: Database,
@@ -138,7 +148,7 @@ export class DeviceCredentialsRepository {
     key: Pick<DeviceKeyRow, 'device' | 'key_id' | 'public_key' | 'board' | 'address' | 'requested_at'>,
     accept?: { decision: KeyDecision; consumeToken?: number }
   ): Promise<boolean> {
-    return this.db.transaction((): boolean => {
+    return this.movingKeys((): boolean => {
       if (accept?.consumeToken !== undefined) {
         const used = this.db
           .prepare(
@@ -160,7 +170,7 @@ export class DeviceCredentialsRepository {
         .run(key)
       if (accept) this.decideSync(accept.decision)
       return true
-    })()
+    })
   }
 
   /**
@@ -168,7 +178,35 @@ export class DeviceCredentialsRepository {
    * rejecting the accepted key stops every token the device holds and leaves its data unverified.
    */
   async decide(decision: KeyDecision): Promise<void> {
-    this.db.transaction(() => this.decideSync(decision))()
+    this.movingKeys(() => this.decideSync(decision))
+  }
+
+  /**
+   * The moves of the key generation made through this repository, oldest first (the last
+   * KEPT_MOVES): an instance that applied its own decisions itself need not read every accepted
+   * device again when the generation moved by them alone (src/fleet/enrolled-devices.ts).
+   */
+  async keyMovesHere(): Promise<KeyMove[]> {
+    return [...this.movesHere]
+  }
+
+  /**
+   * Runs `write` in a transaction holding the write lock from its start, so that the generation
+   * read before and after it moved by this write alone, and keeps that move.
+   */
+  private movingKeys<T>(write: () => T): T {
+    return this.db
+      .transaction((): T => {
+        const from = this.keysGenerationStatement.get()?.keys_generation
+        const result = write()
+        const to = this.keysGenerationStatement.get()?.keys_generation
+        if (from !== undefined && to !== undefined && to !== from) {
+          this.movesHere.push({ from, to })
+          if (this.movesHere.length > KEPT_MOVES) this.movesHere.shift()
+        }
+        return result
+      })
+      .immediate()
   }
 
   private decideSync(d: KeyDecision): void {

@@ -28,6 +28,14 @@ interface PreviousDevice {
   running_sha256: string | null
 }
 
+/** The parameters of `refreshOnly`, in the order of its placeholders. */
+type RefreshQuestion = [
+  version: string, sequence: number, board: string, channel: string, offered: number | null,
+  verified: number | null, verified: number | null, note: string | null, freeSpace: number | null, freeSpace: number | null,
+  sketchMd5: string | null, sketchMd5: string | null, running: string | null, running: string | null,
+  takenDevice: string, takenFromVersion: string, device: string,
+]
+
 /** What a poll that only proves the device alive changes: kept in memory until the next flush. */
 interface Refresh {
   at: number
@@ -47,7 +55,7 @@ export type RefreshFailureListener = (error: unknown, waiting: number) => void
  */
 export class DevicesRepository {
   private readonly previous: Statement<[string], PreviousDevice>
-  private readonly previousAndTaken: Statement<[string, string, string], PreviousDevice & { taken: number }>
+  private readonly refreshOnly: Statement<RefreshQuestion, number>
   private readonly insertDevice: Statement
   private readonly touchDevice: Statement
   private readonly updateDevice: Statement
@@ -110,8 +118,14 @@ export class DevicesRepository {
       WHERE device = ? AND from_version = ? AND rolled_back_at IS NULL
         AND (downloaded_at IS NOT NULL OR installed_at IS NOT NULL OR booted_at IS NOT NULL)`
     this.takenFrom = db.prepare(taken)
-    // One statement for what decides whether a poll only refreshes: the row, and a silent rollback to find.
-    this.previousAndTaken = db.prepare(`SELECT ${previousColumns}, EXISTS (${taken}) AS taken FROM devices WHERE device = ?`)
+    // One statement, answered by SQLite as a single number, decides whether a poll only refreshes:
+    // the row as recorded, and no silent rollback to find. No row: no answer (undefined).
+    this.refreshOnly = db
+      .prepare<RefreshQuestion, number>(`SELECT version = ? AND sequence = ? AND board = ? AND channel = ? AND last_offered IS ?
+        AND (? IS NULL OR verified = ?) AND note IS ? AND (? IS NULL OR free_space IS ?) AND (? IS NULL OR sketch_md5 IS ?)
+        AND (? IS NULL OR running_sha256 IS ?) AND NOT EXISTS (${taken})
+        FROM devices WHERE device = ?`)
+      .pluck()
     this.markSilentRollback = db.prepare(
       'UPDATE device_releases SET rolled_back_at = ?, rollback_silent = 1 WHERE release_id = ? AND device = ?'
     )
@@ -129,12 +143,12 @@ export class DevicesRepository {
       WHERE release_id = @offered AND device = @device AND (delta_base IS NOT @base OR delta_size IS NOT @size)`)
     // Polls answered in the same turn share a commit: the commit is most of a check-in's cost.
     this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c))
-    const refresh = db.prepare(
-      'UPDATE devices SET last_seen = max(last_seen, @at), address = @address, user_agent = @userAgent, polls = polls + @polls WHERE device = @device'
+    const refresh = db.prepare<[number, string, string | null, number, string]>(
+      'UPDATE devices SET last_seen = max(last_seen, ?), address = ?, user_agent = ?, polls = polls + ? WHERE device = ?'
     )
     this.refreshes = new WriteBehind<string, Refresh>(
       db,
-      (device, r) => refresh.run({ device, ...r }),
+      (device, r) => refresh.run(r.at, r.address, r.userAgent, r.polls, device),
       (waiting, next) => ({ ...next, polls: waiting.polls + next.polls }),
       refreshIntervalMs,
       (error, waiting) => this.refreshFailureListeners.forEach((listener) => listener(error, waiting))
@@ -185,21 +199,15 @@ export class DevicesRepository {
    */
   private onlyRefreshes(c: CheckIn): boolean {
     if (c.delivered || c.delta || this.queued.has(c.device)) return false
-    const prev = this.previousAndTaken.get(c.device, c.version, c.device)
-    return (
-      prev !== undefined &&
-      prev.version === c.version &&
-      prev.sequence === c.sequence &&
-      prev.board === c.board &&
-      prev.channel === c.channel &&
-      prev.last_offered === c.offeredReleaseId &&
-      (c.verified === undefined || prev.verified === (c.verified ? 1 : 0)) &&
-      prev.note === (c.note ?? null) &&
-      (c.freeSpace == null || prev.free_space === c.freeSpace) &&
-      (c.sketchMd5 == null || prev.sketch_md5 === c.sketchMd5) &&
-      (c.runningSha256 == null || prev.running_sha256 === c.runningSha256) &&
-      prev.taken === 0
-    )
+    const verified = c.verified === undefined ? null : c.verified ? 1 : 0
+    const freeSpace = c.freeSpace ?? null
+    const sketchMd5 = c.sketchMd5 ?? null
+    const running = c.runningSha256 ?? null
+    return this.refreshOnly.get(
+      c.version, c.sequence, c.board, c.channel, c.offeredReleaseId,
+      verified, verified, c.note ?? null, freeSpace, freeSpace, sketchMd5, sketchMd5, running, running,
+      c.device, c.version, c.device
+    ) === 1
   }
 
   /**

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
+import type { FastifyRequest, onRequestAsyncHookHandler, onRequestHookHandler } from 'fastify'
 import { Refusal } from '../../errors'
 import { DeviceAdmission } from '../../fleet/device-admission'
 import { DEVICE_TOKEN_PREFIX, DeviceTokens, RevocationCache } from '../../fleet/device-tokens'
@@ -43,7 +43,7 @@ export default fp(
     app.changes?.subscribe(['device_keys'], () => enrolled.changed())
     app.decorate('deviceTokens', tokens)
     app.decorate('enrolledDevices', enrolled)
-    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock, () => enrolled.changed()))
+    app.decorate('admission', new DeviceAdmission(app.repos, () => revocations.changed(), app.clock, (device) => enrolled.decided(device)))
     app.decorateRequest('provenDevice', null)
 
     const check: onRequestAsyncHookHandler = async function checkDeviceToken(request: FastifyRequest) {
@@ -67,8 +67,14 @@ export default fp(
       )
     }
 
+    // Most polls carry no token: answered without the promise of an async hook.
+    const onRequest: onRequestHookHandler = function deviceCredentials(request, reply, done) {
+      if (request.headers.authorization === undefined && mode !== 'required') return done()
+      check.call(this, request, reply).then(() => done(), done)
+    }
+
     app.addHook('onRoute', (route) => {
-      if (mode !== 'off' && route.config?.deviceCredentials) addRouteHook(route, 'onRequest', check)
+      if (mode !== 'off' && route.config?.deviceCredentials) addRouteHook(route, 'onRequest', onRequest)
     })
   },
   { name: 'device-auth', dependencies: ['config', 'clock', 'repositories', 'auth', 'change-feed'] }

@@ -10,6 +10,7 @@ import {
   type DeviceKeyState,
   type EnrollmentTokenRow,
   type KeyDecision,
+  type KeyMove,
 } from '../device-credentials'
 import type { Shape } from '../shape'
 import { pgRecordAudit } from './audit'
@@ -88,6 +89,11 @@ export class PgDeviceCredentialsRepository implements Shape<DeviceCredentialsRep
       if (accept) await this.decideOn(q, accept.decision)
       return true
     })
+  }
+
+  /** None: on PostgreSQL the change feed tells every instance, this one too, of each decision. */
+  async keyMovesHere(): Promise<KeyMove[]> {
+    return []
   }
 
   async decide(decision: KeyDecision): Promise<void> {
