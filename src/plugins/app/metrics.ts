@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
+import type { FastifyReply, onSendHookHandler } from 'fastify'
 import { addRouteHook, isDeviceRoute } from '../../http/route-options'
 
 /** The counters other parts of the app move; everything else is measured here. */
@@ -119,12 +119,13 @@ export default fp(
     })
 
     // Only download routes get these hooks, so polls pay nothing for them.
+    const counters = downloadCounters(metrics)
     const trackDownload: onSendHookHandler = (request, reply, payload, done) => {
       if (request.method === 'GET' && (reply.statusCode === 200 || reply.statusCode === 206)) {
         // A stream's length is in the header its route set; a Buffer's is its own (Fastify adds
         // the header after onSend).
         const length = Number(reply.getHeader('content-length')) || (Buffer.isBuffer(payload) ? payload.length : 0)
-        countDownload(metrics, request, reply, length)
+        countDownload(counters(request.routeOptions.url ?? 'unmatched'), reply, length)
       }
       done(null, payload)
     }
@@ -135,19 +136,44 @@ export default fp(
   { name: 'metrics', dependencies: ['repositories'] }
 )
 
+interface DownloadCounters {
+  started: Counter.Internal
+  completed: Counter.Internal
+  bytes: Counter.Internal
+}
+
+/**
+ * The download counters of a route, their label values bound once per route: prom-client hashes
+ * the labels of every inc() otherwise, and each 64 KiB range of a download is one.
+ */
+function downloadCounters(metrics: Metrics): (route: string) => DownloadCounters {
+  const byRoute = new Map<string, DownloadCounters>()
+  return (route) => {
+    let held = byRoute.get(route)
+    if (held === undefined) {
+      held = {
+        started: metrics.downloadsStarted.labels({ route }),
+        completed: metrics.downloadsCompleted.labels({ route }),
+        bytes: metrics.downloadBytes.labels({ route }),
+      }
+      byRoute.set(route, held)
+    }
+    return held
+  }
+}
+
 /**
  * Started now; completed when the response has been handed over whole. Node 20 emits 'finish'
  * even when the device hung up with bytes still unsent, so a socket that failed (reset, broken
  * pipe) means not completed. 'close' comes in both cases, when onResponse may not.
  */
-function countDownload(metrics: Metrics, request: FastifyRequest, reply: FastifyReply, length: number): void {
-  const route = request.routeOptions.url ?? 'unmatched'
-  metrics.downloadsStarted.inc({ route })
+function countDownload(counters: DownloadCounters, reply: FastifyReply, length: number): void {
+  counters.started.inc()
   const res = reply.raw
   const socket = res.socket
   res.once('close', () => {
     if (!res.writableFinished || !socket || socket.errored) return
-    metrics.downloadsCompleted.inc({ route })
-    metrics.downloadBytes.inc({ route }, length)
+    counters.completed.inc()
+    counters.bytes.inc(length)
   })
 }
