@@ -26,7 +26,26 @@ declare module 'fastify' {
 /** Running versions exported as labels: enough to watch a rollout, bounded whatever the fleet reports. */
 const TOP_VERSIONS = 50
 
-function createMetrics(): Metrics {
+/**
+ * The downloads of one route, counted in plain numbers and handed to prom-client at each scrape:
+ * its inc() hashes the labels every time (a bound child too), and every 64 KiB range of a
+ * download is one.
+ */
+interface DownloadTally {
+  started: number
+  completed: number
+  bytes: number
+}
+
+/** A download counter's collect(): the tallies so far, by route (they only grow, as a counter must). */
+function fromTallies(downloads: ReadonlyMap<string, DownloadTally>, field: keyof DownloadTally) {
+  return function collect(this: Counter<'route'>): void {
+    this.reset()
+    for (const [route, tally] of downloads) this.inc({ route }, tally[field])
+  }
+}
+
+function createMetrics(downloads: ReadonlyMap<string, DownloadTally>): Metrics {
   const registry = new Registry()
   const registers = [registry]
   return {
@@ -48,18 +67,21 @@ function createMetrics(): Metrics {
       help: 'Binary downloads answered 200 or 206, counted when the answer starts',
       labelNames: ['route'],
       registers,
+      collect: fromTallies(downloads, 'started'),
     }),
     downloadsCompleted: new Counter({
       name: 'ota_downloads_completed_total',
       help: 'Binary downloads whose whole answer was sent (a device hanging up midway counts as started only)',
       labelNames: ['route'],
       registers,
+      collect: fromTallies(downloads, 'completed'),
     }),
     downloadBytes: new Counter({
       name: 'ota_download_bytes_total',
       help: 'Body bytes of completed binary downloads (the Content-Length of each 200 or 206 answer)',
       labelNames: ['route'],
       registers,
+      collect: fromTallies(downloads, 'bytes'),
     }),
     requestDuration: new Histogram({
       name: 'ota_http_request_duration_seconds',
@@ -80,7 +102,8 @@ function createMetrics(): Metrics {
  */
 export default fp(
   async function metricsPlugin(app) {
-    const metrics = createMetrics()
+    const downloads = new Map<string, DownloadTally>()
+    const metrics = createMetrics(downloads)
     const { registry } = metrics
     collectDefaultMetrics({ register: registry })
 
@@ -119,13 +142,12 @@ export default fp(
     })
 
     // Only download routes get these hooks, so polls pay nothing for them.
-    const counters = downloadCounters(metrics)
     const trackDownload: onSendHookHandler = (request, reply, payload, done) => {
       if (request.method === 'GET' && (reply.statusCode === 200 || reply.statusCode === 206)) {
         // A stream's length is in the header its route set; a Buffer's is its own (Fastify adds
         // the header after onSend).
         const length = Number(reply.getHeader('content-length')) || (Buffer.isBuffer(payload) ? payload.length : 0)
-        countDownload(counters(request.routeOptions.url ?? 'unmatched'), reply, length)
+        countDownload(tallyOf(downloads, request.routeOptions.url ?? 'unmatched'), reply, length)
       }
       done(null, payload)
     }
@@ -136,30 +158,13 @@ export default fp(
   { name: 'metrics', dependencies: ['repositories'] }
 )
 
-interface DownloadCounters {
-  started: Counter.Internal
-  completed: Counter.Internal
-  bytes: Counter.Internal
-}
-
-/**
- * The download counters of a route, their label values bound once per route: prom-client hashes
- * the labels of every inc() otherwise, and each 64 KiB range of a download is one.
- */
-function downloadCounters(metrics: Metrics): (route: string) => DownloadCounters {
-  const byRoute = new Map<string, DownloadCounters>()
-  return (route) => {
-    let held = byRoute.get(route)
-    if (held === undefined) {
-      held = {
-        started: metrics.downloadsStarted.labels({ route }),
-        completed: metrics.downloadsCompleted.labels({ route }),
-        bytes: metrics.downloadBytes.labels({ route }),
-      }
-      byRoute.set(route, held)
-    }
-    return held
+function tallyOf(downloads: Map<string, DownloadTally>, route: string): DownloadTally {
+  let tally = downloads.get(route)
+  if (tally === undefined) {
+    tally = { started: 0, completed: 0, bytes: 0 }
+    downloads.set(route, tally)
   }
+  return tally
 }
 
 /**
@@ -167,13 +172,13 @@ function downloadCounters(metrics: Metrics): (route: string) => DownloadCounters
  * even when the device hung up with bytes still unsent, so a socket that failed (reset, broken
  * pipe) means not completed. 'close' comes in both cases, when onResponse may not.
  */
-function countDownload(counters: DownloadCounters, reply: FastifyReply, length: number): void {
-  counters.started.inc()
+function countDownload(tally: DownloadTally, reply: FastifyReply, length: number): void {
+  tally.started++
   const res = reply.raw
   const socket = res.socket
   res.once('close', () => {
     if (!res.writableFinished || !socket || socket.errored) return
-    counters.completed.inc()
-    counters.bytes.inc(length)
+    tally.completed++
+    tally.bytes += length
   })
 }
