@@ -51,3 +51,34 @@ t.test("Node's own refusals: JSON with Content-Length", async (t) => {
   // HTTP/1.0 has no Host: still served.
   t.equal((await exchange(server.port, 'GET /healthz HTTP/1.0\r\n\r\n')).status, 200, 'HTTP/1.0 without Host is fine')
 })
+
+/** Sends raw bytes on a fresh connection; resolves with everything the server sent before it closed. */
+function allUntilClose(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes))
+    let text = ''
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
+    socket.on('error', reject)
+    socket.on('close', () => resolve(text))
+  })
+}
+
+t.test('a refusal answering a HEAD in flight has no body', async (t) => {
+  const server = await startServer(t, STEADY_ENV)
+  // One write, so one read: Node parses the HEAD, starts its answer (the route runs after the
+  // parse, its hooks being asynchronous), then fails on the garbage and refuses on the socket
+  // before that answer went out. The client reads the refusal as the answer to its HEAD.
+  const head = await allUntilClose(server.port, 'HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\nHELLO THERE\r\n\r\n')
+  const end = head.indexOf('\r\n\r\n')
+  t.match(head.slice(0, end), /^HTTP\/1\.1 400 Bad Request\r\n/, 'the HEAD gets the 400')
+  t.match(head.slice(0, end), /\r\nContent-Length: \d+\r\n/i, 'with the Content-Length a GET would get')
+  t.equal(head.slice(end + 4), '', 'and no byte after its headers')
+
+  // The same behind a GET: the JSON body is there.
+  const get = await allUntilClose(server.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nHELLO THERE\r\n\r\n')
+  const getEnd = get.indexOf('\r\n\r\n')
+  t.match(get.slice(0, getEnd), /^HTTP\/1\.1 400 Bad Request\r\n/, 'the GET gets the 400')
+  const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(get.slice(0, getEnd))?.[1])
+  t.equal(get.length - getEnd - 4, length, 'with its whole body')
+  t.equal((JSON.parse(get.slice(getEnd + 4)) as { error: string }).error, 'bad_request')
+})

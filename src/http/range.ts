@@ -28,8 +28,9 @@ export interface DownloadPlan {
   /**
    * Response headers. For 200, 206 and 304 they are complete, Content-Length included. For 412 and
    * 416 the caller sends an error body of its own, which sets Content-Type and Content-Length.
+   * Shared by the plans of one file: read them, never change them.
    */
-  headers: Record<string, string>
+  headers: Readonly<Record<string, string>>
   /** the inclusive byte range to send; absent for the whole file */
   range?: { start: number; end: number }
   /** whether the file's bytes go into the body (false for HEAD, 304, 412, 416) */
@@ -42,8 +43,7 @@ export function planDownload(request: DownloadRequest, file: DownloadFile): Down
   const h = request.headers
   const readOnly = request.method === 'GET' || request.method === 'HEAD'
   const sendsBody = request.method !== 'HEAD'
-  const validators: Record<string, string> = { ETag: file.etag }
-  if (file.lastModified) validators['Last-Modified'] = httpDate(file.lastModified)
+  const { validators, whole } = fileHeaders(file)
 
   // RFC 9110 §13.2.2: If-Match, else If-Unmodified-Since; then If-None-Match, else If-Modified-Since;
   // then If-Range.
@@ -52,14 +52,6 @@ export function planDownload(request: DownloadRequest, file: DownloadFile): Down
   } else if (h['if-unmodified-since'] !== undefined && file.lastModified) {
     const since = parseHttpDate(h['if-unmodified-since'])
     if (since !== undefined && seconds(file.lastModified) > since) return refuse(412, validators)
-  }
-
-  const whole: Record<string, string> = {
-    'Accept-Ranges': 'bytes',
-    ...validators,
-    'Cache-Control': IMMUTABLE,
-    'Content-Type': 'application/octet-stream',
-    'Content-Length': String(file.size),
   }
 
   if (h['if-none-match'] !== undefined) {
@@ -103,7 +95,38 @@ export function planDownload(request: DownloadRequest, file: DownloadFile): Down
   }
 }
 
-function refuse(status: 412, validators: Record<string, string>): DownloadPlan {
+interface FileHeaders {
+  validators: Readonly<Record<string, string>>
+  /** the headers of a 200 */
+  whole: Readonly<Record<string, string>>
+}
+
+/**
+ * What does not change from one download of a file to the next, built once per DownloadFile
+ * object (a caller that passes the same one each time, as send-artifact.ts does, builds them once)
+ * and frozen, since every plan of the file shares them.
+ */
+const headersOf = new WeakMap<DownloadFile, FileHeaders>()
+
+function fileHeaders(file: DownloadFile): FileHeaders {
+  let held = headersOf.get(file)
+  if (held === undefined) {
+    const validators: Record<string, string> = { ETag: file.etag }
+    if (file.lastModified) validators['Last-Modified'] = httpDate(file.lastModified)
+    const whole = {
+      'Accept-Ranges': 'bytes',
+      ...validators,
+      'Cache-Control': IMMUTABLE,
+      'Content-Type': 'application/octet-stream',
+      'Content-Length': String(file.size),
+    }
+    held = { validators: Object.freeze(validators), whole: Object.freeze(whole) }
+    headersOf.set(file, held)
+  }
+  return held
+}
+
+function refuse(status: 412, validators: Readonly<Record<string, string>>): DownloadPlan {
   return { status, headers: { ...validators }, body: false }
 }
 
@@ -112,7 +135,7 @@ function refuse(status: 412, validators: Record<string, string>): DownloadPlan {
  * would have (allowed by §8.6), because our contract promises a Content-Length on every answer;
  * HTTP parsers know a 304 has no body whatever that header says.
  */
-function notModified(whole: Record<string, string>): DownloadPlan {
+function notModified(whole: Readonly<Record<string, string>>): DownloadPlan {
   const { 'Content-Type': _type, ...headers } = whole
   return { status: 304, headers, body: false }
 }

@@ -7,36 +7,46 @@ import type { ErrorCode } from '../errors'
 // one too slow to arrive, an Expect it does not know), made like every other answer: the contract's
 // JSON error with a Content-Length, never an empty or chunked body.
 
-/** The bytes of one complete JSON error answer, closing the connection. */
-export function rawErrorAnswer(status: number, statusText: string, code: ErrorCode, message: string): string {
-  const body = JSON.stringify({ error: code, message })
+/**
+ * The bytes of one complete JSON error answer, closing the connection. Without `body` (the answer
+ * to a HEAD), the header block alone: Content-Length still gives the size a body would have had,
+ * as for any HEAD answer, and a client reads no body after it.
+ */
+export function rawErrorAnswer(status: number, statusText: string, code: ErrorCode, message: string, body = true): string {
+  const json = JSON.stringify({ error: code, message })
   return (
     `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+    `Content-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${body ? json : ''}`
   )
 }
 
-function clientErrorAnswer(err: NodeJS.ErrnoException): string {
+function clientErrorAnswer(err: NodeJS.ErrnoException, body: boolean): string {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return rawErrorAnswer(408, 'Request Timeout', 'request_timeout', 'the request did not arrive in time (headers within OTA_HEADERS_TIMEOUT_MS, the whole request within OTA_BODY_TIMEOUT_MS): send it again, faster')
+    return rawErrorAnswer(408, 'Request Timeout', 'request_timeout', 'the request did not arrive in time (headers within OTA_HEADERS_TIMEOUT_MS, the whole request within OTA_BODY_TIMEOUT_MS): send it again, faster', body)
   }
   if (err.code === 'HPE_HEADER_OVERFLOW') {
-    return rawErrorAnswer(431, 'Request Header Fields Too Large', 'headers_too_large', 'the request headers are too large: send fewer or shorter headers')
+    return rawErrorAnswer(431, 'Request Header Fields Too Large', 'headers_too_large', 'the request headers are too large: send fewer or shorter headers', body)
   }
-  return rawErrorAnswer(400, 'Bad Request', 'bad_request', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): fix the client`)
+  return rawErrorAnswer(400, 'Bad Request', 'bad_request', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'}): fix the client`, body)
 }
 
-/** The socket's response in progress, if Node has started one (its headers may be out already). */
-function responseOf(socket: Socket): { headersSent: boolean } | undefined {
-  return (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage
+/**
+ * The socket's response in progress, if Node has started one (its headers may be out already):
+ * the answer to the oldest request on the connection still unanswered, `req` its request.
+ */
+function responseOf(socket: Socket): Pick<ServerResponse, 'headersSent' | 'req'> | undefined {
+  return (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage
 }
 
 /** Fastify's `clientErrorHandler`: answers what Node could not hand to a route, then closes. */
 export function answerClientError(this: { log: FastifyBaseLogger }, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   this.log.debug({ err }, 'client error')
-  // Nothing can be said once an answer's headers are out: the connection just ends.
-  if (socket.writable && !responseOf(socket)?.headersSent) socket.write(clientErrorAnswer(err))
+  // Nothing can be said once an answer's headers are out: the connection just ends. Before that,
+  // the client reads what is written as the answer to its oldest request (several may be in
+  // flight on a kept-alive connection): to a HEAD, a body would be bytes after the answer.
+  const inFlight = responseOf(socket)
+  if (socket.writable && !inFlight?.headersSent) socket.write(clientErrorAnswer(err, inFlight?.req?.method !== 'HEAD'))
   socket.destroy()
 }
 

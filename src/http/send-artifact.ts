@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify'
 import { Refusal } from '../errors'
 import type { ArtifactCache } from '../store/artifact-cache'
 import type { ArtifactStore } from '../store/artifact-store'
-import { planDownload, type DownloadRequest } from './range'
+import { planDownload, type DownloadFile, type DownloadRequest } from './range'
 
 /** Where the bytes come from; the Fastify instance itself fits (`app.artifacts`, `app.artifactCache`). */
 export interface ArtifactSource {
@@ -53,7 +53,7 @@ export async function sendArtifact(
   options: SendArtifactOptions = {}
 ): Promise<FastifyReply> {
   const immutable = options.immutable ?? true
-  const plan = planDownload(request, { size: artifact.size, etag: `"${artifact.sha256}"`, lastModified: options.lastModified })
+  const plan = planDownload(request, downloadFile(artifact, options.lastModified))
   if (plan.status === 412) {
     throw new Refusal('precondition_failed',
       `If-Match or If-Unmodified-Since does not hold for this binary, whose ETag is "${artifact.sha256}"`,
@@ -67,15 +67,24 @@ export async function sendArtifact(
       { headers: plan.headers }
     )
   }
-  const headers = { ...plan.headers, ...(immutable ? {} : { 'Cache-Control': 'no-cache' }), ...options.headers }
+  // Headers go on the reply only with the body: an error thrown before (a store that lost the file)
+  // must not answer with a download's headers. Set one after another rather than merged into a
+  // new object per request; a later one wins.
+  const send = (body: Buffer | Readable) => {
+    reply.code(plan.status).headers(plan.headers)
+    if (!immutable) reply.header('Cache-Control', 'no-cache')
+    if (options.headers) reply.headers(options.headers)
+    return reply.send(body)
+  }
 
   // Without a body, an empty stream rather than nothing: Fastify's automatic HEAD route rewrites
   // Content-Length to 0 for an empty reply but leaves it alone for a stream.
-  if (!plan.body) return reply.code(plan.status).headers(headers).send(Readable.from([]))
+  if (!plan.body) return send(Readable.from([]))
 
   const { start, end } = plan.range ?? { start: 0, end: artifact.size - 1 }
-  const cached = await source.artifactCache.get(artifact.sha256, artifact.size)
-  if (cached) return reply.code(plan.status).headers(headers).send(cached.subarray(start, end + 1))
+  // A held artifact without a promise to wait for: each await is a turn of the microtask queue.
+  const cached = source.artifactCache.peek(artifact.sha256) ?? (await source.artifactCache.get(artifact.sha256, artifact.size))
+  if (cached) return send(cached.subarray(start, end + 1))
 
   // Not @fastify/send: it serves paths, and the store is an interface (object storage later), and it
   // would decide the conditional and range logic a second time. The size is checked first so that a
@@ -86,6 +95,22 @@ export async function sendArtifact(
     throw new Error(`artifact ${artifact.sha256} has ${stored ?? 'no'} bytes in the store, ${artifact.size} recorded`)
   }
   // Fastify destroys this stream (closing its file) when the client hangs up.
-  const body = source.artifacts.stream(artifact.sha256, plan.range)
-  return reply.code(plan.status).headers(headers).send(body)
+  return send(source.artifacts.stream(artifact.sha256, plan.range))
+}
+
+/**
+ * The DownloadFile of an artifact, the same object for every download of it, so that planDownload
+ * reuses the headers it built for it (range.ts). Keyed by digest; a different size or date (a
+ * delta patch rebuilt) replaces the entry.
+ */
+const files = new Map<string, DownloadFile>()
+
+function downloadFile(artifact: DownloadableArtifact, lastModified: Date | undefined): DownloadFile {
+  const held = files.get(artifact.sha256)
+  if (held && held.size === artifact.size && held.lastModified?.getTime() === lastModified?.getTime()) return held
+  const file: DownloadFile = Object.freeze({ size: artifact.size, etag: `"${artifact.sha256}"`, lastModified })
+  // One entry per artifact served; a bound all the same.
+  if (files.size >= 1024) files.clear()
+  files.set(artifact.sha256, file)
+  return file
 }

@@ -13,6 +13,8 @@ export class ArtifactCache {
   /** reads in progress, so that concurrent first requests share one read */
   private readonly loading = new Map<string, Promise<Buffer>>()
   private held = 0
+  /** the most recently used entry, which a hit need not move to the end again */
+  private newest: string | undefined
 
   constructor(
     private readonly store: ArtifactStore,
@@ -34,16 +36,26 @@ export class ArtifactCache {
   }
 
   /**
+   * The whole artifact if it is held now, without reading it and without a promise (a download
+   * from memory awaits nothing); recency is kept as get() keeps it.
+   */
+  peek(sha256: string): Buffer | undefined {
+    const hit = this.entries.get(sha256)
+    if (hit && this.newest !== sha256) {
+      this.entries.delete(sha256)
+      this.entries.set(sha256, hit)
+      this.newest = sha256
+    }
+    return hit
+  }
+
+  /**
    * The whole artifact from memory, read from the store on first use; undefined when an artifact of
    * `size` bytes is not cached (disabled, or larger than the limit), so the caller streams it instead.
    */
   async get(sha256: string, size: number): Promise<Buffer | undefined> {
-    const hit = this.entries.get(sha256)
-    if (hit) {
-      this.entries.delete(sha256)
-      this.entries.set(sha256, hit)
-      return hit
-    }
+    const hit = this.peek(sha256)
+    if (hit) return hit
     if (!this.fits(size)) return undefined
     return this.load(sha256)
   }
@@ -83,6 +95,7 @@ export class ArtifactCache {
     if (actual !== sha256) throw new Error(`stored artifact ${sha256} is corrupt: its bytes hash to ${actual}`)
     if (this.fits(bytes.length) && !this.entries.has(sha256)) {
       this.entries.set(sha256, bytes)
+      this.newest = sha256
       this.held += bytes.length
       this.evict()
     }

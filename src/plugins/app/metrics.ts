@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
+import type { FastifyReply, onSendHookHandler } from 'fastify'
 import { addRouteHook, isDeviceRoute } from '../../http/route-options'
 
 /** The counters other parts of the app move; everything else is measured here. */
@@ -26,7 +26,26 @@ declare module 'fastify' {
 /** Running versions exported as labels: enough to watch a rollout, bounded whatever the fleet reports. */
 const TOP_VERSIONS = 50
 
-function createMetrics(): Metrics {
+/**
+ * The downloads of one route, counted in plain numbers and handed to prom-client at each scrape:
+ * its inc() hashes the labels every time (a bound child too), and every 64 KiB range of a
+ * download is one.
+ */
+interface DownloadTally {
+  started: number
+  completed: number
+  bytes: number
+}
+
+/** A download counter's collect(): the tallies so far, by route (they only grow, as a counter must). */
+function fromTallies(downloads: ReadonlyMap<string, DownloadTally>, field: keyof DownloadTally) {
+  return function collect(this: Counter<'route'>): void {
+    this.reset()
+    for (const [route, tally] of downloads) this.inc({ route }, tally[field])
+  }
+}
+
+function createMetrics(downloads: ReadonlyMap<string, DownloadTally>): Metrics {
   const registry = new Registry()
   const registers = [registry]
   return {
@@ -48,18 +67,21 @@ function createMetrics(): Metrics {
       help: 'Binary downloads answered 200 or 206, counted when the answer starts',
       labelNames: ['route'],
       registers,
+      collect: fromTallies(downloads, 'started'),
     }),
     downloadsCompleted: new Counter({
       name: 'ota_downloads_completed_total',
       help: 'Binary downloads whose whole answer was sent (a device hanging up midway counts as started only)',
       labelNames: ['route'],
       registers,
+      collect: fromTallies(downloads, 'completed'),
     }),
     downloadBytes: new Counter({
       name: 'ota_download_bytes_total',
       help: 'Body bytes of completed binary downloads (the Content-Length of each 200 or 206 answer)',
       labelNames: ['route'],
       registers,
+      collect: fromTallies(downloads, 'bytes'),
     }),
     requestDuration: new Histogram({
       name: 'ota_http_request_duration_seconds',
@@ -80,7 +102,8 @@ function createMetrics(): Metrics {
  */
 export default fp(
   async function metricsPlugin(app) {
-    const metrics = createMetrics()
+    const downloads = new Map<string, DownloadTally>()
+    const metrics = createMetrics(downloads)
     const { registry } = metrics
     collectDefaultMetrics({ register: registry })
 
@@ -124,7 +147,7 @@ export default fp(
         // A stream's length is in the header its route set; a Buffer's is its own (Fastify adds
         // the header after onSend).
         const length = Number(reply.getHeader('content-length')) || (Buffer.isBuffer(payload) ? payload.length : 0)
-        countDownload(metrics, request, reply, length)
+        countDownload(tallyOf(downloads, request.routeOptions.url ?? 'unmatched'), reply, length)
       }
       done(null, payload)
     }
@@ -135,19 +158,27 @@ export default fp(
   { name: 'metrics', dependencies: ['repositories'] }
 )
 
+function tallyOf(downloads: Map<string, DownloadTally>, route: string): DownloadTally {
+  let tally = downloads.get(route)
+  if (tally === undefined) {
+    tally = { started: 0, completed: 0, bytes: 0 }
+    downloads.set(route, tally)
+  }
+  return tally
+}
+
 /**
  * Started now; completed when the response has been handed over whole. Node 20 emits 'finish'
  * even when the device hung up with bytes still unsent, so a socket that failed (reset, broken
  * pipe) means not completed. 'close' comes in both cases, when onResponse may not.
  */
-function countDownload(metrics: Metrics, request: FastifyRequest, reply: FastifyReply, length: number): void {
-  const route = request.routeOptions.url ?? 'unmatched'
-  metrics.downloadsStarted.inc({ route })
+function countDownload(tally: DownloadTally, reply: FastifyReply, length: number): void {
+  tally.started++
   const res = reply.raw
   const socket = res.socket
   res.once('close', () => {
     if (!res.writableFinished || !socket || socket.errored) return
-    metrics.downloadsCompleted.inc({ route })
-    metrics.downloadBytes.inc({ route }, length)
+    tally.completed++
+    tally.bytes += length
   })
 }
