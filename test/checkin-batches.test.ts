@@ -180,6 +180,31 @@ eachBackend(t, 'one bad check-in in a burst fails alone: the others are answered
   t.equal((await db.sql<{ n: number }>('SELECT count(*) AS n FROM device_history WHERE device = ?', device('a', 17)))[0].n, 0, 'nothing of the bad one')
 })
 
+eachBackend(t, 'a burst rolled back for one bad check-in puts back the refreshes it wrote: every poll is counted once', async (t, backend) => {
+  const db = await backend.open(t)
+  await seed(db)
+  const steady = [5, 6, 7, 8, 9].map((i) => device('e', i))
+  // Polls that only prove the devices alive: on SQLite they wait in memory for the next flush.
+  for (const [i, id] of steady.entries()) await db.repos.devices.checkIn(onV1(id, 1500 + i))
+  // The same devices on a new version, in one burst with a bad check-in: the burst's transaction
+  // writes their waiting refreshes first, then rolls back whole when the bad one fails.
+  const checkIns: CheckIn[] = [
+    ...steady.map((id, i) => ({ ...onV1(id, 1600 + i), version: 'v2', sequence: 2, offeredReleaseId: null })),
+    { ...onV1(device('b', 0), 1700), sequence: 2 ** 33 },
+  ]
+  const answers = await Promise.allSettled(checkIns.map((c) => db.repos.devices.checkIn(c)))
+  t.same(answers.flatMap((a, i) => (a.status === 'rejected' ? [i] : [])), [5], 'only the bad check-in is refused')
+  t.ok(db.repos.devices.flushRefreshes(), 'what waits is written')
+  const rows = await db.sql<{ device: string; polls: number; version: string }>(
+    "SELECT device, polls, version FROM devices WHERE device IN ('" + steady.join("','") + "') ORDER BY device"
+  )
+  t.same(
+    rows,
+    steady.map((id) => ({ device: id, polls: 3, version: 'v2' })),
+    'each device counts its three polls (seed, refresh, new version) and runs v2'
+  )
+})
+
 t.test('on PostgreSQL a burst of new devices is one statement with one multi-row INSERT, not one a device, and no transaction around it', async (t) => {
   const cluster = await postgres(t)
   if (!cluster) return

@@ -8,6 +8,16 @@ interface Waiting<T, R> {
   reject(error: unknown): void
 }
 
+/**
+ * Memory that `apply` changes beside the database (what it took from a write-behind queue), told
+ * how each transaction or savepoint ended so that a rolled-back write leaves memory as it found it.
+ */
+export interface TransactionMemory {
+  mark(): number
+  rollBackTo(mark: number): void
+  committed(): void
+}
+
 /** Items committed together at most; the rest wait for the next turn. */
 const MAX_BATCH = 1000
 
@@ -24,14 +34,20 @@ export class GroupCommit<T, R> {
   private readonly batch: Transaction<(items: T[]) => Array<Settled<R>>>
   private readonly straight: Transaction<(items: T[]) => Array<Settled<R>>>
 
-  constructor(db: Database, apply: (item: T) => R) {
+  constructor(
+    db: Database,
+    apply: (item: T) => R,
+    private readonly memory: TransactionMemory
+  ) {
     const one = db.transaction(apply)
     this.straight = db.transaction((items: T[]) => items.map((item): Settled<R> => ({ ok: true, value: apply(item) })))
     this.batch = db.transaction((items: T[]) =>
       items.map((item): Settled<R> => {
+        const mark = memory.mark()
         try {
           return { ok: true, value: one(item) }
         } catch (error) {
+          memory.rollBackTo(mark)
           return { ok: false, error }
         }
       })
@@ -64,11 +80,21 @@ export class GroupCommit<T, R> {
   }
 
   private write(items: T[]): Array<Settled<R>> {
+    const start = this.memory.mark()
+    let results: Array<Settled<R>>
     try {
-      return this.straight.immediate(items)
+      results = this.straight.immediate(items)
     } catch {
       // Rolled back whole: which item failed (or whether the commit did) is found item by item.
-      return this.batch.immediate(items)
+      this.memory.rollBackTo(start)
+      try {
+        results = this.batch.immediate(items)
+      } catch (error) {
+        this.memory.rollBackTo(start)
+        throw error
+      }
     }
+    this.memory.committed()
+    return results
   }
 }

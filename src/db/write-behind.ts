@@ -17,6 +17,8 @@ const FLUSH_AT = 256
  */
 export class WriteBehind<K, V> {
   private pending = new Map<K, V>()
+  /** What `applyNow` wrote inside the caller's transaction under way, put back if it rolls back. */
+  private taken: Array<[K, V]> = []
   private readonly write: Transaction<(entries: Map<K, V>) => void>
   private readonly timer: NodeJS.Timeout
   private soon: NodeJS.Immediate | undefined
@@ -61,6 +63,25 @@ export class WriteBehind<K, V> {
     if (waiting === undefined) return
     this.apply(key, waiting)
     this.pending.delete(key)
+    this.taken.push([key, waiting])
+  }
+
+  /** Where the caller's transaction (or savepoint) begins, for `rollBackTo`. */
+  mark(): number {
+    return this.taken.length
+  }
+
+  /** The caller's transaction since `mark` rolled back: what `applyNow` took from then waits again. */
+  rollBackTo(mark: number): void {
+    for (const [key, value] of this.taken.splice(mark)) {
+      const newer = this.pending.get(key)
+      this.pending.set(key, newer === undefined ? value : this.merge(value, newer))
+    }
+  }
+
+  /** The caller's transaction committed: what `applyNow` took is written. */
+  committed(): void {
+    this.taken = []
   }
 
   /** Writes everything waiting, in one transaction. False (and `onError` told) when it failed. */

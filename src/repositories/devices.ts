@@ -141,8 +141,6 @@ export class DevicesRepository {
       ON CONFLICT (address, user_agent) DO UPDATE SET last_seen = excluded.last_seen, polls = polls + 1`)
     this.recordDeltaOffer = db.prepare(`UPDATE device_releases SET delta_base = @base, delta_size = @size
       WHERE release_id = @offered AND device = @device AND (delta_base IS NOT @base OR delta_size IS NOT @size)`)
-    // Polls answered in the same turn share a commit: the commit is most of a check-in's cost.
-    this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c))
     const refresh = db.prepare<[number, string, string | null, number, string]>(
       'UPDATE devices SET last_seen = max(last_seen, ?), address = ?, user_agent = ?, polls = polls + ? WHERE device = ?'
     )
@@ -153,6 +151,9 @@ export class DevicesRepository {
       refreshIntervalMs,
       (error, waiting) => this.refreshFailureListeners.forEach((listener) => listener(error, waiting))
     )
+    // Polls answered in the same turn share a commit: the commit is most of a check-in's cost. A
+    // check-in writes the device's waiting refresh first, which a rollback must put back in memory.
+    this.checkIns = new GroupCommit(db, (c: CheckIn) => this.applyCheckIn(c), this.refreshes)
     this.reportTx = this.prepareReports()
   }
 
