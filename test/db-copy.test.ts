@@ -5,7 +5,7 @@ import { SERVER_KEY_FILE } from '../src/manifest/server-key'
 import { Client } from 'pg'
 import { migratePostgres, openPostgres } from '../src/db/postgres'
 import { runBuiltCli, spawnBuiltCli } from './support/built-cli'
-import { admitted, pollWith } from './support/device-credentials'
+import { admitted, decide, enroll, newDeviceKey, pollWith } from './support/device-credentials'
 import { settledPatches } from './support/delta'
 import { deviceId, report } from './support/devices'
 import { reviseEspImage, smallCodeChange } from './support/esp-image-builder'
@@ -35,6 +35,11 @@ interface Installation {
   enrolled: { device: string; token: string }
   /** the binary of v1, which a delta patch to v2 starts from */
   v1: string
+  /** a device whose key an operator revoked, and the device token it had before */
+  revoked: { device: string; token: string }
+  /** an enrollment token made for a batch, and a device id on the allow-list: both unused yet */
+  enrollmentToken: string
+  allowed: string
 }
 
 /**
@@ -78,10 +83,29 @@ async function populate(t: TestContext): Promise<Installation> {
   const enrolledId = deviceId(99, 0xc0)
   const { token } = await admitted(server, operator, enrolledId)
   await pollWith(server, enrolledId, { version: 'v1', sequence: 1 }, token)
+  // Device credentials beyond one accepted key: a revoked device, an enrollment token, the allow-list.
+  const revokedId = deviceId(97, 0xc0)
+  const revoked = await admitted(server, operator, revokedId)
+  const revoke = await decide(server, operator, 'revoke', revokedId, { reason: 'stolen unit' })
+  if (revoke.status !== 200) throw new Error(`revoke: ${revoke.status} ${JSON.stringify(revoke.body)}`)
+  const batch = await call(server, 'POST', '/v1/enrollment-tokens', operator, { name: 'batch-7', max_uses: 5 })
+  if (batch.status !== 201) throw new Error(`enrollment token: ${batch.status} ${JSON.stringify(batch.body)}`)
+  const allowed = deviceId(96, 0xc0)
+  const allow = await call(server, 'POST', '/v1/device-allowlist/add', operator, { devices: [allowed], note: 'batch 7' })
+  if (allow.status !== 200) throw new Error(`allow-list: ${allow.status} ${JSON.stringify(allow.body)}`)
   await publishRelease(server, { board: 'lab-cam', version: 'lab1', sequence: 1 })
   // Closed: what it held in memory (last_seen refreshes) is in the database.
   await server.close()
-  return { dataDir: server.dataDir, operator, devices: [...devices, enrolledId], enrolled: { device: enrolledId, token }, v1: v1.sha256 }
+  return {
+    dataDir: server.dataDir,
+    operator,
+    devices: [...devices, enrolledId],
+    enrolled: { device: enrolledId, token },
+    v1: v1.sha256,
+    revoked: { device: revokedId, token: revoked.token },
+    enrollmentToken: (batch.body as { token: string }).token,
+    allowed,
+  }
 }
 
 /** The server key's public half, as /v1/keys gives it to devices. */
@@ -114,7 +138,7 @@ async function offerTo(
 }
 
 /** Operator views whose answers must not depend on the backend. */
-const VIEWS = ['/v1/fleet/versions', '/v1/fleet/legacy', '/v1/releases/esp32cam/v2', '/v1/devices?limit=500', '/v1/audit?limit=500', '/v1/pins?board=esp32cam', '/v1/rollouts/esp32cam', '/v1/rollouts/lab-cam', '/v1/releases', '/v1/boards', '/v1/keys', '/v1/device-keys', '/v1/releases/esp32cam/v1/adoption']
+const VIEWS = ['/v1/device-allowlist', '/v1/enrollment-tokens', '/v1/fleet/versions', '/v1/fleet/legacy', '/v1/releases/esp32cam/v2', '/v1/devices?limit=500', '/v1/audit?limit=500', '/v1/pins?board=esp32cam', '/v1/rollouts/esp32cam', '/v1/rollouts/lab-cam', '/v1/releases', '/v1/boards', '/v1/keys', '/v1/device-keys', '/v1/releases/esp32cam/v1/adoption']
 
 let populated: Promise<Installation> | undefined
 /** The file's one populated installation, made on first use, removed when the file ends. */
@@ -143,7 +167,8 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   const copied = await copyInto(source.dataDir, url, ['--json'])
   t.equal(copied.code, 0, copied.stderr)
   const summary = JSON.parse(copied.stdout) as { tables: Record<string, number>; derived: Record<string, number>; artifacts: { count: number; written: number }; server_key_id: string }
-  t.match(summary.tables, { releases: 4, devices: DEVICES + 1, tokens: 3, release_keys: 1, boards: 2, device_pins: 1, device_keys: 1 })
+  t.match(summary.tables, { releases: 4, devices: DEVICES + 1, tokens: 3, release_keys: 1, boards: 2, device_pins: 1, device_keys: 2 })
+  t.match(summary.tables, { enrollment_tokens: 1, device_allowlist: 1, device_revocations: 1 }, 'device credentials copied')
   t.ok(summary.tables.device_history > DEVICES, 'device history copied')
   t.ok(summary.tables.reports >= DEVICES / 2 * 3 + 1, 'reports copied')
   t.ok(summary.tables.audit_log >= 3, 'audit copied')
@@ -190,6 +215,14 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   // A device token the SQLite server issued works on PostgreSQL: the token secret was copied.
   const proven = await pollWith(pgServer, source.enrolled.device, { version: 'v1', sequence: 1 }, source.enrolled.token)
   t.equal(proven.status, 200, JSON.stringify(proven.body))
+  // A revoked device's token stays refused, and the batch's enrollment token and the allow-list
+  // admit new devices at once, as they would have on SQLite.
+  const stillRevoked = await pollWith(pgServer, source.revoked.device, { version: 'v1', sequence: 1 }, source.revoked.token)
+  t.match(stillRevoked, { status: 401, body: { error: 'device_token_invalid' } }, "the revoked device's token is refused on PostgreSQL too")
+  const byToken = await enroll(pgServer, deviceId(95, 0xc0), newDeviceKey(), { enrollment_token: source.enrollmentToken })
+  t.match(byToken, { status: 200, body: { state: 'accepted' } }, 'the copied enrollment token admits a device')
+  const byList = await enroll(pgServer, source.allowed, newDeviceKey())
+  t.match(byList, { status: 200, body: { state: 'accepted' } }, 'the copied allow-list admits its device')
   const fleet = [await getJson(sqlite, '/v1/fleet/versions', source.operator), await getJson(pgServer, '/v1/fleet/versions', source.operator)]
   t.same(fleet[1].body, fleet[0].body, 'after the same polls, the same fleet counts')
 
