@@ -78,7 +78,7 @@ export class DeviceAdmission {
     private readonly revoked: () => void,
     private readonly clock: Clock,
     /** Called once a device's key was recorded or decided here, so that this process reads its standing afresh. */
-    private readonly keysChanged: (device: string) => Promise<void> = async () => undefined
+    private readonly keysChanged: (device: string) => Promise<void>
   ) {}
 
   private entry(actor: string, action: AuditAction, device: string | null, reason: string | null, details: Record<string, unknown>) {
