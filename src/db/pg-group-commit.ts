@@ -20,6 +20,20 @@ const MAX_BATCH = 500
 const MAX_IN_FLIGHT = 4
 
 /**
+ * Tries of one item that lost a deadlock. Batches under way at once (and other instances) move
+ * devices between versions, and each move locks two fleet_versions rows in its own order: a
+ * rollout moving many devices to one version makes deadlocks likely. PostgreSQL cancels one side,
+ * which lets the other go on; the cancelled item is written again rather than lost.
+ */
+const ITEM_TRIES = 5
+
+/** SQLSTATE 40P01 (deadlock_detected), 40001 (serialization_failure): the same write may succeed again. */
+function lostToConcurrentWrite(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
+}
+
+/**
  * As GroupCommit (SQLite), on PostgreSQL: writes that arrive while the batches under way commit
  * share the next transaction, so under load many check-ins cost one commit. Items of one key (a
  * device) are never in two batches under way: a later one waits for the batch of the earlier. With `applyAlone` a batch
@@ -27,7 +41,7 @@ const MAX_IN_FLIGHT = 4
  * writes the items it can and leaves the rest to the transaction. With `applyMany` a batch is
  * written by a few multi-row statements; when any of them fails, the batch is rolled back to its
  * savepoint and written again item by item, each in a savepoint of its own, so one that fails is
- * rejected alone. Every promise settles only after the commit, so an answered write is a durable one.
+ * rejected alone (one that lost a deadlock is tried again). Every promise settles only after the commit, so an answered write is a durable one.
  */
 export class PgGroupCommit<T, R, C = undefined> {
   private queue: Array<Waiting<T, R>> = []
@@ -115,27 +129,8 @@ export class PgGroupCommit<T, R, C = undefined> {
     const results: Array<Settled<R>> = []
     try {
       await client.query('BEGIN')
-      // A batch of one needs no savepoint: its failure is the transaction's.
-      if (waiting.length === 1) {
-        try {
-          results.push({ ok: true, value: await this.apply(client, waiting[0].item) })
-        } catch (error) {
-          await client.query('ROLLBACK')
-          client.release()
-          waiting[0].reject(error)
-          return
-        }
-      } else if (!(await this.applyAll(client, waiting, results, learnt))) {
-        for (const w of waiting) {
-          await client.query('SAVEPOINT item')
-          try {
-            results.push({ ok: true, value: await this.apply(client, w.item) })
-            await client.query('RELEASE SAVEPOINT item')
-          } catch (error) {
-            results.push({ ok: false, error })
-            await client.query('ROLLBACK TO SAVEPOINT item')
-          }
-        }
+      if (waiting.length === 1 || !(await this.applyAll(client, waiting, results, learnt))) {
+        for (const w of waiting) results.push(await this.applyOne(client, w.item))
       }
       await client.query('COMMIT')
     } catch (error) {
@@ -147,6 +142,21 @@ export class PgGroupCommit<T, R, C = undefined> {
     }
     client.release()
     results.forEach((r, i) => (r.ok ? waiting[i].resolve(r.value) : waiting[i].reject(r.error)))
+  }
+
+  /** One item in a savepoint of its own: rolled back alone if it fails, tried again if it lost a deadlock. */
+  private async applyOne(client: pg.PoolClient, item: T): Promise<Settled<R>> {
+    for (let tries = 1; ; tries++) {
+      await client.query('SAVEPOINT item')
+      try {
+        const value = await this.apply(client, item)
+        await client.query('RELEASE SAVEPOINT item')
+        return { ok: true, value }
+      } catch (error) {
+        await client.query('ROLLBACK TO SAVEPOINT item')
+        if (!lostToConcurrentWrite(error) || tries >= ITEM_TRIES) return { ok: false, error }
+      }
+    }
   }
 
   /** Answers the items `applyAlone` wrote (committed); returns the others. */
