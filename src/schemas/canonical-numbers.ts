@@ -98,28 +98,44 @@ type Wrapped = ((data: unknown, context?: unknown) => boolean) & { errors?: unkn
 /**
  * Fastify's own Ajv compiler (with the options given to Fastify), each validator preceded by the
  * numeric check of its schema. Pass as `schemaController.compilersFactory.buildValidator`.
+ * A validator depends only on its schema and on the shared schemas and options of its compiler, so
+ * each is built once per process for every app that has the same schema (as serializers.ts does).
  */
 export function canonicalNumberValidators(): BuildCompilerFromPool {
   const ajv = AjvCompiler()
+  const compilers = new Map<string, Map<string, AnyValidate>>()
   return (externalSchemas, ajvOptions) => {
+    const pool = JSON.stringify([externalSchemas, ajvOptions])
+    const validators = compilers.get(pool) ?? new Map<string, AnyValidate>()
+    compilers.set(pool, validators)
     const compile = ajv(externalSchemas, ajvOptions)
     return (route) => {
-      const validate = compile(route)
-      const check = typeof route.schema === 'object' ? numberCheck(route.schema as SchemaNode) : undefined
-      if (!check) return validate
-      const run = validate as (data: unknown, context?: unknown) => boolean
-      const wrapped: Wrapped = function (data: unknown, context?: unknown): boolean {
-        const problem = check(data, '')
-        if (problem) {
-          wrapped.errors = [problem]
-          return false
-        }
-        const ok = context === undefined ? run(data) : run(data, context)
-        wrapped.errors = validate.errors
-        return ok
+      const key = JSON.stringify(route.schema)
+      let validator = validators.get(key)
+      if (validator === undefined) {
+        validator = withNumberCheck(compile(route), route.schema)
+        validators.set(key, validator)
       }
-      // Fastify passes the parent object to a validator that has one, so Ajv can coerce a root value.
-      return Object.assign(wrapped, { schemaEnv: validate.schemaEnv, schema: validate.schema }) as unknown as AnyValidate
+      return validator
     }
   }
+}
+
+/** `validate` preceded by the numeric check of `schema`, or `validate` itself when it holds no number. */
+function withNumberCheck(validate: AnyValidate, schema: unknown): AnyValidate {
+  const check = typeof schema === 'object' ? numberCheck(schema as SchemaNode) : undefined
+  if (!check) return validate
+  const run = validate as (data: unknown, context?: unknown) => boolean
+  const wrapped: Wrapped = function (data: unknown, context?: unknown): boolean {
+    const problem = check(data, '')
+    if (problem) {
+      wrapped.errors = [problem]
+      return false
+    }
+    const ok = context === undefined ? run(data) : run(data, context)
+    wrapped.errors = validate.errors
+    return ok
+  }
+  // Fastify passes the parent object to a validator that has one, so Ajv can coerce a root value.
+  return Object.assign(wrapped, { schemaEnv: validate.schemaEnv, schema: validate.schema }) as unknown as AnyValidate
 }

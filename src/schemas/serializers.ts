@@ -5,25 +5,28 @@ import { SerializerSelector, type Serializer, type SerializerFactory } from '@fa
  * per app: building them for every route costs about a quarter of a second of CPU an app, and a
  * process that builds several apps (several instances, every test file) would pay it each time. A
  * serializer depends only on its schema and the shared schemas and options it was built with.
+ * Keyed by the schema's JSON, not by the object: routes write their schemas inside their plugin,
+ * so every app brings new objects of the same schemas.
  * Pass as `schemaController.compilersFactory.buildSerializer`.
  */
 export function sharedSerializers(): SerializerFactory {
   const select = SerializerSelector()
-  const pools = new Map<string, { build: ReturnType<SerializerFactory>; built: WeakMap<object, Serializer> }>()
+  const pools = new Map<string, { build: ReturnType<SerializerFactory>; built: Map<string, Serializer> }>()
   return (externalSchemas, options) => {
     const key = JSON.stringify([externalSchemas, options])
     let pool = pools.get(key)
     if (pool === undefined) {
-      pool = { build: select(externalSchemas, options), built: new WeakMap() }
+      pool = { build: select(externalSchemas, options), built: new Map() }
       pools.set(key, pool)
     }
     const { build, built } = pool
     return (route) => {
       if (typeof route.schema !== 'object' || route.schema === null) return build(route)
-      let serializer = built.get(route.schema)
+      const key = JSON.stringify(route.schema)
+      let serializer = built.get(key)
       if (serializer === undefined) {
         serializer = build(route)
-        built.set(route.schema, serializer)
+        built.set(key, serializer)
       }
       return serializer
     }
