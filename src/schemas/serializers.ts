@@ -25,7 +25,9 @@ export function sharedSerializers(): SerializerFactory {
       const key = JSON.stringify(route.schema)
       let serializer = built.get(key)
       if (serializer === undefined) {
-        serializer = build(route)
+        // Built when it first serializes, as the validators are (canonical-numbers.ts).
+        let serialize: Serializer | undefined
+        serializer = (doc) => (serialize ??= build(route))(doc)
         built.set(key, serializer)
       }
       return serializer
