@@ -8,6 +8,7 @@ import net from 'node:net'
 import path from 'node:path'
 import t from 'tap'
 import { freePort } from './support/built-server'
+import { uninstrumented } from './support/uninstrumented'
 import { tempDir, type TestContext as Teardown } from './support/server'
 
 const root = path.resolve(__dirname, '..')
@@ -46,7 +47,7 @@ function run(
   options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}
 ): Promise<Finished> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(...uninstrumented(program, args), { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

@@ -6,6 +6,7 @@ import { ensureBuilt, freePort } from './support/built-server'
 import { buildEspImage } from './support/esp-image-builder'
 import { makeFirmwareRepo } from './support/git-repo'
 import { tempDir } from './support/server'
+import { uninstrumented } from './support/uninstrumented'
 
 // The README's "A first release, end to end", pasted line by line into bash in a fresh clone, as a
 // new user would: every line must succeed and print what the `#>` lines under it say. Two things
@@ -84,7 +85,7 @@ t.test('README walkthrough: every line runs in a fresh clone and prints what the
       `echo '${marker(i)}'`,
     ]),
   ].join('\n')
-  const shell = spawn('bash', ['-c', script], {
+  const shell = spawn(...uninstrumented('bash', ['-c', script]), {
     cwd: clone,
     env: { PATH: process.env.PATH, HOME: home, OTA_PORT: port, TERM: 'dumb' },
     stdio: ['ignore', 'pipe', 'pipe'],

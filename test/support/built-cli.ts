@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { PROJECT, ensureBuilt } from './built-server'
+import { uninstrumented } from './uninstrumented'
 
 // The command-line tool as users run it: `node dist/cli/main.js` in its own process, with only the
 // environment given (and PATH), for what the in-process `cli` of support/server.ts cannot show: its
@@ -15,7 +16,7 @@ export interface BuiltCliRun {
 /** Starts `ota-gate <args>` from dist/ (built first if stale). */
 export function spawnBuiltCli(args: string[], env: Record<string, string>): BuiltCliRun {
   ensureBuilt()
-  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'cli', 'main.js'), ...args], {
+  const child = spawn(...uninstrumented(process.execPath, [path.join(PROJECT, 'dist', 'cli', 'main.js'), ...args]), {
     cwd: PROJECT,
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

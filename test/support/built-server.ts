@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import type { TestContext } from './server'
+import { uninstrumented } from './uninstrumented'
 
 /** The checkout's root folder. */
 export const PROJECT = path.resolve(__dirname, '..', '..')
@@ -43,7 +44,7 @@ export interface FailedStart {
 /** Runs `node dist/server.js` with `env` when it is expected not to start: its exit code and output. */
 export async function failedBuiltServerStart(env: Record<string, string>): Promise<FailedStart> {
   ensureBuilt()
-  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
+  const child = spawn(...uninstrumented(process.execPath, [path.join(PROJECT, 'dist', 'server.js')]), {
     cwd: PROJECT,
     env: { PATH: process.env.PATH, OTA_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,7 +81,7 @@ export interface BuiltServer {
 export async function startBuiltServer(t: TestContext, dataDir: string, env: Record<string, string> = {}): Promise<BuiltServer> {
   ensureBuilt()
   const port = await freePort()
-  const child = spawn(process.execPath, [path.join(PROJECT, 'dist', 'server.js')], {
+  const child = spawn(...uninstrumented(process.execPath, [path.join(PROJECT, 'dist', 'server.js')]), {
     cwd: PROJECT,
     env: { PATH: process.env.PATH, OTA_DATA_DIR: dataDir, OTA_HOST: '127.0.0.1', OTA_PORT: String(port), OTA_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
