@@ -22,13 +22,13 @@ export function sharedSerializers(): SerializerFactory {
     const { build, built } = pool
     return (route) => {
       if (typeof route.schema !== 'object' || route.schema === null) return build(route)
-      const key = JSON.stringify(route.schema)
-      let serializer = built.get(key)
+      const schema = JSON.stringify(route.schema)
+      let serializer = built.get(schema)
       if (serializer === undefined) {
         // Built when it first serializes, as the validators are (canonical-numbers.ts).
         let serialize: Serializer | undefined
         serializer = (doc) => (serialize ??= build(route))(doc)
-        built.set(key, serializer)
+        built.set(schema, serializer)
       }
       return serializer
     }
