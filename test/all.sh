@@ -13,6 +13,9 @@ log=firmware/build/test-output/make-test.log
 mkdir -p "$(dirname "$log")"
 make -s -j2 -C firmware all build/unit_tests > "$log" 2>&1 &
 compile=$!
+suite=
+# A shell script's background jobs ignore Ctrl-C: pass it on, so that an interrupted run stops whole.
+trap 'kill $compile $suite 2>/dev/null; exit 130' INT TERM
 if ! npm run -s build; then
   wait "$compile"
   exit 1
