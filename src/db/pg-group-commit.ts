@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { lostToConcurrentWrite, TRANSACTION_TRIES } from './postgres'
 
 type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown }
 
@@ -20,18 +21,11 @@ const MAX_BATCH = 500
 const MAX_IN_FLIGHT = 4
 
 /**
- * Tries of one item that lost a deadlock. Batches under way at once (and other instances) move
- * devices between versions, and each move locks two fleet_versions rows in its own order: a
- * rollout moving many devices to one version makes deadlocks likely. PostgreSQL cancels one side,
- * which lets the other go on; the cancelled item is written again rather than lost.
+ * Batches under way at once (and other instances) move devices between versions, and each move
+ * locks two fleet_versions rows in its own order: a rollout moving many devices to one version
+ * makes deadlocks likely. PostgreSQL cancels one side, which lets the other go on; the cancelled
+ * item is written again, up to TRANSACTION_TRIES times, rather than lost.
  */
-const ITEM_TRIES = 5
-
-/** SQLSTATE 40P01 (deadlock_detected), 40001 (serialization_failure): the same write may succeed again. */
-function lostToConcurrentWrite(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code
-  return code === '40P01' || code === '40001'
-}
 
 /**
  * As GroupCommit (SQLite), on PostgreSQL: writes that arrive while the batches under way commit
@@ -154,7 +148,7 @@ export class PgGroupCommit<T, R, C = undefined> {
         return { ok: true, value }
       } catch (error) {
         await client.query('ROLLBACK TO SAVEPOINT item')
-        if (!lostToConcurrentWrite(error) || tries >= ITEM_TRIES) return { ok: false, error }
+        if (!lostToConcurrentWrite(error) || tries >= TRANSACTION_TRIES) return { ok: false, error }
       }
     }
   }

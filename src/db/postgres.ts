@@ -94,11 +94,32 @@ export async function migratePostgres(pool: pg.Pool, migrations: Migration[] = r
 /** The connection of a transaction, or the pool: both answer `query`. */
 export type Queryable = Pick<pg.PoolClient, 'query'>
 
+/** SQLSTATE 40P01 (deadlock_detected), 40001 (serialization_failure): the same transaction may succeed again. */
+export function lostToConcurrentWrite(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001'
+}
+
+/** How many times a transaction that lost a deadlock is run before its error is thrown. */
+export const TRANSACTION_TRIES = 5
+
 /**
  * Runs `fn` in a transaction on one connection: committed when it returns, rolled back when it
- * throws (and the error rethrown).
+ * throws (and the error rethrown). A transaction PostgreSQL cancels as a deadlock's victim (two
+ * writers locking the same rows in other orders: check-ins, a rollout, a publish) is run again:
+ * `fn` must do nothing outside the transaction that cannot be done twice.
  */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await transactionOnce(pool, fn)
+    } catch (err) {
+      if (tries >= TRANSACTION_TRIES || !lostToConcurrentWrite(err)) throw err
+    }
+  }
+}
+
+async function transactionOnce<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
