@@ -21,13 +21,6 @@ const MAX_BATCH = 500
 const MAX_IN_FLIGHT = 4
 
 /**
- * Batches under way at once (and other instances) move devices between versions, and each move
- * locks two fleet_versions rows in its own order: a rollout moving many devices to one version
- * makes deadlocks likely. PostgreSQL cancels one side, which lets the other go on; the cancelled
- * item is written again, up to TRANSACTION_TRIES times, rather than lost.
- */
-
-/**
  * As GroupCommit (SQLite), on PostgreSQL: writes that arrive while the batches under way commit
  * share the next transaction, so under load many check-ins cost one commit. Items of one key (a
  * device) are never in two batches under way: a later one waits for the batch of the earlier. With `applyAlone` a batch
@@ -138,7 +131,12 @@ export class PgGroupCommit<T, R, C = undefined> {
     results.forEach((r, i) => (r.ok ? waiting[i].resolve(r.value) : waiting[i].reject(r.error)))
   }
 
-  /** One item in a savepoint of its own: rolled back alone if it fails, tried again if it lost a deadlock. */
+  /**
+   * One item in a savepoint of its own: rolled back alone if it fails, tried again (up to
+   * TRANSACTION_TRIES times) if it lost a deadlock. Batches under way at once, and other instances,
+   * move devices between versions, each move locking two fleet_versions rows in its own order, and
+   * PostgreSQL cancels one side of such a deadlock to let the other go on.
+   */
   private async applyOne(client: pg.PoolClient, item: T): Promise<Settled<R>> {
     for (let tries = 1; ; tries++) {
       await client.query('SAVEPOINT item')

@@ -1,4 +1,5 @@
 import { AjvCompiler, type BuildCompilerFromPool } from '@fastify/ajv-compiler'
+import { BuiltOnce } from './built-once'
 
 // Ajv's type coercion reads a query string, header or path parameter as a number with `+value`,
 // so "1e309" becomes Infinity (which passes `integer` and every bound), and "0x10", "+1", " 1" and
@@ -97,27 +98,16 @@ type Wrapped = ((data: unknown, context?: unknown) => boolean) & { errors?: unkn
 
 /**
  * Fastify's own Ajv compiler (with the options given to Fastify), each validator preceded by the
- * numeric check of its schema. Pass as `schemaController.compilersFactory.buildValidator`.
- * A validator depends only on its schema and on the shared schemas and options of its compiler, so
- * each is built once per process for every app that has the same schema (as serializers.ts does).
+ * numeric check of its schema, built once per schema in the process (built-once.ts). Pass as
+ * `schemaController.compilersFactory.buildValidator`.
  */
 export function canonicalNumberValidators(): BuildCompilerFromPool {
   const ajv = AjvCompiler()
-  const compilers = new Map<string, Map<string, AnyValidate>>()
+  const validators = new BuiltOnce<AnyValidate>()
   return (externalSchemas, ajvOptions) => {
     const pool = JSON.stringify([externalSchemas, ajvOptions])
-    const validators = compilers.get(pool) ?? new Map<string, AnyValidate>()
-    compilers.set(pool, validators)
     const compile = ajv(externalSchemas, ajvOptions)
-    return (route) => {
-      const key = JSON.stringify(route.schema)
-      let validator = validators.get(key)
-      if (validator === undefined) {
-        validator = compiledOnFirstUse(() => withNumberCheck(compile(route), route.schema))
-        validators.set(key, validator)
-      }
-      return validator
-    }
+    return (route) => validators.get(pool, route.schema, () => compiledOnFirstUse(() => withNumberCheck(compile(route), route.schema)))
   }
 }
 
