@@ -5,7 +5,10 @@ import { until } from './wait'
 
 // A deadlock made on purpose, for the writers that must survive one: the writer under test updates
 // row 1 then row 2 of a table `counts`; a rival session holds row 2 and, once the writer waits for
-// it, asks for row 1. The rival checks for deadlocks last, so PostgreSQL cancels the writer.
+// it, asks for row 1. PostgreSQL looks for a deadlock once, deadlock_timeout after a session starts
+// waiting: the writer's sessions look after 3 s (time enough for the rival to join the wait on a
+// loaded machine; looking before it has would find nothing, and never look again), the rival's
+// after 60 s, so PostgreSQL cancels the writer.
 
 export interface CountsDatabase {
   url: string
@@ -18,7 +21,7 @@ export async function countsDatabase(t: Test): Promise<CountsDatabase | undefine
   const cluster = await postgres(t)
   if (!cluster) return undefined
   const url = await cluster.createDatabase()
-  const pool = new pg.Pool({ connectionString: url, max: 4 })
+  const pool = new pg.Pool({ connectionString: url, max: 4, options: '-c deadlock_timeout=3s' })
   t.teardown(() => pool.end())
   await pool.query('CREATE TABLE counts (k integer PRIMARY KEY, n integer NOT NULL)')
   await pool.query('INSERT INTO counts VALUES (1, 0), (2, 0)')
@@ -33,7 +36,7 @@ export async function rivalHoldingRow2(t: Test, db: CountsDatabase): Promise<{ c
   const rival = new pg.Client({ connectionString: db.url })
   await rival.connect()
   t.teardown(() => rival.end())
-  await rival.query("SET deadlock_timeout = '20s'")
+  await rival.query("SET deadlock_timeout = '60s'")
   await rival.query('BEGIN')
   await rival.query('UPDATE counts SET n = n + 1 WHERE k = 2')
   return {
