@@ -46,6 +46,8 @@ export interface BenchResults {
   slow_clients: {
     clients: number
     rate_bytes_per_s: number
+    /** each slow client's SO_RCVBUF (absent before 2026-12-01 evening: Node clients, whose buffers grew to megabytes) */
+    receive_buffer_bytes?: number
     read_seconds: number | 'whole'
     peak_rss_mb: number
     rss_at_start_mb: number

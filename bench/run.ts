@@ -15,7 +15,6 @@ import { postgresBinDir } from '../test/support/postgres-cluster'
 import { LAST_SEEN_FLUSH_MS } from '../src/repositories/devices'
 import { LOAD_CPU, PROJECT_ROOT, SERVER_CPU, cpuSeconds, freePort, get, killAll, run, start, stop, waitForHttp } from './processes'
 import { table, type BenchResults } from './report'
-import type { SlowResult } from './slow-downloads'
 import { MANIFEST_LUA, RANGES_LUA, WHOLE_LUA, runWrk, wrkArgs } from './wrk'
 
 // `npm run bench [-- --quick] [-- --profile DIR] [-- --only 1,3] [-- --fleet N] [-- --postgres]`:
@@ -129,9 +128,34 @@ async function expectSameBytes(url: string, expected: Buffer): Promise<void> {
 }
 
 async function childJson<T>(script: string, args: Array<string | number>, timeoutMs: number): Promise<T> {
-  const out = await run(process.execPath, [path.join(__dirname, script), ...args.map(String)], { cpu: LOAD_CPU, timeoutMs })
-  const line = out.trim().split('\n').pop() ?? ''
-  return JSON.parse(line) as T
+  return lastJsonLine<T>(await run(process.execPath, [path.join(__dirname, script), ...args.map(String)], { cpu: LOAD_CPU, timeoutMs }))
+}
+
+const lastJsonLine = <T>(out: string): T => JSON.parse(out.trim().split('\n').pop() ?? '') as T
+
+/** What bench/slow-downloads.c prints. */
+interface SlowResult {
+  clients: number
+  /** whole downloads, or partial ones closed after the quick run's seconds' worth */
+  ok: number
+  /** non-200 answers */
+  non2xx: number
+  /** connection errors, resets, nothing for 30 s, or a body ending before its Content-Length */
+  failed: number
+  bytes: number
+  seconds: number
+  /** the slowest client's mean rate, bytes/s */
+  minRate: number
+  /** each socket's SO_RCVBUF as asked (Linux doubles it) */
+  rcvbuf: number
+}
+
+/** Compiles the slow-device client (bench/slow-downloads.c) into build/bench/. */
+async function buildSlowClient(): Promise<string> {
+  const source = path.join(PROJECT_ROOT, 'bench', 'slow-downloads.c')
+  const binary = path.join(PROJECT_ROOT, 'build', 'bench', 'slow-downloads')
+  await run('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, source], { timeoutMs: 120_000 })
+  return binary
 }
 
 async function main(): Promise<void> {
@@ -322,13 +346,16 @@ async function main(): Promise<void> {
 
     if (wants(3)) {
       // A fresh server process, so that its peak RSS is this scenario's.
-      server = await startOtaServer(dataDir, port)
+      const slowClient = await buildSlowClient()
+      server = await startOtaServer(dataDir, port, profileFlags(opts.profileDir && path.join(opts.profileDir, 'slow-devices')))
       await get(server.base + binPath)
       const rssAtStart = vmKb(server.pid, 'VmRSS') / 1024
       const seconds = opts.quick ? s.slowReadS : Math.ceil(IMAGE_SIZE / SLOW_RATE) + 5
       log(`slow devices: ${SLOW_CLIENTS} downloads at ${SLOW_RATE / 1000} KB/s for ${opts.quick ? `${s.slowReadS} s each` : 'the whole image'}, manifest polls at ${POLL_RATE}/s`)
       const [slow, polls] = await Promise.all([
-        childJson<SlowResult>('slow-downloads.js', [server.base + binPath, SLOW_CLIENTS, SLOW_RATE, s.slowReadS], (seconds + 90) * 1000),
+        run(slowClient, [server.base + binPath, SLOW_CLIENTS, SLOW_RATE, s.slowReadS].map(String), { cpu: LOAD_CPU, timeoutMs: (seconds + 90) * 1000 }).then(
+          (out) => lastJsonLine<SlowResult>(out)
+        ),
         childJson<PollResult>('manifest-poller.js', [server.base, POLL_RATE, seconds, POLLER_DEVICES], (seconds + 60) * 1000),
       ])
       const peak = vmKb(server.pid, 'VmHWM') / 1024
@@ -336,6 +363,7 @@ async function main(): Promise<void> {
       results.slow_clients = {
         clients: SLOW_CLIENTS,
         rate_bytes_per_s: SLOW_RATE,
+        receive_buffer_bytes: slow.rcvbuf,
         read_seconds: opts.quick ? s.slowReadS : 'whole',
         peak_rss_mb: round(peak, 1),
         rss_at_start_mb: round(rssAtStart, 1),
@@ -392,7 +420,7 @@ async function main(): Promise<void> {
             postgres: `a PostgreSQL cluster of its own (${postgresBinDir()}; initdb, fsync and synchronous_commit on, shared_buffers 32MB), not pinned: it shares both cores with the servers and wrk; one instance on core ${SERVER_CPU}, then two instances and nginx (upstream, keepalive 64) all on core ${SERVER_CPU}; OTA_DATABASE_POOL 10 (default); a fleet of postgres.devices seeded into PostgreSQL as scenario 1 seeds SQLite; CPU µs per request of the ota-gate processes, nginx and PostgreSQL's processes (postmaster and its backends) apart`,
           }
         : {}),
-      slow_clients: `Node client, pause/resume to ${SLOW_RATE} B/s per download, ${POLL_RATE} manifest polls/s alongside (bench/slow-downloads.ts, bench/manifest-poller.ts)`,
+      slow_clients: `C client reading ${SLOW_RATE} B/s per download through a socket receive buffer of an ESP32's TCP window (SO_RCVBUF 5760), ${POLL_RATE} manifest polls/s alongside (bench/slow-downloads.c, bench/manifest-poller.ts)`,
     }
 
     const complete = [1, 2, 3, 4, 5, 6].every(wants)
