@@ -10,12 +10,13 @@ const MMAP_BYTES = 1024 * 1024 * 1024
 
 /**
  * WAL pages after which a commit copies them back into the database file (SQLite's default is
- * 1,000). Each poll's refresh dirties a device row's page and two index pages; copied back four
+ * 1,000), where no worker does it (wal-checkpoints.ts): in the CLI, and in a server until it writes
+ * in earnest. Each poll's refresh dirties a device row's page and two index pages; copied back four
  * times less often, a page written again meanwhile is copied once and the fsync is shared: a
  * refresh of a random device among 1,000,000 went from 55 to 47 CPU µs. A checkpoint then takes
  * some 20 ms instead of 5, once per ~1,600 refreshes; the WAL file grows to about 16 MB.
  */
-const WAL_CHECKPOINT_PAGES = 4000
+export const WAL_CHECKPOINT_PAGES = 4000
 
 export function databasePath(dataDir: string): string {
   return path.join(dataDir, DATABASE_FILE)

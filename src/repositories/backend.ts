@@ -4,6 +4,7 @@ import type { Clock } from '../clock'
 import type { Config } from '../config'
 import { openDatabase } from '../db/open'
 import { migratePostgres, openPostgres, type PostgresOptions } from '../db/postgres'
+import { WalCheckpoints } from '../db/wal-checkpoints'
 import { createRepositories, type Repositories, type RepositoryOptions } from '.'
 import { createPostgresRepositories } from './postgres'
 
@@ -13,6 +14,8 @@ export interface Backend {
   repos: Repositories
   /** SQLite's database (kind sqlite) */
   db?: Database
+  /** SQLite's checkpoints, taken off the event loop once it writes in earnest (kind sqlite) */
+  checkpoints?: WalCheckpoints
   /** PostgreSQL's pool (kind postgres): the change feed and the artifact store use it too */
   pool?: pg.Pool
   /** throws while the database does not answer */
@@ -37,14 +40,17 @@ export async function openBackend(config: BackendConfig, clock: Clock, options: 
   if (config.OTA_DATABASE_URL === undefined) {
     const db = openDatabase(config.OTA_DATA_DIR)
     const repos = createRepositories(db, clock, options)
+    const checkpoints = new WalCheckpoints(db)
     return {
       kind: 'sqlite',
       db,
+      checkpoints,
       repos,
       async ping() {
         db.prepare('SELECT 1').get()
       },
       async close() {
+        await checkpoints.close()
         // The last_seen refreshes waiting in memory are written before the database closes.
         repos.devices.close()
         db.close()

@@ -19,6 +19,7 @@ export default fp(
       poolTimeouts: SERVER_POOL_TIMEOUTS,
     })
     app.decorate('backend', backend)
+    backend.checkpoints?.onFailure((err) => app.log.error({ err }, 'SQLite checkpoints run on the event loop again: their worker failed'))
     app.addHook('onClose', async () => {
       await backend.close()
     })

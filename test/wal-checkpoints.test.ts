@@ -1,0 +1,64 @@
+import fs from 'node:fs'
+import t from 'tap'
+import { databasePath, openDatabase, WAL_CHECKPOINT_PAGES } from '../src/db/open'
+import { WalCheckpoints } from '../src/db/wal-checkpoints'
+import { tempDir } from './support/server'
+import { until } from './support/wait'
+
+// SQLite's checkpoints (the WAL copied back into the database file, then an fsync) move to a worker
+// thread once a database is written to in earnest, so that no request waits behind one.
+
+const autocheckpoint = (db: ReturnType<typeof openDatabase>) => db.pragma('wal_autocheckpoint', { simple: true })
+
+/** About `bytes` more in the database, in transactions of 256 KB as the server's batches write. */
+function write(db: ReturnType<typeof openDatabase>, bytes: number): void {
+  const insert = db.prepare('INSERT INTO filler (bytes) VALUES (randomblob(4000))')
+  for (let done = 0; done < bytes; done += 64 * 4000) db.transaction(() => { for (let i = 0; i < 64; i++) insert.run() })()
+}
+
+t.test('once the WAL grows, a worker copies it back and the event loop never does', async (t) => {
+  const dir = tempDir(t)
+  const db = openDatabase(dir)
+  t.teardown(() => db.open && db.close())
+  db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
+  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024 })
+  t.teardown(() => checkpoints.close())
+  t.equal(autocheckpoint(db), WAL_CHECKPOINT_PAGES, 'until then, commits on the event loop checkpoint as SQLite does')
+  t.notOk(checkpoints.inWorker, 'no thread for a database written little')
+
+  write(db, 1024 * 1024)
+  t.ok(await until(() => checkpoints.inWorker), 'the worker starts once the WAL holds more than the threshold')
+  t.equal(autocheckpoint(db), 0, "the event loop's connection no longer checkpoints")
+
+  // With the event loop's connection not checkpointing, only the worker can move pages into the file.
+  const before = fs.statSync(databasePath(dir)).size
+  write(db, 4 * 1024 * 1024)
+  t.ok(await until(() => fs.statSync(databasePath(dir)).size >= before + 4 * 1024 * 1024), 'the new pages reach the database file')
+  t.equal(autocheckpoint(db), 0)
+
+  await checkpoints.close()
+  t.notOk(checkpoints.inWorker)
+  t.equal(autocheckpoint(db), WAL_CHECKPOINT_PAGES, 'closed, commits checkpoint again')
+  const rows = (db.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n
+  db.close()
+  t.notOk(fs.existsSync(`${databasePath(dir)}-wal`), 'the last connection closed copies the WAL back and removes it')
+  const reopened = openDatabase(dir)
+  t.equal((reopened.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, rows, 'every row is there')
+  reopened.close()
+})
+
+t.test('closed before it started, no worker is started later', async (t) => {
+  const dir = tempDir(t)
+  const db = openDatabase(dir)
+  t.teardown(() => db.close())
+  db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
+  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024 })
+  await checkpoints.close()
+  write(db, 1024 * 1024)
+  const other = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024 })
+  t.teardown(() => other.close())
+  // A second watcher over the same WAL starts its worker; the closed one has not, by then.
+  t.ok(await until(() => other.inWorker))
+  t.notOk(checkpoints.inWorker)
+  t.equal(autocheckpoint(db), 0)
+})
