@@ -96,7 +96,7 @@ async function ensureTools(): Promise<string> {
 }
 
 /** Node flags that write the server's .cpuprofile into `dir` when it exits. */
-const profileFlags = (dir: string | undefined): string[] => (dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])
+const profileFlags = (dir: string | undefined): string[] => (dir ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${dir}`] : [])
 
 const ratio = (a: number, b: number) => (b > 0 ? a / b : 0)
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
