@@ -13,7 +13,7 @@ import { FLEET_ENV } from './support/env'
 import { call, getJson } from './support/http'
 import { pollManifest } from './support/manifest-poll'
 import { postgres, type PostgresCluster } from './support/postgres'
-import { publishRelease } from './support/publish'
+import { publishRelease, sha256Of } from './support/publish'
 import { until } from './support/wait'
 import { cli, createToken, startServer, tempDir, type RunningServer, type TestContext } from './support/server'
 
@@ -37,6 +37,8 @@ interface Installation {
   v1: string
   /** a device whose key an operator revoked, and the device token it had before */
   revoked: { device: string; token: string }
+  /** v1's factory image */
+  factory: Buffer
   /** an enrollment token made for a batch, and a device id on the allow-list: both unused yet */
   enrollmentToken: string
   allowed: string
@@ -55,7 +57,9 @@ async function populate(t: TestContext): Promise<Installation> {
   const operator = await createToken(server.dataDir, 'operator', 'ops-copy')
   await createToken(server.dataDir, 'admin', 'root')
 
-  const v1 = await publishRelease(server, { version: 'v1', sequence: 1 })
+  // v1 comes with a factory image (first flash): its row and its binary are copied too.
+  const v1 = await publishRelease(server, { version: 'v1', sequence: 1, factory: true })
+  if (!v1.factory) throw new Error('v1 was published without its factory image')
   const devices = Array.from({ length: DEVICES }, (_, i) => deviceId(i + 1, 0xc0))
   for (const d of devices) await pollManifest(server, { device: d, version: 'v0', sequence: 0 })
   // The first half take v1: history rows and the update states.
@@ -102,6 +106,7 @@ async function populate(t: TestContext): Promise<Installation> {
     devices: [...devices, enrolledId],
     enrolled: { device: enrolledId, token },
     v1: v1.sha256,
+    factory: v1.factory,
     revoked: { device: revokedId, token: revoked.token },
     enrollmentToken: (batch.body as { token: string }).token,
     allowed,
@@ -172,7 +177,8 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   t.ok(summary.tables.device_history > DEVICES, 'device history copied')
   t.ok(summary.tables.reports >= DEVICES / 2 * 3 + 1, 'reports copied')
   t.ok(summary.tables.audit_log >= 3, 'audit copied')
-  t.match(summary.artifacts, { count: 5, written: 5 }, 'four release binaries and a delta patch')
+  t.match(summary.artifacts, { count: 6, written: 6 }, "four release binaries, v1's factory image and a delta patch")
+  t.match(summary.tables, { factory_images: 1 }, "v1's factory image")
   t.match(summary.tables, { legacy_clients: 1 })
   t.ok(summary.tables.delta_patches >= 1, `delta patch rows, ready and failed (${summary.tables.delta_patches})`)
   t.equal(summary.derived.fleet_versions, (await rowCounts(pg, url)).fleet_versions, 'the fleet counts the triggers rebuilt')
@@ -231,6 +237,22 @@ t.test('db copy: an instance on the PostgreSQL copy answers every device and eve
   for (const { sha256 } of releases.body.releases) {
     const res = await fetch(`${pgServer.url}/v1/firmware/${sha256}.bin`)
     t.equal(crypto.createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex'), sha256, `binary ${sha256.slice(0, 12)}… served from PostgreSQL`)
+  }
+
+  // v1's factory image, and what first flash answers about it: the same on both (URLs on each server's own address).
+  const factory = await fetch(`${pgServer.url}/v1/factory/${sha256Of(source.factory)}.bin`)
+  t.equal(factory.status, 200)
+  t.ok(Buffer.from(await factory.arrayBuffer()).equals(source.factory), 'the factory image served from PostgreSQL byte for byte')
+  for (const firstFlash of ['/v1/web-install/esp32cam/manifest.json?channel=stable', '/firmware.bin', '/firmware.json']) {
+    const [a, b] = await Promise.all(
+      [sqlite, pgServer].map(async (s) => {
+        const res = await fetch(s.url + firstFlash)
+        const body = Buffer.from(await res.arrayBuffer())
+        return { status: res.status, sha256: sha256Of(Buffer.from(body.toString('latin1').replaceAll(s.url, ''), 'latin1')) }
+      })
+    )
+    t.equal(a.status, 200, `${firstFlash} answers on SQLite`)
+    t.same(b, a, `${firstFlash}: the same answer`)
   }
 
   // New rows continue after the copied ids: a token (tokens.id), a release (releases.id), audit entries.

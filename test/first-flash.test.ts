@@ -13,7 +13,7 @@ import { checkFieldResponse, parseFieldManifest } from './support/field-firmware
 import { admitted } from './support/device-credentials'
 import { makeFirmwareRepo } from './support/git-repo'
 import { operatorToken } from './support/rollouts'
-import { releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact } from './support/publish'
+import { FACTORY_BUILT_AT, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact, uploadFactory } from './support/publish'
 import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
 import { call } from './support/http'
 import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
@@ -23,7 +23,7 @@ import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
 
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex')
 const ORIGIN = 'https://hivehive.example'
-const BUILT_AT = '2026-11-27T10:00:00Z'
+const BUILT_AT = FACTORY_BUILT_AT
 
 /**
  * Whether TypeScript accepts each of `jsons` as esp-web-tools' `Manifest` (the type its installer
@@ -54,11 +54,8 @@ async function get(url: string, headers: Record<string, string> = {}) {
 /** Uploads `version`'s app and a factory image around it; returns both and the release request naming them. */
 async function uploadWithFactory(server: RunningServer, token: string, key: ReleaseKeyPair, version: string, sequence: number) {
   const app = buildEspImage({ version, size: 150 * 1024, seed: sequence })
-  const image = factoryImage({ app })
   await uploadArtifact(server, token, app)
-  await uploadArtifact(server, token, image)
-  const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: BUILT_AT })
-  const factory = { sha256: sha256Of(image), built_at: BUILT_AT, signature: signStatement(statement, key.privateKeyPem) }
+  const { image, factory } = await uploadFactory(server, token, key, { version, app })
   return { app, image, body: { ...releaseRequest(key, { version, sequence, image: app }), factory } }
 }
 

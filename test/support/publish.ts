@@ -3,11 +3,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { systemClock } from '../../src/clock'
 import { openPostgres } from '../../src/db/postgres'
+import { buildFactoryStatement } from '../../src/release/factory-statement'
 import { generateKeyPair, signStatement, type ReleaseKeyPair } from '../../src/release/keys'
 import { buildReleaseStatement } from '../../src/release/release-statement'
 import { createPostgresRepositories } from '../../src/repositories/postgres'
 import type { ReleaseView } from '../../src/schemas/release'
 import { buildEspImage } from './esp-image-builder'
+import { factoryImage } from './factory-image-builder'
 import { call, type JsonAnswer, type Target } from './http'
 import { cli, createToken, dataFolderEnv, type RunningServer, type TestContext } from './server'
 
@@ -81,10 +83,29 @@ export function releaseRequest(key: ReleaseKeyPair, fields: ReleaseFields, signe
   }
 }
 
-/** Uploads the image and posts its signed release; resolves to the server's answer, whatever it is. */
-export async function uploadAndPost(server: Target, token: string, key: ReleaseKeyPair, fields: ReleaseFields): Promise<JsonAnswer> {
+/** The date a factory image's statement says it was built. */
+export const FACTORY_BUILT_AT = '2026-11-27T10:00:00Z'
+
+/** POST /v1/releases' `factory` field: a factory image's digest and its statement signed by `key`. */
+export type FactoryField = { sha256: string; built_at: string; signature: string }
+
+/**
+ * A factory image merged around `app` the way esptool merge_bin lays it out (generated bootloader,
+ * min_spiffs, boot_app0), uploaded, and the release's `factory` field signed for it.
+ */
+export async function uploadFactory(server: Target, token: string, key: ReleaseKeyPair, fields: { board?: string; version: string; app: Buffer }): Promise<{ image: Buffer; factory: FactoryField }> {
+  const image = factoryImage({ app: fields.app })
+  await uploadArtifact(server, token, image)
+  const statement = buildFactoryStatement({ board: fields.board ?? 'esp32cam', version: fields.version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(fields.app), built_at: FACTORY_BUILT_AT })
+  return { image, factory: { sha256: sha256Of(image), built_at: FACTORY_BUILT_AT, signature: signStatement(statement, key.privateKeyPem) } }
+}
+
+/** Uploads the image (and a factory image around it) and posts its signed release; resolves to the server's answer, whatever it is. */
+export async function uploadAndPost(server: Target, token: string, key: ReleaseKeyPair, fields: ReleaseFields, withFactory = false): Promise<JsonAnswer & { factory?: Buffer }> {
   await uploadArtifact(server, token, fields.image)
-  return call(server, 'POST', '/v1/releases', token, releaseRequest(key, fields))
+  const factory = withFactory ? await uploadFactory(server, token, key, { board: fields.board, version: fields.version, app: fields.image }) : undefined
+  const answer = await call(server, 'POST', '/v1/releases', token, { ...releaseRequest(key, fields), ...(factory && { factory: factory.factory }) })
+  return { ...answer, ...(factory && { factory: factory.image }) }
 }
 
 /** A releaser token and a trusted release key of one test server, made once and reused. */
@@ -130,6 +151,8 @@ export interface PublishOptions extends Omit<ReleaseFields, 'image'> {
   imageSize?: number
   /** the releaser token and trusted key to publish with; by default the server's, made with the CLI on its data folder */
   publisher?: Publisher
+  /** a factory image merged around the app published with it (uploadFactory) */
+  factory?: boolean
 }
 
 export interface PublishedRelease {
@@ -139,14 +162,16 @@ export interface PublishedRelease {
   sha256: string
   md5: string
   publisher: Publisher
+  /** the factory image published with it (option `factory`) */
+  factory?: Buffer
 }
 
 /** Publishes a good release in one call; throws with the server's answer on refusal. */
 export async function publishRelease(server: PublishTarget, opts: PublishOptions): Promise<PublishedRelease> {
   const publisher = opts.publisher ?? (await publisherOf(server))
   const image = opts.image ?? buildEspImage({ version: opts.version, seed: opts.sequence, ...(opts.imageSize === undefined ? {} : { size: opts.imageSize }) })
-  const answer = await uploadAndPost(server, publisher.token, publisher, { ...opts, image })
+  const answer = await uploadAndPost(server, publisher.token, publisher, { ...opts, image }, opts.factory)
   if (answer.status !== 201) throw new Error(`POST /v1/releases answered ${answer.status}: ${JSON.stringify(answer.body)}`)
   const md5 = crypto.createHash('md5').update(image).digest('hex')
-  return { release: answer.body as unknown as ReleaseView, image, sha256: sha256Of(image), md5, publisher }
+  return { release: answer.body as unknown as ReleaseView, image, sha256: sha256Of(image), md5, publisher, ...(answer.factory && { factory: answer.factory }) }
 }
