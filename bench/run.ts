@@ -420,7 +420,7 @@ async function main(): Promise<void> {
             postgres: `a PostgreSQL cluster of its own (${postgresBinDir()}; initdb, fsync and synchronous_commit on, shared_buffers 32MB), not pinned: it shares both cores with the servers and wrk; one instance on core ${SERVER_CPU}, then two instances and nginx (upstream, keepalive 64) all on core ${SERVER_CPU}; OTA_DATABASE_POOL 10 (default); a fleet of postgres.devices seeded into PostgreSQL as scenario 1 seeds SQLite; CPU µs per request of the ota-gate processes, nginx and PostgreSQL's processes (postmaster and its backends) apart`,
           }
         : {}),
-      slow_clients: `C client reading ${SLOW_RATE} B/s per download through a socket receive buffer of an ESP32's TCP window (SO_RCVBUF 5760), ${POLL_RATE} manifest polls/s alongside (bench/slow-downloads.c, bench/manifest-poller.ts)`,
+      slow_clients: `C client reading ${SLOW_RATE} B/s per download through sockets with an ESP32's TCP window and segment size (SO_RCVBUF and TCP_MAXSEG set in bench/slow-downloads.c), ${POLL_RATE} manifest polls/s alongside (bench/manifest-poller.ts)`,
     }
 
     const complete = [1, 2, 3, 4, 5, 6].every(wants)

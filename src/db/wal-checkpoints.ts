@@ -30,9 +30,10 @@ const WORKER_BOOT = `require(${JSON.stringify(WORKER_FILE)})`
  * Moves SQLite's checkpoints off the event loop once the database is written to in earnest. A
  * checkpoint copies thousands of pages and fsyncs the database file; run by a commit on the event
  * loop, as SQLite does, it held every request meanwhile: steady polls under load had a 99th
- * percentile of 137–204 ms that way, 16–100 ms with this worker (npm run bench, README). A worker thread with its own connection runs them
- * instead (PASSIVE: they wait for no reader or writer), and the event loop's connection stops
- * checkpointing. Durability is unchanged: a commit is in the WAL before it returns either way.
+ * percentile of 135–204 ms that way, 15–100 ms with this worker (npm run bench; README,
+ * Performance). A worker thread with its own connection runs them instead (PASSIVE: they wait for
+ * no reader or writer), and the event loop's connection stops checkpointing. Durability is
+ * unchanged: a commit is in the WAL before it returns either way.
  */
 export class WalCheckpoints {
   private worker: Worker | undefined
