@@ -13,7 +13,10 @@ const autocheckpoint = (db: ReturnType<typeof openDatabase>) => db.pragma('wal_a
 /** About `bytes` more in the database, in transactions of 256 KB as the server's batches write. */
 function write(db: ReturnType<typeof openDatabase>, bytes: number): void {
   const insert = db.prepare('INSERT INTO filler (bytes) VALUES (randomblob(4000))')
-  for (let done = 0; done < bytes; done += 64 * 4000) db.transaction(() => { for (let i = 0; i < 64; i++) insert.run() })()
+  const batch = db.transaction(() => {
+    for (let i = 0; i < 64; i++) insert.run()
+  })
+  for (let done = 0; done < bytes; done += 64 * 4000) batch()
 }
 
 t.test('once the WAL grows, a worker copies it back and the event loop never does', async (t) => {
