@@ -1,9 +1,9 @@
 import fs from 'node:fs'
-import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { Database } from 'better-sqlite3'
 import { WAL_CHECKPOINT_PAGES } from './open'
 import type { CheckpointWorkerData } from './wal-checkpoint-worker'
+import { workerBoot } from '../worker-threads'
 
 export interface WalCheckpointOptions {
   /** how often the worker copies the WAL back, ms */
@@ -21,10 +21,7 @@ export interface WalCheckpointOptions {
  */
 export const WAL_CHECKPOINTS: WalCheckpointOptions = { everyMs: 250, watchMs: 100, startAtBytes: 1000 * 4096 }
 
-// The worker is the compiled .js next to this file, or the .ts source where the source itself runs;
-// loaded through require, so it runs under the same module loader as this one.
-const WORKER_FILE = path.join(__dirname, `wal-checkpoint-worker${path.extname(__filename)}`)
-const WORKER_BOOT = `require(${JSON.stringify(WORKER_FILE)})`
+const WORKER_BOOT = workerBoot(__filename, 'wal-checkpoint-worker')
 
 /**
  * Moves SQLite's checkpoints off the event loop once the database is written to in earnest. A

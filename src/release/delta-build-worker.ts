@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
-import fs from 'node:fs'
-import os from 'node:os'
 import { parentPort } from 'node:worker_threads'
 import { applyEspDeltaPatch, createEspDeltaPatch } from '../delta/esp-delta-patch'
+import { lowerThisThreadPriority } from '../worker-threads'
 
 // Runs in a worker thread: suffix sorting and bsdiff take seconds of CPU that must not hold up the
 // event loop answering polls. The patch is applied once here before it is handed back, so a patch
@@ -26,23 +25,12 @@ function build({ base, target }: DeltaBuildInput): DeltaBuildOutput {
   return { ok: true, patch, ms: Math.round(performance.now() - started) }
 }
 
-/**
- * On Linux a thread has its own nice value: the build runs at the lowest priority, so that on a busy
- * core the event loop answering polls goes first. Elsewhere it runs at the process's priority.
- */
-function yieldToPolls(): void {
-  try {
-    const tid = Number(/task\/(\d+)$/.exec(fs.readlinkSync('/proc/thread-self'))?.[1])
-    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 19)
-  } catch {
-    // No /proc (not Linux) or not allowed: the build still runs, at normal priority.
-  }
-}
 
 // One worker serves the builds of a burst (a publish queues several), one message each.
 const port = parentPort
 if (port) {
-  yieldToPolls()
+  // The lowest priority: a build can wait, polls cannot.
+  lowerThisThreadPriority(19)
   port.on('message', (input: DeltaBuildInput) => {
     let result: DeltaBuildOutput
     try {

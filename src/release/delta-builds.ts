@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import path from 'node:path'
 import { Readable } from 'node:stream'
 import { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
@@ -8,6 +7,7 @@ import type { Repositories } from '../repositories'
 import type { Release } from '../repositories/release-rows'
 import type { ArtifactStore } from '../store/artifact-store'
 import type { DeltaBuildInput, DeltaBuildOutput } from './delta-build-worker'
+import { workerBoot } from '../worker-threads'
 
 /** A base more than this share of a board's devices runs gets a patch at publish, however old. */
 export const POPULAR_BASE_SHARE = 0.05
@@ -25,10 +25,7 @@ interface Job {
   target: string
 }
 
-// The worker is the compiled .js next to this file, or the .ts source where the source itself runs.
-const WORKER_FILE = path.join(__dirname, `delta-build-worker${path.extname(__filename)}`)
-// The worker loads its module through require, so it runs under the same module loader as this one
-const WORKER_BOOT = `require(${JSON.stringify(WORKER_FILE)})`
+const WORKER_BOOT = workerBoot(__filename, 'delta-build-worker')
 
 /**
  * Builds delta patches one at a time in a worker thread, so polls never wait for one: ahead of
