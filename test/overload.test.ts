@@ -3,6 +3,7 @@
 // the proxies named in OTA_TRUST_PROXY.
 import t, { type Test } from 'tap'
 import { startServer } from './support/server'
+import { until } from './support/wait'
 
 /** A device poll: the board exists but has no release, so a served poll answers 404 no_release. */
 const POLL = '/v1/manifest?board=esp32cam&device=aabbccddeeff&version=mason&sequence=3'
@@ -24,11 +25,20 @@ interface ErrorBody {
   message: string
 }
 
+/** Whether a poll is served (404 no_release) rather than shed, within 6 s. */
+async function servedNormally(url: string): Promise<boolean> {
+  return until(async () => {
+    const res = await fetch(url + POLL)
+    await res.arrayBuffer()
+    return res.status === 404
+  }, 6000)
+}
+
 async function shedsUnderPressure(t: Test, env: Record<string, string>, reading: RegExp): Promise<void> {
   const server = await startServer(t, { ...env, OTA_OVERLOAD_RETRY_AFTER: '17' })
-  const before = await fetch(server.url + POLL)
-  t.equal(before.status, 404, 'served normally before the stall')
-  await before.arrayBuffer()
+  // A server just started (or a busy machine) can sample over the threshold for a second: the
+  // stall below must be what sheds, so the test starts from a server that serves.
+  t.ok(await servedNormally(server.url), 'served normally before the stall')
 
   blockEventLoop(1500)
   // The load is sampled once a second: the stall shows within two samples.
@@ -56,15 +66,7 @@ async function shedsUnderPressure(t: Test, env: Record<string, string>, reading:
   t.same(await health.json(), { status: 'ok' })
 
   // Once the loop is idle again, the next samples lift the pressure.
-  let after = 0
-  for (let i = 0; i < 60; i++) {
-    const res = await fetch(server.url + POLL)
-    await res.arrayBuffer()
-    after = res.status
-    if (after !== 503) break
-    await sleep(100)
-  }
-  t.equal(after, 404, 'served normally again')
+  t.ok(await servedNormally(server.url), 'served normally again')
 }
 
 t.test('over the event-loop delay threshold, device endpoints answer 503 overloaded with Retry-After; /healthz keeps answering', (t) =>
