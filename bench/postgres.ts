@@ -8,7 +8,7 @@ import { startNginxProxy } from './nginx'
 import { makeCredentials, publish, startOtaServer } from './ota-server'
 import type { WrkResult } from './parsers'
 import { cpuSecondsWithExited, freePort, stop } from './processes'
-import { MANIFEST_LUA } from './wrk'
+import { MANIFEST_LUA, manifestArgs } from './wrk'
 
 // `npm run bench -- --postgres`: the poll and check-in scenarios (1 and 5) on PostgreSQL, one
 // instance and then two behind nginx, beside the SQLite figures of the same run.
@@ -116,7 +116,7 @@ async function measureOn(o: PostgresScenario, database: Promise<string>, postgre
       Number((await pool.query<{ n: number }>(`SELECT count(*) AS n FROM devices WHERE ${column} >= $1`, [since])).rows[0].n)
 
     one = await startOtaServer(folders[0], ports[0], o.nodeFlags, settings)
-    const fleetArgs = (offset: number) => ['/v1/manifest', BOARD, 0, o.fleet, offset, 1]
+    const fleetArgs = (offset: number) => manifestArgs('/v1/manifest', BOARD, 0, o.fleet, offset)
     const polls = async (name: string, pids: number[], base: string, offset: number) => {
       const since = Date.now()
       const cpu0 = postgresCpu()
@@ -140,7 +140,7 @@ async function measureOn(o: PostgresScenario, database: Promise<string>, postgre
 
     const single = await polls('pg-manifest-one', [one.pid], one.base, 0)
 
-    const newArgs = (offset: number) => ['/v1/manifest', BOARD, o.newDevices, 0x1000_0000, offset, 1]
+    const newArgs = (offset: number) => manifestArgs('/v1/manifest', BOARD, o.newDevices, 0x1000_0000, offset)
     const since = Date.now()
     const cpu0 = postgresCpu()
     const fresh = await o.measure('pg-checkins-new-devices', [one.pid], one.base, MANIFEST_LUA, newArgs(0), o.connections, o.checkinS, newArgs(0x0800_0000))

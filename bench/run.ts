@@ -15,7 +15,7 @@ import { postgresBinDir } from '../test/support/postgres-cluster'
 import { LAST_SEEN_FLUSH_MS } from '../src/repositories/devices'
 import { LOAD_CPU, PROJECT_ROOT, SERVER_CPU, cpuSeconds, freePort, get, killAll, run, start, stop, waitForHttp } from './processes'
 import { table, type BenchResults } from './report'
-import { MANIFEST_LUA, RANGES_LUA, WHOLE_LUA, runWrk, wrkArgs } from './wrk'
+import { MANIFEST_LUA, RANGES_LUA, WHOLE_LUA, manifestArgs, runWrk, wrkArgs } from './wrk'
 
 // `npm run bench [-- --quick] [-- --profile DIR] [-- --only 1,3] [-- --fleet N] [-- --postgres]`:
 // every scenario of issue 7 against the built server (dist/server.js), nginx and a bare Fastify
@@ -237,7 +237,7 @@ async function main(): Promise<void> {
 
     if (wants(1)) {
       // Seeded devices polling (the steady state of a fleet): warm-up and measured runs name different devices.
-      const fleetArgs = (offset: number) => ['/v1/manifest', BOARD, 0, opts.fleet, offset, 1]
+      const fleetArgs = (offset: number) => manifestArgs('/v1/manifest', BOARD, 0, opts.fleet, offset)
       const since = Date.now()
       const ota = await measure('manifest-ota-gate', server.pid, server.base, MANIFEST_LUA, fleetArgs(Math.floor(opts.fleet / 2)), MANIFEST_CONNECTIONS, s.measureS, fleetArgs(0))
       // These polls only refresh last_seen, written at most LAST_SEEN_FLUSH_MS after their answers.
@@ -246,7 +246,7 @@ async function main(): Promise<void> {
       // Polls wrap around the fleet: a small --fleet sees the same devices again.
       const expected = Math.min(ota.answered, opts.fleet)
       if (recorded < expected) log(`WARNING: ${expected} devices polled but only ${recorded} check-ins recorded`)
-      const ng = await measure('manifest-nginx', nginx.pid, nginxBase, MANIFEST_LUA, ['/firmware.json', BOARD, 0, opts.fleet, 0, 1], MANIFEST_CONNECTIONS)
+      const ng = await measure('manifest-nginx', nginx.pid, nginxBase, MANIFEST_LUA, manifestArgs('/firmware.json', BOARD, 0, opts.fleet, 0), MANIFEST_CONNECTIONS)
       const bf = await measure('manifest-bare-fastify', bare.pid, bareBase, MANIFEST_LUA, fleetArgs(0), MANIFEST_CONNECTIONS)
       results.manifest = {
         rps: round(ota.rps, 0),
@@ -273,7 +273,7 @@ async function main(): Promise<void> {
 
     if (wants(5)) {
       // Devices never seen before: each poll inserts the device, its first history row and its offer.
-      const newArgs = (offset: number) => ['/v1/manifest', BOARD, NEW_DEVICES, 0x4000_0000, offset, 1]
+      const newArgs = (offset: number) => manifestArgs('/v1/manifest', BOARD, NEW_DEVICES, 0x4000_0000, offset)
       const since = Date.now()
       const r = await measure('checkins-new-devices', server.pid, server.base, MANIFEST_LUA, newArgs(0), MANIFEST_CONNECTIONS, s.checkinS, newArgs(0x2000_0000))
       results.checkins = {

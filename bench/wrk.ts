@@ -27,27 +27,42 @@ end
 `
 
 /**
- * Manifest polls, each naming another device: device numbers first, first+1, … (spread over the
- * threads, wrapping after `span`), printed as 12 hex digits, with the version and sequence the
- * seeded fleet gives that device number. Args: path board first span offset threads: the
- * n-th request of thread t names device first + ((offset + n * threads + t) mod span).
+ * Manifest polls, each naming another device, printed as 12 hex digits, with the version and
+ * sequence the seeded fleet gives that device number. The k-th poll names device
+ * first + (k * stride mod span): each of the span devices once before any again, and never two
+ * neighbours in a row, as a fleet's polls arrive in no order of their MACs (polls in id order
+ * share the table's pages, which a real fleet's do not). Args: manifestArgs below; the n-th
+ * request of thread t is k = offset + n * threads + t.
  */
 export const MANIFEST_LUA = `${THREAD_IDS_LUA}
 ${SEEDED_VERSION_LUA}
-local path, board, first, span, offset, threads
+local path, board, first, span, offset, threads, stride
 local n = 0
 function init(args)
   path, board = args[1], args[2]
-  first, span, offset, threads = tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), tonumber(args[6])
+  first, span, offset, threads, stride = tonumber(args[3]), tonumber(args[4]), tonumber(args[5]), tonumber(args[6]), tonumber(args[7])
   wrk.headers["User-Agent"] = "ESP32 HTTP Client/1.0"
 end
 function request()
-  local d = first + ((offset + n * threads + tid) % span)
+  local d = first + ((offset + n * threads + tid) % span) * stride % span
   n = n + 1
   local s = seeded_sequence(d)
   return wrk.format("GET", path .. "?board=" .. board .. "&device=" .. string.format("%012x", d) .. "&version=v" .. s .. "&sequence=" .. s .. "&channel=${CHANNEL}")
 end
 ${DONE_LUA}`
+
+/** A stride that visits every one of `span` numbers once (coprime to it), its neighbours far apart. */
+export function scatterStride(span: number): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b))
+  let stride = 7919
+  while (gcd(stride, span) !== 1) stride += 2
+  return stride
+}
+
+/** MANIFEST_LUA's arguments, one wrk thread: polls of devices first … first + span - 1, from position `offset`. */
+export const manifestArgs = (path: string, board: string, first: number, span: number, offset: number): Array<string | number> => [
+  path, board, first, span, offset, 1, scatterStride(span),
+]
 
 /** GETs of the whole file. Args: path. */
 export const WHOLE_LUA = `
