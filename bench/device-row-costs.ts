@@ -14,7 +14,8 @@ import { scatterStride } from './wrk'
 // `npm run bench:rows [-- --fleet N]`: what a check-in costs in SQLite alone (no HTTP), in CPU µs,
 // through ota-gate's own DevicesRepository over a seeded fleet, for the schema as shipped and for
 // the layouts of the devices table that issue 20's notes weighed. Each layout gets a database of
-// its own; the layouts run in turn twice, so a change in the machine's speed shows as a spread.
+// its own; the layouts run in turn three times, and the median and the spread are printed, since
+// the machine's speed moves between rounds.
 
 interface Layout {
   name: string
@@ -59,6 +60,7 @@ const STEADY_POLLS = 100_000
 const NEW_DEVICES = 50_000
 /** The numbers new devices are drawn from, past the fleet's. */
 const NEW_DEVICE_SPAN = 0x4000_0000
+const ROUNDS = 3
 /** Check-ins started before their turn ends: about what 64 connections bring in one turn. */
 const PER_TURN = 64
 
@@ -141,15 +143,18 @@ async function main(): Promise<void> {
   const rounds = new Map<string, Costs[]>(LAYOUTS.map((l) => [l.name, []]))
   // Not reported: the first measurement of a process also pays for compiling its hot paths.
   await measure(LAYOUTS[0], 10_000)
-  for (let round = 1; round <= 2; round++) {
+  for (let round = 1; round <= ROUNDS; round++) {
     for (const layout of LAYOUTS) {
       const costs = await measure(layout, fleet)
       rounds.get(layout.name)?.push(costs)
       process.stderr.write(`round ${round}, ${layout.name}: steady ${costs.steady_us.toFixed(1)} µs, new device ${costs.new_device_us.toFixed(1)} µs\n`)
     }
   }
-  const span = (values: number[]) => values.map((v) => v.toFixed(1)).join(' / ')
-  console.log(`CPU µs per check-in in SQLite, ${fleet.toLocaleString('en-US')} devices, rounds 1 / 2\n`)
+  const span = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    return `${sorted[Math.floor(sorted.length / 2)].toFixed(1)} (${sorted[0].toFixed(1)}–${sorted[sorted.length - 1].toFixed(1)})`
+  }
+  console.log(`CPU µs per check-in in SQLite, ${fleet.toLocaleString('en-US')} devices: median of ${ROUNDS} rounds (lowest–highest)\n`)
   console.log('| layout of devices | steady poll (refresh only) | new device |')
   console.log('|---|---|---|')
   for (const [name, costs] of rounds) {
