@@ -18,6 +18,9 @@ const MMAP_BYTES = 1024 * 1024 * 1024
  */
 export const WAL_CHECKPOINT_PAGES = 4000
 
+/** The WAL file's size kept on disk after a checkpoint lets it start over. */
+const WAL_KEPT_BYTES = 64 * 1024 * 1024
+
 export function databasePath(dataDir: string): string {
   return path.join(dataDir, DATABASE_FILE)
 }
@@ -39,6 +42,8 @@ export function openDatabase(dataDir: string, options: { migrate?: boolean } = {
     // a device row somewhere in a file of ~200 MB per million devices, a cache miss nearly every time.
     db.pragma(`mmap_size = ${MMAP_BYTES}`)
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`)
+    // A WAL that grew under a burst is cut back to this when it starts over, not kept at its peak.
+    db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`)
     if (options.migrate !== false) migrate(db)
   } catch (err) {
     db.close()

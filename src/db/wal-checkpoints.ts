@@ -12,6 +12,11 @@ export interface WalCheckpointOptions {
   watchMs: number
   /** WAL bytes from which the worker takes checkpoints over */
   startAtBytes: number
+  /**
+   * WAL pages at which a commit on the event loop checkpoints after all, while the worker runs:
+   * the bound on the WAL when the worker falls behind
+   */
+  backstopPages: number
 }
 
 /**
@@ -19,7 +24,16 @@ export interface WalCheckpointOptions {
  * starts once the WAL has held 1,000 pages, so a server that writes little (and most tests) never
  * starts a thread for it.
  */
-export const WAL_CHECKPOINTS: WalCheckpointOptions = { everyMs: 250, watchMs: 100, startAtBytes: 1000 * 4096 }
+export const WAL_CHECKPOINTS: WalCheckpointOptions = {
+  everyMs: 250,
+  watchMs: 100,
+  startAtBytes: 1000 * 4096,
+  // The WAL starts over only once every frame is back in the database file before the next write,
+  // which a worker's checkpoint beside a writer that never pauses does not see: 10,000 refreshes a
+  // second of random devices grew it to 784 MB in 20 s (2 cores). A commit on the event loop finds
+  // no other writer, copies the rest back (the worker has done most) and lets it start over.
+  backstopPages: 4 * WAL_CHECKPOINT_PAGES,
+}
 
 const WORKER_BOOT = workerBoot(__filename, 'wal-checkpoint-worker')
 
@@ -29,8 +43,9 @@ const WORKER_BOOT = workerBoot(__filename, 'wal-checkpoint-worker')
  * loop, as SQLite does, it held every request meanwhile: steady polls under load had a 99th
  * percentile of 135–204 ms that way, 15–100 ms with this worker (npm run bench; README,
  * Performance). A worker thread with its own connection runs them instead (PASSIVE: they wait for
- * no reader or writer), and the event loop's connection stops checkpointing. Durability is
- * unchanged: a commit is in the WAL before it returns either way.
+ * no reader or writer), and the event loop's connection checkpoints only past `backstopPages`, so
+ * the WAL stays bounded when the worker cannot keep up. Durability is unchanged: a commit is in
+ * the WAL before it returns either way.
  */
 export class WalCheckpoints {
   private worker: Worker | undefined
@@ -89,7 +104,7 @@ export class WalCheckpoints {
     // Does not keep the process alive: a server stops by closing its app, which stops the worker.
     worker.unref()
     this.worker = worker
-    this.db.pragma('wal_autocheckpoint = 0')
+    this.db.pragma(`wal_autocheckpoint = ${this.options.backstopPages}`)
     let error: Error | undefined
     worker.on('error', (err) => (error = err))
     // Not started again after a failure: the event loop's connection checkpoints as SQLite does by default.
