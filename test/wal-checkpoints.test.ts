@@ -29,7 +29,7 @@ t.test('once the WAL grows, a worker copies it back and the event loop never doe
   const db = openDatabase(dir)
   t.teardown(() => db.open && db.close())
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
-  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, backstopPages: BACKSTOP })
+  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP })
   t.teardown(() => checkpoints.close())
   t.equal(autocheckpoint(db), WAL_CHECKPOINT_PAGES, 'until then, commits on the event loop checkpoint as SQLite does')
   t.notOk(checkpoints.inWorker, 'no thread for a database written little')
@@ -61,10 +61,10 @@ t.test('closed before it started, no worker is started later', async (t) => {
   const db = openDatabase(dir)
   t.teardown(() => db.close())
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
-  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, backstopPages: BACKSTOP })
+  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP })
   await checkpoints.close()
   write(db, 1024 * 1024)
-  const other = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, backstopPages: BACKSTOP })
+  const other = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP })
   t.teardown(() => other.close())
   // A second watcher over the same WAL starts its worker; the closed one has not, by then.
   t.ok(await until(() => other.inWorker))
@@ -79,7 +79,7 @@ t.test('while the worker runs, the WAL does not grow past the backstop', async (
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
   // A worker that takes no checkpoint within the test. A working one does not bound the WAL either
   // while writes never pause: it starts over only when every frame is copied back before the next write.
-  const checkpoints = new WalCheckpoints(db, { everyMs: 3_600_000, watchMs: 20, startAtBytes: 256 * 1024, backstopPages: 500 })
+  const checkpoints = new WalCheckpoints(db, { everyMs: 3_600_000, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 500, backstopPages: 500 })
   t.teardown(() => checkpoints.close())
   let rows = write(db, 1024 * 1024)
   t.ok(await until(() => checkpoints.inWorker))
@@ -92,4 +92,34 @@ t.test('while the worker runs, the WAL does not grow past the backstop', async (
   // 32 MB written: the WAL starts over once the event loop's connection has copied 500 pages back.
   t.ok(largest < 4 * 1024 * 1024, `the WAL peaked at ${largest} bytes, about the backstop's 2 MB and a batch`)
   t.equal((db.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, rows, 'every row is there')
+})
+
+t.test('beside a writer that never pauses, the worker makes the WAL start over', async (t) => {
+  const dir = tempDir(t)
+  const db = openDatabase(dir)
+  t.teardown(() => db.open && db.close())
+  db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
+  const rows = 2000
+  db.transaction(() => {
+    for (let id = 0; id < rows; id++) db.prepare('INSERT INTO filler (id, bytes) VALUES (?, randomblob(4000))').run(id)
+  })()
+  // The event loop's connection never checkpoints here: only the worker can bound the WAL.
+  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 500, backstopPages: 1_000_000 })
+  t.teardown(() => checkpoints.close())
+  t.ok(await until(() => checkpoints.inWorker))
+  // Rows rewritten in place, 64 at a time (a page each) as refresh batches are, about 100 MB of
+  // WAL in all, a batch every other millisecond so that the writer never pauses for long.
+  const update = db.prepare('UPDATE filler SET bytes = randomblob(4000) WHERE id = ?')
+  const batch = db.transaction((first: number) => {
+    for (let i = 0; i < 64; i++) update.run((first + i * 31) % rows)
+  })
+  const wal = `${databasePath(dir)}-wal`
+  let largest = 0
+  for (let n = 0; n < 400; n++) {
+    batch(n * 64)
+    largest = Math.max(largest, fs.statSync(wal).size)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+  // Here about 20 MB, where it never starts over without RESTART (114 MB).
+  t.ok(largest < 48 * 1024 * 1024, `the WAL peaked at ${largest} bytes of the ~100 MB written`)
 })

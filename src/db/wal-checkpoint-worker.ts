@@ -9,9 +9,18 @@ import { lowerThisThreadPriority } from '../worker-threads'
 export interface CheckpointWorkerData {
   file: string
   everyMs: number
+  /** WAL pages from which the worker also makes the WAL start over (RESTART) */
+  restartAtPages: number
 }
 
-const { file, everyMs } = workerData as CheckpointWorkerData
+/** A row of `PRAGMA wal_checkpoint`: the WAL's pages, and how many of them are copied back. */
+interface CheckpointResult {
+  busy: number
+  log: number
+  checkpointed: number
+}
+
+const { file, everyMs, restartAtPages } = workerData as CheckpointWorkerData
 const db = new BetterSqlite3(file)
 db.pragma('synchronous = NORMAL')
 
@@ -20,7 +29,12 @@ lowerThisThreadPriority(10)
 
 const checkpoint = () => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)')
+    const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[]
+    // The WAL starts over only when a commit finds every page of it copied back, which a PASSIVE
+    // checkpoint beside a writer that never pauses does not leave. RESTART waits for the writer's
+    // commit, copies the pages written since and holds the next writer back until it is done (a
+    // few ms), so that writer starts the WAL over.
+    if (copied.log >= restartAtPages) db.pragma('wal_checkpoint(RESTART)')
   } catch (err) {
     // A database busy or locked now is tried again at the next turn; anything else ends the worker,
     // and the connection on the event loop takes checkpoints back.

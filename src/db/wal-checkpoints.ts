@@ -12,6 +12,8 @@ export interface WalCheckpointOptions {
   watchMs: number
   /** WAL bytes from which the worker takes checkpoints over */
   startAtBytes: number
+  /** WAL pages from which the worker, once it has copied them back, makes the WAL start over */
+  restartAtPages: number
   /**
    * WAL pages at which a commit on the event loop checkpoints after all, while the worker runs:
    * the bound on the WAL when the worker falls behind
@@ -28,10 +30,11 @@ export const WAL_CHECKPOINTS: WalCheckpointOptions = {
   everyMs: 250,
   watchMs: 100,
   startAtBytes: 1000 * 4096,
-  // The WAL starts over only once every frame is back in the database file before the next write,
-  // which a worker's checkpoint beside a writer that never pauses does not see: 10,000 refreshes a
-  // second of random devices grew it to 784 MB in 20 s (2 cores). A commit on the event loop finds
-  // no other writer, copies the rest back (the worker has done most) and lets it start over.
+  // Without it, 10,000 refreshes a second of random devices grew the WAL to 784 MB in 20 s
+  // (2 cores), as it never started over; with it, to 22–27 MB.
+  restartAtPages: WAL_CHECKPOINT_PAGES,
+  // For a worker that cannot keep up (a saturated core): a commit on the event loop finds no other
+  // writer, copies the rest back and lets the WAL start over.
   backstopPages: 4 * WAL_CHECKPOINT_PAGES,
 }
 
@@ -43,8 +46,9 @@ const WORKER_BOOT = workerBoot(__filename, 'wal-checkpoint-worker')
  * loop, as SQLite does, it held every request meanwhile: steady polls under load had a 99th
  * percentile of 135–204 ms that way, 15–100 ms with this worker (npm run bench; README,
  * Performance). A worker thread with its own connection runs them instead (PASSIVE: they wait for
- * no reader or writer), and the event loop's connection checkpoints only past `backstopPages`, so
- * the WAL stays bounded when the worker cannot keep up. Durability is unchanged: a commit is in
+ * no reader or writer; past `restartAtPages` it also makes the WAL start over), and the event
+ * loop's connection checkpoints only past `backstopPages`, so the WAL stays bounded when the
+ * worker cannot keep up. Durability is unchanged: a commit is in
  * the WAL before it returns either way.
  */
 export class WalCheckpoints {
@@ -99,7 +103,8 @@ export class WalCheckpoints {
   private start(): void {
     if (this.worker || this.closed) return
     clearInterval(this.watch)
-    const workerData: CheckpointWorkerData = { file: this.db.name, everyMs: this.options.everyMs }
+    const { everyMs, restartAtPages } = this.options
+    const workerData: CheckpointWorkerData = { file: this.db.name, everyMs, restartAtPages }
     const worker = new Worker(WORKER_BOOT, { eval: true, workerData })
     // Does not keep the process alive: a server stops by closing its app, which stops the worker.
     worker.unref()
