@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import BetterSqlite3 from 'better-sqlite3'
-import { lowerThisThreadPriority } from '../worker-threads'
 
 // Runs in a worker thread with a connection of its own: copies the WAL's pages back into the
 // database file (a PASSIVE checkpoint: it waits for no reader or writer) every `everyMs`. The copy
@@ -24,8 +23,9 @@ const { file, everyMs, restartAtPages } = workerData as CheckpointWorkerData
 const db = new BetterSqlite3(file)
 db.pragma('synchronous = NORMAL')
 
-// Below the event loop, above the delta builds: a checkpoint left waiting lets the WAL grow.
-lowerThisThreadPriority(10)
+// At the event loop's priority, not below it: a RESTART holds the write lock, and a thread lowered
+// on a busy core kept the event loop waiting behind it (steady-poll p99 187–294 ms against 111–116
+// at the same priority, npm run bench scenario 1, alternating runs).
 
 const checkpoint = () => {
   try {
