@@ -413,7 +413,7 @@ async function main(): Promise<void> {
         env: BENCH_ENV,
         durability: `as shipped: SQLite WAL, synchronous=NORMAL; state changes committed before the answer, polls that only prove a device alive written at most ${LAST_SEEN_FLUSH_MS} ms later`,
       },
-      manifest_devices: `scenario 1: seeded devices, a distinct one per request, 70% already on the target and the rest already offered it (steady polls); scenario 5: devices never seen before`,
+      manifest_devices: `scenario 1: seeded devices, a distinct one per request, 70% already on the target and the rest already offered it (steady polls); scenario 5: devices never seen before; both named in no order of their ids (manifestArgs in bench/wrk.ts), as a fleet's polls arrive`,
       delta: `scenario 6: patches of a ${IMAGE_SIZE}-byte image made in a process of their own (bench/delta-generate.ts); manifest p99 from the open-loop poller at ${POLL_RATE}/s on a server idle, then while it builds 6 patches of such images (OTA_DELTA_BASES=3); the C++ applier is firmware/build/delta_apply_bench --repeat 5`,
       ...(opts.postgres
         ? {
