@@ -32,8 +32,8 @@ const checkpoint = () => {
     const [copied] = db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[]
     // The WAL starts over only when a commit finds every page of it copied back, which a PASSIVE
     // checkpoint beside a writer that never pauses does not leave. RESTART waits for the writer's
-    // commit, copies the pages written since and holds the next writer back until it is done (a
-    // few ms), so that writer starts the WAL over.
+    // commit, copies the pages written since and holds the next writer back until it is done
+    // (tens of ms under heavy writes: README, Performance), so that writer starts the WAL over.
     if (copied.log >= restartAtPages) db.pragma('wal_checkpoint(RESTART)')
   } catch (err) {
     // A database busy or locked now is tried again at the next turn; anything else ends the worker,

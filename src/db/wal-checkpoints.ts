@@ -43,13 +43,12 @@ const WORKER_BOOT = workerBoot(__filename, 'wal-checkpoint-worker')
 /**
  * Moves SQLite's checkpoints off the event loop once the database is written to in earnest. A
  * checkpoint copies thousands of pages and fsyncs the database file; run by a commit on the event
- * loop, as SQLite does, it held every request meanwhile: steady polls under load had a 99th
- * percentile of 135–204 ms that way, 15–100 ms with this worker (npm run bench; README,
- * Performance). A worker thread with its own connection runs them instead (PASSIVE: they wait for
- * no reader or writer; past `restartAtPages` it also makes the WAL start over), and the event
- * loop's connection checkpoints only past `backstopPages`, so the WAL stays bounded when the
- * worker cannot keep up. Durability is unchanged: a commit is in
- * the WAL before it returns either way.
+ * loop, as SQLite does, it held every request meanwhile: steady polls in id order had a 99th
+ * percentile of 135–204 ms that way, 15–100 ms with a worker (npm run bench; README, Performance).
+ * A worker thread with its own connection runs them instead (PASSIVE: they wait for no reader or
+ * writer; past `restartAtPages` it also makes the WAL start over), and the event loop's
+ * connection checkpoints only past `backstopPages`, so the WAL stays bounded when the worker
+ * cannot keep up. Durability is unchanged: a commit is in the WAL before it returns either way.
  */
 export class WalCheckpoints {
   private worker: Worker | undefined
