@@ -15,7 +15,8 @@ import { scatterStride } from './wrk'
 // through ota-gate's own DevicesRepository over a seeded fleet, for the schema as shipped and for
 // the layouts of the devices table that issue 20's notes weighed. Each layout gets a database of
 // its own; the layouts run in turn three times, and the median and the spread are printed, since
-// the machine's speed moves between rounds.
+// the machine's speed moves between rounds. Checkpoints run on the same connection, as SQLite takes
+// them where no worker does: their CPU counts here as the server's worker thread's counts in its process.
 
 interface Layout {
   name: string
