@@ -23,7 +23,6 @@ import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
 
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex')
 const ORIGIN = 'https://hivehive.example'
-const BUILT_AT = FACTORY_BUILT_AT
 
 /**
  * Whether TypeScript accepts each of `jsons` as esp-web-tools' `Manifest` (the type its installer
@@ -79,9 +78,9 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
   const publish = (args: string[]) =>
     cli(['release', 'publish', '--board', 'esp32cam', '--key', keyFile, '--server', server.url, '--token', token, ...args], {}, repo.dir)
 
-  const r = await publish(['--file', path.join(work, 'firmware.app.bin'), '--factory', path.join(work, 'firmware.bin'), '--built-at', BUILT_AT])
+  const r = await publish(['--file', path.join(work, 'firmware.app.bin'), '--factory', path.join(work, 'firmware.bin'), '--built-at', FACTORY_BUILT_AT])
   t.equal(r.code, 0, r.stderr)
-  t.match(r.stdout, new RegExp(`factory:\\s+${merged.length} bytes, sha256 ${sha256Of(merged)}, md5 ${md5(merged)}, built ${BUILT_AT}`))
+  t.match(r.stdout, new RegExp(`factory:\\s+${merged.length} bytes, sha256 ${sha256Of(merged)}, md5 ${md5(merged)}, built ${FACTORY_BUILT_AT}`))
   t.match(r.stdout, /first flash:\s+first flash of esp32cam\/stable \(web installer, \/firmware.bin\) installs this release's factory image/)
 
   // /firmware.json, read as the field firmware reads it: the fields the seed's build writes, in its order.
@@ -91,7 +90,7 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
   const field = parseFieldManifest(json.body)
   t.same(field.keys, ['version', 'md5', 'built_at', 'app_md5', 'app_size', 'sequence', 'allow_downgrade'])
   const doc = JSON.parse(json.body.toString()) as Record<string, unknown>
-  t.same(doc, { version: 'mason', md5: md5(merged), built_at: BUILT_AT, app_md5: md5(app), app_size: app.length, sequence: 1, allow_downgrade: false })
+  t.same(doc, { version: 'mason', md5: md5(merged), built_at: FACTORY_BUILT_AT, app_md5: md5(app), app_size: app.length, sequence: 1, allow_downgrade: false })
   t.equal(json.headers.get('access-control-allow-origin'), '*', 'the homepage reads it from its own origin')
 
   // /firmware.bin: exactly the bytes whose MD5 /firmware.json gives, with ranges like every download.
@@ -168,7 +167,7 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
 
   // Re-running the first publish is a no-op; the same release with another factory image is refused.
   repo.git('checkout', '--quiet', 'prod-mason')
-  const again = await publish(['--file', path.join(work, 'firmware.app.bin'), '--factory', path.join(work, 'firmware.bin'), '--built-at', BUILT_AT])
+  const again = await publish(['--file', path.join(work, 'firmware.app.bin'), '--factory', path.join(work, 'firmware.bin'), '--built-at', FACTORY_BUILT_AT])
   t.equal(again.code, 0, again.stderr)
   t.match(again.stdout, /already published/)
   const without = await publish(['--file', path.join(work, 'firmware.app.bin')])
@@ -219,8 +218,8 @@ t.test('POST /v1/releases refuses a damaged factory image, each with its own cod
     await uploadArtifact(server, token, app)
     if (options.upload !== false) await uploadArtifact(server, token, image)
     const body = releaseRequest(key, { version, sequence, image: app })
-    const builtAt = options.builtAt ?? BUILT_AT
-    const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: BUILT_AT })
+    const builtAt = options.builtAt ?? FACTORY_BUILT_AT
+    const statement = buildFactoryStatement({ board: 'esp32cam', version, size: image.length, sha256: sha256Of(image), app_sha256: sha256Of(app), built_at: FACTORY_BUILT_AT })
     const signature = options.sign ? options.sign(statement) : signStatement(statement, key.privateKeyPem)
     const answer = await call(server, 'POST', '/v1/releases', token, { ...body, factory: { sha256: sha256Of(image), built_at: builtAt, signature } })
     const recorded = await fetch(`${server.url}/v1/releases/esp32cam/${version}`, { headers: { authorization: `Bearer ${token}` } })
@@ -256,7 +255,7 @@ t.test('POST /v1/releases refuses a damaged factory image, each with its own cod
   await refused('no bootloader', around({ bootloader: Buffer.alloc(0x100, 0xff) }), 'factory_bootloader_invalid', /at 0x1000/)
   await refused('bigger than flash', around({ flashSize: '2MB' }), 'factory_too_large_for_flash', /past the 2 MB/)
 
-  const wrongKey = await attempt(undefined, { sign: (s) => signStatement(s.replace(BUILT_AT, '2020-01-01T00:00:00Z'), key.privateKeyPem) })
+  const wrongKey = await attempt(undefined, { sign: (s) => signStatement(s.replace(FACTORY_BUILT_AT, '2020-01-01T00:00:00Z'), key.privateKeyPem) })
   t.match(wrongKey.answer, { status: 422, body: { error: 'factory_signature_invalid', message: /ota-gate factory image v1\nboard: esp32cam\nversion: bee10\n/ } })
   t.equal(wrongKey.recorded, 404)
   const otherKey: ReleaseKeyPair = await trustedKey(server, 'another key')
@@ -269,7 +268,7 @@ t.test('POST /v1/releases refuses a damaged factory image, each with its own cod
 
   const good = await attempt()
   t.equal(good.answer.status, 201, JSON.stringify(good.answer.body))
-  t.match(good.answer.body, { factory: { built_at: BUILT_AT, app_offset: 0x10000, flash_size: 4 * 1024 * 1024 }, first_flash: { this_release: true } })
+  t.match(good.answer.body, { factory: { built_at: FACTORY_BUILT_AT, app_offset: 0x10000, flash_size: 4 * 1024 * 1024 }, first_flash: { this_release: true } })
 })
 
 t.test('release verify --factory checks a factory image offline, as the server would', async (t) => {

@@ -18,8 +18,14 @@ const MMAP_BYTES = 1024 * 1024 * 1024
  */
 export const WAL_CHECKPOINT_PAGES = 4000
 
-/** The WAL file's size kept on disk after a checkpoint lets it start over. */
-const WAL_KEPT_BYTES = 64 * 1024 * 1024
+/** SQLite's page size, which ota-gate's databases keep. */
+export const PAGE_BYTES = 4096
+
+/**
+ * The WAL's bound: past it a commit on the event loop copies the WAL back even while a worker does
+ * (wal-checkpoints.ts), and its file is cut back to this size when the WAL starts over.
+ */
+export const WAL_BOUND_PAGES = 4 * WAL_CHECKPOINT_PAGES
 
 export function databasePath(dataDir: string): string {
   return path.join(dataDir, DATABASE_FILE)
@@ -43,7 +49,7 @@ export function openDatabase(dataDir: string, options: { migrate?: boolean } = {
     db.pragma(`mmap_size = ${MMAP_BYTES}`)
     db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`)
     // A WAL that grew under a burst is cut back to this when it starts over, not kept at its peak.
-    db.pragma(`journal_size_limit = ${WAL_KEPT_BYTES}`)
+    db.pragma(`journal_size_limit = ${WAL_BOUND_PAGES * PAGE_BYTES}`)
     if (options.migrate !== false) migrate(db)
   } catch (err) {
     db.close()

@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import type { Database } from 'better-sqlite3'
-import { WAL_CHECKPOINT_PAGES } from './open'
+import { PAGE_BYTES, WAL_BOUND_PAGES, WAL_CHECKPOINT_PAGES } from './open'
 import type { CheckpointWorkerData } from './wal-checkpoint-worker'
 import { workerBoot } from '../worker-threads'
 
@@ -29,13 +29,13 @@ export interface WalCheckpointOptions {
 export const WAL_CHECKPOINTS: WalCheckpointOptions = {
   everyMs: 250,
   watchMs: 100,
-  startAtBytes: 1000 * 4096,
+  startAtBytes: 1000 * PAGE_BYTES,
   // Without it, 10,000 refreshes a second of random devices grew the WAL to 784 MB in 20 s
   // (2 cores), as it never started over; with it, to 22–27 MB.
   restartAtPages: WAL_CHECKPOINT_PAGES,
   // For a worker that cannot keep up (a saturated core): a commit on the event loop finds no other
   // writer, copies the rest back and lets the WAL start over.
-  backstopPages: 4 * WAL_CHECKPOINT_PAGES,
+  backstopPages: WAL_BOUND_PAGES,
 }
 
 const WORKER_BOOT = workerBoot(__filename, 'wal-checkpoint-worker')
