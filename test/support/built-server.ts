@@ -28,10 +28,13 @@ function newestSource(dir: string): number {
   return newest
 }
 
-/** `npm run -s build` unless dist/ is newer than every source file (npm test has just built it). */
+/**
+ * `npm run -s build` unless the last build is newer than every source file (npm test has just built).
+ * The build's record, not dist/server.js: an incremental tsc rewrites only the outputs that changed.
+ */
 export function ensureBuilt(): void {
-  const server = path.join(PROJECT, 'dist', 'server.js')
-  if (fs.existsSync(server) && fs.statSync(server).mtimeMs > newestSource(path.join(PROJECT, 'src'))) return
+  const record = path.join(PROJECT, 'dist', '.tsbuildinfo')
+  if (fs.existsSync(record) && fs.statSync(record).mtimeMs > newestSource(path.join(PROJECT, 'src'))) return
   execFileSync('npm', ['run', '-s', 'build'], { cwd: PROJECT, stdio: 'inherit' })
 }
 
