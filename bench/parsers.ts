@@ -111,3 +111,26 @@ export function parseProcStatTicks(stat: string, of: 'self' | 'reaped' = 'self')
   if (!Number.isInteger(utime) || !Number.isInteger(stime)) throw new Error('no utime/stime in /proc/<pid>/stat')
   return utime + stime
 }
+
+/**
+ * From Prometheus text, the upper bound in ms of the histogram bucket that holds the q-th
+ * percentile (0-100) of the series whose labels include `labels` (buckets of several status codes
+ * summed): a bound, as close as the buckets are. Infinity when it lies past the last finite bucket;
+ * throws when no series matches.
+ */
+export function histogramPercentileBoundMs(text: string, metric: string, labels: Record<string, string>, q: number): number {
+  const counts = new Map<number, number>()
+  for (const line of text.split('\n')) {
+    const m = new RegExp(`^${metric}_bucket\\{(.*)\\} (\\d+)$`).exec(line)
+    if (!m) continue
+    const found = new Map([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]))
+    if (Object.entries(labels).some(([k, v]) => found.get(k) !== v)) continue
+    const le = found.get('le') === '+Inf' ? Infinity : Number(found.get('le'))
+    counts.set(le, (counts.get(le) ?? 0) + Number(m[2]))
+  }
+  const total = counts.get(Infinity)
+  if (total === undefined || total === 0) throw new Error(`no ${metric} series with ${JSON.stringify(labels)}`)
+  const rank = Math.ceil((q / 100) * total)
+  const bound = [...counts.keys()].sort((a, b) => a - b).find((le) => (counts.get(le) ?? 0) >= rank)
+  return (bound ?? Infinity) * 1000
+}

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { median, parseProcStatTicks, parseVmHwm, parseWrkOutput, percentile } from '../bench/parsers'
+import { histogramPercentileBoundMs, median, parseProcStatTicks, parseVmHwm, parseWrkOutput, percentile } from '../bench/parsers'
 
 // wrk 4.1 output as the benchmark's Lua done() hook leaves it: wrk's own summary, then our line.
 const WRK_OUTPUT = `Running 5s test @ http://127.0.0.1:40123
@@ -61,4 +61,30 @@ t.test('parseProcStatTicks adds utime and stime, whatever the command name holds
   t.equal(parseProcStatTicks(stat, 'reaped'), 42, 'cutime and cstime: children that exited')
   t.throws(() => parseProcStatTicks('no parenthesis here'), /not the text/)
   t.throws(() => parseProcStatTicks('1 (x) S 1 2'), /no utime/)
+})
+
+// What /metrics answers (prom-client's text format), two status codes of the manifest route.
+const METRICS = `# HELP ota_http_request_duration_seconds Time to answer requests
+# TYPE ota_http_request_duration_seconds histogram
+ota_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/v1/manifest",status_code="200"} 900
+ota_http_request_duration_seconds_bucket{le="0.0025",method="GET",route="/v1/manifest",status_code="200"} 985
+ota_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/manifest",status_code="200"} 995
+ota_http_request_duration_seconds_bucket{le="0.01",method="GET",route="/v1/manifest",status_code="200"} 999
+ota_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/manifest",status_code="200"} 1000
+ota_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/v1/manifest",status_code="304"} 0
+ota_http_request_duration_seconds_bucket{le="0.0025",method="GET",route="/v1/manifest",status_code="304"} 0
+ota_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/manifest",status_code="304"} 0
+ota_http_request_duration_seconds_bucket{le="0.01",method="GET",route="/v1/manifest",status_code="304"} 10
+ota_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/v1/manifest",status_code="304"} 1000
+ota_http_request_duration_seconds_bucket{le="0.001",method="GET",route="/healthz",status_code="200"} 5
+ota_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/healthz",status_code="200"} 5
+`
+
+t.test('histogramPercentileBoundMs: the bucket holding the percentile, over the matching series summed', async (t) => {
+  const manifest = { route: '/v1/manifest', method: 'GET' }
+  t.equal(histogramPercentileBoundMs(METRICS, 'ota_http_request_duration_seconds', { ...manifest, status_code: '200' }, 99), 5, '990th of 1,000 lies in the 5 ms bucket')
+  t.equal(histogramPercentileBoundMs(METRICS, 'ota_http_request_duration_seconds', { ...manifest, status_code: '200' }, 50), 1)
+  t.equal(histogramPercentileBoundMs(METRICS, 'ota_http_request_duration_seconds', manifest, 50), 10, 'both codes: the 1,000th of 2,000 is in the 10 ms bucket (999 + 10 by then)')
+  t.equal(histogramPercentileBoundMs(METRICS, 'ota_http_request_duration_seconds', manifest, 99), Infinity, 'past the last finite bucket')
+  t.throws(() => histogramPercentileBoundMs(METRICS, 'ota_http_request_duration_seconds', { route: '/v1/none' }, 99), /no ota_http_request_duration_seconds series/)
 })
