@@ -120,8 +120,9 @@ export function parseProcStatTicks(stat: string, of: 'self' | 'reaped' = 'self')
  */
 export function histogramPercentileBoundMs(text: string, metric: string, labels: Record<string, string>, q: number): number {
   const counts = new Map<number, number>()
+  const bucket = new RegExp(`^${metric}_bucket\\{(.*)\\} (\\d+)$`)
   for (const line of text.split('\n')) {
-    const m = new RegExp(`^${metric}_bucket\\{(.*)\\} (\\d+)$`).exec(line)
+    const m = bucket.exec(line)
     if (!m) continue
     const found = new Map([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]))
     if (Object.entries(labels).some(([k, v]) => found.get(k) !== v)) continue
