@@ -9,6 +9,7 @@ import { PROJECT_ROOT } from './processes'
 import { systemClock } from '../src/clock'
 import { DevicesRepository } from '../src/repositories/devices'
 import type { CheckIn } from '../src/repositories/device-rows'
+import { median } from './parsers'
 import { scatterStride } from './wrk'
 
 // `npm run bench:rows [-- --fleet N]`: what a check-in costs in SQLite alone (no HTTP), in CPU µs,
@@ -151,10 +152,7 @@ async function main(): Promise<void> {
       process.stderr.write(`round ${round}, ${layout.name}: steady ${costs.steady_us.toFixed(1)} µs, new device ${costs.new_device_us.toFixed(1)} µs\n`)
     }
   }
-  const span = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b)
-    return `${sorted[Math.floor(sorted.length / 2)].toFixed(1)} (${sorted[0].toFixed(1)}–${sorted[sorted.length - 1].toFixed(1)})`
-  }
+  const span = (values: number[]) => `${median(values).toFixed(1)} (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`
   console.log(`CPU µs per check-in in SQLite, ${fleet.toLocaleString('en-US')} devices: median of ${ROUNDS} rounds (lowest–highest)\n`)
   console.log('| layout of devices | steady poll (refresh only) | new device |')
   console.log('|---|---|---|')

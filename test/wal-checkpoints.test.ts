@@ -11,6 +11,9 @@ import { until } from './support/wait'
 /** WAL pages at which the event loop's connection checkpoints while the worker runs, in these tests. */
 const BACKSTOP = 2000
 
+/** A worker that starts at 256 KB of WAL and checkpoints every 20 ms, never with RESTART. */
+const QUICK = { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP }
+
 const autocheckpoint = (db: ReturnType<typeof openDatabase>) => db.pragma('wal_autocheckpoint', { simple: true })
 
 /** About `bytes` more in the database, in transactions of 256 KB as the server's batches write; returns the rows written. */
@@ -29,7 +32,7 @@ t.test('once the WAL grows, a worker copies it back and the event loop never doe
   const db = openDatabase(dir)
   t.teardown(() => db.open && db.close())
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
-  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP })
+  const checkpoints = new WalCheckpoints(db, QUICK)
   t.teardown(() => checkpoints.close())
   t.equal(autocheckpoint(db), WAL_CHECKPOINT_PAGES, 'until then, commits on the event loop checkpoint as SQLite does')
   t.notOk(checkpoints.inWorker, 'no thread for a database written little')
@@ -61,10 +64,10 @@ t.test('closed before it started, no worker is started later', async (t) => {
   const db = openDatabase(dir)
   t.teardown(() => db.close())
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
-  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP })
+  const checkpoints = new WalCheckpoints(db, QUICK)
   await checkpoints.close()
   write(db, 1024 * 1024)
-  const other = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 1_000_000, backstopPages: BACKSTOP })
+  const other = new WalCheckpoints(db, QUICK)
   t.teardown(() => other.close())
   // A second watcher over the same WAL starts its worker; the closed one has not, by then.
   t.ok(await until(() => other.inWorker))
@@ -79,7 +82,7 @@ t.test('while the worker runs, the WAL does not grow past the backstop', async (
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
   // A worker that takes no checkpoint within the test. A working one does not bound the WAL either
   // while writes never pause: it starts over only when every frame is copied back before the next write.
-  const checkpoints = new WalCheckpoints(db, { everyMs: 3_600_000, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 500, backstopPages: 500 })
+  const checkpoints = new WalCheckpoints(db, { ...QUICK, everyMs: 3_600_000, restartAtPages: 500, backstopPages: 500 })
   t.teardown(() => checkpoints.close())
   let rows = write(db, 1024 * 1024)
   t.ok(await until(() => checkpoints.inWorker))
@@ -100,11 +103,12 @@ t.test('beside a writer that never pauses, the worker makes the WAL start over',
   t.teardown(() => db.open && db.close())
   db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)')
   const rows = 2000
+  const insert = db.prepare('INSERT INTO filler (id, bytes) VALUES (?, randomblob(4000))')
   db.transaction(() => {
-    for (let id = 0; id < rows; id++) db.prepare('INSERT INTO filler (id, bytes) VALUES (?, randomblob(4000))').run(id)
+    for (let id = 0; id < rows; id++) insert.run(id)
   })()
   // The event loop's connection never checkpoints here: only the worker can bound the WAL.
-  const checkpoints = new WalCheckpoints(db, { everyMs: 20, watchMs: 20, startAtBytes: 256 * 1024, restartAtPages: 500, backstopPages: 1_000_000 })
+  const checkpoints = new WalCheckpoints(db, { ...QUICK, restartAtPages: 500, backstopPages: 1_000_000 })
   t.teardown(() => checkpoints.close())
   t.ok(await until(() => checkpoints.inWorker))
   // Rows rewritten in place, 64 at a time (a page each) as refresh batches are, about 100 MB of
