@@ -30,7 +30,8 @@ function newestSource(dir: string): number {
 
 /**
  * `npm run -s build` unless the last build is newer than every source file (npm test has just built).
- * The build's record, not dist/server.js: an incremental tsc rewrites only the outputs that changed.
+ * The build's record, not dist/server.js: an incremental tsc rewrites only the outputs that changed,
+ * and `npm run build` touches the record, which tsc leaves alone when no source's content changed.
  */
 export function ensureBuilt(): void {
   const record = path.join(PROJECT, 'dist', '.tsbuildinfo')
