@@ -1,0 +1,17 @@
+// Test group: databases: SQLite and PostgreSQL, ledger import, copies, backups, the WAL.
+// These files run in one tap process, one after another (README, Tests: test groups).
+import '../ledger-import.test'
+import '../db-copy.test'
+import '../db-copy-plan.test'
+import '../backup.test'
+import '../postgres-backup.test'
+import '../postgres-cluster.test'
+import '../postgres-migrations.test'
+import '../pg-transaction.test'
+import '../pg-group-commit.test'
+import '../pg-artifact-store.test'
+import '../pg-instance.test'
+import '../change-feed.test'
+import '../disk-full.test'
+import '../wal-checkpoints.test'
+import '../foundation.test'
