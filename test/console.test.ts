@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import type { Browser } from 'playwright-core'
+import type { BrowserContext } from 'playwright-core'
 import { chromiumMissing, launchChromium, type InPage, openPage, screenshot, show, signIn, unlabelledControls, WIDTHS, type WatchedPage } from './support/browser'
 import { deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
@@ -13,7 +13,7 @@ import { FLEET_ENV, NO_AHEAD_DELTAS, UNPROVEN_FLEET_ENV } from './support/env'
 
 const XSS = '<img src=x onerror=alert(1)>'
 
-let browser: Browser
+let browser: BrowserContext
 t.before(async () => {
   if (!chromiumMissing) browser = await launchChromium(t)
 })

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import type { TestContext } from './server'
 
 /** Debian's Chromium (`apt-get install chromium`, as .ci/run does): nothing here downloads a browser. */
@@ -27,14 +27,19 @@ const FLAGS = [
   '--no-first-run',
 ]
 
-/** One Chromium for a whole test file, closed when the file's tests end. */
-export async function launchChromium(t: TestContext): Promise<Browser> {
+/**
+ * One Chromium for a whole test file, closed when the file's tests end, and the one browser context
+ * its pages open in. Each context starts renderer processes of its own (about 2 s of CPU each on
+ * this machine) while the pages of one context share them; and the console keeps its token in
+ * sessionStorage, which is each page's own, so a new page still starts signed out.
+ */
+export async function launchChromium(t: TestContext): Promise<BrowserContext> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
   t.teardown(() => browser.close())
-  return browser
+  return browser.newContext()
 }
 
-/** A page in its own browser context (its own session storage), with what went wrong in it. */
+/** A new page (its own session storage) `width` px wide, with what went wrong in it. */
 export interface WatchedPage {
   page: Page
   width: number
@@ -46,10 +51,10 @@ export interface WatchedPage {
   requests: string[]
 }
 
-export async function openPage(t: TestContext, browser: Browser, width: number = WIDTHS[0]): Promise<WatchedPage> {
-  const context = await browser.newContext({ viewport: { width, height: 900 } })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
+export async function openPage(t: TestContext, browser: BrowserContext, width: number = WIDTHS[0]): Promise<WatchedPage> {
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  await page.setViewportSize({ width, height: 900 })
   const watched: WatchedPage = { page, width, problems: [], dialogs: [], requests: [] }
   page.on('console', (m) => {
     if (m.type() === 'error') watched.problems.push(m.text())
