@@ -24,7 +24,6 @@ import { cli, createToken, startServer, tempDir, type RunningServer, type TestCo
 const DEVICES = 16
 
 // Populating the installation is most of the file's time: the tests share one (copies only read it).
-t.setTimeout(360_000)
 
 interface Installation {
   dataDir: string

@@ -10,10 +10,6 @@ import { getJson } from './support/http'
 // When deltas are not offered: a device that failed one, a patch too many devices failed, a board
 // an operator switched off, a patch of half the image or more.
 
-// Each test runs a server that builds patches in a worker thread: on a loaded machine the file
-// needs more than the suite's default three minutes.
-t.setTimeout(600_000)
-
 t.test('delta_failed: that device gets the full image; past the limit the patch is off for everyone', async (t) => {
   // Device credentials off: every device is taken at its word (the next test: with them on).
   const { server, operator } = await start(t, { OTA_DELTA_FAILURE_LIMIT: '2', OTA_DEVICE_AUTH: 'off' })

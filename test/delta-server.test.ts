@@ -10,10 +10,6 @@ import { getJson } from './support/http'
 // Delta updates end to end on a real server: patches built when a release is published and on
 // first demand, offered in the signed manifest, downloaded like binaries, counted as bytes saved.
 
-// Each test runs a server that builds patches in a worker thread: on a loaded machine the file
-// needs more than the suite's default three minutes.
-t.setTimeout(600_000)
-
 // One server (and its build worker) for the tests that need only mason and carder published; each
 // asks as its own devices.
 t.test('mason, then carder published', async (t) => {

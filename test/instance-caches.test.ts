@@ -17,9 +17,6 @@ import { until } from './support/wait'
 // the binaries it found stored — follows an operator's action through another instance within a
 // second, carried by the PostgreSQL change feed.
 
-// The delta patches are built by the server's worker thread: on a loaded machine that takes a while.
-t.setTimeout(600_000)
-
 /** The bound for every instance to agree. */
 const AGREE_MS = 1000
 const DAY = 86_400_000

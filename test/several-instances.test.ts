@@ -23,9 +23,6 @@ import { createToken, tempDir, type RunningServer, type TestContext } from './su
 // on one SQLite data folder (three processes on one host), whose caches re-read SQLite's generation
 // counter at most every second, so the bound there is that second plus a poll.
 
-// Seven server processes and two nginx in all, each instance started and waited for in turn.
-t.setTimeout(600_000)
-
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 })
 t.teardown(() => agent.destroy())
 
