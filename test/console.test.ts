@@ -13,9 +13,9 @@ import { FLEET_ENV, NO_AHEAD_DELTAS, UNPROVEN_FLEET_ENV } from './support/env'
 
 const XSS = '<img src=x onerror=alert(1)>'
 
-let browser: BrowserContext
+let context: BrowserContext
 t.before(async () => {
-  if (!chromiumMissing) browser = await launchChromium(t)
+  if (!chromiumMissing) context = await launchChromium(t)
 })
 
 /** No console error, uncaught exception, CSP violation or dialog happened in the page. */
@@ -59,7 +59,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
   const { server, operator, releaser } = await seededFleet(t)
 
   t.test('a releaser token is refused with the role it needs, and kept nowhere', async (t) => {
-    const w = await openPage(t, browser)
+    const w = await openPage(t, context)
     await w.page.goto(`${server.url}/console/`)
     await w.page.getByLabel('Operator or admin token').fill(releaser)
     await w.page.getByRole('button', { name: 'Sign in' }).click()
@@ -73,7 +73,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
   })
 
   t.test('sign in from the keyboard alone', async (t) => {
-    const w = await openPage(t, browser, WIDTHS[1])
+    const w = await openPage(t, context, WIDTHS[1])
     await w.page.goto(`${server.url}/console/`)
     t.same(await unlabelledControls(w), [], 'the token field has a label')
     for (let tabs = 0; tabs < 5 && (await w.page.evaluate<string>('document.activeElement.id')) !== 'token'; tabs++) await w.page.keyboard.press('Tab')
@@ -95,7 +95,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
 
   t.test('sign in, the fleet chart shows the seeded counts, sign out forgets the token', async (t) => {
     for (const width of WIDTHS) {
-      const w = await openPage(t, browser, width)
+      const w = await openPage(t, context, width)
       await signIn(w, server.url, operator)
       t.match(await w.page.locator('#who').textContent(), 'ops-alice (operator)')
       const stable = w.page.locator('[data-channel="esp32cam / stable"]')
@@ -124,7 +124,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
 
   t.test('a device that sends markup shows it as text and runs nothing', async (t) => {
     for (const width of WIDTHS) {
-      const w = await openPage(t, browser, width)
+      const w = await openPage(t, context, width)
       await signIn(w, server.url, operator)
       await show(w, `#/device/${deviceId(6)}`, 'td.text')
       const detail = w.page.locator('td.text', { hasText: 'onerror' }).first()
@@ -144,7 +144,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
 
   t.test('each page at both widths, and the release funnel', async (t) => {
     for (const width of WIDTHS) {
-      const w = await openPage(t, browser, width)
+      const w = await openPage(t, context, width)
       await signIn(w, server.url, operator)
       await show(w, '#/releases', 'tbody tr')
       t.equal(await w.page.locator('tbody tr').count(), 2, 'two releases, newest first')
@@ -174,7 +174,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
   })
 
   t.test('pause a rollout from the page: the API shows it paused, with the audit entry', async (t) => {
-    const w = await openPage(t, browser)
+    const w = await openPage(t, context)
     await signIn(w, server.url, operator)
     await show(w, '#/rollouts?board=esp32cam', '[data-channel="esp32cam / stable"]')
     const stable = w.page.locator('[data-channel="esp32cam / stable"]')
@@ -199,7 +199,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
   })
 
   t.test('pin and unpin a device from the page, each with its reason in the audit log', async (t) => {
-    const w = await openPage(t, browser, WIDTHS[1])
+    const w = await openPage(t, context, WIDTHS[1])
     await signIn(w, server.url, operator)
     await show(w, '#/rollouts?board=esp32cam', '[data-channel="esp32cam / stable"]')
     await w.page.getByLabel('Devices to pin (ids separated by spaces, commas or lines)').fill(`${deviceId(13)}\n${deviceId(14).toUpperCase()}`)
@@ -234,7 +234,7 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
   })
 
   t.test('the page refreshes by itself and keeps what the operator typed, and where', async (t) => {
-    const w = await openPage(t, browser)
+    const w = await openPage(t, context)
     // The page's own clock, moved by the test: no waiting for the refresh interval.
     await w.page.clock.install()
     await signIn(w, server.url, operator)
@@ -269,7 +269,7 @@ t.test('device search finds one device among 10,000', { skip: chromiumMissing },
   const server = await startServer(t, FLEET_ENV, { dataDir: dataDir })
   const operator = await operatorToken(server)
   const wanted = deviceId(7777, 0xc4)
-  const w = await openPage(t, browser)
+  const w = await openPage(t, context)
   await signIn(w, server.url, operator)
   await show(w, '#/devices', 'tbody tr')
   await w.page.getByLabel('Device id or prefix').fill(wanted.replace(/(..)(?!$)/g, '$1:').toUpperCase())

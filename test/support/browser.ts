@@ -51,8 +51,8 @@ export interface WatchedPage {
   requests: string[]
 }
 
-export async function openPage(t: TestContext, browser: BrowserContext, width: number = WIDTHS[0]): Promise<WatchedPage> {
-  const page = await browser.newPage()
+export async function openPage(t: TestContext, context: BrowserContext, width: number = WIDTHS[0]): Promise<WatchedPage> {
+  const page = await context.newPage()
   t.teardown(() => page.close())
   await page.setViewportSize({ width, height: 900 })
   const watched: WatchedPage = { page, width, problems: [], dialogs: [], requests: [] }
