@@ -5,7 +5,7 @@ import t from 'tap'
 // `npm test` runs the groups in test/groups/, not the test files themselves: a file that no group
 // imports would never run, and one that two groups import would run twice.
 
-const TESTS = path.resolve(__dirname)
+const TESTS = __dirname
 const GROUPS = path.join(TESTS, 'groups')
 const IMPORT = /^import '\.\.\/([\w-]+\.test)'$/
 

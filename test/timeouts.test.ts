@@ -14,6 +14,23 @@ import { until } from './support/wait'
 const CHUNK = 64 * 1024
 const image = buildEspImage({ size: 200_000, version: 'slow' })
 
+/** GETs `url` and reads the answer at about 20 KB/s: after each piece, it waits as long as such a link takes to carry it. */
+function readAt20KBps(url: string, headers: Record<string, string>): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const req = http.get(url, { headers, agent: false }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        res.pause()
+        setTimeout(() => res.resume(), chunk.length / 20)
+      })
+      res.on('end', () => resolve(Buffer.concat(chunks)))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+  })
+}
+
 // Each test runs its own server and spends most of its time waiting on a slow reader, a trickle or
 // a server timeout: they run side by side (in a parent of their own, so that the other files of
 // their test group, in the same process, do not).
@@ -26,24 +43,7 @@ t.test('server timeouts and connection limits', { jobs: 3 }, async (t) => {
     t.equal(server.app.server.headersTimeout, 1000)
 
     const started = Date.now()
-    const slow = await new Promise<Buffer>((resolve, reject) => {
-      const req = http.get(
-        `${server.url}/v1/firmware/${seeded.shas[0]}.bin`,
-        { headers: { Range: 'bytes=0-65535', 'User-Agent': 'ESP32 HTTP Client/1.0' }, agent: false },
-        (res) => {
-          const chunks: Buffer[] = []
-          // About 20 KB/s: after each piece, wait as long as it takes such a link to carry it.
-          res.on('data', (chunk: Buffer) => {
-            chunks.push(chunk)
-            res.pause()
-            setTimeout(() => res.resume(), chunk.length / 20)
-          })
-          res.on('end', () => resolve(Buffer.concat(chunks)))
-          res.on('error', reject)
-        }
-      )
-      req.on('error', reject)
-    })
+    const slow = await readAt20KBps(`${server.url}/v1/firmware/${seeded.shas[0]}.bin`, { Range: 'bytes=0-65535', 'User-Agent': 'ESP32 HTTP Client/1.0' })
     t.ok(Date.now() - started >= 3000, `read over ${Date.now() - started} ms`)
     t.same(slow, image.subarray(0, CHUNK), 'all 64 KiB arrived')
 
@@ -96,20 +96,7 @@ t.test('server timeouts and connection limits', { jobs: 3 }, async (t) => {
 
     // A download that takes longer than the body timeout is not cut: only receiving counts.
     const started = Date.now()
-    const res = await new Promise<Buffer>((resolve, reject) => {
-      http
-        .get(`${server.url}/v1/firmware/${seeded.shas[0]}.bin`, { headers: { Range: 'bytes=0-65535' }, agent: false }, (r) => {
-          const chunks: Buffer[] = []
-          r.on('data', (chunk: Buffer) => {
-            chunks.push(chunk)
-            r.pause()
-            setTimeout(() => r.resume(), chunk.length / 20)
-          })
-          r.on('end', () => resolve(Buffer.concat(chunks)))
-          r.on('error', reject)
-        })
-        .on('error', reject)
-    })
+    const res = await readAt20KBps(`${server.url}/v1/firmware/${seeded.shas[0]}.bin`, { Range: 'bytes=0-65535' })
     t.ok(Date.now() - started > 1500, `the download took ${Date.now() - started} ms`)
     t.same(res, image.subarray(0, CHUNK), 'and arrived whole')
   })
