@@ -234,8 +234,9 @@ t.test('the console in Chromium', { skip: chromiumMissing }, async (t) => {
   })
 
   t.test('the page refreshes by itself and keeps what the operator typed, and where', async (t) => {
-    const w = await openPage(t, context)
-    // The page's own clock, moved by the test: no waiting for the refresh interval.
+    // The page's own clock, moved by the test: no waiting for the refresh interval. A tab of its
+    // own, as the clock stays installed in the tab.
+    const w = await openPage(t, context, WIDTHS[0], { own: true })
     await w.page.clock.install()
     await signIn(w, server.url, operator)
     await show(w, '#/rollouts?board=esp32cam', '[data-channel="esp32cam / stable"] dd[data-state="paused"]')

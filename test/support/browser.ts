@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type BrowserContext, type ConsoleMessage, type Dialog, type Page, type Request } from 'playwright-core'
 import type { TestContext } from './server'
 
 /** Debian's Chromium (`apt-get install chromium`, as .ci/run does): nothing here downloads a browser. */
@@ -30,8 +30,7 @@ const FLAGS = [
 /**
  * One Chromium for a whole test file, closed when the file's tests end, and the one browser context
  * its pages open in. Each context starts renderer processes of its own (about 2 s of CPU each on
- * this machine) while the pages of one context share them; and the console keeps its token in
- * sessionStorage, which is each page's own, so a new page still starts signed out.
+ * this machine) while the pages of one context share them.
  */
 export async function launchChromium(t: TestContext): Promise<BrowserContext> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS })
@@ -39,7 +38,7 @@ export async function launchChromium(t: TestContext): Promise<BrowserContext> {
   return browser.newContext()
 }
 
-/** A new page (its own session storage) `width` px wide, with what went wrong in it. */
+/** A page `width` px wide, signed out, with what went wrong in it. */
 export interface WatchedPage {
   page: Page
   width: number
@@ -51,20 +50,48 @@ export interface WatchedPage {
   requests: string[]
 }
 
-export async function openPage(t: TestContext, context: BrowserContext, width: number = WIDTHS[0]): Promise<WatchedPage> {
-  const page = await context.newPage()
-  t.teardown(() => page.close())
-  await page.setViewportSize({ width, height: 900 })
+/** The tab each width's tests take turns in, per context (see openPage). */
+const tabs = new WeakMap<BrowserContext, Map<number, Page>>()
+
+/**
+ * A page `width` px wide for one test, watched from here on. The tests of a context take turns in
+ * one tab per width: a new tab costs a renderer started and the console's scripts compiled again,
+ * about 2 s of CPU each on this machine, where a tab used again costs a navigation. Each test still
+ * starts as a new tab would: at its end the tab forgets the session storage of the page it was on
+ * (where the console keeps its token) and goes to about:blank, so the next test loads the console
+ * anew, signed out. `own: true` gives a tab of the test's own, closed at its end, for a test that
+ * changes the tab itself (its clock).
+ */
+export async function openPage(t: TestContext, context: BrowserContext, width: number = WIDTHS[0], options: { own?: boolean } = {}): Promise<WatchedPage> {
+  const byWidth = tabs.get(context) ?? new Map<number, Page>()
+  tabs.set(context, byWidth)
+  let page = options.own ? undefined : byWidth.get(width)
+  if (page === undefined || page.isClosed()) {
+    page = await context.newPage()
+    await page.setViewportSize({ width, height: 900 })
+    if (!options.own) byWidth.set(width, page)
+  } else {
+    // A tab behind another draws no frames, and screenshots and Playwright's checks wait for frames.
+    await page.bringToFront()
+  }
   const watched: WatchedPage = { page, width, problems: [], dialogs: [], requests: [] }
-  page.on('console', (m) => {
+  const onConsole = (m: ConsoleMessage) => {
     if (m.type() === 'error') watched.problems.push(m.text())
-  })
-  page.on('pageerror', (e) => watched.problems.push(`uncaught: ${e.message}`))
-  page.on('dialog', (d) => {
+  }
+  const onPageError = (e: Error) => watched.problems.push(`uncaught: ${e.message}`)
+  const onDialog = (d: Dialog) => {
     watched.dialogs.push(`${d.type()}: ${d.message()}`)
     void d.dismiss()
+  }
+  const onRequest = (r: Request) => watched.requests.push(r.url())
+  page.on('console', onConsole).on('pageerror', onPageError).on('dialog', onDialog).on('request', onRequest)
+  const tab = page
+  t.teardown(async () => {
+    if (options.own) return tab.close()
+    tab.off('console', onConsole).off('pageerror', onPageError).off('dialog', onDialog).off('request', onRequest)
+    if (tab.url().startsWith('http')) await tab.evaluate(() => (globalThis as unknown as { sessionStorage: { clear(): void } }).sessionStorage.clear())
+    await tab.goto('about:blank')
   })
-  page.on('request', (r) => watched.requests.push(r.url()))
   return watched
 }
 
