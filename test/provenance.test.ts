@@ -7,7 +7,11 @@ import {
   GitError,
   headCommit,
   isReachableFromBranch,
+  readBlobs,
+  releaseBranchRefs,
+  resolveRevisions,
   resolveTagCommit,
+  tagAndBranchRefs,
   tagExists,
   tagNameProblem,
   uncommittedChanges,
@@ -129,6 +133,41 @@ t.test('git helpers answer from a real repository and refuse unsafe arguments', 
   await t.rejects(isReachableFromBranch(repo.dir, repo.annotated, '--all'), GitError)
   await t.rejects(findReleaseBranchRef(repo.dir, '-production'), GitError)
   await t.rejects(resolveTagCommit(tempDir(t), 'prod-mason'), /not a git repository/)
+})
+
+t.test('batched questions: several revisions or files in one git process, each answered in its place', async (t) => {
+  const repo = firmwareRepo(t, 'change')
+  t.same(
+    await resolveRevisions(repo.dir, ['refs/tags/prod-mason^{commit}', 'refs/heads/nope^{commit}', 'HEAD^{commit}', 'refs/tags/prod-carder^{commit}']),
+    [repo.annotated, undefined, repo.mainOnly, repo.onProduction],
+    'found and missing, in the order asked'
+  )
+  t.same(await resolveRevisions(repo.dir, []), [], 'nothing asked, no process')
+  git(repo.dir, 'update-ref', 'refs/remotes/origin/production', repo.onProduction)
+  t.same(await releaseBranchRefs(repo.dir, 'production'), ['refs/heads/production', 'refs/remotes/origin/production'], 'both refs of the branch, the local one first')
+  t.same(await tagAndBranchRefs(repo.dir, 'prod-none', 'production'), { tagCommit: undefined, branchRefs: ['refs/heads/production', 'refs/remotes/origin/production'] })
+  t.same(await tagAndBranchRefs(repo.dir, 'prod-mason', 'staging'), { tagCommit: repo.annotated, branchRefs: [] })
+
+  // Contents with line breaks and bytes that are not text, a directory, a missing file and an
+  // empty one: each answer stays in its place.
+  const bytes = Buffer.from([0x0a, 0x00, 0xff, 0x0a, 0x41])
+  fs.mkdirSync(path.join(repo.dir, 'dir'))
+  fs.writeFileSync(path.join(repo.dir, 'dir', 'raw.bin'), bytes)
+  fs.writeFileSync(path.join(repo.dir, 'empty'), '')
+  git(repo.dir, 'add', 'dir', 'empty')
+  git(repo.dir, '-c', 'commit.gpgsign=false', 'commit', '--quiet', '-m', 'files')
+  const head = git(repo.dir, 'rev-parse', 'HEAD')
+  const blobs = await readBlobs(repo.dir, [`${head}:dir/raw.bin`, `${head}:dir`, `${head}:a.txt`, `${head}:nope`, `${head}:empty`, `${repo.annotated}:a.txt`], 1024 * 1024)
+  t.same(blobs[0], bytes, 'the bytes as committed')
+  t.equal(blobs[1], undefined, 'a directory is no file')
+  t.equal(blobs[2]?.toString(), 'first release')
+  t.equal(blobs[3], undefined, 'a missing file')
+  t.same(blobs[4], Buffer.alloc(0), 'an empty file is a file')
+  t.equal(blobs[5]?.toString(), 'first release', 'at another commit')
+
+  await t.rejects(readBlobs(repo.dir, [`${head}:a\n${head}:b`], 1024), GitError, 'a name with a line break is refused, not sent')
+  await t.rejects(resolveRevisions(tempDir(t), ['HEAD']), /not a git repository/)
+  await t.rejects(tagAndBranchRefs(repo.dir, 'a..b', 'production'), GitError)
 })
 
 async function gitServer(t: TestContext, gitDir: string) {

@@ -1,9 +1,9 @@
 import {
   DEFAULT_SEQUENCE_FILE,
   DEFAULT_VERSION_FILE,
-  fileAtCommit,
   headCommit,
   labelsAtCommit,
+  labelTexts,
   releaseBranchRefs,
   tagsPointingAt,
   trackedChanges,
@@ -65,9 +65,9 @@ async function chooseTag(repo: string, head: string, opts: ReleaseSourceOptions)
   return tags[0]
 }
 
-/** A label from a flag, else from a file at the tagged commit (which must exist when named explicitly). */
-async function explicitFileMustExist(repo: string, commit: string, tag: string, file: string | undefined, flag: string): Promise<void> {
-  if (file !== undefined && (await fileAtCommit(repo, commit, file)) === undefined) {
+/** A file named by a flag must exist at the tagged commit. */
+function explicitFileMustExist(commit: string, tag: string, file: string | undefined, text: string | undefined, flag: string): void {
+  if (file !== undefined && text === undefined) {
     throw new CliRefusal(`${flag} ${file}: there is no such file at ${tag} (${commit.slice(0, 12)}); give the path from the repository's root`)
   }
 }
@@ -102,13 +102,12 @@ export async function resolveReleaseSource(opts: ReleaseSourceOptions): Promise<
     )
   }
 
-  await explicitFileMustExist(repo, head, tag, opts.versionFile, '--version-file')
-  await explicitFileMustExist(repo, head, tag, opts.sequenceFile, '--sequence-file')
-  const atTag = await labelsAtCommit(repo, { tag, commit: head }, {
-    versionFile: opts.versionFile ?? DEFAULT_VERSION_FILE,
-    sequenceFile: opts.sequenceFile ?? DEFAULT_SEQUENCE_FILE,
-    tagPattern: opts.tagPattern,
-  })
+  const target = { tag, commit: head }
+  const files = { versionFile: opts.versionFile ?? DEFAULT_VERSION_FILE, sequenceFile: opts.sequenceFile ?? DEFAULT_SEQUENCE_FILE, tagPattern: opts.tagPattern }
+  const [texts] = await labelTexts(repo, [target], files)
+  explicitFileMustExist(head, tag, opts.versionFile, texts.versionText, '--version-file')
+  explicitFileMustExist(head, tag, opts.sequenceFile, texts.sequenceText, '--sequence-file')
+  const atTag = labelsAtCommit(target, files, texts)
   const version = opts.version ?? atTag.version
   const versionSource = opts.version !== undefined ? '--version' : atTag.versionSource
   let sequence: number

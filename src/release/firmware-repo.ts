@@ -1,5 +1,5 @@
 import { Sequence, VERSION_FORM } from '../schemas/common'
-import { GitError, headCommit as gitHeadCommit, runGit as runRepoGit, type GitResult } from './git'
+import { GitError, headCommit as gitHeadCommit, readBlobs, releaseBranchRefs as gitReleaseBranchRefs, runGit as runRepoGit, type GitResult } from './git'
 import { matchesTagPattern } from './provenance'
 
 // What the release tool and the ledger import read from the firmware repository on the releaser's
@@ -14,10 +14,18 @@ export class FirmwareRepoError extends Error {
   override name = 'FirmwareRepoError'
 }
 
-function runGit(dir: string, args: string[]): Promise<GitResult> {
-  return runRepoGit(dir, args, { maxBuffer: 64 * 1024 * 1024 }).catch((err: unknown) => {
-    throw new FirmwareRepoError(`could not run git: ${(err as Error).message}`)
+/** Git's output may be large here (a long history): up to this much is read. */
+const MAX_OUTPUT = 64 * 1024 * 1024
+
+/** `ask`, with a git that could not run turned into a FirmwareRepoError. */
+function orRepoError<T>(ask: Promise<T>): Promise<T> {
+  return ask.catch((err: unknown) => {
+    throw err instanceof GitError ? new FirmwareRepoError(`could not run git: ${err.message}`) : err
   })
+}
+
+function runGit(dir: string, args: string[]): Promise<GitResult> {
+  return orRepoError(runRepoGit(dir, args, { maxBuffer: MAX_OUTPUT }))
 }
 
 /** Runs git and returns its output; a failure is a FirmwareRepoError carrying git's own words. */
@@ -56,19 +64,18 @@ export async function tagsPointingAt(dir: string, commit: string, pattern: strin
  * The refs of the release branch that exist: the local branch and `origin/<branch>`. Both count,
  * since `git push origin <sha>:production` moves only the remote-tracking one.
  */
-export async function releaseBranchRefs(dir: string, branch: string): Promise<string[]> {
-  const refs: string[] = []
-  for (const ref of [`refs/heads/${branch}`, `refs/remotes/origin/${branch}`]) {
-    if ((await runGit(dir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])).code === 0) refs.push(ref)
-  }
-  return refs
+export function releaseBranchRefs(dir: string, branch: string): Promise<string[]> {
+  return orRepoError(gitReleaseBranchRefs(dir, branch))
 }
 
-/** A file's text as it is at `commit`, or undefined when no such file (blob) exists there. */
-export async function fileAtCommit(dir: string, commit: string, file: string): Promise<string | undefined> {
-  // cat-file blob: the raw bytes, no textconv, and a directory of that name is not a file.
-  const r = await runGit(dir, ['cat-file', 'blob', `${commit}:${file}`])
-  return r.code === 0 ? r.stdout : undefined
+/**
+ * The text of each of `files` as it is at its commit, in order, undefined where no such file (blob)
+ * exists there: the raw bytes, no textconv, and a directory of that name is not a file. One git
+ * process however many files, so a history of many tags is read at once.
+ */
+export async function filesAtCommits(dir: string, files: Array<{ commit: string; file: string }>): Promise<Array<string | undefined>> {
+  const blobs = await orRepoError(readBlobs(dir, files.map(({ commit, file }) => `${commit}:${file}`), MAX_OUTPUT))
+  return blobs.map((b) => b?.toString('utf8'))
 }
 
 export interface TaggedCommit {
@@ -133,18 +140,30 @@ export interface ReleaseLabels {
   sequenceSource: string | undefined
 }
 
+/** Where the version and the sequence are kept, and the tag pattern the version falls back on. */
+export interface LabelFiles {
+  versionFile: string
+  sequenceFile: string
+  tagPattern: string
+}
+
+/** The version and sequence files of each tagged commit, in order: two texts for each. */
+export async function labelTexts(dir: string, targets: TaggedCommit[], files: LabelFiles): Promise<Array<{ versionText: string | undefined; sequenceText: string | undefined }>> {
+  const texts = await filesAtCommits(dir, targets.flatMap(({ commit }) => [{ commit, file: files.versionFile }, { commit, file: files.sequenceFile }]))
+  return targets.map((_, i) => ({ versionText: texts[2 * i], sequenceText: texts[2 * i + 1] }))
+}
+
 /**
- * The version and sequence recorded at a tagged commit: from the version and sequence files as they
- * are at that commit, the version falling back to the tag's name after the pattern's prefix.
+ * The version and sequence recorded at a tagged commit, from the texts of its version and sequence
+ * files there (labelTexts), the version falling back to the tag's name after the pattern's prefix.
  * Whitespace around the files' contents is ignored; forms are checked.
  */
-export async function labelsAtCommit(
-  dir: string,
+export function labelsAtCommit(
   target: TaggedCommit,
-  files: { versionFile: string; sequenceFile: string; tagPattern: string }
-): Promise<ReleaseLabels> {
-  const versionText = await fileAtCommit(dir, target.commit, files.versionFile)
-  const sequenceText = await fileAtCommit(dir, target.commit, files.sequenceFile)
+  files: LabelFiles,
+  texts: { versionText: string | undefined; sequenceText: string | undefined }
+): ReleaseLabels {
+  const { versionText, sequenceText } = texts
   const versionSource =
     versionText === undefined ? `the tag name ${target.tag}` : `${files.versionFile} at ${target.tag} (${target.commit.slice(0, 12)})`
   const version = checkVersion(versionText === undefined ? versionFromTag(target.tag, files.tagPattern) : versionText.trim(), versionSource)
@@ -153,11 +172,8 @@ export async function labelsAtCommit(
   return { version, versionSource, sequence: checkSequence(sequenceText.trim(), sequenceSource), sequenceSource }
 }
 
-export interface HistorySettings {
-  tagPattern: string
+export interface HistorySettings extends LabelFiles {
   branch: string
-  versionFile: string
-  sequenceFile: string
   /** tags left out on purpose (--skip) */
   skip?: ReadonlySet<string>
   /** sequences given for tags (--sequence TAG=N), over the sequence file */
@@ -204,12 +220,15 @@ export async function releaseHistory(dir: string, settings: HistorySettings): Pr
     message: `not on ${settings.branch}: never released (if it was, promote its commit to ${settings.branch} and import again)`,
   }))
   const releases: ReleaseHistory['releases'] = []
+  const read = onBranch.filter((tagged) => !settings.skip?.has(tagged.tag))
+  const texts = new Map((await labelTexts(dir, read, settings)).map((text, i) => [read[i], text]))
   for (const tagged of onBranch) {
-    if (settings.skip?.has(tagged.tag)) {
+    const text = texts.get(tagged)
+    if (text === undefined) {
       leftOut.push({ ...tagged, reason: 'skipped', message: 'left out with --skip' })
       continue
     }
-    const labels = await labelsAtCommit(dir, tagged, settings)
+    const labels = labelsAtCommit(tagged, settings, text)
     const sequence = settings.sequences?.get(tagged.tag) ?? labels.sequence
     if (sequence === undefined) {
       leftOut.push({

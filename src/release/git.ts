@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, type ExecFileException } from 'node:child_process'
 import path from 'node:path'
 
 // Read-only questions to a firmware repository (working clone or bare mirror), asked with the git
@@ -45,28 +45,104 @@ export interface GitResult {
   stderr: string
 }
 
+/** git's environment and argv for `repoDir`: the repository named here, never one inherited from the environment. */
+function gitInvocation(repoDir: string, args: string[]): { argv: string[]; env: NodeJS.ProcessEnv } {
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }
+  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_CEILING_DIRECTORIES']) delete env[name]
+  // safe.directory: the operator chose this repository, so a different owner (the mirror's user) is fine.
+  const dir = path.resolve(repoDir)
+  return { argv: ['-c', `safe.directory=${dir}`, '-C', dir, ...args], env }
+}
+
+/** An exit code as an answer, or the GitError of a git that could not run or timed out. */
+function settle<T>(repoDir: string, args: string[], err: ExecFileException | null, stdout: T, stderr: string): { code: number; stdout: T; stderr: string } {
+  if (!err) return { code: 0, stdout, stderr }
+  if (typeof err.code === 'number' && !err.killed) return { code: err.code, stdout, stderr }
+  const why = err.killed ? `timed out after ${GIT_TIMEOUT_MS} ms` : stderr.trim().split('\n')[0] || err.message
+  throw new GitError(`git ${args[0]} in ${repoDir} failed: ${why}`)
+}
+
 /**
  * Runs git in `repoDir` (no shell, a timeout, the repository named here and never one inherited
  * from the environment); resolves with any exit code, rejects when git cannot run or times out.
  */
 export function runGit(repoDir: string, args: string[], options: { maxBuffer?: number } = {}): Promise<GitResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }
-  for (const name of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_CEILING_DIRECTORIES']) delete env[name]
-  // safe.directory: the operator chose this repository, so a different owner (the mirror's user) is fine.
-  const dir = path.resolve(repoDir)
-  const argv = ['-c', `safe.directory=${dir}`, '-C', dir, ...args]
+  const { argv, env } = gitInvocation(repoDir, args)
   const maxBuffer = options.maxBuffer ?? 1024 * 1024
   return new Promise((resolve, reject) => {
     execFile('git', argv, { env, timeout: GIT_TIMEOUT_MS, maxBuffer, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (!err) return resolve({ code: 0, stdout, stderr })
-      const code = (err as { code?: unknown }).code
-      if (typeof code === 'number' && !(err as { killed?: boolean }).killed) return resolve({ code, stdout, stderr })
-      const why = (err as { killed?: boolean }).killed
-        ? `timed out after ${GIT_TIMEOUT_MS} ms`
-        : (stderr.trim().split('\n')[0] || err.message)
-      reject(new GitError(`git ${args[0]} in ${repoDir} failed: ${why}`))
+      try {
+        resolve(settle(repoDir, args, err, stdout, stderr))
+      } catch (e) {
+        reject(e)
+      }
     })
   })
+}
+
+/**
+ * `git cat-file <mode>` asked about every one of `names` in one process (a process costs more than
+ * the question), the names on its standard input, never in argv. Rejects unless git answers 0.
+ */
+function catFile(repoDir: string, mode: '--batch' | '--batch-check', names: string[], maxBuffer: number): Promise<Buffer> {
+  const args = ['cat-file', mode]
+  for (const name of names) {
+    if (/[\n\0]/.test(name)) throw new GitError(`"${name.replace(/[\n\0]/g, '?')}" cannot be asked of git: it holds a line break`)
+  }
+  const { argv, env } = gitInvocation(repoDir, args)
+  return new Promise((resolve, reject) => {
+    const child = execFile('git', argv, { env, timeout: GIT_TIMEOUT_MS, maxBuffer, encoding: 'buffer' }, (err, stdout, stderr) => {
+      try {
+        const r = settle(repoDir, args, err, stdout, stderr.toString('utf8'))
+        if (r.code !== 0) throw new GitError(`git cat-file in ${repoDir} failed: ${r.stderr.trim().split('\n')[0] || `exit ${r.code}`}`)
+        resolve(r.stdout)
+      } catch (e) {
+        reject(e)
+      }
+    })
+    // git may end before reading all of its input (not a repository): its error is the answer.
+    child.stdin?.on('error', () => undefined)
+    child.stdin?.end(names.map((n) => `${n}\n`).join(''))
+  })
+}
+
+/** cat-file's header for an object it found: `<id> <type> <size>`; anything else (`<name> missing`) found nothing. */
+const FOUND = /^([0-9a-f]{40,64}) (\S+) (\d+)$/
+
+/**
+ * The object each of `revisions` names (e.g. `HEAD^{commit}`, `refs/tags/x^{commit}`), in order,
+ * undefined for one that names nothing: one git process for all of them.
+ */
+export async function resolveRevisions(repoDir: string, revisions: string[]): Promise<Array<string | undefined>> {
+  if (revisions.length === 0) return []
+  const lines = (await catFile(repoDir, '--batch-check', revisions, 1024 * 1024)).toString('utf8').split('\n')
+  return revisions.map((_, i) => FOUND.exec(lines[i] ?? '')?.[1])
+}
+
+/**
+ * The bytes of each of `blobs` (`<commit>:<path>`), in order, undefined for one that names no file
+ * (nothing, or a directory): one git process for all of them.
+ */
+export async function readBlobs(repoDir: string, blobs: string[], maxBuffer: number): Promise<Array<Buffer | undefined>> {
+  if (blobs.length === 0) return []
+  const out = await catFile(repoDir, '--batch', blobs, maxBuffer)
+  const found: Array<Buffer | undefined> = []
+  let at = 0
+  for (let i = 0; i < blobs.length; i++) {
+    const end = out.indexOf(0x0a, at)
+    if (end < 0) throw new GitError(`git cat-file in ${repoDir} answered ${i} of ${blobs.length} names`)
+    const header = FOUND.exec(out.toString('utf8', at, end))
+    at = end + 1
+    if (!header) {
+      found.push(undefined)
+      continue
+    }
+    // Every object found is followed by its content and a newline, a blob's or not.
+    const size = Number(header[3])
+    found.push(header[2] === 'blob' ? out.subarray(at, at + size) : undefined)
+    at += size + 1
+  }
+  return found
 }
 
 /** Runs git in `repoDir`; resolves with the exit code (0 or 1 are answers), rejects on anything else. */
@@ -104,11 +180,29 @@ export async function headCommit(repoDir: string): Promise<string | undefined> {
  * branch checked out) or else `refs/remotes/origin/<branch>`; undefined when neither exists.
  */
 export async function findReleaseBranchRef(repoDir: string, branch: string): Promise<string | undefined> {
+  return (await releaseBranchRefs(repoDir, branch))[0]
+}
+
+/**
+ * The refs of the release branch that exist, the local branch first: `refs/heads/<branch>` and
+ * `refs/remotes/origin/<branch>` (`git push origin <sha>:production` moves only the second).
+ */
+export async function releaseBranchRefs(repoDir: string, branch: string): Promise<string[]> {
+  return (await tagAndBranchRefs(repoDir, undefined, branch)).branchRefs
+}
+
+/**
+ * The commit `tag` names (when one is given) and the refs of the release branch that exist (as
+ * releaseBranchRefs), asked of one git process.
+ */
+export async function tagAndBranchRefs(repoDir: string, tag: string | undefined, branch: string): Promise<{ tagCommit: string | undefined; branchRefs: string[] }> {
+  if (tag !== undefined) assertTag(tag)
   assertBranch(branch)
-  for (const ref of [`refs/heads/${branch}`, `refs/remotes/origin/${branch}`]) {
-    if ((await revParse(repoDir, `${ref}^{commit}`)) !== undefined) return ref
-  }
-  return undefined
+  const refs = [`refs/heads/${branch}`, `refs/remotes/origin/${branch}`]
+  const tags = tag === undefined ? [] : [`refs/tags/${tag}^{commit}`]
+  const answers = await resolveRevisions(repoDir, [...tags, ...refs.map((ref) => `${ref}^{commit}`)])
+  const commits = answers.slice(tags.length)
+  return { tagCommit: tag === undefined ? undefined : answers[0], branchRefs: refs.filter((_, i) => commits[i] !== undefined) }
 }
 
 /** Whether `commit` is `branchRef` or one of its ancestors (`git merge-base --is-ancestor`). */

@@ -1,4 +1,4 @@
-import { findReleaseBranchRef, GitError, isReachableFromBranch, resolveTagCommit, tagNameProblem } from './git'
+import { GitError, isReachableFromBranch, tagAndBranchRefs, tagNameProblem } from './git'
 
 
 /**
@@ -74,14 +74,14 @@ export async function checkProvenance(claim: { tag: string; commit: string }, se
   const repo = settings.gitDir
   const branch = settings.releaseBranch
   try {
-    const tagged = await resolveTagCommit(repo, tag)
+    const { tagCommit: tagged, branchRefs } = await tagAndBranchRefs(repo, tag, branch)
     if (tagged === undefined) {
       return fail('tag_exists', `tag ${tag} does not exist in the firmware repository: push it (\`git push origin ${tag}\`) and, if the server reads a mirror, wait for the mirror to fetch it`)
     }
     if (tagged !== commit) {
       return fail('tag_commit', `tag ${tag} points at ${tagged}, not at ${commit}: build and sign the commit the tag points at, or fix the tag`)
     }
-    const branchRef = await findReleaseBranchRef(repo, branch)
+    const branchRef = branchRefs[0]
     if (branchRef === undefined) {
       return fail('branch_exists', `the firmware repository has no release branch ${branch} (neither refs/heads/${branch} nor refs/remotes/origin/${branch}): push it, or ask the operator to check OTA_RELEASE_BRANCH`)
     }
