@@ -3,10 +3,9 @@ import type pg from 'pg'
 import type { Clock } from '../clock'
 import type { Config } from '../config'
 import { openDatabase } from '../db/open'
-import { migratePostgres, openPostgres, type PostgresOptions } from '../db/postgres'
+import type { PostgresOptions } from '../db/postgres'
 import { WalCheckpoints } from '../db/wal-checkpoints'
 import { createRepositories, type Repositories, type RepositoryOptions } from '.'
-import { createPostgresRepositories } from './postgres'
 
 /** The database the configuration names, opened and migrated, with every repository over it. */
 export interface Backend {
@@ -57,6 +56,9 @@ export async function openBackend(config: BackendConfig, clock: Clock, options: 
       },
     }
   }
+  // Loaded here, not at start: an installation on SQLite never loads the PostgreSQL client.
+  const { migratePostgres, openPostgres } = await import('../db/postgres.js')
+  const { createPostgresRepositories } = await import('./postgres/index.js')
   // Migrations on a connection of their own, without the statement timeout: a schema change may
   // take longer than any request should.
   const migrator = openPostgres({ url: config.OTA_DATABASE_URL, pool: 1 })

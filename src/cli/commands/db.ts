@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { systemClock } from '../../clock'
 import { databaseUrlProblem } from '../../config'
-import { copyDatabase, type CopySummary } from '../../ops/db-copy/copy-database'
+import type { CopySummary } from '../../ops/db-copy/copy-database'
 import { CopyRefusal } from '../../ops/db-copy/copy-refusal'
 import { SERVER_KEY_FILE, ServerKeyError, loadServerKey, type ServerKey } from '../../manifest/server-key'
 import { formatBytes } from '../progress'
@@ -57,6 +57,8 @@ export const dbCommands: Command[] = [
       const dir = dataDir(io)
       let summary: CopySummary
       try {
+        // Loaded here: every other command runs without the PostgreSQL client.
+        const { copyDatabase } = await import('../../ops/db-copy/copy-database.js')
         summary = await copyDatabase({ dataDir: dir, url: to, serverKey: installationKey(io, dir), clock: systemClock })
       } catch (err) {
         if (!(err instanceof CopyRefusal)) throw err

@@ -1,6 +1,5 @@
 import { migrate } from '../../db/migrate'
 import { openDatabase } from '../../db/open'
-import { migratePostgres, openPostgres } from '../../db/postgres'
 import { dataDir, databaseConfig } from '../data-folder'
 import { print } from '../io'
 import type { Command } from '../command'
@@ -12,6 +11,8 @@ export const migrateCommand: Command = {
   async run(_args, io) {
     const { OTA_DATABASE_URL: url } = databaseConfig(io)
     if (url !== undefined) {
+      // Loaded here: on SQLite the PostgreSQL client is never loaded.
+      const { migratePostgres, openPostgres } = await import('../../db/postgres.js')
       const pool = openPostgres({ url, pool: 1 })
       try {
         const applied = await migratePostgres(pool)

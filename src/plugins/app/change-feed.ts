@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { PgChangeFeed } from '../../db/change-feed'
+import type { PgChangeFeed } from '../../db/change-feed'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,6 +19,8 @@ export default fp(
       app.decorate('changes', undefined)
       return
     }
+    // Loaded here, not at start: an installation on SQLite never loads the PostgreSQL client.
+    const { PgChangeFeed } = await import('../../db/change-feed.js')
     const feed = new PgChangeFeed(url, {
       onError: (err) => app.log.warn({ err: err.message }, 'change feed: connection to the database lost; listening again as soon as it answers'),
       onReconnect: () => app.log.info('change feed: listening again; cached reads dropped'),
