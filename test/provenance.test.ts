@@ -3,7 +3,6 @@ import fs from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
 import {
-  findReleaseBranchRef,
   GitError,
   headCommit,
   isReachableFromBranch,
@@ -115,8 +114,8 @@ t.test('git helpers answer from a real repository and refuse unsafe arguments', 
   t.ok(await tagExists(repo.dir, 'prod-mason'))
   t.notOk(await tagExists(repo.dir, 'production'), 'a branch is not a tag')
   t.equal(await headCommit(repo.dir), repo.mainOnly)
-  t.equal(await findReleaseBranchRef(repo.dir, 'production'), 'refs/heads/production')
-  t.equal(await findReleaseBranchRef(repo.dir, 'staging'), undefined)
+  t.same(await releaseBranchRefs(repo.dir, 'production'), ['refs/heads/production'])
+  t.same(await releaseBranchRefs(repo.dir, 'staging'), [])
   t.ok(await isReachableFromBranch(repo.dir, repo.annotated, 'refs/heads/production'))
   t.ok(await isReachableFromBranch(repo.dir, repo.onProduction, 'refs/heads/production'))
   t.notOk(await isReachableFromBranch(repo.dir, repo.mainOnly, 'refs/heads/production'))
@@ -131,7 +130,7 @@ t.test('git helpers answer from a real repository and refuse unsafe arguments', 
   }
   await t.rejects(isReachableFromBranch(repo.dir, 'HEAD', 'refs/heads/production'), GitError)
   await t.rejects(isReachableFromBranch(repo.dir, repo.annotated, '--all'), GitError)
-  await t.rejects(findReleaseBranchRef(repo.dir, '-production'), GitError)
+  await t.rejects(releaseBranchRefs(repo.dir, '-production'), GitError)
   await t.rejects(resolveTagCommit(tempDir(t), 'prod-mason'), /not a git repository/)
 })
 
@@ -227,7 +226,7 @@ for (const layout of layouts) {
     const repo = firmwareRepo(t, 'read')
     const copy = path.join(tempDir(t), 'firmware')
     git(repo.dir, 'clone', '--quiet', ...layout.args, repo.dir, copy)
-    t.equal(await findReleaseBranchRef(copy, 'production'), layout.ref)
+    t.same(await releaseBranchRefs(copy, 'production'), [layout.ref])
     const { publish } = await gitServer(t, copy)
     const ok = await publish('prod-carder', repo.onProduction)
     t.equal(ok.status, 201, JSON.stringify(ok.body))

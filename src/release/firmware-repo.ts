@@ -220,15 +220,15 @@ export async function releaseHistory(dir: string, settings: HistorySettings): Pr
     message: `not on ${settings.branch}: never released (if it was, promote its commit to ${settings.branch} and import again)`,
   }))
   const releases: ReleaseHistory['releases'] = []
-  const read = onBranch.filter((tagged) => !settings.skip?.has(tagged.tag))
-  const texts = new Map((await labelTexts(dir, read, settings)).map((text, i) => [read[i], text]))
+  // The files of every tag not skipped, in one read, in the order of the loop below.
+  const texts = await labelTexts(dir, onBranch.filter((tagged) => !settings.skip?.has(tagged.tag)), settings)
+  let next = 0
   for (const tagged of onBranch) {
-    const text = texts.get(tagged)
-    if (text === undefined) {
+    if (settings.skip?.has(tagged.tag)) {
       leftOut.push({ ...tagged, reason: 'skipped', message: 'left out with --skip' })
       continue
     }
-    const labels = labelsAtCommit(tagged, settings, text)
+    const labels = labelsAtCommit(tagged, settings, texts[next++])
     const sequence = settings.sequences?.get(tagged.tag) ?? labels.sequence
     if (sequence === undefined) {
       leftOut.push({

@@ -176,16 +176,9 @@ export async function headCommit(repoDir: string): Promise<string | undefined> {
 }
 
 /**
- * The ref that holds the release branch: `refs/heads/<branch>` (a mirror, or a clone with the
- * branch checked out) or else `refs/remotes/origin/<branch>`; undefined when neither exists.
- */
-export async function findReleaseBranchRef(repoDir: string, branch: string): Promise<string | undefined> {
-  return (await releaseBranchRefs(repoDir, branch))[0]
-}
-
-/**
- * The refs of the release branch that exist, the local branch first: `refs/heads/<branch>` and
- * `refs/remotes/origin/<branch>` (`git push origin <sha>:production` moves only the second).
+ * The refs of the release branch that exist, the local branch first: `refs/heads/<branch>` (a
+ * mirror, or a clone with the branch checked out) and `refs/remotes/origin/<branch>` (a clone
+ * without it; `git push origin <sha>:production` moves only this one).
  */
 export async function releaseBranchRefs(repoDir: string, branch: string): Promise<string[]> {
   return (await tagAndBranchRefs(repoDir, undefined, branch)).branchRefs
