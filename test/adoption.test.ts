@@ -4,7 +4,7 @@ import { deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer, type RunningServer } from './support/server'
 import { getJson } from './support/http'
-import { UNPROVEN_FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { UNPROVEN_FLEET_NO_DELTAS_ENV } from './support/env'
 
 // The truth about updates: success is a device seen running the release, a device back on its old
 // version after taking one has rolled back whether it says so or not, and adoption counts each
@@ -29,7 +29,7 @@ interface DeviceDetail {
 }
 
 async function fleetWithTwoReleases(t: Parameters<typeof startServer>[0]) {
-  const server = await startServer(t, { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, UNPROVEN_FLEET_NO_DELTAS_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'leafcutter', sequence: 2 })
   const token = await createToken(server.dataDir, 'operator')

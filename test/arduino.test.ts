@@ -6,10 +6,8 @@ import { buildEspImage } from './support/esp-image-builder'
 import { httpUpdate, type RawResponse } from './support/http-update'
 import { publishRelease } from './support/publish'
 import { startServer, type RunningServer } from './support/server'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
-// Not about delta updates: no patch is built ahead of demand (support/env.ts).
-const SERVER_ENV = { ...FLEET_ENV, ...NO_AHEAD_DELTAS }
 
 const md5 = (b: Buffer) => crypto.createHash('md5').update(b).digest('hex')
 
@@ -42,7 +40,7 @@ function expectNoUpdate(t: Test, r: RawResponse, why: string): void {
 }
 
 t.test('an update: 200, Content-Length, lowercase x-MD5, an image starting 0xE9; the check-in recorded', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const old = await publishRelease(server, { version: 'carpenter', sequence: 11 })
   const target = await publishRelease(server, { version: 'mason', sequence: 12, imageSize: 256 * 1024 })
   const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '24:6F:28:AA:BB:CC', version: 'carpenter', md5: old.md5 })
@@ -71,7 +69,7 @@ t.test('an update: 200, Content-Length, lowercase x-MD5, an image starting 0xE9;
 })
 
 t.test('no update (304) when the device runs the target: same md5, or same version', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const target = await publishRelease(server, { version: 'mason', sequence: 12 })
   expectNoUpdate(t, await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28AABB01', md5: target.md5 }), 'same md5, no version header')
   t.match(deviceRow(server, '246f28aabb01'), { version: 'mason', sequence: 12, last_offered: null }, 'version and sequence known from the md5')
@@ -82,7 +80,7 @@ t.test('no update (304) when the device runs the target: same md5, or same versi
 })
 
 t.test('never a downgrade: known releases by sequence, unknown versions by semver, else the target', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const older = await publishRelease(server, { version: 'carpenter', sequence: 11 })
   await publishRelease(server, { version: '2.0.0', sequence: 12 })
   const get = (mac: string, version: string, sketchMd5?: string) =>
@@ -100,13 +98,13 @@ t.test('never a downgrade: known releases by sequence, unknown versions by semve
   t.equal((await get('246F28000006', 'homebuilt')).status, 200, 'an unknown label: the target is offered')
 
   // With a bee-name target, semver has nothing to compare.
-  const bee = await startServer(t, SERVER_ENV)
+  const bee = await startServer(t, FLEET_NO_DELTAS_ENV)
   await publishRelease(bee, { version: 'mason', sequence: 5 })
   t.equal((await httpUpdate(bee, '/v1/arduino/esp32cam', { mac: '246F28000007', version: '9.9.9' })).status, 200)
 })
 
 t.test('free space too small: still 200 (the device refuses it itself), with a note on the check-in', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const target = await publishRelease(server, { version: 'mason', sequence: 12, imageSize: 200 * 1024 })
   const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '24:6f:28:00:00:10', version: 'carpenter', freeSpace: 100 * 1024 })
   t.equal(r.status, 200)
@@ -118,7 +116,7 @@ t.test('free space too small: still 200 (the device refuses it itself), with a n
 })
 
 t.test('a chip without Wi-Fi is identified by x-ESP32-BASE-MAC, checked like the station MAC', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const old = await publishRelease(server, { version: 'carpenter', sequence: 11 })
   const target = await publishRelease(server, { version: 'mason', sequence: 12 })
   const r = await httpUpdate(server, '/v1/arduino/esp32cam', { baseMac: '24:6F:28:00:00:30', version: 'carpenter', md5: old.md5 })
@@ -137,7 +135,7 @@ t.test('a chip without Wi-Fi is identified by x-ESP32-BASE-MAC, checked like the
 })
 
 t.test('refusals: missing or malformed MAC 400; unknown board 404; nothing published 304; never 204 or 3xx', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const seen: number[] = []
   const noMac = await httpUpdate(server, '/v1/arduino/esp32cam', {})
   t.equal(noMac.status, 400)
@@ -166,7 +164,7 @@ t.test('refusals: missing or malformed MAC 400; unknown board 404; nothing publi
 t.test('the Content-Length is right for a 1.5 MB image, from memory and streamed from disk', async (t) => {
   const image = buildEspImage({ version: 'mason', size: 1_500_000, seed: 9 })
   for (const cache of ['67108864', '0']) {
-    const server = await startServer(t, { ...SERVER_ENV, OTA_CACHE_BYTES: cache })
+    const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_CACHE_BYTES: cache })
     await publishRelease(server, { version: 'mason', sequence: 1, image })
     const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28000030', version: 'carpenter' })
     t.equal(r.status, 200, `OTA_CACHE_BYTES=${cache}`)
@@ -177,7 +175,7 @@ t.test('the Content-Length is right for a 1.5 MB image, from memory and streamed
 })
 
 t.test('a file-system image request (x-ESP32-mode other than sketch) is not answered with the application', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const r = await httpUpdate(server, '/v1/arduino/esp32cam', { mac: '246F28000040', version: 'carpenter', mode: 'spiffs' })
   t.equal(r.status, 404)

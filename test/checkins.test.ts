@@ -5,7 +5,7 @@ import { publishRelease } from './support/publish'
 import { openRepositories } from './support/repositories'
 import { buildApp, createToken } from './support/server'
 import { getJson } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 import { eachBackend } from './support/backends'
 
 // Check-ins at the repository: the device row follows every poll, history only what it runs.
@@ -222,7 +222,7 @@ interface DeviceDetail {
 }
 
 t.test('through the API: each manifest poll updates the device, history shows only version changes', async (t) => {
-  const server = await buildApp(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await buildApp(t, FLEET_NO_DELTAS_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'leafcutter', sequence: 2 })
   const token = await createToken(server.dataDir, 'operator')

@@ -3,12 +3,12 @@ import { freePort } from './support/built-server'
 import { deviceId, poll, report } from './support/devices'
 import { publishRelease } from './support/publish'
 import { cli, createToken, startServer } from './support/server'
-import { FLEET_ENV, UNPROVEN_FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV, UNPROVEN_FLEET_NO_DELTAS_ENV } from './support/env'
 
 // The fleet commands tried as a new user would: a fresh server, a few devices, the tool's own output.
 
 t.test('fleet versions, fleet devices, device show, release adoption on a fresh server with a few devices', async (t) => {
-  const server = await startServer(t, { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, UNPROVEN_FLEET_NO_DELTAS_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'leafcutter', sequence: 2 })
   const token = await createToken(server.dataDir, 'operator')
@@ -59,7 +59,7 @@ t.test('fleet versions, fleet devices, device show, release adoption on a fresh 
 })
 
 t.test('refusals: the server message and a non-zero exit', async (t) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const releaser = await createToken(server.dataDir, 'releaser')
 
   const badToken = await cli(['fleet', 'versions', '--server', server.url, '--token', 'otg_not-a-real-token'], {})
@@ -101,7 +101,7 @@ t.test('refusals: the server message and a non-zero exit', async (t) => {
 })
 
 t.test('rough edges: device show names its rollout in words, a bad MAC or board is said plainly, unpin says what it removed', async (t) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'leafcutter', sequence: 2, rolloutPercent: 100 })
   const operator = await createToken(server.dataDir, 'operator', 'ops-dana')

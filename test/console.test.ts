@@ -9,7 +9,7 @@ import { createRepositories } from '../src/repositories'
 import { systemClock } from '../src/clock'
 import { createToken, startServer, tempDir, type RunningServer } from './support/server'
 import { call, getJson } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS, UNPROVEN_FLEET_ENV } from './support/env'
+import { FLEET_ENV, UNPROVEN_FLEET_NO_DELTAS_ENV } from './support/env'
 
 const XSS = '<img src=x onerror=alert(1)>'
 
@@ -37,7 +37,7 @@ interface Seeded {
  * do not enroll, so device credentials are off: their word counts in the release funnel.
  */
 async function seededFleet(t: Test): Promise<Seeded> {
-  const server = await startServer(t, { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, UNPROVEN_FLEET_NO_DELTAS_ENV)
   const operator = await operatorToken(server, 'ops-alice')
   const releaser = await createToken(server.dataDir, 'releaser', 'ci')
   await publishRelease(server, { version: 'v1', sequence: 1 })

@@ -11,13 +11,11 @@ import { publishRelease } from './support/publish'
 import { operatorToken } from './support/rollouts'
 import { cli, startServer } from './support/server'
 import { call, getJson } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
-// Not about delta updates: no patch is built ahead of demand (support/env.ts).
-const SERVER_ENV = { ...FLEET_ENV, ...NO_AHEAD_DELTAS }
 
 t.test('enroll, wait, accept, token: the admission of one device, every decision audited', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   const key = newDeviceKey()
   const device = 'a4cf12000001'
@@ -64,7 +62,7 @@ t.test('enroll, wait, accept, token: the admission of one device, every decision
 })
 
 t.test('keys are P-256, PEM or base64 DER, bounded; boards must be known', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const key = newDeviceKey()
   t.equal((await enroll(server, 'a4cf12000010', key, { public_key: key.publicDer })).status, 202, 'base64 DER works')
   const rsa = (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString()
@@ -80,7 +78,7 @@ t.test('keys are P-256, PEM or base64 DER, bounded; boards must be known', async
 })
 
 t.test('enrollment tokens and the allow-list accept at once, never over an accepted key', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   const created = await call<Record<string, unknown>>(server, 'POST', '/v1/enrollment-tokens', ops, { name: 'batch-7', max_uses: 2, expires_in: '30d' })
   t.match(created, { status: 201, body: { name: 'batch-7', max_uses: 2, uses: 0, state: 'active', token: /^ote_/ } })
@@ -113,7 +111,7 @@ t.test('enrollment tokens and the allow-list accept at once, never over an accep
 })
 
 t.test('key rotation: a device vouches for its new key with its old one, or an operator accepts it', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   const device = 'a4cf12000040'
   const old = newDeviceKey()
@@ -139,7 +137,7 @@ t.test('key rotation: a device vouches for its new key with its old one, or an o
 })
 
 t.test('the command line: enrollment create/list/revoke, device pending/accept/reject/revoke/allow', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const env = { OTA_SERVER: server.url, OTA_TOKEN: await operatorToken(server) }
 

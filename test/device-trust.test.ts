@@ -5,9 +5,7 @@ import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
 import { call, getJson } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
-
-const TRUST_ENV = { ...FLEET_ENV, ...NO_AHEAD_DELTAS }
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
 // The attacks quoted at the top of issue 13, re-run against the default OTA_DEVICE_AUTH=optional:
 // what a device says without its token never steers a rollout or blocks a release.
@@ -21,7 +19,7 @@ async function rolloutState(server: RunningServer, ops: string): Promise<Record<
 }
 
 t.test('100 failure reports from made-up devices do not halt a rollout; 5 from accepted devices do', async (t) => {
-  const server = await startServer(t, TRUST_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -65,7 +63,7 @@ t.test('100 failure reports from made-up devices do not halt a rollout; 5 from a
 })
 
 t.test('a poll naming an unreleased codename blocks publishing it only when the device is verified', async (t) => {
-  const server = await startServer(t, TRUST_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'mason', sequence: 1 })
   t.equal((await pollWith(server, 'aabbccddee01', { version: 'drone', sequence: 1 })).status, 200)
@@ -78,7 +76,7 @@ t.test('a poll naming an unreleased codename blocks publishing it only when the 
 })
 
 t.test('an accepted device cannot be spoken for without its token', async (t) => {
-  const server = await startServer(t, TRUST_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -105,7 +103,7 @@ t.test('an accepted device cannot be spoken for without its token', async (t) =>
 })
 
 t.test("what was said in a device's name before it proved itself is dropped at its first verified check-in", async (t) => {
-  const server = await startServer(t, TRUST_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -122,7 +120,7 @@ t.test("what was said in a device's name before it proved itself is dropped at i
 })
 
 t.test('OTA_DEVICE_AUTH=required: 401 without a device token, except the field fleet\'s two paths', async (t) => {
-  const server = await startServer(t, { ...TRUST_ENV, OTA_DEVICE_AUTH: 'required' })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_DEVICE_AUTH: 'required' })
   const ops = await operatorToken(server)
   const published = await publishRelease(server, { version: 'v1', sequence: 1 })
   const sha = published.release.sha256
@@ -162,7 +160,7 @@ t.test('OTA_DEVICE_AUTH=required: 401 without a device token, except the field f
 })
 
 t.test('OTA_DEVICE_AUTH=off: as before, every device counts and tokens are not looked at', async (t) => {
-  const server = await startServer(t, { ...TRUST_ENV, OTA_DEVICE_AUTH: 'off' })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_DEVICE_AUTH: 'off' })
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const res = await fetch(`${server.url}/v1/manifest?board=esp32cam&device=aabbccddee40&version=drone&sequence=1`, { headers: { authorization: 'Bearer otd_garbage' } })
   t.equal(res.status, 200, 'a device token is not even read')
@@ -170,8 +168,8 @@ t.test('OTA_DEVICE_AUTH=off: as before, every device counts and tokens are not l
 })
 
 t.test('a revoked device\'s token stops working on every instance sharing the database within seconds', async (t) => {
-  const a = await startServer(t, TRUST_ENV)
-  const b = await startServer(t, TRUST_ENV, { dataDir: a.dataDir })
+  const a = await startServer(t, FLEET_NO_DELTAS_ENV)
+  const b = await startServer(t, FLEET_NO_DELTAS_ENV, { dataDir: a.dataDir })
   await publishRelease(a, { version: 'v1', sequence: 1 })
   const ops = await operatorToken(a)
   const device = 'aabbccddee50'

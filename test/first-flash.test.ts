@@ -16,7 +16,7 @@ import { operatorToken } from './support/rollouts'
 import { FACTORY_BUILT_AT, releaseRequest, sha256Of, trustedKey, uploadAndPost, uploadArtifact, uploadFactory } from './support/publish'
 import { cli, createToken, startServer, tempDir, type RunningServer } from './support/server'
 import { call } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_ENV, FLEET_NO_DELTAS_ENV } from './support/env'
 
 // First flash from the same gated release: `release publish --factory`, then /firmware.json,
 // /firmware.bin and the ESP Web Tools manifest describe one build, readable from another origin.
@@ -63,7 +63,7 @@ t.test('published with --factory: /firmware.json, /firmware.bin and the web-inst
   repo.releaseCommit('mason', 1)
   repo.promote()
   repo.tag('prod-mason')
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const work = tempDir(t, 'ota-gate-build-')
   const keyFile = path.join(work, 'release.pem')
   t.equal((await cli(['keys', 'generate', '--out', keyFile], {})).code, 0)
@@ -293,7 +293,7 @@ t.test('release verify --factory checks a factory image offline, as the server w
 })
 
 t.test('first flash follows the channel: never a release rolled back, nor one still rolling out', async (t) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const token = await createToken(server.dataDir, 'releaser')
   const ops = await operatorToken(server)
   const key = await trustedKey(server)

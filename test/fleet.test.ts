@@ -5,7 +5,7 @@ import { publishRelease } from './support/publish'
 import { TestClock } from './support/clock'
 import { buildApp, createToken } from './support/server'
 import { getJson, type Target } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 import { openRepositories } from './support/repositories'
 
 // The fleet view: a simulated fleet polls (through inject: the socket plays no part in what is
@@ -35,7 +35,7 @@ interface DevicesBody {
 /** A fleet server on a clock the test moves ("an hour passes" takes no time and no luck), on either backend. */
 async function fleetServer(t: Parameters<typeof buildApp>[0] & Parameters<BackendCase['serverEnv']>[0], backend: BackendCase) {
   const clock = new TestClock()
-  const server = await buildApp(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) }, { clock })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) }, { clock })
   await publishRelease(server, { version: 'leafcutter', sequence: 5 })
   await publishRelease(server, { version: 'bumble', sequence: 6, channel: 'beta' })
   const token = await createToken(server.dataDir, 'operator')

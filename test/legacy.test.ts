@@ -13,10 +13,8 @@ import { FieldRefusal, checkFieldResponse, fieldWouldFlash, parseFieldManifest }
 import { publishRelease, publisherOf } from './support/publish'
 import { startServer, tempDir, type RunningServer } from './support/server'
 import { startBuiltServer } from './support/built-server'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
-// Not about delta updates: no patch is built ahead of demand (support/env.ts).
-const SERVER_ENV = { ...FLEET_ENV, ...NO_AHEAD_DELTAS }
 
 const run = promisify(execFile)
 
@@ -73,7 +71,7 @@ t.test('field firmware parser: the test helper refuses what the firmware refuses
 })
 
 t.test('/firmware.json: what the field firmware parses, exactly the five fields; /firmware.app.bin: the bytes it describes', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   for (const p of ['/firmware.json', '/firmware.app.bin']) {
     const none = await fieldGet(server, p)
     t.equal(none.status, 404, `${p} without a release`)
@@ -115,7 +113,7 @@ t.test('/firmware.json: what the field firmware parses, exactly the five fields;
 })
 
 t.test('the legacy board and channel come from OTA_LEGACY_BOARD / OTA_LEGACY_CHANNEL', async (t) => {
-  const server = await startServer(t, { ...SERVER_ENV, OTA_LEGACY_CHANNEL: 'field' })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_LEGACY_CHANNEL: 'field' })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   t.equal((await fieldGet(server, '/firmware.json')).status, 404, 'stable is not the legacy channel here')
   const field = await publishRelease(server, { version: 'leafcutter', sequence: 2, channel: 'field' })
@@ -125,7 +123,7 @@ t.test('the legacy board and channel come from OTA_LEGACY_BOARD / OTA_LEGACY_CHA
 })
 
 t.test('a release over the firmware\'s 1,900,000-byte app_size limit is not advertised to the field fleet', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   // Fits the esp32cam slot (1,966,080) but not the field firmware's parser.
   const big = buildEspImage({ version: 'bigbee', size: 1_930_000, seed: 1 })
   t.ok(big.length > 1_900_000 && big.length <= 1_966_080, `image of ${big.length} bytes`)
@@ -143,7 +141,7 @@ t.test('a release over the firmware\'s 1,900,000-byte app_size limit is not adve
 })
 
 t.test('passing over a release too large for the field firmware is logged, once', async (t) => {
-  const proc = await startBuiltServer(t, tempDir(t), { ...SERVER_ENV, OTA_LOG_LEVEL: 'info' })
+  const proc = await startBuiltServer(t, tempDir(t), { ...FLEET_NO_DELTAS_ENV, OTA_LOG_LEVEL: 'info' })
   await publishRelease(proc, { version: 'mason', sequence: 1 })
   await publishRelease(proc, { version: 'bigbee', sequence: 2, image: buildEspImage({ version: 'bigbee', size: 1_930_000, seed: 2 }) })
   for (let i = 0; i < 3; i++) {
@@ -157,7 +155,7 @@ t.test('passing over a release too large for the field firmware is logged, once'
 
 t.test('polls of /firmware.json are counted per address and user agent', async (t) => {
   // Through a trusted proxy, the address is the client's from X-Forwarded-For.
-  const server = await startServer(t, { ...SERVER_ENV, OTA_TRUST_PROXY: '127.0.0.1' })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_TRUST_PROXY: '127.0.0.1' })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const poll = (address: string, ua: string) => fieldGet(server, '/firmware.json', { 'x-forwarded-for': address, 'user-agent': ua })
   await poll('203.0.113.7', 'hivehive-ota/1.0')
@@ -177,7 +175,7 @@ t.test('polls of /firmware.json are counted per address and user agent', async (
 })
 
 t.test('tried as a new user would: publish with curl, poll and download with curl', async (t) => {
-  const server = await startServer(t, SERVER_ENV)
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const work = tempDir(t)
   const { token, keyId, privateKeyPem: privateKey } = await publisherOf(server)
   const image = buildEspImage({ version: 'mason', size: 200 * 1024, seed: 7 })

@@ -9,11 +9,9 @@ import { buildReleaseStatement } from '../src/release/release-statement'
 import { publishRelease } from './support/publish'
 import { TestClock } from './support/clock'
 import { buildApp, cli, startServer, tempDir, type RunningServer, type TestApp, dataFolderEnv } from './support/server'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 import { injectGet, rawGet, type RawAnswer } from './support/raw-http'
 
-// Not about delta updates: no patch is built ahead of demand (support/env.ts).
-const SERVER_ENV = { ...FLEET_ENV, ...NO_AHEAD_DELTAS }
 
 /**
  * A GET with exactly the headers the test gives: on the server's port where the socket matters
@@ -67,7 +65,7 @@ const ISO_SECONDS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 
 t.test('the generated server key: one P-256 key, 0600, published by /v1/keys, the same after a restart', async (t) => {
   const dataDir = tempDir(t)
-  const first = await buildApp(t, SERVER_ENV, { dataDir: dataDir })
+  const first = await buildApp(t, FLEET_NO_DELTAS_ENV, { dataDir: dataDir })
   const key = await serverKeyOf(first)
   t.match(key.key_id, /^[0-9a-f]{16}$/)
   t.equal(key.key_id, keyIdOfPem(key.public_key_pem), 'key id is the first 16 hex of the SHA-256 of the DER SPKI')
@@ -78,7 +76,7 @@ t.test('the generated server key: one P-256 key, 0600, published by /v1/keys, th
   t.same(fs.readdirSync(path.dirname(file)), ['server-key.pem'], 'no temporary file left behind')
   await first.close()
 
-  const second = await buildApp(t, SERVER_ENV, { dataDir: dataDir })
+  const second = await buildApp(t, FLEET_NO_DELTAS_ENV, { dataDir: dataDir })
   t.equal((await serverKeyOf(second)).key_id, key.key_id, 'the key persists across a restart')
 })
 
@@ -87,26 +85,26 @@ t.test('OTA_SERVER_KEY given as a PEM and as a path is the key used; a key not o
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
   const expected = keyIdOfPem(publicKey.export({ type: 'spki', format: 'pem' }).toString())
 
-  const byPem = await buildApp(t, { ...SERVER_ENV, OTA_SERVER_KEY: pem })
+  const byPem = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_SERVER_KEY: pem })
   t.equal((await serverKeyOf(byPem)).key_id, expected, 'PEM in the variable')
   t.notOk(fs.existsSync(path.join(byPem.dataDir, 'keys', 'server-key.pem')), 'no key is generated when one is configured')
 
-  const oneLine = await buildApp(t, { ...SERVER_ENV, OTA_SERVER_KEY: pem.trim().replace(/\n/g, '\\n') })
+  const oneLine = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_SERVER_KEY: pem.trim().replace(/\n/g, '\\n') })
   t.equal((await serverKeyOf(oneLine)).key_id, expected, 'PEM on one line with \\n for its line breaks, as an environment file holds it')
 
   const file = path.join(tempDir(t), 'server.pem')
   fs.writeFileSync(file, pem, { mode: 0o600 })
-  const byPath = await buildApp(t, { ...SERVER_ENV, OTA_SERVER_KEY: file })
+  const byPath = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_SERVER_KEY: file })
   t.equal((await serverKeyOf(byPath)).key_id, expected, 'path in the variable')
 
   const p384 = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  await t.rejects(buildApp(t, { ...SERVER_ENV, OTA_SERVER_KEY: p384 }), /OTA_SERVER_KEY.*P-256/)
-  await t.rejects(buildApp(t, { ...SERVER_ENV, OTA_SERVER_KEY: path.join(tempDir(t), 'missing.pem') }), /OTA_SERVER_KEY.*missing\.pem/)
-  await t.rejects(buildApp(t, { ...SERVER_ENV, OTA_SERVER_KEY: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n' }), /OTA_SERVER_KEY/)
+  await t.rejects(buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_SERVER_KEY: p384 }), /OTA_SERVER_KEY.*P-256/)
+  await t.rejects(buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_SERVER_KEY: path.join(tempDir(t), 'missing.pem') }), /OTA_SERVER_KEY.*missing\.pem/)
+  await t.rejects(buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_SERVER_KEY: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n' }), /OTA_SERVER_KEY/)
 })
 
 eachBackend(t, 'no release: 404 no_release, for a known board and for an unknown one', async (t, backend) => {
-  const server = await buildApp(t, { ...SERVER_ENV, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const known = await get(server, '/v1/manifest?board=esp32cam')
   t.equal(known.status, 404)
   t.same(json(known).error, 'no_release')
@@ -118,7 +116,7 @@ eachBackend(t, 'no release: 404 no_release, for a known board and for an unknown
 })
 
 eachBackend(t, 'malformed parameters: 400 naming the parameter', async (t, backend) => {
-  const server = await buildApp(t, { ...SERVER_ENV, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const cases: Array<[string, RegExp]> = [
     ['/v1/manifest', /board/],
     ['/v1/manifest?board=ESP32%20CAM', /board/],
@@ -139,7 +137,7 @@ eachBackend(t, 'malformed parameters: 400 naming the parameter', async (t, backe
 })
 
 eachBackend(t, 'a manifest: fields, size, signatures, url, one signature per window, ETag', async (t, backend) => {
-  const server = await startServer(t, { ...SERVER_ENV, ...(await backend.serverEnv(t)) })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const published = await publishRelease(server, { version: 'mason', sequence: 12 })
   const r = await get(server, '/v1/manifest?board=esp32cam&device=AA:BB:CC:DD:EE:01&version=carpenter&sequence=11')
   t.equal(r.status, 200)
@@ -231,7 +229,7 @@ eachBackend(t, 'a manifest: fields, size, signatures, url, one signature per win
 })
 
 eachBackend(t, 'channels: each has its own newest release; another channel has none', async (t, backend) => {
-  const server = await buildApp(t, { ...SERVER_ENV, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   await publishRelease(server, { version: 'mason-beta', sequence: 2, channel: 'beta' })
   t.equal(json(await get(server, '/v1/manifest?board=esp32cam')).version, 'mason')
@@ -242,12 +240,12 @@ eachBackend(t, 'channels: each has its own newest release; another channel has n
 })
 
 eachBackend(t, 'url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALLOWED_HOSTS, else the address the request came in on', async (t, backend) => {
-  const configured = await buildApp(t, { ...SERVER_ENV, OTA_PUBLIC_URL: 'https://ota.example.com/gate/', ...(await backend.serverEnv(t)) })
+  const configured = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_PUBLIC_URL: 'https://ota.example.com/gate/', ...(await backend.serverEnv(t)) })
   const { sha256 } = await publishRelease(configured, { version: 'mason', sequence: 1 })
   const m = json(await get(configured, '/v1/manifest?board=esp32cam', { host: 'other.example.net' }))
   t.equal(m.url, `https://ota.example.com/gate/v1/firmware/${sha256}.bin`)
 
-  const direct = await startServer(t, { ...SERVER_ENV, OTA_ALLOWED_HOSTS: 'ota.lan:8080, OTA.lan', ...(await backend.serverEnv(t)) })
+  const direct = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_ALLOWED_HOSTS: 'ota.lan:8080, OTA.lan', ...(await backend.serverEnv(t)) })
   const d = await publishRelease(direct, { version: 'mason', sequence: 1 })
   const byHost = json(await get(direct, '/v1/manifest?board=esp32cam', { host: 'ota.lan:8080' }))
   t.equal(byHost.url, `http://ota.lan:8080/v1/firmware/${d.sha256}.bin`, 'a listed Host')
@@ -268,7 +266,7 @@ eachBackend(t, 'url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALL
   }
   t.equal(etags.size, 1, 'one ETag for every unlisted Host')
 
-  const proxied = await startServer(t, { ...SERVER_ENV, OTA_TRUST_PROXY: '127.0.0.1', OTA_ALLOWED_HOSTS: 'ota.example.com', ...(await backend.serverEnv(t)) })
+  const proxied = await startServer(t, { ...FLEET_NO_DELTAS_ENV, OTA_TRUST_PROXY: '127.0.0.1', OTA_ALLOWED_HOSTS: 'ota.example.com', ...(await backend.serverEnv(t)) })
   const p = await publishRelease(proxied, { version: 'mason', sequence: 1 })
   const viaProxy = json(await get(proxied, '/v1/manifest?board=esp32cam', { host: 'backend:8080', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'ota.example.com' }))
   t.equal(viaProxy.url, `https://ota.example.com/v1/firmware/${p.sha256}.bin`)
@@ -279,7 +277,7 @@ eachBackend(t, 'url: from OTA_PUBLIC_URL when set, else a Host listed in OTA_ALL
 eachBackend(t, 'issuance windows: re-signed once the window passes, expires_at = issued_at + OTA_MANIFEST_TTL', async (t, backend) => {
   // A 2 s TTL gives a 1 s window (never more than half the TTL); the test moves the server's clock.
   const clock = new TestClock()
-  const server = await buildApp(t, { ...SERVER_ENV, OTA_MANIFEST_TTL: '2', ...(await backend.serverEnv(t)) }, { clock })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_MANIFEST_TTL: '2', ...(await backend.serverEnv(t)) }, { clock })
   await publishRelease(server, { version: 'mason', sequence: 1 })
   const first = await get(server, '/v1/manifest?board=esp32cam')
   const m1 = json(first)
@@ -296,7 +294,7 @@ eachBackend(t, 'issuance windows: re-signed once the window passes, expires_at =
 
 // Reads the SQLite file: the check-in rows on PostgreSQL are checked in checkins.test.ts.
 t.test('check-ins: every call naming a device is recorded, with what the answer offered', async (t) => {
-  const server = await buildApp(t, SERVER_ENV)
+  const server = await buildApp(t, FLEET_NO_DELTAS_ENV)
   const { release } = await publishRelease(server, { version: 'mason', sequence: 12 })
   const poll = (query: string) => get(server, `/v1/manifest?${query}`, { 'user-agent': 'esp-idf-client/5.2' })
   t.equal((await poll('board=esp32cam&device=AA-BB-CC-DD-EE-10&version=carpenter&sequence=11')).status, 200)
@@ -318,7 +316,7 @@ t.test('check-ins: every call naming a device is recorded, with what the answer 
 eachBackend(t, 'every field at its longest still fits in 1024 bytes; a public URL that could not fit stops the start', async (t, backend) => {
   const publicUrl = `https://${'o'.repeat(95)}.example.com/gate`
   t.equal(publicUrl.length, 120)
-  const server = await buildApp(t, { ...SERVER_ENV, OTA_PUBLIC_URL: publicUrl, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_PUBLIC_URL: publicUrl, ...(await backend.serverEnv(t)) })
   const board = 'b'.repeat(32)
   t.equal((await cli(['board', 'add', board, '--chip', 'esp32', '--slot-size', '1966080'], dataFolderEnv(server.dataDir))).code, 0)
   const channel = 'c'.repeat(32)
@@ -332,7 +330,7 @@ eachBackend(t, 'every field at its longest still fits in 1024 bytes; a public UR
   const keys = json(await get(server, '/v1/keys')) as unknown as KeysView
   t.ok(crypto.verify('sha256', r.body, { key: keys.server.public_key_pem, dsaEncoding: 'der' }, Buffer.from(r.headers['x-ota-signature'] as string, 'base64')))
 
-  await t.rejects(buildApp(t, { ...SERVER_ENV, OTA_PUBLIC_URL: `${publicUrl}x`, ...(await backend.serverEnv(t)) }), /OTA_PUBLIC_URL is 121 characters/)
+  await t.rejects(buildApp(t, { ...FLEET_NO_DELTAS_ENV, OTA_PUBLIC_URL: `${publicUrl}x`, ...(await backend.serverEnv(t)) }), /OTA_PUBLIC_URL is 121 characters/)
   const longHost = await get(server, `/v1/manifest?board=${board}&channel=${channel}`, { host: `${'h'.repeat(120)}.example` })
   t.equal(longHost.status, 200, 'with OTA_PUBLIC_URL set, the Host header plays no part')
 })

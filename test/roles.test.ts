@@ -3,7 +3,7 @@ import t from 'tap'
 import { deviceId, poll } from './support/devices'
 import { publishRelease } from './support/publish'
 import { createToken, startServer } from './support/server'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
 // Every route the server has, asked with no token and with each role's token. The table below is
 // the access policy; a route the server has and the table lacks (or the reverse) fails the test,
@@ -190,7 +190,7 @@ function admitted(access: Access, who: Who): boolean {
 }
 
 t.test('every route answers each caller as the access policy says', async (t) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const { sha256 } = await publishRelease(server, { version: 'mason', sequence: 1 })
   t.equal(await poll(server, { device: DEVICE, version: 'carpenter', sequence: 1 }), 200)
   const tokens: Record<Who, string | undefined> = {
@@ -231,7 +231,7 @@ t.test('every route answers each caller as the access policy says', async (t) =>
 })
 
 t.test('the token is checked before anything else: no token with a bad request is still 401', async (t) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await startServer(t, FLEET_NO_DELTAS_ENV)
   const operator = await createToken(server.dataDir, 'operator')
   const bad = `${server.url}/v1/devices?limit=0`
   const anonymous = await fetch(bad)

@@ -7,7 +7,7 @@ import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
 import { cli, createToken, startServer, tempDir } from './support/server'
 import { call } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
 interface Entry {
   id: number
@@ -23,7 +23,7 @@ interface Entry {
 }
 
 eachBackend(t, 'the rollout commands over HTTP, with --json and tables, and every change in the audit log', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server, 'ops-dana')
   const env = { OTA_SERVER: server.url, OTA_TOKEN: ops }
   const started = Date.now()
@@ -103,7 +103,7 @@ eachBackend(t, 'the rollout commands over HTTP, with --json and tables, and ever
 })
 
 eachBackend(t, 'a releaser cannot change rollouts; bad flags are usage errors', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const releaser = await createToken(server.dataDir, 'releaser', 'rel-erin')
   const env = { OTA_SERVER: server.url, OTA_TOKEN: releaser }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { eachBackend } from './support/backends'
 import { TestClock } from './support/clock'
 import { deviceId, inParallel, report } from './support/devices'
-import { UNPROVEN_FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { UNPROVEN_FLEET_NO_DELTAS_ENV } from './support/env'
 import { call } from './support/http'
 import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
@@ -18,7 +18,7 @@ const AGREE_MS = 1000
 
 eachBackend(t, 'failures reported through three instances halt the release once, counted over the fleet', async (t, backend) => {
   const clock = new TestClock()
-  const env = { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) }
+  const env = { ...UNPROVEN_FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) }
   const first = await startServer(t, env, { clock })
   const instances = [first, await startServer(t, env, { dataDir: first.dataDir, clock }), await startServer(t, env, { dataDir: first.dataDir, clock })]
   const via = (i: number) => instances[i % instances.length]

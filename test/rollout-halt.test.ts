@@ -4,7 +4,7 @@ import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
 import { buildApp } from './support/server'
 import { call, type Target } from './support/http'
-import { UNPROVEN_FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { UNPROVEN_FLEET_NO_DELTAS_ENV } from './support/env'
 
 const RUNS_V1 = { version: 'v1', sequence: 1 }
 const V2 = { version: 'v2', sequence: 2 }
@@ -23,7 +23,7 @@ async function reportAll(server: Target, devices: string[], status: string): Pro
 }
 
 t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 devices that tried (5%)', async (t) => {
-  const server = await buildApp(t, { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await buildApp(t, UNPROVEN_FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -46,7 +46,7 @@ t.test('below the thresholds the rollout goes on: 4 failures, or 5 of 100 device
 })
 
 t.test('a burst of failures past the thresholds halts the rollout; devices not yet updated stay on the previous release', async (t) => {
-  const server = await buildApp(t, { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await buildApp(t, UNPROVEN_FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 50 })
@@ -91,7 +91,7 @@ t.test('a burst of failures past the thresholds halts the rollout; devices not y
 })
 
 t.test('silent rollbacks seen at check-in count too, against the channel’s own policy', async (t) => {
-  const server = await buildApp(t, { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS })
+  const server = await buildApp(t, UNPROVEN_FLEET_NO_DELTAS_ENV)
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const policy = await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/policy', ops, { halt_min_count: 3, halt_min_ratio: 0.5 })

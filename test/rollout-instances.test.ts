@@ -5,7 +5,7 @@ import { offerFor, operatorToken } from './support/rollouts'
 import { TestClock } from './support/clock'
 import { startServer } from './support/server'
 import { call } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 import { eachBackend } from './support/backends'
 
 // What each instance caches of rollouts is re-read once its generation check is a second old: the
@@ -14,7 +14,7 @@ const A_SECOND = 1000
 
 eachBackend(t, 'two servers on one database: a change made through one reaches the other’s devices within a second', async (t, backend) => {
   const clock = new TestClock()
-  const env = { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) }
+  const env = { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) }
   const a = await startServer(t, env, { clock })
   const b = await startServer(t, env, { dataDir: a.dataDir, clock })
   const ops = await operatorToken(a)

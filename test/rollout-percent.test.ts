@@ -5,7 +5,7 @@ import { offerFor, operatorToken } from './support/rollouts'
 import { buildApp } from './support/server'
 import { eachBackend } from './support/backends'
 import { call, type Target } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
 const FLEET = Array.from({ length: 1000 }, (_, i) => deviceId(i))
 const RUNS_V1 = { version: 'v1', sequence: 1 }
@@ -27,7 +27,7 @@ async function firmwareJson(server: Target): Promise<{ version: string; allow_do
 }
 
 eachBackend(t, 'a release at 10% reaches about a tenth of 1,000 devices; raising it to 50% keeps every one of them', async (t, backend) => {
-  const server = await buildApp(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const v2 = await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 10 })
@@ -61,7 +61,7 @@ eachBackend(t, 'a release at 10% reaches about a tenth of 1,000 devices; raising
 })
 
 eachBackend(t, 'the starting percentage comes from the channel policy unless the publish names one', async (t, backend) => {
-  const server = await buildApp(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   const policy = await call(server, 'PUT', '/v1/rollouts/esp32cam/stable/policy', ops, { default_percent: 20, reason: 'canary first' })
@@ -86,7 +86,7 @@ eachBackend(t, 'the starting percentage comes from the channel policy unless the
 })
 
 eachBackend(t, 'pause keeps new devices out and devices already on the release on it; resume lets them in again', async (t, backend) => {
-  const server = await buildApp(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 30 })

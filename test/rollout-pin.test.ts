@@ -6,10 +6,10 @@ import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
 import { buildApp, startServer } from './support/server'
 import { call } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
 eachBackend(t, 'a pinned device keeps its release whatever the rollout does; unpin returns it to the rollout', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server, 'ops-carol')
   const v1 = await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -47,7 +47,7 @@ eachBackend(t, 'a pinned device keeps its release whatever the rollout does; unp
 })
 
 eachBackend(t, 'pins take a list of devices; refusals say what to fix', async (t, backend) => {
-  const server = await buildApp(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await buildApp(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2, rolloutPercent: 0 })

@@ -7,7 +7,7 @@ import { publishRelease } from './support/publish'
 import { offerFor, operatorToken } from './support/rollouts'
 import { startServer, type RunningServer } from './support/server'
 import { call } from './support/http'
-import { FLEET_ENV, NO_AHEAD_DELTAS } from './support/env'
+import { FLEET_NO_DELTAS_ENV } from './support/env'
 
 async function firmwareJson(server: RunningServer) {
   const res = await fetch(`${server.url}/firmware.json`)
@@ -21,7 +21,7 @@ const manifestWouldFlash = (m: { version: string | null; sequence: number | null
   fieldWouldFlash({ version: m.version ?? '', sequence: m.sequence ?? 0, allowDowngrade: m.allowDowngrade === true, appMd5: '', appSize: 0, keys: [] }, own)
 
 eachBackend(t, 'a rollback offers the older release with allow_downgrade on all three device endpoints, until the next release', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server, 'ops-bob')
   const v1 = await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })
@@ -69,7 +69,7 @@ eachBackend(t, 'a rollback offers the older release with allow_downgrade on all 
 })
 
 eachBackend(t, 'after a rollback the rolled-back release never comes back as "the previous release"', async (t, backend) => {
-  const server = await startServer(t, { ...FLEET_ENV, ...NO_AHEAD_DELTAS, ...(await backend.serverEnv(t)) })
+  const server = await startServer(t, { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) })
   const ops = await operatorToken(server)
   await publishRelease(server, { version: 'v1', sequence: 1 })
   await publishRelease(server, { version: 'v2', sequence: 2 })

@@ -36,3 +36,9 @@ export const STEADY_ENV: Readonly<Record<string, string>> = {
  * under tsx; 5 s under ts-node). test/delta-*.test.ts cover the builds.
  */
 export const NO_AHEAD_DELTAS: Readonly<Record<string, string>> = { OTA_DELTA_BASES: '0' }
+
+/** FLEET_ENV for tests that are not about delta updates (NO_AHEAD_DELTAS). */
+export const FLEET_NO_DELTAS_ENV: Readonly<Record<string, string>> = { ...FLEET_ENV, ...NO_AHEAD_DELTAS }
+
+/** UNPROVEN_FLEET_ENV for tests that are not about delta updates (NO_AHEAD_DELTAS). */
+export const UNPROVEN_FLEET_NO_DELTAS_ENV: Readonly<Record<string, string>> = { ...UNPROVEN_FLEET_ENV, ...NO_AHEAD_DELTAS }
