@@ -2,6 +2,7 @@ import net from 'node:net'
 import t from 'tap'
 import { startServer } from './support/server'
 import { STEADY_ENV } from './support/env'
+import { until } from './support/wait'
 
 // Every answer, including the ones Node's HTTP layer gives before any route runs, has a
 // Content-Length and the contract's JSON error form: ESP32 clients refuse a body without a length.
@@ -81,4 +82,43 @@ t.test('a refusal answering a HEAD in flight has no body', async (t) => {
   const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(get.slice(0, getEnd))?.[1])
   t.equal(get.length - getEnd - 4, length, 'with its whole body')
   t.equal((JSON.parse(get.slice(getEnd + 4)) as { error: string }).error, 'bad_request')
+})
+
+t.test('a HEAD whose headers overflow gets the 431 without a body', async (t) => {
+  const server = await startServer(t, STEADY_ENV)
+  // No answer is in flight: the method is read from the start of the bytes Node failed on, as a
+  // HEAD's answer has no body, whatever its status.
+  const overflowing = (method: string) => `${method} /v1/manifest?q=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`
+  const head = await allUntilClose(server.port, overflowing('HEAD'))
+  const end = head.indexOf('\r\n\r\n')
+  t.match(head.slice(0, end), /^HTTP\/1\.1 431 /, 'the HEAD gets the 431')
+  t.match(head.slice(0, end), /\r\nContent-Length: \d+\r\n/i, 'with the Content-Length a GET would get')
+  t.equal(head.slice(end + 4), '', 'and no byte after its headers')
+
+  const get = await exchange(server.port, overflowing('GET'))
+  t.equal(get.status, 431, 'the GET gets the 431')
+  t.equal((JSON.parse(get.body) as { error: string }).error, 'headers_too_large', 'with its JSON body')
+})
+
+t.test('a HEAD after a stray byte gets the 400 without a body', async (t) => {
+  const server = await startServer(t, STEADY_ENV)
+  // Node's HTTP client sends a DELETE's body without Content-Length or chunks: to the server the
+  // byte after that DELETE begins the next request, which fails to parse once the client, having
+  // had its answer, sends a HEAD on the same connection.
+  const socket = net.connect(server.port, '127.0.0.1')
+  t.teardown(() => socket.destroy())
+  await new Promise((resolve) => socket.once('connect', resolve))
+  let text = ''
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')))
+  socket.write('DELETE /v1/firmware/x.bin HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=x\r\n\r\nH')
+  t.ok(await until(() => /\r\n\r\n\{.*\}$/s.test(text)), 'the DELETE is answered')
+  t.match(text, /^HTTP\/1\.1 404 /, 'with a 404: no such route')
+  const firstAnswer = text.length
+  const closed = new Promise((resolve) => socket.once('close', resolve))
+  socket.write('HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+  await closed
+  const head = text.slice(firstAnswer)
+  const end = head.indexOf('\r\n\r\n')
+  t.match(head.slice(0, end), /^HTTP\/1\.1 400 Bad Request\r\n/, 'the HEAD that follows gets the 400')
+  t.equal(head.slice(end + 4), '', 'and no byte after its headers')
 })

@@ -38,15 +38,29 @@ function responseOf(socket: Socket): Pick<ServerResponse, 'headersSent' | 'req'>
   return (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage
 }
 
+/**
+ * The method of a request that Node failed to parse, read from the start of the bytes it was
+ * parsing (Node's error carries them as `rawPacket`) when they start with a request line. Node
+ * surfaces a method only once the headers are complete; a request whose headers overflow never
+ * gets there. Undefined when the request line arrived in an earlier read.
+ */
+function methodAtStart(packet: unknown): string | undefined {
+  // @types/node types rawPacket as a Buffer's JSON; Node gives the Buffer itself.
+  if (!Buffer.isBuffer(packet)) return undefined
+  return /^([A-Z]{1,16}) (?:\/|\*|https?:\/\/)/.exec(packet.subarray(0, 32).toString('latin1'))?.[1]
+}
+
 /** Fastify's `clientErrorHandler`: answers what Node could not hand to a route, then closes. */
-export function answerClientError(this: { log: FastifyBaseLogger }, err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(this: { log: FastifyBaseLogger }, err: NodeJS.ErrnoException & { rawPacket?: unknown }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return
   this.log.debug({ err }, 'client error')
   // Nothing can be said once an answer's headers are out: the connection just ends. Before that,
   // the client reads what is written as the answer to its oldest request (several may be in
-  // flight on a kept-alive connection): to a HEAD, a body would be bytes after the answer.
+  // flight on a kept-alive connection), or, with none in flight, to the one that failed to parse:
+  // to a HEAD, a body would be bytes after the answer.
   const inFlight = responseOf(socket)
-  if (socket.writable && !inFlight?.headersSent) socket.write(clientErrorAnswer(err, inFlight?.req?.method !== 'HEAD'))
+  const method = inFlight ? inFlight.req?.method : methodAtStart(err.rawPacket)
+  if (socket.writable && !inFlight?.headersSent) socket.write(clientErrorAnswer(err, method !== 'HEAD'))
   socket.destroy()
 }
 
