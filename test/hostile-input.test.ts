@@ -198,7 +198,15 @@ function arbitraries(valid: { sha256: string; device: string; tokens: string[] }
           ...(hasBody ? { body: b } : {}),
         }
       })
-  return fc.constantFrom(...ops).chain(request)
+  // Each operation's arbitrary is built once: chain asks for one per request, and building it (the
+  // string patterns above are parsed then) took longer than sending the 8,000 injected requests.
+  const built = new Map<Operation, fc.Arbitrary<Fuzzed>>()
+  const requestOf = (op: Operation) => {
+    let arbitrary = built.get(op)
+    if (arbitrary === undefined) built.set(op, (arbitrary = request(op)))
+    return arbitrary
+  }
+  return fc.constantFrom(...ops).chain(requestOf)
 }
 
 /** What every answer must be, whatever was asked. Returns the problem, or undefined. */
