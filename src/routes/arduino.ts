@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
@@ -105,4 +106,4 @@ const arduino: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default arduino
+export default routePlugin('arduino', arduino)

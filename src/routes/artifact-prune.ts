@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { durationParam } from '../duration'
@@ -51,4 +52,4 @@ const artifactPrune: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default artifactPrune
+export default routePlugin('artifact-prune', artifactPrune)

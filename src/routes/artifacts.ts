@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
@@ -71,4 +72,4 @@ const artifacts: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default artifacts
+export default routePlugin('artifacts', artifacts)

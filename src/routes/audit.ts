@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AUDIT_ACTIONS } from '../repositories/audit'
@@ -40,4 +41,4 @@ const audit: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default audit
+export default routePlugin('audit', audit)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Board } from '../repositories/boards'
 import { BoardName, errors } from '../schemas/common'
@@ -49,4 +50,4 @@ const boards: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default boards
+export default routePlugin('boards', boards)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import path from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import fastifyStatic from '@fastify/static'
@@ -51,4 +52,4 @@ const consoleRoutes: FastifyPluginAsync = async (app) => {
   )
 }
 
-export default consoleRoutes
+export default routePlugin('console', consoleRoutes)

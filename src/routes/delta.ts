@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -68,4 +69,4 @@ const delta: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default delta
+export default routePlugin('delta', delta)

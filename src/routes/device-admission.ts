@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -232,4 +233,4 @@ const deviceAdmission: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default deviceAdmission
+export default routePlugin('device-admission', deviceAdmission)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { DeviceId, errors, normalizeDevice } from '../schemas/common'
@@ -80,4 +81,4 @@ const deviceEnrollment: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default deviceEnrollment
+export default routePlugin('device-enrollment', deviceEnrollment)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -44,4 +45,4 @@ const firmware: FastifyPluginAsyncTypebox = async (app) => {
   preflight(app, '/v1/firmware/:file')
 }
 
-export default firmware
+export default routePlugin('firmware', firmware)

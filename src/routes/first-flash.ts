@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -117,4 +118,4 @@ const firstFlash: FastifyPluginAsyncTypebox = async (app) => {
   preflight(app, `${FACTORY}/:file`)
 }
 
-export default firstFlash
+export default routePlugin('first-flash', firstFlash)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
@@ -213,4 +214,4 @@ const fleet: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default fleet
+export default routePlugin('fleet', fleet)

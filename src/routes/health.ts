@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import { statfs } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
@@ -45,4 +46,4 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default health
+export default routePlugin('health', health)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 
@@ -33,4 +34,4 @@ const keys: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default keys
+export default routePlugin('keys', keys)

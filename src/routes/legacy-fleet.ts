@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { durationParam } from '../duration'
 import { fieldFleetSummary } from '../fleet/field-fleet'
@@ -60,4 +61,4 @@ const legacyFleet: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default legacyFleet
+export default routePlugin('legacy-fleet', legacyFleet)

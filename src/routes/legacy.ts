@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { countLegacyDownload } from '../fleet/legacy-downloads'
@@ -110,4 +111,4 @@ const legacy: FastifyPluginAsyncTypebox = async (app) => {
   })
 }
 
-export default legacy
+export default routePlugin('legacy', legacy)

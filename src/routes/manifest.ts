@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
@@ -147,4 +148,4 @@ const manifest: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default manifest
+export default routePlugin('manifest', manifest)

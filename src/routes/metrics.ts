@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errors } from '../schemas/common'
@@ -29,4 +30,4 @@ const metrics: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default metrics
+export default routePlugin('metrics', metrics)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest, Refusal } from '../errors'
 import { importCurrentRelease } from '../release/current-import'
@@ -121,4 +122,4 @@ const releaseImport: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default releaseImport
+export default routePlugin('release-import', releaseImport)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -166,4 +167,4 @@ const releases: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default releases
+export default routePlugin('releases', releases)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
@@ -80,4 +81,4 @@ const reports: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default reports
+export default routePlugin('reports', reports)

@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -198,4 +199,4 @@ const rollouts: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default rollouts
+export default routePlugin('rollouts', rollouts)

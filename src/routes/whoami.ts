@@ -1,3 +1,4 @@
+import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { ROLES } from '../repositories/tokens'
@@ -27,4 +28,4 @@ const whoami: FastifyPluginAsyncTypebox = async (app) => {
   )
 }
 
-export default whoami
+export default routePlugin('whoami', whoami)
