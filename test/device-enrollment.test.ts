@@ -5,13 +5,15 @@ import pino, { type LoggerOptions } from 'pino'
 import t from 'tap'
 import { loadConfig } from '../src/config'
 import { loggerOptions } from '../src/logger'
-import { RevocationCache } from '../src/fleet/device-tokens'
+import { CHALLENGE_TTL_MS, RevocationCache } from '../src/fleet/device-tokens'
 import { decide, deviceToken, enroll, newDeviceKey, pollWith, requestToken, sign } from './support/device-credentials'
 import { publishRelease } from './support/publish'
 import { operatorToken } from './support/rollouts'
 import { cli, startServer } from './support/server'
 import { call, getJson } from './support/http'
 import { FLEET_NO_DELTAS_ENV } from './support/env'
+import { eachBackend } from './support/backends'
+import { TestClock } from './support/clock'
 
 
 t.test('enroll, wait, accept, token: the admission of one device, every decision audited', async (t) => {
@@ -59,6 +61,39 @@ t.test('enroll, wait, accept, token: the admission of one device, every decision
     { actor: 'ops-alice', action: 'device_reject', device, details: { key_id: other.keyId, from: 'pending' } },
     { actor: 'ops-alice', action: 'device_accept', device, reason: 'batch 7 inspected', details: { key_id: key.keyId, from: 'pending' } },
   ])
+})
+
+eachBackend(t, 'a challenge buys one token, on every instance sharing the database', async (t, backend) => {
+  const clock = new TestClock()
+  const env = { ...FLEET_NO_DELTAS_ENV, ...(await backend.serverEnv(t)) }
+  const one = await startServer(t, env, { clock })
+  const two = await startServer(t, env, { clock, dataDir: one.dataDir })
+  const key = newDeviceKey()
+  const device = 'a4cf12000020'
+  await enroll(one, device, key)
+  await decide(one, await operatorToken(one), 'accept', device)
+
+  const challenge = (await getJson<{ challenge: string }>(one, `/v1/devices/${device}/challenge`, '')).body.challenge
+  const answer = { challenge, signature: sign(key, `ota-gate device token v1\ndevice: ${device}\nchallenge: ${challenge}\n`) }
+  // A wrong signature does not use the challenge up: anyone may send one.
+  t.equal((await call(two, 'POST', `/v1/devices/${device}/token`, '', { ...answer, signature: sign(newDeviceKey(), 'x') })).status, 401)
+  t.equal((await call(one, 'POST', `/v1/devices/${device}/token`, '', answer)).status, 200, 'the signed answer buys a token')
+  for (const [which, server] of [['this instance', one], ['another instance', two]] as const) {
+    const replay = await call<{ error: string; message: string }>(server, 'POST', `/v1/devices/${device}/token`, '', answer)
+    t.same([replay.status, replay.body.error], [401, 'challenge_invalid'], `the same answer again gets nothing from ${which}`)
+    t.match(replay.body.message, /answered already .*GET \/v1\/devices\/a4cf12000020\/challenge/)
+  }
+  clock.advance(CHALLENGE_TTL_MS)
+  t.match(await deviceToken(two, device, key), /^otd_/, 'a fresh challenge buys the next token')
+})
+
+eachBackend(t, 'used challenges: each once, forgotten once expired', async (t, backend) => {
+  const db = await backend.open(t)
+  const [a, b] = ['a'.repeat(32), 'b'.repeat(32)]
+  t.equal(await db.repos.credentials.useChallenge(a, 2_000, 1_000), true, 'first use')
+  t.equal(await db.repos.credentials.useChallenge(a, 2_000, 1_500), false, 'second use')
+  t.equal(await db.repos.credentials.useChallenge(b, 5_000, 2_000), true, 'another challenge')
+  t.same(await db.sql('SELECT nonce FROM used_challenges'), [{ nonce: b }], 'the expired one is forgotten')
 })
 
 t.test('keys are P-256, PEM or base64 DER, bounded; boards must be known', async (t) => {

@@ -157,7 +157,8 @@ export class DeviceAdmission {
 
   /** A token for an accepted device that signed a fresh challenge with its key. */
   async token(tokens: DeviceTokens, device: string, challenge: string, signature: string): Promise<{ token: string; expiresAt: number }> {
-    if (!tokens.challengeValid(device, challenge)) {
+    const fresh = tokens.freshChallenge(device, challenge)
+    if (!fresh) {
       throw new Refusal('challenge_invalid', `the challenge is not one this server gave device ${device}, or it has expired: get a fresh one from GET /v1/devices/${device}/challenge`)
     }
     const key = await this.repos.credentials.acceptedKey(device)
@@ -169,6 +170,10 @@ export class DeviceAdmission {
     }
     if (!signedBy(key, tokenStatement(device, challenge), signature)) {
       throw unauthorized(`the signature does not verify with the accepted key ${key.key_id} of device ${device}: sign ${JSON.stringify(tokenStatement(device, challenge))} with it (ECDSA P-256/SHA-256, DER, base64)`)
+    }
+    // Only a verified answer uses the challenge up: anyone may send a wrong signature.
+    if (!(await this.repos.credentials.useChallenge(fresh.nonce, fresh.expiresAt, this.clock.now()))) {
+      throw new Refusal('challenge_invalid', `the challenge was answered already (each buys one token): get a fresh one from GET /v1/devices/${device}/challenge`)
     }
     return tokens.issue(device)
   }

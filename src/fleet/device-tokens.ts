@@ -2,10 +2,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Clock } from '../clock'
 
 /**
- * Device tokens and the challenges devices sign to get one. Both are stateless: an HMAC with the
- * secret every instance reads from the shared database, so checking a token on a poll needs no
- * query, no write and no signature verification. What a token cannot carry (a revocation since
- * it was issued) comes from `notBefore`, a cache the caller keeps current.
+ * Device tokens and the challenges devices sign to get one. Both carry an HMAC with the secret
+ * every instance reads from the shared database, so checking a token on a poll needs no query, no
+ * write and no signature verification. What a token cannot carry (a revocation since it was
+ * issued) comes from `notBefore`, a cache the caller keeps current; that a challenge was answered
+ * already, from the database (device-admission.ts).
  */
 
 export const DEVICE_TOKEN_PREFIX = 'otd_'
@@ -79,11 +80,16 @@ export class DeviceTokens {
     return { challenge: `${expiresAt}.${nonce}.${this.mac('challenge', `${device}.${expiresAt}.${nonce}`)}`, expiresAt }
   }
 
-  /** Whether `challenge` was issued by this server (or one sharing its secret) to `device` and is still fresh. */
-  challengeValid(device: string, challenge: string): boolean {
+  /**
+   * The nonce and expiry of `challenge` if it was issued by this server (or one sharing its secret)
+   * to `device` and is still fresh; undefined otherwise. Whether it was answered already is the
+   * database's to say (a challenge buys one token).
+   */
+  freshChallenge(device: string, challenge: string): { nonce: string; expiresAt: number } | undefined {
     const m = CHALLENGE.exec(challenge)
-    if (!m) return false
-    return DeviceTokens.same(m[3], this.mac('challenge', `${device}.${m[1]}.${m[2]}`)) && Number(m[1]) > this.clock.now()
+    if (!m || !DeviceTokens.same(m[3], this.mac('challenge', `${device}.${m[1]}.${m[2]}`))) return undefined
+    const expiresAt = Number(m[1])
+    return expiresAt > this.clock.now() ? { nonce: m[2], expiresAt } : undefined
   }
 }
 

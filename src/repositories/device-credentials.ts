@@ -102,6 +102,19 @@ export class DeviceCredentialsRepository {
     return this.db.prepare('SELECT device, not_before FROM device_revocations').all() as Array<{ device: string; not_before: number }>
   }
 
+  /**
+   * Records that a challenge was answered; false, and nothing written, when it already was. The
+   * challenges expired by `now` are forgotten first: they are refused before this is asked.
+   */
+  async useChallenge(nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.db
+      .transaction((): boolean => {
+        this.db.prepare('DELETE FROM used_challenges WHERE expires_at <= ?').run(now)
+        return this.db.prepare('INSERT INTO used_challenges (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING').run(nonce, expiresAt).changes === 1
+      })
+      .immediate()
+  }
+
   // ---- keys ----
 
   /** The device's accepted key, if it has one. */

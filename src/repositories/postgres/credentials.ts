@@ -35,6 +35,13 @@ export class PgDeviceCredentialsRepository implements Shape<DeviceCredentialsRep
     return all(this.pool, 'SELECT device, not_before FROM device_revocations')
   }
 
+  async useChallenge(nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    return transaction(this.pool, async (q) => {
+      await q.query('DELETE FROM used_challenges WHERE expires_at <= $1', [now])
+      return (await changes(q, 'INSERT INTO used_challenges (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING', [nonce, expiresAt])) === 1
+    })
+  }
+
   async acceptedKey(device: string): Promise<DeviceKeyRow | undefined> {
     return one(this.pool, { name: 'accepted-key', text: "SELECT * FROM device_keys WHERE device = $1 AND state = 'accepted'" }, [device])
   }
