@@ -35,8 +35,15 @@ function assertCommit(commit: string): void {
   if (!COMMIT.test(commit)) throw new GitError(`"${commit}" is not a full commit id (40 lowercase hex)`)
 }
 
+/** Why `branch` cannot name a release branch here, or undefined when it can. */
+export function branchNameProblem(branch: string): string | undefined {
+  if (!BRANCH.test(branch) || branch.includes('..')) return `"${branch}" is not a valid branch name: use letters, digits, ".", "_", "-" and "/"`
+  return undefined
+}
+
 function assertBranch(branch: string): void {
-  if (!BRANCH.test(branch) || branch.includes('..')) throw new GitError(`"${branch}" is not a valid branch name`)
+  const problem = branchNameProblem(branch)
+  if (problem) throw new GitError(problem)
 }
 
 export interface GitResult {

@@ -12,13 +12,13 @@ import {
 } from '../../release/firmware-repo'
 import { GitError } from '../../release/git'
 import { importLedger, type LedgerImportResult } from '../../release/ledger-import'
-import { DEFAULT_RELEASE_BRANCH, DEFAULT_TAG_PATTERN } from '../../config'
 import { nameFlag } from '../identifiers'
 import { FsArtifactStore } from '../../store/fs-artifact-store'
 import { apiClient, serverOptions } from '../api-client'
 import { uploadArtifact } from '../artifact-upload'
 import { matchCurrentBinary, readFieldManifest, type FieldManifestFields } from '../current-files'
 import { withDataFolder } from '../data-folder'
+import { releaseRules } from '../release-flags'
 import { flag, flagList, printJson, readFlagFile, type FlagValues } from '../flags'
 import { inspectImage, type BoardTarget } from '../image-report'
 import { CliRefusal, UsageError, print, table, type CliIo } from '../io'
@@ -89,8 +89,7 @@ export const ledgerCommands: Command[] = [
     },
     async run({ values }, io) {
       const board = nameFlag(values, 'board')
-      const tagPattern = flag(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
-      const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? DEFAULT_RELEASE_BRANCH
+      const { tagPattern, branch } = releaseRules(values, io)
       const dryRun = values['dry-run'] === true
       const sequences = sequenceOverrides(values)
       const skip = new Set(flagList(values, 'skip'))

@@ -4,9 +4,9 @@ import { chipId, CHIP_NAMES } from '../../esp/chips'
 import { checkSequence, checkVersion, FirmwareRepoError } from '../../release/firmware-repo'
 import { GitError } from '../../release/git'
 import { formatBuiltAt, isBuiltAt } from '../../release/factory-statement'
-import { DEFAULT_RELEASE_BRANCH, DEFAULT_TAG_PATTERN } from '../../config'
 import { nameFlag, optionalNameFlag } from '../identifiers'
 import type { ReleaseView } from '../../schemas/release'
+import { releaseRules } from '../release-flags'
 import { flag, printJson, readFlagFile, type FlagValues } from '../flags'
 import { apiClient, serverOptions } from '../api-client'
 import { formatFactoryReport, inspectFactoryImage } from '../factory-report'
@@ -131,8 +131,7 @@ const publish: Command = {
     const factory = readFactory(io, values)
     const privateKeyPem = readFlagFile(io, values, 'key').toString('utf8')
     const client = apiClient(values, io)
-    const tagPattern = flag(values, 'tag-pattern') ?? io.env.OTA_TAG_PATTERN ?? DEFAULT_TAG_PATTERN
-    const branch = flag(values, 'branch') ?? io.env.OTA_RELEASE_BRANCH ?? DEFAULT_RELEASE_BRANCH
+    const { tagPattern, branch } = releaseRules(values, io)
 
     const source = await fromRepo(() =>
       resolveReleaseSource({
