@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
@@ -9,6 +8,7 @@ import { standingOf } from '../fleet/device-standing'
 import { sendNotModified } from '../http/not-modified'
 import { sendArtifact } from '../http/send-artifact'
 import { BoardName, ChannelOrDefault, DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 const bytes = (n: number) => n.toLocaleString('en-US')
 

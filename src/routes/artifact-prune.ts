@@ -1,9 +1,9 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { durationParam } from '../duration'
 import { pruneUnreleased } from '../release/artifact-prune'
 import { errors, Sha256Hex } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 export const DEFAULT_PRUNE_AGE = '7d'
 

@@ -1,10 +1,10 @@
-import { routePlugin } from './route-plugin'
 import type { Readable } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal, badRequest, isStorageFull } from '../errors'
 import { errors, Sha256Hex } from '../schemas/common'
 import { ArtifactTooLarge, DigestMismatch } from '../store/artifact-store'
+import { routePlugin } from './route-plugin'
 
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 

@@ -1,9 +1,9 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AUDIT_ACTIONS } from '../repositories/audit'
 import { BoardName, ChannelName, DeviceId, errors, normalizeDevice } from '../schemas/common'
 import { AuditView, auditView } from '../schemas/rollout'
+import { routePlugin } from './route-plugin'
 
 /** The audit log of rollout changes, newest first, in keyset pages. */
 const audit: FastifyPluginAsyncTypebox = async (app) => {

@@ -1,8 +1,8 @@
-import { routePlugin } from './route-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Board } from '../repositories/boards'
 import { BoardName, errors } from '../schemas/common'
 import { requireBoard } from '../fleet/known-board'
+import { routePlugin } from './route-plugin'
 
 const BoardView = Type.Object(
   {

@@ -1,8 +1,8 @@
-import { routePlugin } from './route-plugin'
 import path from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import fastifyStatic from '@fastify/static'
 import { Type } from '@sinclair/typebox'
+import { routePlugin } from './route-plugin'
 
 /** The console's files: plain HTML, CSS and ES modules shipped with the package (no build step). */
 export const CONSOLE_DIR = path.join(__dirname, '..', '..', 'console')

@@ -1,10 +1,10 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
 import { sendArtifact } from '../http/send-artifact'
 import { BoardName, SHA256_FORM, SHA256_HEX, errors } from '../schemas/common'
 import { boardNotFound } from '../fleet/known-board'
+import { routePlugin } from './route-plugin'
 
 const FILE = new RegExp(`^(${SHA256_HEX})\\.patch$`)
 

@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -17,6 +16,7 @@ import {
   enrollmentTokenView,
 } from '../schemas/device-credentials'
 import { Reason } from '../schemas/rollout'
+import { routePlugin } from './route-plugin'
 
 /** Devices one allow-list call takes: a factory batch from a file, not the whole fleet at once. */
 const MAX_ALLOWLIST_DEVICES = 10_000

@@ -1,8 +1,8 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { DeviceId, errors, normalizeDevice } from '../schemas/common'
 import { ChallengeAnswer, EnrollAnswer, EnrollBody, TokenAnswer, TokenBody } from '../schemas/device-credentials'
+import { routePlugin } from './route-plugin'
 
 const Params = Type.Object({ device: DeviceId })
 

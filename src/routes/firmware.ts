@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -6,6 +5,7 @@ import { binaryDigest } from '../http/binary-file'
 import { allowAnyOrigin, preflight } from '../http/cors'
 import { sendArtifact } from '../http/send-artifact'
 import { errors } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 const Bytes = (description: string) => Type.Unknown({ description: `${description} (application/octet-stream)` })
 

@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -12,6 +11,7 @@ import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE } from '../manifest/field-manifest'
 import { BoardName, ChannelOrDefault, DEFAULT_CHANNEL, errors } from '../schemas/common'
 import { WebInstallManifest } from '../schemas/web-install'
+import { routePlugin } from './route-plugin'
 
 const FACTORY = '/v1/factory'
 

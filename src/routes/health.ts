@@ -1,9 +1,9 @@
-import { routePlugin } from './route-plugin'
 import { statfs } from 'node:fs/promises'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Unhealthy } from '../errors'
 import { errors } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
 

@@ -1,6 +1,6 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { routePlugin } from './route-plugin'
 
 const KeyView = Type.Object({ key_id: Type.String(), public_key_pem: Type.String() })
 

@@ -1,9 +1,9 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { durationParam } from '../duration'
 import { fieldFleetSummary } from '../fleet/field-fleet'
 import { errors } from '../schemas/common'
 import { LegacyQuery, LegacyResponse } from '../schemas/fleet'
+import { routePlugin } from './route-plugin'
 
 const iso = (ms: number) => new Date(ms).toISOString()
 

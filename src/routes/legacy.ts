@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { countLegacyDownload } from '../fleet/legacy-downloads'
@@ -8,6 +7,7 @@ import { allowAnyOrigin, preflight } from '../http/cors'
 import { sendArtifact } from '../http/send-artifact'
 import { FIELD_FIRMWARE_MAX_APP_SIZE, fieldManifestBody } from '../manifest/field-manifest'
 import { errors } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 /**
  * The two root paths the ESP32-CAM fleet already in the field polls, for the configured legacy

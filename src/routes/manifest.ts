@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest } from '../errors'
@@ -11,6 +10,7 @@ import { BoardName, ChannelName, ChannelOrDefault, DeviceId, Sha256Hex, Version,
 import { noRelease } from '../fleet/no-release'
 import { DELTA_FORMAT, chooseDelta, type DeltaOffer } from '../fleet/delta-offer'
 import { standingOf } from '../fleet/device-standing'
+import { routePlugin } from './route-plugin'
 
 const ManifestQuery = Type.Object({
   board: BoardName,

@@ -1,7 +1,7 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errors } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 /**
  * Prometheus scrape endpoint. It names the versions the fleet runs and how busy the server is, so

@@ -1,10 +1,10 @@
-import { routePlugin } from './route-plugin'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { badRequest, Refusal } from '../errors'
 import { importCurrentRelease } from '../release/current-import'
 import { importLedger } from '../release/ledger-import'
 import { checkProvenance } from '../release/provenance'
 import { BoardName, CommitHex, Sequence, Sha256Hex, Version, errors } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 const HistoricalRelease = Type.Object(
   {

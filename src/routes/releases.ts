@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { Refusal } from '../errors'
@@ -11,6 +10,7 @@ import type { Release } from '../repositories/release-rows'
 import type { Rollout } from '../repositories/rollout-rows'
 import { rolloutSummary } from '../schemas/rollout'
 import { ReleaseDeltaView, releaseDeltaView } from '../schemas/delta'
+import { routePlugin } from './route-plugin'
 
 /** A release with its rollout (a historical release without binary has none) and its factory image. */
 const withRollout = (r: Release, rollout: Rollout | undefined, factory: FactoryImage | undefined) =>

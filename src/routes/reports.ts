@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { badRequest, Refusal } from '../errors'
@@ -6,6 +5,7 @@ import { REPORT_STATUSES, type ReportStatus } from '../repositories/device-rows'
 import { DeviceId, Version, errors, normalizeDevice } from '../schemas/common'
 import { recordDeltaFailure } from '../fleet/delta-failures'
 import { standingOf, tokenRequiredFor } from '../fleet/device-standing'
+import { routePlugin } from './route-plugin'
 
 export const DETAIL_MAX_BYTES = 1024
 

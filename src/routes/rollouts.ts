@@ -1,4 +1,3 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
@@ -9,6 +8,7 @@ import { BoardName, ChannelName, DeviceId, Version, errors, normalizeDevice } fr
 import { channelRollouts } from '../fleet/rollout-views'
 import { ChannelRolloutView, PinView, PolicyView, Reason, RollbackView, RolloutView, pinView, policyView, rollbackView, rolloutView } from '../schemas/rollout'
 import { requireBoard } from '../fleet/known-board'
+import { routePlugin } from './route-plugin'
 
 const ChannelParams = Type.Object({ board: BoardName, channel: ChannelName })
 const ReasonBody = Type.Object({ reason: Reason }, { additionalProperties: false })

@@ -1,8 +1,8 @@
-import { routePlugin } from './route-plugin'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { ROLES } from '../repositories/tokens'
 import { errors } from '../schemas/common'
+import { routePlugin } from './route-plugin'
 
 /** The token's own name and role: what the console checks at sign-in, before it shows anything. */
 const whoami: FastifyPluginAsyncTypebox = async (app) => {
