@@ -76,7 +76,7 @@ eachBackend(t, 'a challenge buys one token, on every instance sharing the databa
   const challenge = (await getJson<{ challenge: string }>(one, `/v1/devices/${device}/challenge`, '')).body.challenge
   const answer = { challenge, signature: sign(key, `ota-gate device token v1\ndevice: ${device}\nchallenge: ${challenge}\n`) }
   // A wrong signature does not use the challenge up: anyone may send one.
-  t.equal((await call(two, 'POST', `/v1/devices/${device}/token`, '', { ...answer, signature: sign(newDeviceKey(), 'x') })).status, 401)
+  t.equal((await call(two, 'POST', `/v1/devices/${device}/token`, '', { ...answer, signature: sign(newDeviceKey(), 'x') })).status, 401, 'a wrong signature is refused')
   t.equal((await call(one, 'POST', `/v1/devices/${device}/token`, '', answer)).status, 200, 'the signed answer buys a token')
   for (const [which, server] of [['this instance', one], ['another instance', two]] as const) {
     const replay = await call<{ error: string; message: string }>(server, 'POST', `/v1/devices/${device}/token`, '', answer)
