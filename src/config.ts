@@ -2,7 +2,7 @@ import path from 'node:path'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseDuration } from './duration'
-import { BoardName, ChannelName, DEFAULT_CHANNEL } from './schemas/common'
+import { BRANCH_NAME_PATTERN, BoardName, ChannelName, DEFAULT_CHANNEL } from './schemas/common'
 import { LAST_SEEN_FLUSH_MS } from './repositories/devices'
 
 // Environment variables are the only configuration. Keys are the variable names so that an
@@ -26,7 +26,7 @@ export const ConfigSchema = Type.Object({
   OTA_DOWNLOAD_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://[^\\s?#]+$' })),
   OTA_SERVER_KEY: Type.Optional(Type.String({ minLength: 1 })),
   OTA_GIT_DIR: Type.Optional(Type.String({ minLength: 1 })),
-  OTA_RELEASE_BRANCH: Type.String({ default: DEFAULT_RELEASE_BRANCH, pattern: '^[A-Za-z0-9._/-]{1,100}$' }),
+  OTA_RELEASE_BRANCH: Type.String({ default: DEFAULT_RELEASE_BRANCH, pattern: BRANCH_NAME_PATTERN }),
   OTA_TAG_PATTERN: Type.String({ default: DEFAULT_TAG_PATTERN, minLength: 1, maxLength: 100 }),
   OTA_LEGACY_BOARD: Type.String({ pattern: BoardName.pattern, default: 'esp32cam' }),
   OTA_LEGACY_CHANNEL: Type.String({ pattern: ChannelName.pattern, default: DEFAULT_CHANNEL }),

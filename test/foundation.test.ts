@@ -23,6 +23,9 @@ t.test('config: defaults with no environment, and a bad value names its variable
   }
   t.throws(() => loadConfig({ OTA_PORT: '70000' }), /OTA_PORT/)
   t.throws(() => loadConfig({ OTA_LEGACY_BOARD: 'Bad Board' }), /OTA_LEGACY_BOARD/)
+  // A release branch git cannot have is refused at start, not at every publish's provenance check.
+  for (const branch of ['hot..fix', '-x', 'no spaces']) t.throws(() => loadConfig({ OTA_RELEASE_BRANCH: branch }), /OTA_RELEASE_BRANCH/, branch)
+  t.equal(loadConfig({ OTA_RELEASE_BRANCH: 'release/v2.x' }).OTA_RELEASE_BRANCH, 'release/v2.x')
   t.throws(() => loadConfig({ OTA_PUBLIC_URL: 'ftp://x' }), /OTA_PUBLIC_URL/)
   for (const stale of ['0h', '9999999h', '4000d']) {
     t.throws(() => loadConfig({ OTA_STALE_AFTER: stale }), /OTA_STALE_AFTER/, `OTA_STALE_AFTER=${stale} is refused at start`)

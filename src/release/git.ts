@@ -1,5 +1,6 @@
 import { execFile, type ExecFileException } from 'node:child_process'
 import path from 'node:path'
+import { BRANCH_NAME_PATTERN } from '../schemas/common'
 
 // Read-only questions to a firmware repository (working clone or bare mirror), asked with the git
 // binary through execFile: no shell, arguments as given, a timeout on every call. Shared by the
@@ -24,7 +25,7 @@ export function tagNameProblem(tag: string): string | undefined {
 }
 
 const COMMIT = /^[0-9a-f]{40}$/
-const BRANCH = /^[A-Za-z0-9_][A-Za-z0-9._\/-]{0,99}$/
+const BRANCH = new RegExp(BRANCH_NAME_PATTERN)
 
 function assertTag(tag: string): void {
   const problem = tagNameProblem(tag)
@@ -37,7 +38,7 @@ function assertCommit(commit: string): void {
 
 /** Why `branch` cannot name a release branch here, or undefined when it can. */
 export function branchNameProblem(branch: string): string | undefined {
-  if (!BRANCH.test(branch) || branch.includes('..')) return `"${branch}" is not a valid branch name: use letters, digits, ".", "_", "-" and "/"`
+  if (!BRANCH.test(branch)) return `"${branch}" is not a valid branch name: use letters, digits, ".", "_", "-" and "/"`
   return undefined
 }
 

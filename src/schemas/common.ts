@@ -40,6 +40,9 @@ export const DeviceId = Type.String({
   description: 'device MAC: AABBCCDDEEFF, aa:bb:cc:dd:ee:ff or aa-bb-cc-dd-ee-ff',
 })
 
+/** A release branch name git can have: no "..", not starting with "." "-" or "/", at most 100 characters. */
+export const BRANCH_NAME_PATTERN = '^(?!.*\\.\\.)[A-Za-z0-9_][A-Za-z0-9._/-]{0,99}$'
+
 /** The forms above as regular expressions, for checks made outside a route schema. */
 export const NAME_FORM = new RegExp(NAME_PATTERN)
 export const TOKEN_NAME_FORM = new RegExp(TOKEN_NAME_PATTERN)
