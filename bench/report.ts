@@ -19,6 +19,10 @@ export interface BenchResults {
     cpu_us_per_request: number
     nginx_cpu_us_per_request: number
     bare_fastify_cpu_us_per_request: number
+    /** the same answer to polls that name no device: the request pipeline without check-in or database (absent before 2026-12-02) */
+    no_device_rps?: number
+    no_device_ratio_bare?: number
+    no_device_cpu_us_per_request?: number
     non2xx: number
     socket_errors: number
     /** polls answered 2xx in the warm-up and the measured run, each naming another device */
@@ -39,6 +43,10 @@ export interface BenchResults {
     nginx_cpu_us_per_mb: number
     range_cpu_us_per_mb: number
     nginx_range_cpu_us_per_mb: number
+    /** bare Fastify answering the same ranges (absent before 2026-12-02) */
+    bare_fastify_range_gbps?: number
+    bare_fastify_range_ratio_nginx?: number
+    bare_fastify_range_cpu_us_per_mb?: number
     p99_ms: number
     range_p99_ms: number
     errors: number
@@ -116,6 +124,9 @@ const n0 = (x: number) => Math.round(x).toLocaleString('en-US')
 const n1 = (x: number) => x.toFixed(1)
 const n2 = (x: number) => x.toFixed(2)
 const mark = (ok: boolean) => (ok ? 'met' : 'SHORT')
+/** A row for figures a run from before they were measured lacks: none then. */
+const optionalRow = (a: number | undefined, b: number | undefined, c: number | undefined, row: (a: number, b: number, c: number) => string[]): string[][] =>
+  a === undefined || b === undefined || c === undefined ? [] : [row(a, b, c)]
 
 /** The table printed at the end and pasted into the README. */
 export function table(r: BenchResults): string {
@@ -126,10 +137,14 @@ export function table(r: BenchResults): string {
     ['', 'p50 / p99 ms', `${n2(r.manifest.p50_ms)} / ${n2(r.manifest.p99_ms)}`, `${n2(r.manifest.nginx_p50_ms)} / ${n2(r.manifest.nginx_p99_ms)}`,
       `${n2(r.manifest.bare_fastify_p50_ms)} / ${n2(r.manifest.bare_fastify_p99_ms)}`, '', '', ''],
     ['', 'CPU µs / request', n1(r.manifest.cpu_us_per_request), n1(r.manifest.nginx_cpu_us_per_request), n1(r.manifest.bare_fastify_cpu_us_per_request), '', '', ''],
+    ...optionalRow(r.manifest.no_device_rps, r.manifest.no_device_cpu_us_per_request, r.manifest.no_device_ratio_bare, (rps, cpu, ratioBare) =>
+      ['', 'polls naming no device: req/s, CPU µs', `${n0(rps)}, ${n1(cpu)}`, '', '', `${n2(ratioBare)}× bare`, '', '']),
     ['2 download whole', 'GB/s', n2(r.download.gbps), n2(r.download.nginx_gbps), '', `${n2(r.download.ratio_nginx)}× nginx`, `≥ ${TARGETS.download}× nginx`, mark(r.download.ratio_nginx >= TARGETS.download)],
     ['2 download 64 KiB ranges', 'GB/s', n2(r.download.range_gbps), n2(r.download.nginx_range_gbps), '', `${n2(r.download.ratio_nginx_range)}× nginx`, `≥ ${TARGETS.ranges}× nginx`, mark(r.download.ratio_nginx_range >= TARGETS.ranges)],
     ['', 'CPU µs / MB whole, ranges', `${n1(r.download.cpu_us_per_mb)}, ${n1(r.download.range_cpu_us_per_mb)}`,
       `${n1(r.download.nginx_cpu_us_per_mb)}, ${n1(r.download.nginx_range_cpu_us_per_mb)}`, '', '', '', ''],
+    ...optionalRow(r.download.bare_fastify_range_gbps, r.download.bare_fastify_range_cpu_us_per_mb, r.download.bare_fastify_range_ratio_nginx, (gbps, cpu, ratioNginx) =>
+      ['', 'ranges: GB/s, CPU µs / MB', '', '', `${n2(gbps)}, ${n1(cpu)}`, `bare ${n2(ratioNginx)}× nginx`, '', '']),
     ['3 slow devices', 'peak RSS MB', n1(r.slow_clients.peak_rss_mb), '', '', '', `≤ ${TARGETS.rssMb}`, mark(r.slow_clients.peak_rss_mb <= TARGETS.rssMb)],
     ['', 'manifest p99 ms', n2(r.slow_clients.manifest_p99_ms), '', '', '', `≤ ${TARGETS.p99Ms}`, mark(r.slow_clients.manifest_p99_ms <= TARGETS.p99Ms)],
     ['', 'the same inside the server, at most', r.slow_clients.manifest_p99_ms_in_server_at_most === undefined ? '' : n2(r.slow_clients.manifest_p99_ms_in_server_at_most), '', '', '', '', ''],

@@ -209,12 +209,13 @@ async function main(): Promise<void> {
     const barePort = await freePort()
     const bareBody = path.join(work, 'manifest-body.json')
     fs.writeFileSync(bareBody, manifest.body)
-    const bare = start(process.execPath, [path.join(__dirname, 'bare-fastify.js'), String(barePort), bareBody], { cpu: SERVER_CPU })
+    const bare = start(process.execPath, [path.join(__dirname, 'bare-fastify.js'), String(barePort), bareBody, path.join(www, 'firmware.bin')], { cpu: SERVER_CPU })
     const bareBase = `http://127.0.0.1:${barePort}`
     await waitForHttp(`${bareBase}/healthz`, bare)
     await expectSameBytes(`${nginxBase}/firmware.json`, manifest.body)
     await expectSameBytes(`${bareBase}/v1/manifest`, manifest.body)
     await expectSameBytes(`${nginxBase}/firmware.bin`, bin.body)
+    await expectSameBytes(`${bareBase}/firmware.bin`, bin.body)
 
     // The CPU the serving process spent per answer is also kept: unlike req/s, it hardly moves when
     // other work on the machine takes turns on the cores.
@@ -248,6 +249,9 @@ async function main(): Promise<void> {
       if (recorded < expected) log(`WARNING: ${expected} devices polled but only ${recorded} check-ins recorded`)
       const ng = await measure('manifest-nginx', nginx.pid, nginxBase, MANIFEST_LUA, manifestArgs('/firmware.json', BOARD, 0, opts.fleet, 0), MANIFEST_CONNECTIONS)
       const bf = await measure('manifest-bare-fastify', bare.pid, bareBase, MANIFEST_LUA, fleetArgs(0), MANIFEST_CONNECTIONS)
+      // The same answer to polls that name no device (a client without an id): no check-in, no
+      // database. How far these are from bare Fastify is what the request pipeline alone costs.
+      const anonymous = await measure('manifest-ota-gate-no-device', server.pid, server.base, WHOLE_LUA, [`/v1/manifest?board=${BOARD}&channel=${CHANNEL}`], MANIFEST_CONNECTIONS)
       results.manifest = {
         rps: round(ota.rps, 0),
         p50_ms: round(ota.p50Ms),
@@ -263,8 +267,11 @@ async function main(): Promise<void> {
         cpu_us_per_request: round(ota.cpuUs, 1),
         nginx_cpu_us_per_request: round(ng.cpuUs, 1),
         bare_fastify_cpu_us_per_request: round(bf.cpuUs, 1),
-        non2xx: ota.non2xx,
-        socket_errors: ota.socketErrors,
+        no_device_rps: round(anonymous.rps, 0),
+        no_device_ratio_bare: round(ratio(anonymous.rps, bf.rps), 3),
+        no_device_cpu_us_per_request: round(anonymous.cpuUs, 1),
+        non2xx: ota.non2xx + anonymous.non2xx,
+        socket_errors: ota.socketErrors + anonymous.socketErrors,
         polls_answered: ota.answered,
         checkins_recorded: recorded,
         body_bytes: manifest.body.length,
@@ -295,6 +302,7 @@ async function main(): Promise<void> {
       const nw = await whole('download-whole-nginx', nginx.pid, nginxBase, '/firmware.bin')
       const or = await ranges('download-ranges-ota-gate', server.pid, server.base, binPath)
       const nr = await ranges('download-ranges-nginx', nginx.pid, nginxBase, '/firmware.bin')
+      const br = await ranges('download-ranges-bare-fastify', bare.pid, bareBase, '/firmware.bin')
       results.download = {
         size_bytes: size,
         gbps: round(gb(ow.bytesPerS), 3),
@@ -307,6 +315,9 @@ async function main(): Promise<void> {
         nginx_cpu_us_per_mb: round((nw.cpuUs * nw.requests * 1e6) / Math.max(nw.bytes, 1), 1),
         range_cpu_us_per_mb: round((or.cpuUs * or.requests * 1e6) / Math.max(or.bytes, 1), 1),
         nginx_range_cpu_us_per_mb: round((nr.cpuUs * nr.requests * 1e6) / Math.max(nr.bytes, 1), 1),
+        bare_fastify_range_gbps: round(gb(br.bytesPerS), 3),
+        bare_fastify_range_ratio_nginx: round(ratio(br.bytesPerS, nr.bytesPerS), 3),
+        bare_fastify_range_cpu_us_per_mb: round((br.cpuUs * br.requests * 1e6) / Math.max(br.bytes, 1), 1),
         p99_ms: round(ow.p99Ms),
         range_p99_ms: round(or.p99Ms),
         errors: ow.non2xx + ow.socketErrors + or.non2xx + or.socketErrors,
@@ -415,13 +426,13 @@ async function main(): Promise<void> {
       pinning: `server, nginx and bare Fastify on core ${SERVER_CPU}; wrk and the Node clients on core ${LOAD_CPU} (taskset)`,
       tool: `wrk (Lua scripts in bench/wrk.ts), ${wrkArgs({ threads: 1, connections: MANIFEST_CONNECTIONS, seconds: s.measureS })} for polls; -c16 whole downloads, -c64 ranges; ${s.warmS} s warm-up before each`,
       nginx: NGINX_SETTINGS,
-      bare_fastify: 'fastify() with one route sending the same bytes, logger off (bench/bare-fastify.ts)',
+      bare_fastify: 'fastify(), logger off, with a route sending the same manifest bytes and one sending the same binary, whole or one range of it (bench/bare-fastify.ts)',
       server: {
         command: 'node dist/server.js',
         env: BENCH_ENV,
         durability: `as shipped: SQLite WAL, synchronous=NORMAL; state changes committed before the answer, polls that only prove a device alive written at most ${LAST_SEEN_FLUSH_MS} ms later`,
       },
-      manifest_devices: `scenario 1: seeded devices, a distinct one per request, 70% already on the target and the rest already offered it (steady polls); scenario 5: devices never seen before; both named in no order of their ids (manifestArgs in bench/wrk.ts), as a fleet's polls arrive`,
+      manifest_devices: `scenario 1: seeded devices, a distinct one per request, 70% already on the target and the rest already offered it (steady polls), then the same manifest to polls naming no device (no check-in); scenario 5: devices never seen before; both named in no order of their ids (manifestArgs in bench/wrk.ts), as a fleet's polls arrive`,
       delta: `scenario 6: patches of a ${IMAGE_SIZE}-byte image made in a process of their own (bench/delta-generate.ts); manifest p99 from the open-loop poller at ${POLL_RATE}/s on a server idle, then while it builds 6 patches of such images (OTA_DELTA_BASES=3); the C++ applier is firmware/build/delta_apply_bench --repeat 5`,
       ...(opts.postgres
         ? {
