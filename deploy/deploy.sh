@@ -20,6 +20,7 @@
 #   OTA_HEALTH_URL    http://127.0.0.1:8080/healthz       must answer 200 {"status":"ok"}; by default
 #                                                         OTA_HOST/OTA_PORT from the env file
 #   OTA_HEALTH_TRIES  30, OTA_HEALTH_INTERVAL 2 (seconds)  how long to wait for it
+#   OTA_HEALTH_TIMEOUT 5 (seconds)                        the most one try may take, whole answer included
 # Commands run with bash -c in the installation folder.
 #
 # Exit codes: 0 deployed (or already up to date); 1 refused or failed before
@@ -37,6 +38,7 @@ restart_cmd="${OTA_RESTART_CMD:-systemctl restart ota-gate}"
 health_url="${OTA_HEALTH_URL:-}"
 health_tries="${OTA_HEALTH_TRIES:-30}"
 health_interval="${OTA_HEALTH_INTERVAL:-2}"
+health_timeout="${OTA_HEALTH_TIMEOUT:-5}"
 if [[ -n "${OTA_MIGRATE_CMD:-}" ]]; then
   migrate_cmd="$OTA_MIGRATE_CMD"
 elif [[ $EUID -eq 0 ]] && id -u "$service_user" >/dev/null 2>&1; then
@@ -86,27 +88,30 @@ run_step() {
 
 check_health() {
   local try
-  say "checking $health_url (up to $health_tries tries, ${health_interval}s apart)"
+  say "checking $health_url (up to $health_tries tries, ${health_interval}s apart, ${health_timeout}s each at most)"
   for ((try = 1; try <= health_tries; try++)); do
     # node is on every host that runs ota-gate; curl may not be. Its http module, not fetch: fetch
-    # loads undici first, three times the CPU of the whole check.
+    # loads undici first, three times the CPU of the whole check. The deadline covers the whole
+    # answer: a socket timeout alone would let a server that trickles bytes hold a try for ever.
     if node -e '
       let url;
       try { url = new URL(process.argv[1]); } catch { process.exit(1); }
+      setTimeout(() => process.exit(1), Number(process.argv[2]) * 1000).unref();
       const client = require(url.protocol === "https:" ? "https" : "http");
-      client.get(url, { timeout: 5000 }, (r) => {
+      client.get(url, (r) => {
         let body = "";
         r.setEncoding("utf8");
-        r.on("data", (d) => (body += d));
+        r.on("data", (d) => {
+          body += d;
+          if (body.length > 4096) process.exit(1);
+        });
         r.on("end", () => {
           let ok = false;
           try { ok = r.statusCode === 200 && JSON.parse(body).status === "ok"; } catch {}
           process.exit(ok ? 0 : 1);
         });
-      })
-        .on("timeout", function () { this.destroy(new Error("timed out")); })
-        .on("error", () => process.exit(1));
-    ' "$health_url"; then
+      }).on("error", () => process.exit(1));
+    ' "$health_url" "$health_timeout"; then
       say "healthy after $try tries"
       return 0
     fi
@@ -151,6 +156,12 @@ git_dir="$(git -C "$install_dir" rev-parse --absolute-git-dir)"
 # One deploy at a time: a second one would race on the checkout and the restart.
 exec 9>"$git_dir/ota-gate-deploy.lock"
 flock -n 9 || fail "another deploy is running in $install_dir"
+
+# Checked before anything changes: a bad number would otherwise fail every try and roll back.
+[[ "$health_tries" =~ ^[1-9][0-9]*$ ]] || fail "OTA_HEALTH_TRIES is '$health_tries'; give a whole number of tries, 1 or more"
+[[ "$health_interval" =~ ^[0-9]+(\.[0-9]+)?$ ]] || fail "OTA_HEALTH_INTERVAL is '$health_interval'; give seconds, e.g. 2 or 0.5"
+[[ "$health_timeout" =~ ^[0-9]*[1-9][0-9]*(\.[0-9]+)?$|^0\.[0-9]*[1-9][0-9]*$ ]] ||
+  fail "OTA_HEALTH_TIMEOUT is '$health_timeout'; give seconds above 0, e.g. 5 or 0.5"
 
 current_branch="$(git -C "$install_dir" symbolic-ref --quiet --short HEAD || true)"
 [[ "$current_branch" == "$branch" ]] ||

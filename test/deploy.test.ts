@@ -426,6 +426,54 @@ t.test('deploy.sh: refuses local changes to tracked files', async (t) => {
   t.same(recorded(inst), [])
 })
 
+t.test('deploy.sh: refuses health-check settings that are not numbers, before anything changes', async (t) => {
+  const inst = makeInstallation(t)
+  release(inst, 'two')
+  const url = await healthServer(t, inst, 'none')
+  for (const [name, value, hint] of [
+    ['OTA_HEALTH_TRIES', '0', /whole number of tries, 1 or more/],
+    ['OTA_HEALTH_INTERVAL', 'two', /give seconds, e\.g\. 2 or 0\.5/],
+    ['OTA_HEALTH_TIMEOUT', '0', /give seconds above 0/],
+    ['OTA_HEALTH_TIMEOUT', '5s', /give seconds above 0/],
+  ] as const) {
+    const result = await deploy(inst, { OTA_HEALTH_URL: url, [name]: value })
+    t.equal(result.code, 1, `${name}=${value}`)
+    t.match(result.stderr, new RegExp(`${name} is '${value}'`))
+    t.match(result.stderr, hint)
+  }
+  t.equal(git(inst.install, 'rev-parse', 'HEAD'), inst.installed)
+  t.same(recorded(inst), [])
+})
+
+t.test('deploy.sh: a health answer that never ends fails its try at OTA_HEALTH_TIMEOUT, and the deploy rolls back', async (t) => {
+  const inst = makeInstallation(t)
+  const broken = release(inst, 'two')
+  // The new commit's server sends its headers, then a byte every 100 ms for ever: no socket is
+  // ever idle, so only a deadline on the whole answer ends the try.
+  const timers = new Set<NodeJS.Timeout>()
+  const server = http.createServer((req, res) => {
+    if (git(inst.install, 'rev-parse', 'HEAD') !== broken) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write('{')
+    const timer = setInterval(() => res.write(' '), 100)
+    timers.add(timer)
+    res.on('close', () => clearInterval(timer))
+  })
+  const port = await listen(server)
+  t.teardown(() => {
+    timers.forEach(clearInterval)
+    return close(server)
+  })
+  const result = await deploy(inst, { OTA_HEALTH_URL: `http://127.0.0.1:${port}/healthz`, OTA_HEALTH_TIMEOUT: '0.5' })
+  t.equal(result.code, 3, result.stderr)
+  t.match(result.stdout, /0\.5s each at most/)
+  t.match(result.stderr, /did not answer 200/)
+  t.equal(git(inst.install, 'rev-parse', 'HEAD'), inst.installed)
+})
+
 t.test('deploy.sh: refuses when origin rewrote production (not a fast-forward)', async (t) => {
   const inst = makeInstallation(t)
   git(inst.seed, 'reset', '-q', '--hard', 'HEAD~1')
