@@ -251,7 +251,7 @@ async function main(): Promise<void> {
       const bf = await measure('manifest-bare-fastify', bare.pid, bareBase, MANIFEST_LUA, fleetArgs(0), MANIFEST_CONNECTIONS)
       // The same answer to polls that name no device (a client without an id): no check-in, no
       // database. How far these are from bare Fastify is what the request pipeline alone costs.
-      const anonymous = await measure('manifest-ota-gate-no-device', server.pid, server.base, WHOLE_LUA, [`/v1/manifest?board=${BOARD}&channel=${CHANNEL}`], MANIFEST_CONNECTIONS)
+      const noDevice = await measure('manifest-ota-gate-no-device', server.pid, server.base, WHOLE_LUA, [`/v1/manifest?board=${BOARD}&channel=${CHANNEL}`], MANIFEST_CONNECTIONS)
       results.manifest = {
         rps: round(ota.rps, 0),
         p50_ms: round(ota.p50Ms),
@@ -267,11 +267,11 @@ async function main(): Promise<void> {
         cpu_us_per_request: round(ota.cpuUs, 1),
         nginx_cpu_us_per_request: round(ng.cpuUs, 1),
         bare_fastify_cpu_us_per_request: round(bf.cpuUs, 1),
-        no_device_rps: round(anonymous.rps, 0),
-        no_device_ratio_bare: round(ratio(anonymous.rps, bf.rps), 3),
-        no_device_cpu_us_per_request: round(anonymous.cpuUs, 1),
-        non2xx: ota.non2xx + anonymous.non2xx,
-        socket_errors: ota.socketErrors + anonymous.socketErrors,
+        no_device_rps: round(noDevice.rps, 0),
+        no_device_ratio_bare: round(ratio(noDevice.rps, bf.rps), 3),
+        no_device_cpu_us_per_request: round(noDevice.cpuUs, 1),
+        non2xx: ota.non2xx + noDevice.non2xx,
+        socket_errors: ota.socketErrors + noDevice.socketErrors,
         polls_answered: ota.answered,
         checkins_recorded: recorded,
         body_bytes: manifest.body.length,

@@ -451,7 +451,7 @@ t.test('deploy.sh: a health answer that never ends fails its try at OTA_HEALTH_T
   // The new commit's server sends its headers, then a byte every 100 ms for ever: no socket is
   // ever idle, so only a deadline on the whole answer ends the try.
   const timers = new Set<NodeJS.Timeout>()
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_request, res) => {
     if (git(inst.install, 'rev-parse', 'HEAD') !== broken) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}')
       return
