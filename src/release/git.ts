@@ -38,7 +38,9 @@ function assertCommit(commit: string): void {
 
 /** Why `branch` cannot name a release branch here, or undefined when it can. */
 export function branchNameProblem(branch: string): string | undefined {
-  if (!BRANCH.test(branch)) return `"${branch}" is not a valid branch name: use letters, digits, ".", "_", "-" and "/"`
+  if (!BRANCH.test(branch)) {
+    return `"${branch}" is not a valid branch name: use at most 100 letters, digits, ".", "_", "-" and "/", starting with a letter, digit or "_", without ".."`
+  }
   return undefined
 }
 
